@@ -1,0 +1,57 @@
+# weft: see README.md. Every target installs what it needs on a fresh Debian machine.
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+DESTDIR ?=
+CNI_BIN_DIR ?= /opt/cni/bin
+LIBDIR := $(PREFIX)/lib/weft
+
+.PHONY: all deps deps-system build test test-unit test-integration demo bench install uninstall clean
+
+all: build
+
+deps-system:
+	@scripts/deps-system.sh
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+
+build: node_modules/.package-lock.json
+	npx tsc -p tsconfig.json
+	node scripts/bundle.mjs
+
+test: deps-system build
+	@scripts/run-tests.sh
+
+test-unit: build
+	@scripts/run-tests.sh unit
+
+test-integration: deps-system build
+	@scripts/run-tests.sh integration
+
+demo: deps-system build
+	@scripts/demo.sh
+
+bench: deps-system build
+	@scripts/bench.sh
+
+install: build
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin
+	cp -r dist package.json $(DESTDIR)$(LIBDIR)/
+	cp -r node_modules $(DESTDIR)$(LIBDIR)/
+	install -d $(DESTDIR)$(LIBDIR)/bin
+	install -m 0755 bin/weftd bin/weftctl bin/weft $(DESTDIR)$(LIBDIR)/bin/
+	ln -sf $(LIBDIR)/bin/weftd $(DESTDIR)$(PREFIX)/bin/weftd
+	ln -sf $(LIBDIR)/bin/weftctl $(DESTDIR)$(PREFIX)/bin/weftctl
+	install -d $(DESTDIR)$(CNI_BIN_DIR)
+	install -m 0755 bin/weft $(DESTDIR)$(CNI_BIN_DIR)/weft
+	install -d $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/weft
+	sed 's#@LIBDIR@#$(LIBDIR)#g' systemd/weftd.service > $(DESTDIR)/etc/systemd/system/weftd.service
+	install -m 0644 systemd/weftd.env.example $(DESTDIR)/etc/weft/weftd.env.example
+
+uninstall:
+	rm -rf $(DESTDIR)$(LIBDIR)
+	rm -f $(DESTDIR)$(PREFIX)/bin/weftd $(DESTDIR)$(PREFIX)/bin/weftctl $(DESTDIR)$(CNI_BIN_DIR)/weft
+	rm -f $(DESTDIR)/etc/systemd/system/weftd.service $(DESTDIR)/etc/weft/weftd.env.example
+
+clean:
+	rm -rf dist .tap

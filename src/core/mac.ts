@@ -1,0 +1,28 @@
+/** MAC addresses as canonical lower-case colon strings, and the stable VTEP MAC. */
+import { createHash } from 'node:crypto';
+
+export type Mac = string & { readonly __brand: 'Mac' };
+
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+/** Parses `aa:bb:cc:dd:ee:ff` (any case); undefined if it is not a unicast MAC. */
+export function parseMac(text: string): Mac | undefined {
+  const lower = text.toLowerCase();
+  if (!MAC_RE.test(lower)) return undefined;
+  const first = parseInt(lower.slice(0, 2), 16);
+  if ((first & 1) === 1) return undefined; // multicast / broadcast
+  if (lower === '00:00:00:00:00:00') return undefined;
+  return lower as Mac;
+}
+
+/**
+ * The VTEP MAC for a node: derived from the node name and VNI, locally
+ * administered and unicast, so a restart or a reboot (or a recreated device)
+ * keeps the same MAC and peers never hold stale FDB/neighbour entries.
+ */
+export function vtepMacFor(nodeName: string, vni: number): Mac {
+  const digest = createHash('sha256').update(`weft-vtep\0${nodeName}\0${vni}`).digest();
+  const bytes = [...digest.subarray(0, 6)];
+  bytes[0] = ((bytes[0] ?? 0) & 0xfe) | 0x02;
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':') as Mac;
+}

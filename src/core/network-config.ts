@@ -1,0 +1,222 @@
+/**
+ * The network config stored at `<prefix>/config`, parsed with flannel's rules
+ * (pkg/subnet/config.go): keys are case-insensitive, unknown keys are ignored,
+ * defaults are applied, and every problem is reported at once.
+ *
+ * One deliberate difference: flannel defaults a missing `Backend` to `udp`;
+ * weft only implements vxlan and defaults to it.
+ */
+import {
+  type Cidr, type Ipv4, blockSize, cidrIp, cidrPrefix, containsIp, intToIpv4, ipv4ToInt, isIpv4, parseCidr,
+} from './cidr.js';
+
+export interface VxlanBackend {
+  readonly type: 'vxlan';
+  readonly vni: number;
+  readonly port: number;
+  /** Underlay MTU override; the device gets `mtu - 50`. */
+  readonly mtu: number | undefined;
+  readonly gbp: boolean;
+  readonly directRouting: boolean;
+}
+
+export interface NetworkConfig {
+  readonly network: Cidr;
+  readonly subnetLen: number;
+  readonly subnetMin: Ipv4;
+  readonly subnetMax: Ipv4;
+  readonly backend: VxlanBackend;
+}
+
+export type ConfigParse =
+  | { ok: true; config: NetworkConfig; warnings: readonly string[] }
+  | { ok: false; errors: readonly string[] };
+
+export const DEFAULT_VNI = 1;
+export const DEFAULT_PORT = 8472;
+/** VXLAN over IPv4 adds 50 bytes: outer IP 20, UDP 8, VXLAN 8, inner Ethernet 14. */
+export const VXLAN_OVERHEAD = 50;
+
+type Fields = ReadonlyMap<string, unknown>;
+
+function lowerKeys(obj: Record<string, unknown>): Fields {
+  const out = new Map<string, unknown>();
+  for (const [k, v] of Object.entries(obj)) out.set(k.toLowerCase(), v);
+  return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Parses the config text (JSON) into a fully defaulted, frozen config. */
+export function parseNetworkConfigText(text: string): ConfigParse {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, errors: [`config is not valid JSON: ${(err as Error).message}`] };
+  }
+  return parseNetworkConfig(raw);
+}
+
+export function parseNetworkConfig(raw: unknown): ConfigParse {
+  if (!isObject(raw)) return { ok: false, errors: ['config must be a JSON object'] };
+  const fields = lowerKeys(raw);
+  const errors: string[] = [];
+  const warnings: string[] = [];
+
+  if (fields.get('enableipv6') === true) errors.push('EnableIPv6: true is not supported by weft (IPv4 only)');
+  if (fields.get('enableipv4') === false) errors.push('EnableIPv4: false is not supported by weft (IPv4 only)');
+  if (fields.get('enablenftables') === true) warnings.push('EnableNFTables is ignored: weft uses iptables');
+
+  const network = parseNetwork(fields.get('network'), errors);
+  const subnetLen = network ? parseSubnetLen(fields.get('subnetlen'), cidrPrefix(network), errors) : undefined;
+  let subnetMin: Ipv4 | undefined;
+  let subnetMax: Ipv4 | undefined;
+  if (network && subnetLen !== undefined) {
+    const size = blockSize(subnetLen);
+    const base = ipv4ToInt(cidrIp(network));
+    subnetMin = parseBound('SubnetMin', fields.get('subnetmin'), intToIpv4(base + size), network, subnetLen, errors);
+    subnetMax = parseBound('SubnetMax', fields.get('subnetmax'),
+      intToIpv4(base + blockSize(cidrPrefix(network)) - size), network, subnetLen, errors);
+    if (subnetMin && subnetMax && ipv4ToInt(subnetMin) > ipv4ToInt(subnetMax)) {
+      errors.push(`SubnetMin ${subnetMin} is above SubnetMax ${subnetMax}`);
+    }
+  }
+  const backend = parseBackend(fields.get('backend'), errors, warnings);
+
+  if (errors.length > 0 || !network || subnetLen === undefined || !subnetMin || !subnetMax || !backend) {
+    return { ok: false, errors };
+  }
+  return { ok: true, config: Object.freeze({ network, subnetLen, subnetMin, subnetMax, backend }), warnings };
+}
+
+function parseNetwork(value: unknown, errors: string[]): Cidr | undefined {
+  if (value === undefined || value === '') {
+    errors.push('Network is missing: please define a correct Network parameter (e.g. "10.5.0.0/16")');
+    return undefined;
+  }
+  if (typeof value !== 'string') {
+    errors.push(`Network must be a string like "10.5.0.0/16", got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  const parsed = parseCidr(value);
+  if (!parsed.ok) {
+    errors.push(`Network "${value}" is invalid: ${parsed.reason}`);
+    return undefined;
+  }
+  return parsed.cidr;
+}
+
+function parseSubnetLen(value: unknown, prefix: number, errors: string[]): number | undefined {
+  if (value === undefined || value === 0) {
+    if (prefix <= 22) return 24;
+    if (prefix <= 28) return prefix + 2;
+    errors.push(`Network prefix /${prefix} is too small: the minimum useful network prefix is /28`);
+    return undefined;
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    errors.push(`SubnetLen must be a whole number, got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  if (value > 30) {
+    errors.push(`SubnetLen ${value} is invalid: SubnetLen must be less than /31`);
+    return undefined;
+  }
+  if (value < prefix + 2) {
+    errors.push(`SubnetLen ${value} is invalid: a /${prefix} network must be able to accommodate at least four subnets (SubnetLen >= ${prefix + 2})`);
+    return undefined;
+  }
+  return value;
+}
+
+function parseBound(name: string, value: unknown, fallback: Ipv4, network: Cidr, subnetLen: number,
+  errors: string[]): Ipv4 | undefined {
+  if (value === undefined || value === '') return fallback;
+  if (typeof value !== 'string' || !isIpv4(value)) {
+    errors.push(`${name} must be an IPv4 address like "10.5.1.0", got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  if (!containsIp(network, value)) {
+    errors.push(`${name} ${value} is not inside Network ${network}`);
+    return undefined;
+  }
+  if (ipv4ToInt(value) % blockSize(subnetLen) !== 0) {
+    errors.push(`${name} ${value} is not aligned to SubnetLen /${subnetLen}`);
+    return undefined;
+  }
+  return value;
+}
+
+function parseBackend(value: unknown, errors: string[], warnings: string[]): VxlanBackend | undefined {
+  const defaults: VxlanBackend = { type: 'vxlan', vni: DEFAULT_VNI, port: DEFAULT_PORT, mtu: undefined, gbp: false, directRouting: false };
+  if (value === undefined || value === null) return defaults;
+  if (!isObject(value)) {
+    errors.push(`Backend must be an object like {"Type":"vxlan"}, got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  const fields = lowerKeys(value);
+  const before = errors.length;
+  const type = fields.get('type');
+  if (typeof type !== 'string' || type.toLowerCase() !== 'vxlan') {
+    errors.push(type === undefined || type === ''
+      ? 'Backend.Type is missing: weft supports "vxlan"'
+      : `Backend.Type ${JSON.stringify(type)} is not supported: weft supports "vxlan" only`);
+  }
+  const vni = intField(fields, 'vni', 'Backend.VNI', 0, 16777215, errors) ?? 0;
+  const port = intField(fields, 'port', 'Backend.Port', 0, 65535, errors) ?? 0;
+  const mtu = intField(fields, 'mtu', 'Backend.MTU', 0, 65535, errors);
+  if (mtu !== undefined && mtu !== 0 && mtu < 68 + VXLAN_OVERHEAD) {
+    errors.push(`Backend.MTU ${mtu} is too small: the underlay MTU must be at least ${68 + VXLAN_OVERHEAD}`);
+  }
+  const gbp = boolField(fields, 'gbp', 'Backend.GBP', errors);
+  const directRouting = boolField(fields, 'directrouting', 'Backend.DirectRouting', errors);
+  if (directRouting) warnings.push('Backend.DirectRouting is not implemented by weft: all peers use VXLAN');
+  if (boolField(fields, 'learning', 'Backend.Learning', errors)) warnings.push('Backend.Learning is ignored: weft keeps learning off');
+  if (errors.length > before) return undefined;
+  return {
+    type: 'vxlan',
+    vni: vni === 0 ? DEFAULT_VNI : vni,
+    port: port === 0 ? DEFAULT_PORT : port,
+    mtu: mtu === 0 ? undefined : mtu,
+    gbp,
+    directRouting,
+  };
+}
+
+function intField(fields: Fields, key: string, name: string, min: number, max: number, errors: string[]): number | undefined {
+  const v = fields.get(key);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    errors.push(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    return undefined;
+  }
+  return v;
+}
+
+function boolField(fields: Fields, key: string, name: string, errors: string[]): boolean {
+  const v = fields.get(key);
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') {
+    errors.push(`${name} must be true or false, got ${JSON.stringify(v)}`);
+    return false;
+  }
+  return v;
+}
+
+/** How many subnets [SubnetMin, SubnetMax] holds. */
+export function subnetCapacity(config: NetworkConfig): number {
+  return (ipv4ToInt(config.subnetMax) - ipv4ToInt(config.subnetMin)) / blockSize(config.subnetLen) + 1;
+}
+
+/** Renders a config back to flannel-style JSON (for `weftctl config get`). */
+export function renderNetworkConfig(config: NetworkConfig): string {
+  const backend: Record<string, unknown> = { Type: 'vxlan', VNI: config.backend.vni, Port: config.backend.port };
+  if (config.backend.mtu !== undefined) backend['MTU'] = config.backend.mtu;
+  if (config.backend.gbp) backend['GBP'] = true;
+  if (config.backend.directRouting) backend['DirectRouting'] = true;
+  return JSON.stringify({
+    Network: config.network, SubnetLen: config.subnetLen, SubnetMin: config.subnetMin, SubnetMax: config.subnetMax, Backend: backend,
+  });
+}
