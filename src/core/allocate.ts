@@ -44,6 +44,8 @@ export function decideAllocation(
   self: Identity,
   previous: Cidr | undefined,
   random: () => number,
+  /** Subnets whose keys exist but whose values could not be read: never free. */
+  occupied: readonly Cidr[] = [],
 ): AllocationDecision {
   const own = leases.filter((l) => isOwnLease(l, self));
   const usable = own.find((l) => fitsConfig(l.subnet, config));
@@ -51,7 +53,7 @@ export function decideAllocation(
   const stale = own.find((l) => !l.reservation);
   if (stale) return { kind: 'remove-incompatible', lease: stale };
 
-  const others = leases.filter((l) => !isOwnLease(l, self));
+  const others: Lease[] = [...leases.filter((l) => !isOwnLease(l, self)), ...occupied.map(placeholder)];
   if (previous && fitsConfig(previous, config) && !others.some((l) => overlaps(l.subnet, previous))) {
     return { kind: 'claim', subnet: previous, source: 'previous' };
   }
@@ -62,6 +64,10 @@ export function decideAllocation(
   }
   const pick = free[Math.min(free.length - 1, Math.floor(random() * free.length))] ?? free[0];
   return { kind: 'claim', subnet: makeCidr(intToIpv4(pick ?? 0), config.subnetLen), source: 'random' };
+}
+
+function placeholder(subnet: Cidr): Lease {
+  return { subnet, attrs: { publicIp: '0.0.0.0' as Ipv4, backendType: '', vni: undefined, vtepMac: undefined, nodeName: undefined } };
 }
 
 /** Network addresses (as integers) of every subnet in range that no lease overlaps. */

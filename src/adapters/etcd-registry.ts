@@ -1,0 +1,209 @@
+/**
+ * SubnetRegistry on etcd v3 (the `etcd3` client), in flannel's layout:
+ * `<prefix>/config` and `<prefix>/subnets/A.B.C.D-LEN`.
+ */
+import { Etcd3, type IKeyValue, type IOptions, type Watcher } from 'etcd3';
+import type { Cidr } from '../core/cidr.js';
+import { RegistryError, errorMessage } from '../core/errors.js';
+import { encodeSubnetKey } from '../core/lease.js';
+import type {
+  ClaimResult, LeaseListing, RegistryEntry, RegistryEvent, SubnetRegistry, WatchHandlers,
+} from './registry.js';
+
+export interface EtcdConnection {
+  readonly endpoints: readonly string[];
+  readonly prefix: string;
+  readonly caFile?: string | undefined;
+  readonly certFile?: string | undefined;
+  readonly keyFile?: string | undefined;
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+  /** Deadline for each unary call, so an unreachable etcd fails fast instead of hanging. */
+  readonly callTimeoutMs?: number;
+}
+
+export interface EtcdTlsMaterial {
+  readonly ca?: Buffer | undefined;
+  readonly cert?: Buffer | undefined;
+  readonly key?: Buffer | undefined;
+}
+
+/** Builds etcd3 client options (TLS material is read by the caller). */
+export function etcdClientOptions(conn: EtcdConnection, tls: EtcdTlsMaterial): IOptions {
+  const timeout = conn.callTimeoutMs ?? 5000;
+  const options: IOptions = {
+    hosts: [...conn.endpoints],
+    dialTimeout: timeout,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+  };
+  if (tls.ca || tls.cert) {
+    options.credentials = {
+      rootCertificate: tls.ca ?? Buffer.alloc(0),
+      ...(tls.key ? { privateKey: tls.key } : {}),
+      ...(tls.cert ? { certChain: tls.cert } : {}),
+    };
+  }
+  if (conn.username) options.auth = { username: conn.username, password: conn.password ?? '' };
+  return options;
+}
+
+function normalizePrefix(prefix: string): string {
+  const trimmed = prefix.replace(/\/+$/, '');
+  return trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
+}
+
+export class EtcdRegistry implements SubnetRegistry {
+  readonly #client: Etcd3;
+  readonly #configKey: string;
+  readonly #subnetsPrefix: string;
+
+  constructor(client: Etcd3, prefix: string) {
+    this.#client = client;
+    const p = normalizePrefix(prefix);
+    this.#configKey = `${p}/config`;
+    this.#subnetsPrefix = `${p}/subnets/`;
+  }
+
+  #key(subnet: Cidr): string {
+    return this.#subnetsPrefix + encodeSubnetKey(subnet);
+  }
+
+  #entry(kv: IKeyValue): RegistryEntry {
+    const leaseId = String(kv.lease);
+    return {
+      key: kv.key.toString().slice(this.#subnetsPrefix.length),
+      value: kv.value.toString(),
+      reservation: leaseId === '0',
+      leaseId,
+      modRevision: String(kv.mod_revision),
+    };
+  }
+
+  async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw new RegistryError(`etcd ${what} failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  async getConfig(): Promise<string | undefined> {
+    const value = await this.#call('get config', () => this.#client.get(this.#configKey).string());
+    return value ?? undefined;
+  }
+
+  async putConfig(text: string): Promise<void> {
+    await this.#call('put config', () => this.#client.put(this.#configKey).value(text).exec());
+  }
+
+  async listLeases(): Promise<LeaseListing> {
+    const res = await this.#call('list leases', () => this.#client.getAll().prefix(this.#subnetsPrefix).exec());
+    return { entries: res.kvs.map((kv) => this.#entry(kv)), revision: String(res.header.revision) };
+  }
+
+  async #grant(ttlSeconds: number): Promise<string> {
+    const res = await this.#call('lease grant', () => this.#client.leaseClient.leaseGrant({ TTL: ttlSeconds }));
+    return String(res.ID);
+  }
+
+  async claim(subnet: Cidr, value: string, ttlSeconds: number): Promise<ClaimResult> {
+    const leaseId = ttlSeconds > 0 ? await this.#grant(ttlSeconds) : '0';
+    const key = this.#key(subnet);
+    const put = this.#client.put(key).value(value);
+    if (leaseId !== '0') put.lease(leaseId);
+    const res = await this.#call('claim', () => this.#client.if(key, 'Create', '==', 0).then(put).commit());
+    if (!res.succeeded) {
+      if (leaseId !== '0') await this.revoke(leaseId).catch(() => undefined);
+      return { ok: false };
+    }
+    return { ok: true, leaseId, modRevision: String(res.header.revision) };
+  }
+
+  async replace(subnet: Cidr, value: string, modRevision: string, ttlSeconds: number): Promise<ClaimResult> {
+    const leaseId = ttlSeconds > 0 ? await this.#grant(ttlSeconds) : '0';
+    const key = this.#key(subnet);
+    const put = this.#client.put(key).value(value);
+    if (leaseId !== '0') put.lease(leaseId);
+    const res = await this.#call('replace', () => this.#client.if(key, 'Mod', '==', modRevision).then(put).commit());
+    if (!res.succeeded) {
+      if (leaseId !== '0') await this.revoke(leaseId).catch(() => undefined);
+      return { ok: false };
+    }
+    return { ok: true, leaseId, modRevision: String(res.header.revision) };
+  }
+
+  async remove(subnet: Cidr, modRevision?: string): Promise<boolean> {
+    const key = this.#key(subnet);
+    if (modRevision === undefined) {
+      const res = await this.#call('delete', () => this.#client.delete().key(key).exec());
+      return Number(res.deleted) > 0;
+    }
+    const res = await this.#call('delete', () =>
+      this.#client.if(key, 'Mod', '==', modRevision).then(this.#client.delete().key(key)).commit());
+    return res.succeeded;
+  }
+
+  async keepAlive(leaseId: string): Promise<number> {
+    return this.#call('lease keepalive', async () => {
+      const stream = await this.#client.leaseClient.leaseKeepAlive();
+      try {
+        const res = await new Promise<{ TTL: string }>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('keepalive timed out')), 5000);
+          stream.on('data', (r: { TTL: string }) => { clearTimeout(timer); resolve(r); });
+          stream.on('error', (e: Error) => { clearTimeout(timer); reject(e); });
+          stream.write({ ID: leaseId });
+        });
+        return Number(res.TTL);
+      } finally {
+        stream.end();
+      }
+    });
+  }
+
+  async timeToLive(leaseId: string): Promise<number> {
+    if (leaseId === '0') return -1;
+    const res = await this.#call('lease ttl', () => this.#client.leaseClient.leaseTimeToLive({ ID: leaseId }));
+    return Number(res.TTL);
+  }
+
+  async revoke(leaseId: string): Promise<void> {
+    if (leaseId === '0') return;
+    await this.#call('lease revoke', () => this.#client.leaseClient.leaseRevoke({ ID: leaseId }));
+  }
+
+  watch(fromRevision: string, handlers: WatchHandlers): () => void {
+    let stopped = false;
+    let watcher: Watcher | undefined;
+    const fail = (err: Error): void => {
+      if (stopped) return;
+      stopped = true;
+      if (watcher) void watcher.cancel().catch(() => undefined);
+      handlers.onError(err);
+    };
+    this.#client.watch().prefix(this.#subnetsPrefix).startRevision(fromRevision).create()
+      .then((w) => {
+        watcher = w;
+        if (stopped) { void w.cancel().catch(() => undefined); return; }
+        w.on('data', (res) => {
+          if (stopped) return;
+          const events: RegistryEvent[] = [];
+          for (const ev of res.events) {
+            if (ev.type === 'Put') events.push({ type: 'put', entry: this.#entry(ev.kv) });
+            else events.push({ type: 'delete', key: ev.kv.key.toString().slice(this.#subnetsPrefix.length) });
+          }
+          if (events.length > 0) handlers.onEvents(events, String(res.header.revision));
+        });
+        w.on('error', (err: Error) => fail(err));
+        w.on('disconnected', (err: Error) => fail(new RegistryError(`watch disconnected: ${errorMessage(err)}`, { cause: err })));
+      })
+      .catch((err: unknown) => fail(err instanceof Error ? err : new Error(String(err))));
+    return () => {
+      stopped = true;
+      if (watcher) void watcher.cancel().catch(() => undefined);
+    };
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+}

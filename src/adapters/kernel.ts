@@ -1,0 +1,55 @@
+/**
+ * The kernel side of the data plane as the daemon sees it: a small interface
+ * so the iproute2 implementation can later be replaced by native netlink, and
+ * so loop logic can be tested against an in-memory fake.
+ */
+import type { Cidr, Ipv4 } from '../core/cidr.js';
+import type { KernelOp, KernelState } from '../core/kernel-state.js';
+import type { ExternalInterface, VxlanDeviceSpec, VxlanLinkInfo } from '../core/vxlan-device.js';
+
+export type { ExternalInterface, VxlanLinkInfo } from '../core/vxlan-device.js';
+
+/** How to find the external interface; with neither field, the default route's interface. */
+export interface InterfaceSelector {
+  /** An interface name, or an IPv4 address held by the interface. */
+  readonly iface?: string | undefined;
+  /** The address to advertise; without `iface`, the interface holding it. */
+  readonly publicIp?: Ipv4 | undefined;
+}
+
+export interface OpFailure {
+  readonly op: KernelOp;
+  /** The kernel's or the tool's message for this operation. */
+  readonly error: string;
+}
+
+/** Outcome of `apply`: per-operation failures are collected, never thrown. */
+export interface ApplyReport {
+  readonly applied: number;
+  readonly failed: readonly OpFailure[];
+}
+
+/** What `ensureAddress` changed. */
+export interface AddressChange {
+  readonly added: boolean;
+  readonly removed: readonly string[];
+}
+
+export interface Kernel {
+  /** Selects the underlay interface; throws a KernelCommandError naming what was looked for when none matches. */
+  externalInterface(sel: InterfaceSelector): Promise<ExternalInterface>;
+  /** The link with this name (of any kind), or undefined when there is none. */
+  readDevice(name: string): Promise<VxlanLinkInfo | undefined>;
+  /** Creates the vxlan device down, with its MAC and MTU already set. */
+  createDevice(spec: VxlanDeviceSpec): Promise<void>;
+  /** Deletes the link; a link that does not exist is not an error. */
+  deleteDevice(name: string): Promise<void>;
+  setMtu(name: string, mtu: number): Promise<void>;
+  /** Puts `ip/32` on the link and removes every other IPv4 address inside `network`. */
+  ensureAddress(name: string, ip: Ipv4, network: Cidr): Promise<AddressChange>;
+  setUp(name: string): Promise<void>;
+  /** The weft-shaped entries on the device (permanent neighbours, `self permanent` FDB, onlink routes). */
+  readState(device: string): Promise<KernelState>;
+  /** Applies the operations in order; failures are reported per operation. */
+  apply(device: string, ops: readonly KernelOp[]): Promise<ApplyReport>;
+}

@@ -1,0 +1,51 @@
+/**
+ * /healthz (the process works and its last reconcile pass is recent and the
+ * lease is held), /readyz (the first full pass is done and subnet.env written).
+ */
+import { createServer } from 'node:http';
+import type { Logger } from 'pino';
+import type { DaemonStatus } from '../daemon/status.js';
+
+export interface HealthServerInput {
+  readonly ip: string;
+  readonly port: number;
+  readonly status: DaemonStatus;
+  readonly log: Logger;
+  /** A pass older than this makes /healthz fail. */
+  readonly staleAfterMs?: number;
+}
+
+export function healthProblem(status: DaemonStatus, now: number, staleAfterMs: number): string | undefined {
+  if (status.leaseLost) return `lease lost: ${status.leaseLost}`;
+  if (!status.lease) return undefined; // still starting: alive, not ready
+  if (status.lastPassAt !== undefined && now - status.lastPassAt > staleAfterMs) {
+    return `last reconcile pass was ${Math.round((now - status.lastPassAt) / 1000)}s ago`;
+  }
+  if (status.lastPassAt !== undefined && !status.lastPassOk && status.passFailures >= 3) {
+    return `reconcile failing: ${status.lastPassError ?? 'unknown error'}`;
+  }
+  return undefined;
+}
+
+export async function startHealthServer(input: HealthServerInput): Promise<{ close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      const problem = healthProblem(input.status, Date.now(), input.staleAfterMs ?? 120_000);
+      res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' });
+      res.end(problem ? `unhealthy: ${problem}\n` : 'ok\n');
+    } else if (path === '/readyz') {
+      res.writeHead(input.status.ready ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(input.status.ready ? 'ready\n' : 'not ready: first reconcile pass not done\n');
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(input.port, input.ip, () => resolve());
+  });
+  input.log.info({ ip: input.ip, port: input.port }, 'health endpoint listening');
+  return { close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}

@@ -1,0 +1,112 @@
+/**
+ * weftd: flags (flannel's names; each also read from WEFTD_<FLAG>, the
+ * command line wins) → typed options → real adapters → runDaemon.
+ * Exit codes: 0 clean stop, 1 bad flags/config or startup failure, 2 lease lost.
+ */
+import { hostname } from 'node:os';
+import yargs from 'yargs';
+import { type Ipv4, isIpv4 } from '../core/cidr.js';
+import { UsageError, WeftError, errorMessage } from '../core/errors.js';
+import { parseDuration } from '../core/duration.js';
+import { systemClock } from '../adapters/clock.js';
+import { type DataPlanePort, LeaseOnlyDataPlane } from '../daemon/data-plane-port.js';
+import { type DaemonOptions, runDaemon } from '../daemon/run-daemon.js';
+import { DaemonStatus } from '../daemon/status.js';
+import { configKey, etcdConnection, openRegistry, withEtcdFlags } from './etcd-flags.js';
+import { LOG_LEVELS, createLogger } from './log.js';
+import { startHealthServer } from './health-server.js';
+import { createKernelDataPlane } from './kernel-data-plane.js';
+
+function parser() {
+  return withEtcdFlags(yargs())
+    .scriptName('weftd')
+    .usage('$0 [flags]\n\nLeases a subnet from etcd and keeps this host\'s VXLAN overlay in sync with its peers.')
+    .option('iface', { type: 'string', describe: 'external interface (name or address) for VXLAN traffic' })
+    .option('public-ip', { type: 'string', describe: 'IP address advertised to peers (default: the interface address)' })
+    .option('subnet-file', { type: 'string', default: '/run/weft/subnet.env', describe: 'where to write subnet.env' })
+    .option('subnet-lease-ttl', { type: 'string', default: '24h', describe: 'TTL of the subnet lease in etcd (renewed every third of it)' })
+    .option('ip-masq', { type: 'boolean', default: false, describe: 'masquerade traffic leaving the overlay network' })
+    .option('healthz-ip', { type: 'string', default: '127.0.0.1', describe: 'address for the health/metrics endpoint' })
+    .option('healthz-port', { type: 'number', default: 0, describe: 'port for /healthz, /readyz and /metrics (0: off)' })
+    .option('node-name', { type: 'string', default: hostname(), describe: 'this host\'s identity in its lease' })
+    .option('resync-interval', { type: 'string', default: '10s', describe: 'full reconcile of kernel state at least this often' })
+    .option('dataplane', { choices: ['vxlan', 'none'] as const, default: 'vxlan' as const, describe: 'none: lease and watch only, program no kernel state' })
+    .option('log-level', { choices: LOG_LEVELS, default: 'info' as const, describe: 'log level' })
+    .env('WEFTD')
+    .strict()
+    .help()
+    .version(false)
+    .wrap(100);
+}
+
+export interface ParsedDaemonFlags {
+  readonly options: DaemonOptions;
+  readonly argv: Awaited<ReturnType<ReturnType<typeof parser>['parseAsync']>>;
+}
+
+function validate(argv: ParsedDaemonFlags['argv']): DaemonOptions {
+  const ttlMs = parseDuration(argv['subnet-lease-ttl']);
+  if (ttlMs === undefined || ttlMs < 5000) throw new UsageError(`--subnet-lease-ttl "${argv['subnet-lease-ttl']}" must be a duration of at least 5s, like 24h`);
+  const resyncMs = parseDuration(argv['resync-interval']);
+  if (resyncMs === undefined || resyncMs < 100) throw new UsageError(`--resync-interval "${argv['resync-interval']}" must be a duration of at least 100ms, like 10s`);
+  const publicIp = argv['public-ip'];
+  if (publicIp !== undefined && !isIpv4(publicIp)) throw new UsageError(`--public-ip "${publicIp}" is not an IPv4 address`);
+  const nodeName = argv['node-name'];
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(nodeName)) throw new UsageError(`--node-name "${nodeName}" must be 1-253 letters, digits, '.', '_' or '-'`);
+  if (!Number.isInteger(argv['healthz-port']) || argv['healthz-port'] < 0 || argv['healthz-port'] > 65535) {
+    throw new UsageError(`--healthz-port "${argv['healthz-port']}" must be a port number (0 to disable)`);
+  }
+  if (!isIpv4(argv['healthz-ip'])) throw new UsageError(`--healthz-ip "${argv['healthz-ip']}" is not an IPv4 address`);
+  const conn = etcdConnection(argv);
+  return {
+    nodeName, subnetFile: argv['subnet-file'], leaseTtlSeconds: Math.round(ttlMs / 1000), ipMasq: argv['ip-masq'],
+    resyncMs, configKey: configKey(conn.prefix), iface: argv.iface || undefined, publicIp: publicIp as Ipv4 | undefined,
+  };
+}
+
+/** Parses flags; throws UsageError (with usage text) on anything wrong. */
+export async function parseDaemonFlags(args: readonly string[]): Promise<ParsedDaemonFlags | undefined> {
+  let failure: string | undefined;
+  let helped = false;
+  const argv = await parser()
+    .fail((msg, err) => { failure = msg || errorMessage(err); })
+    .exitProcess(false)
+    .parseAsync([...args], {}, (_err, _argv, output) => { if (output) { helped = true; process.stdout.write(`${output}\n`); } });
+  if (failure) throw new UsageError(`${failure}\n\n${await parser().getHelp()}`);
+  if (helped) return undefined;
+  return { argv, options: validate(argv) };
+}
+
+export async function main(args: readonly string[]): Promise<number> {
+  let parsed: ParsedDaemonFlags | undefined;
+  try {
+    parsed = await parseDaemonFlags(args);
+  } catch (err) {
+    process.stderr.write(`weftd: ${errorMessage(err)}\n`);
+    return 1;
+  }
+  if (!parsed) return 0;
+  const { argv, options } = parsed;
+  const log = createLogger(argv['log-level'], 'weftd');
+  const controller = new AbortController();
+  const onSignal = (sig: string): void => { log.info({ signal: sig }, 'stopping'); controller.abort(); };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  const status = new DaemonStatus();
+  let registry: Awaited<ReturnType<typeof openRegistry>> | undefined;
+  let health: { close(): Promise<void> } | undefined;
+  try {
+    registry = await openRegistry(etcdConnection(argv));
+    if (argv['healthz-port'] > 0) health = await startHealthServer({ ip: argv['healthz-ip'], port: argv['healthz-port'], status, log });
+    const dataPlane: DataPlanePort = argv.dataplane === 'none' ? new LeaseOnlyDataPlane() : await createKernelDataPlane(log);
+    return await runDaemon(options, { registry, dataPlane, clock: systemClock, random: Math.random, log, status }, controller.signal);
+  } catch (err) {
+    if (controller.signal.aborted) return 0;
+    log.fatal({ err: errorMessage(err), code: err instanceof WeftError ? err.code : undefined }, 'weftd cannot start');
+    process.stderr.write(`weftd: ${errorMessage(err)}\n`);
+    return 1;
+  } finally {
+    await health?.close();
+    registry?.close();
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Builds the delegate's network configuration from the netconf and this
+ * host's subnet.env, with flannel's CNI plugin rules (flannel-io/cni-plugin
+ * doCmdAdd / getDelegateIPAM) and one deliberate difference: the route to the
+ * overlay network carries an explicit `gw`, because the bridge plugin's CHECK
+ * (containernetworking/plugins 1.1.1, upstream #886) fails without one.
+ * Pure: no I/O.
+ */
+import { nthAddress } from '../core/cidr.js';
+import type { SubnetEnv } from '../core/subnet-env.js';
+import type { Json, JsonObject, NetConf } from './netconf.js';
+
+/** The delegate plugin used when the netconf's `delegate` names no type. */
+export const DEFAULT_DELEGATE_TYPE = 'bridge';
+export const DEFAULT_IPAM_TYPE = 'host-local';
+
+/** The delegate config, ready to save and to pipe into the delegate. */
+export function buildDelegateConf(netconf: NetConf, env: SubnetEnv): JsonObject {
+  const conf: Record<string, Json> = { ...netconf.delegate };
+  if (netconf.runtimeConfig !== undefined) conf['runtimeConfig'] = netconf.runtimeConfig;
+  conf['name'] = netconf.name;
+  const type = typeof conf['type'] === 'string' ? conf['type'] : DEFAULT_DELEGATE_TYPE;
+  conf['type'] = type;
+  if (conf['ipMasq'] === undefined) conf['ipMasq'] = !env.ipMasq;
+  if (conf['mtu'] === undefined) conf['mtu'] = env.mtu;
+  if (conf['isGateway'] === undefined && type === 'bridge') conf['isGateway'] = true;
+  conf['cniVersion'] = netconf.cniVersion;
+  conf['ipam'] = buildIpam(netconf.ipam, env);
+  return conf;
+}
+
+/**
+ * host-local wants the range in network form (it rejects `10.5.34.1/24`), so
+ * the subnet comes from the codec's network form; the gateway is its `.1`,
+ * which is also host-local's default range gateway that the bridge takes.
+ */
+export function buildIpam(ipam: JsonObject | undefined, env: SubnetEnv): JsonObject {
+  const userRoutes = Array.isArray(ipam?.['routes']) ? (ipam['routes'] as readonly Json[]) : [];
+  return {
+    ...ipam,
+    type: typeof ipam?.['type'] === 'string' ? ipam['type'] : DEFAULT_IPAM_TYPE,
+    ranges: [[{ subnet: env.subnet }]],
+    routes: [...userRoutes, { dst: env.network, gw: nthAddress(env.subnet, 1) }],
+  };
+}
+
+/** JSON with object keys sorted at every level (what flannel's Go maps produce). */
+export function renderCanonicalJson(value: Json): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: Json): Json {
+  if (Array.isArray(value)) return (value as readonly Json[]).map(sortKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, Json> = {};
+  for (const key of Object.keys(value).sort()) out[key] = sortKeys((value as JsonObject)[key] as Json);
+  return out;
+}

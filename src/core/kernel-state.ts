@@ -1,0 +1,146 @@
+/**
+ * The per-peer kernel entries on the VXLAN device, what the leases want them
+ * to be, and the ordered list of operations that turns one into the other.
+ * Pure: the kernel adapter reads `KernelState` and applies `KernelOp`s.
+ *
+ * Per peer (flannel's vxlan design): a permanent neighbour `<peer .0> lladdr
+ * VtepMAC`, an FDB entry `VtepMAC dst PublicIP`, and a route `<peer subnet> via
+ * <peer .0> onlink`. The route goes last when adding so the kernel never has
+ * to resolve a gateway it has no neighbour for, and first when removing.
+ */
+import { type Cidr, type Ipv4, cidrIp } from './cidr.js';
+import type { Lease } from './lease.js';
+import type { Mac } from './mac.js';
+
+/** `<dst> via <via> dev <device> onlink` in the main table. */
+export interface Route {
+  readonly dst: Cidr;
+  readonly via: Ipv4;
+}
+
+/** `<ip> lladdr <mac> dev <device> nud permanent`. */
+export interface Neighbor {
+  readonly ip: Ipv4;
+  readonly mac: Mac;
+}
+
+/** `<mac> dev <device> dst <dst> self permanent`. A unicast MAC has one remote on a vxlan device. */
+export interface FdbEntry {
+  readonly mac: Mac;
+  readonly dst: Ipv4;
+}
+
+export interface KernelState {
+  readonly routes: readonly Route[];
+  readonly neighbors: readonly Neighbor[];
+  readonly fdb: readonly FdbEntry[];
+}
+
+export type KernelAction = 'replace' | 'delete';
+
+export type KernelOp =
+  | { readonly action: KernelAction; readonly kind: 'fdb'; readonly entry: FdbEntry }
+  | { readonly action: KernelAction; readonly kind: 'neighbor'; readonly entry: Neighbor }
+  | { readonly action: KernelAction; readonly kind: 'route'; readonly entry: Route };
+
+export const EMPTY_STATE: KernelState = Object.freeze({ routes: [], neighbors: [], fdb: [] });
+
+/**
+ * What the kernel should hold for these leases: every vxlan lease with a VTEP
+ * MAC except our own subnet. When two leases carry the same MAC (a host that
+ * moved and whose old lease has not expired yet) the later one in iteration
+ * order wins the FDB entry, since a unicast MAC can have only one remote.
+ */
+export function desiredState(selfSubnet: Cidr, leases: Iterable<Lease>): KernelState {
+  const routes = new Map<Cidr, Route>();
+  const neighbors = new Map<Ipv4, Neighbor>();
+  const fdb = new Map<Mac, FdbEntry>();
+  for (const lease of leases) {
+    const { subnet, attrs } = lease;
+    if (subnet === selfSubnet || attrs.backendType !== 'vxlan' || attrs.vtepMac === undefined) continue;
+    const gateway = cidrIp(subnet);
+    fdb.delete(attrs.vtepMac);
+    fdb.set(attrs.vtepMac, { mac: attrs.vtepMac, dst: attrs.publicIp });
+    neighbors.set(gateway, { ip: gateway, mac: attrs.vtepMac });
+    routes.set(subnet, { dst: subnet, via: gateway });
+  }
+  return { routes: [...routes.values()], neighbors: [...neighbors.values()], fdb: [...fdb.values()] };
+}
+
+/**
+ * The operations that make `actual` equal `desired`, in the order they must be
+ * applied: first every replace (FDB, then neighbour, then route), so a peer
+ * whose MAC changed gets its new FDB entry and neighbour before anything old
+ * goes; then every delete (route, then neighbour, then FDB), so a departed
+ * peer stops being routed before its neighbour and FDB entry disappear.
+ * Entries that already match produce no operation.
+ */
+export function planKernel(desired: KernelState, actual: KernelState): KernelOp[] {
+  const fdb = diff(desired.fdb, actual.fdb, (e) => e.mac, (a, b) => a.dst === b.dst);
+  const neighbors = diff(desired.neighbors, actual.neighbors, (e) => e.ip, (a, b) => a.mac === b.mac);
+  const routes = diff(desired.routes, actual.routes, (e) => e.dst, (a, b) => a.via === b.via);
+  return [
+    ...fdb.replace.map((entry) => ({ action: 'replace', kind: 'fdb', entry }) as const),
+    ...neighbors.replace.map((entry) => ({ action: 'replace', kind: 'neighbor', entry }) as const),
+    ...routes.replace.map((entry) => ({ action: 'replace', kind: 'route', entry }) as const),
+    ...routes.remove.map((entry) => ({ action: 'delete', kind: 'route', entry }) as const),
+    ...neighbors.remove.map((entry) => ({ action: 'delete', kind: 'neighbor', entry }) as const),
+    ...fdb.remove.map((entry) => ({ action: 'delete', kind: 'fdb', entry }) as const),
+  ];
+}
+
+function diff<T>(desired: readonly T[], actual: readonly T[], key: (e: T) => string,
+  same: (a: T, b: T) => boolean): { replace: T[]; remove: T[] } {
+  const have = new Map<string, T>();
+  for (const e of actual) have.set(key(e), e);
+  const want = new Set<string>();
+  const replace: T[] = [];
+  for (const e of desired) {
+    want.add(key(e));
+    const current = have.get(key(e));
+    if (current === undefined || !same(e, current)) replace.push(e);
+  }
+  const remove = actual.filter((e) => !want.has(key(e)));
+  return { replace, remove };
+}
+
+/**
+ * True when `state` already shows the effect of `op` (the entry is there for
+ * a replace, gone for a delete). The adapter uses it to find out how far an
+ * interrupted batch got.
+ */
+export function isSatisfied(op: KernelOp, state: KernelState): boolean {
+  switch (op.kind) {
+    case 'fdb': {
+      const found = state.fdb.find((e) => e.mac === op.entry.mac);
+      return op.action === 'replace' ? found?.dst === op.entry.dst : found === undefined;
+    }
+    case 'neighbor': {
+      const found = state.neighbors.find((e) => e.ip === op.entry.ip);
+      return op.action === 'replace' ? found?.mac === op.entry.mac : found === undefined;
+    }
+    case 'route': {
+      const found = state.routes.find((e) => e.dst === op.entry.dst);
+      return op.action === 'replace' ? found?.via === op.entry.via : found === undefined;
+    }
+  }
+}
+
+/** A short human form of an operation for logs, e.g. `replace route 10.5.2.0/24 via 10.5.2.0`. */
+export function describeOp(op: KernelOp): string {
+  switch (op.kind) {
+    case 'fdb': return `${op.action} fdb ${op.entry.mac} dst ${op.entry.dst}`;
+    case 'neighbor': return `${op.action} neighbor ${op.entry.ip} lladdr ${op.entry.mac}`;
+    case 'route': return `${op.action} route ${op.entry.dst} via ${op.entry.via}`;
+  }
+}
+
+/** Counts of each kind of operation, for one structured log line. */
+export function summarizeOps(ops: readonly KernelOp[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const op of ops) {
+    const key = `${op.action}_${op.kind}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}

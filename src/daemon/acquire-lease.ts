@@ -1,0 +1,117 @@
+/**
+ * Acquires this host's subnet lease: list → decide (pure core) → claim with a
+ * create-if-absent transaction, or re-write our own key only if nobody
+ * changed it. A lost race is retried with a fresh listing (flannel exits
+ * instead). The registry never lets us overwrite another host's key.
+ */
+import type { Logger } from 'pino';
+import { type AllocationDecision, type Identity, type ListedLease, decideAllocation } from '../core/allocate.js';
+import type { Cidr } from '../core/cidr.js';
+import { SubnetExhaustedError, WeftError } from '../core/errors.js';
+import { type LeaseAttrs, decodeSubnetKey, encodeLeaseValue } from '../core/lease.js';
+import type { NetworkConfig } from '../core/network-config.js';
+import { classifyLease } from '../core/peer-set.js';
+import type { RegistryEntry, SubnetRegistry } from '../adapters/registry.js';
+import type { Clock } from '../adapters/clock.js';
+
+/** The lease this host holds. */
+export interface HeldLease {
+  readonly subnet: Cidr;
+  readonly attrs: LeaseAttrs;
+  /** etcd lease id; '0' when the key is a reservation (no TTL, nothing to renew). */
+  readonly leaseId: string;
+  readonly reservation: boolean;
+}
+
+export interface AcquireInput {
+  readonly registry: SubnetRegistry;
+  readonly config: NetworkConfig;
+  readonly attrs: LeaseAttrs & { nodeName: string };
+  readonly previous: Cidr | undefined;
+  readonly ttlSeconds: number;
+  readonly random: () => number;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+}
+
+const MAX_ROUNDS = 50;
+
+export async function acquireLease(input: AcquireInput): Promise<HeldLease> {
+  const self: Identity = { nodeName: input.attrs.nodeName, publicIp: input.attrs.publicIp };
+  for (let round = 1; round <= MAX_ROUNDS; round++) {
+    input.signal.throwIfAborted();
+    const listing = await input.registry.listLeases();
+    const { leases, entries, occupied } = validLeases(listing.entries, input.config);
+    const decision = decideAllocation(input.config, leases, self, input.previous, input.random, occupied);
+    const held = await applyDecision(input, decision, entries);
+    if (held) return held;
+    // Lost a race (or removed a stale lease): back off a little, with jitter, and look again.
+    await input.clock.sleep(Math.floor(input.random() * 50 * Math.min(round, 10)), input.signal);
+  }
+  throw new WeftError('lease-race', `could not acquire a subnet in ${input.config.network} after ${MAX_ROUNDS} attempts: other hosts kept taking the free subnets`, { retryable: true });
+}
+
+function validLeases(entries: readonly RegistryEntry[], config: NetworkConfig) {
+  const leases: ListedLease[] = [];
+  const occupied: Cidr[] = [];
+  const bySubnet = new Map<string, RegistryEntry>();
+  for (const entry of entries) {
+    const c = classifyLease(entry, config);
+    if (c.ok) {
+      leases.push(c.lease);
+      bySubnet.set(c.lease.subnet, entry);
+      continue;
+    }
+    // A key we can parse with a value we can't still holds its subnet.
+    const key = decodeSubnetKey(entry.key);
+    if (key.ok) occupied.push(key.subnet);
+  }
+  return { leases, entries: bySubnet, occupied };
+}
+
+async function applyDecision(input: AcquireInput, decision: AllocationDecision,
+  entries: ReadonlyMap<string, RegistryEntry>): Promise<HeldLease | undefined> {
+  const { registry, log, config } = input;
+  const value = encodeLeaseValue(input.attrs);
+  switch (decision.kind) {
+    case 'reuse': {
+      const entry = entries.get(decision.lease.subnet);
+      if (!entry) return undefined;
+      if (decision.lease.reservation) {
+        // A reservation naming this host: keep it a reservation (no TTL).
+        if (entry.value !== value) {
+          const res = await registry.replace(decision.lease.subnet, value, entry.modRevision, 0);
+          if (!res.ok) return undefined;
+        }
+        log.info({ subnet: decision.lease.subnet }, 'using reserved subnet');
+        return { subnet: decision.lease.subnet, attrs: input.attrs, leaseId: '0', reservation: true };
+      }
+      const res = await registry.replace(decision.lease.subnet, value, entry.modRevision, input.ttlSeconds);
+      if (!res.ok) return undefined;
+      if (entry.leaseId !== '0') await registry.revoke(entry.leaseId).catch(() => undefined);
+      log.info({ subnet: decision.lease.subnet, leaseId: res.leaseId }, 'renewed own subnet lease');
+      return { subnet: decision.lease.subnet, attrs: input.attrs, leaseId: res.leaseId, reservation: false };
+    }
+    case 'remove-incompatible': {
+      const entry = entries.get(decision.lease.subnet);
+      log.warn({ subnet: decision.lease.subnet, network: config.network, subnetLen: config.subnetLen },
+        'own lease does not fit the network config; releasing it');
+      if (entry) await registry.remove(decision.lease.subnet, entry.modRevision);
+      return undefined;
+    }
+    case 'claim': {
+      const res = await registry.claim(decision.subnet, value, input.ttlSeconds);
+      if (!res.ok) {
+        log.debug({ subnet: decision.subnet }, 'lost the race for a subnet; retrying');
+        return undefined;
+      }
+      log.info({ subnet: decision.subnet, source: decision.source, leaseId: res.leaseId }, 'acquired subnet lease');
+      return { subnet: decision.subnet, attrs: input.attrs, leaseId: res.leaseId, reservation: false };
+    }
+    case 'exhausted':
+      throw new SubnetExhaustedError(
+        `no free subnet in network ${config.network}: all ${decision.capacity} subnets of /${config.subnetLen} `
+        + `between SubnetMin ${config.subnetMin} and SubnetMax ${config.subnetMax} are leased or reserved`);
+  }
+}

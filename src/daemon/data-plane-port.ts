@@ -1,0 +1,54 @@
+/**
+ * What the daemon needs from the data plane (src/daemon/data-plane.ts on the
+ * real kernel). `LeaseOnlyDataPlane` is weftd's `--dataplane none` mode: it
+ * leases and watches but programs nothing, for hosts where the kernel side is
+ * handled elsewhere and for tests of the etcd side.
+ */
+import type { Cidr, Ipv4 } from '../core/cidr.js';
+import { UsageError } from '../core/errors.js';
+import type { Lease } from '../core/lease.js';
+import { type Mac, vtepMacFor } from '../core/mac.js';
+import { type NetworkConfig, VXLAN_OVERHEAD } from '../core/network-config.js';
+
+export interface PrepareInput {
+  readonly config: NetworkConfig;
+  readonly nodeName: string;
+  readonly iface?: string;
+  readonly publicIp?: Ipv4;
+}
+
+export interface Prepared {
+  readonly publicIp: Ipv4;
+  readonly vtepMac: Mac;
+  /** The overlay MTU written to subnet.env (device MTU). */
+  readonly mtu: number;
+  readonly device: string;
+}
+
+export interface PassResult {
+  readonly ok: boolean;
+  readonly applied: number;
+  readonly failed: number;
+  readonly changes: number;
+}
+
+export interface DataPlanePort {
+  prepare(input: PrepareInput): Promise<Prepared>;
+  reconcile(selfSubnet: Cidr, leases: readonly Lease[]): Promise<PassResult>;
+}
+
+export class LeaseOnlyDataPlane implements DataPlanePort {
+  async prepare(input: PrepareInput): Promise<Prepared> {
+    if (!input.publicIp) throw new UsageError('--dataplane none needs --public-ip (there is no interface to take it from)');
+    return {
+      publicIp: input.publicIp,
+      vtepMac: vtepMacFor(input.nodeName, input.config.backend.vni),
+      mtu: (input.config.backend.mtu ?? 1500) - VXLAN_OVERHEAD,
+      device: `weft.${input.config.backend.vni}`,
+    };
+  }
+
+  async reconcile(): Promise<PassResult> {
+    return { ok: true, applied: 0, failed: 0, changes: 0 };
+  }
+}

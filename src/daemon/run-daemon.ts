@@ -1,0 +1,126 @@
+/**
+ * weftd's life: config → data-plane prepare (device, VTEP MAC) → lease →
+ * watch peers → reconcile forever. Only the reconcile loop touches the
+ * kernel. subnet.env appears only after the first full pass succeeded, so a
+ * CNI ADD never sees a half-ready host. Shutdown leaves lease, device and
+ * entries in place; a restart converges without removing anything.
+ */
+import type { Logger } from 'pino';
+import type { Cidr, Ipv4 } from '../core/cidr.js';
+import { LeaseLostError, errorMessage } from '../core/errors.js';
+import { PeerSet } from '../core/peer-set.js';
+import type { Clock } from '../adapters/clock.js';
+import type { SubnetRegistry } from '../adapters/registry.js';
+import { ensureSubnetFile, readSubnetFile } from '../adapters/subnet-file.js';
+import { acquireLease, type HeldLease } from './acquire-lease.js';
+import type { DataPlanePort } from './data-plane-port.js';
+import { keepLeaseAlive } from './lease-keeper.js';
+import { LeaseWatcher } from './lease-watcher.js';
+import { DaemonStatus } from './status.js';
+import { ThrottledLog } from './throttled-log.js';
+import { waitForConfig } from './wait-for-config.js';
+import { Wakeup } from './wakeup.js';
+
+export interface DaemonOptions {
+  readonly nodeName: string;
+  readonly iface?: string | undefined;
+  readonly publicIp?: Ipv4 | undefined;
+  readonly subnetFile: string;
+  readonly leaseTtlSeconds: number;
+  readonly ipMasq: boolean;
+  readonly resyncMs: number;
+  readonly configKey: string;
+}
+
+export interface DaemonDeps {
+  readonly registry: SubnetRegistry;
+  readonly dataPlane: DataPlanePort;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly log: Logger;
+  readonly status?: DaemonStatus;
+}
+
+/** Exit codes: 0 clean stop, 2 lease lost (systemd restarts us). Startup failures throw. */
+export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: AbortSignal): Promise<number> {
+  const { log } = deps;
+  const status = deps.status ?? new DaemonStatus();
+  const previousFile = await readSubnetFile(opts.subnetFile);
+  const previous: Cidr | undefined = previousFile.ok ? previousFile.env.subnet : undefined;
+  const config = await waitForConfig({ registry: deps.registry, clock: deps.clock, log, configKey: opts.configKey }, signal);
+  log.info({ network: config.network, subnetLen: config.subnetLen, vni: config.backend.vni, port: config.backend.port }, 'network config loaded');
+
+  const prepared = await deps.dataPlane.prepare({
+    config, nodeName: opts.nodeName,
+    ...(opts.iface ? { iface: opts.iface } : {}), ...(opts.publicIp ? { publicIp: opts.publicIp } : {}),
+  });
+  const attrs = { publicIp: prepared.publicIp, backendType: 'vxlan', vni: config.backend.vni, vtepMac: prepared.vtepMac, nodeName: opts.nodeName };
+  const held = await acquireLease({
+    registry: deps.registry, config, attrs, previous, ttlSeconds: opts.leaseTtlSeconds,
+    random: deps.random, clock: deps.clock, log, signal,
+  });
+  status.lease = held;
+
+  const lost = new AbortController();
+  let lostReason: string | undefined;
+  const onLost = (reason: string): void => {
+    if (lostReason) return;
+    lostReason = reason;
+    status.leaseLost = reason;
+    log.error({ subnet: held.subnet, reason }, 'lease lost; exiting so the supervisor restarts weftd');
+    lost.abort(new LeaseLostError(reason));
+  };
+  const stop = AbortSignal.any([signal, lost.signal]);
+  const wake = new Wakeup();
+  const peers = new PeerSet(config);
+  const watcher = new LeaseWatcher({ registry: deps.registry, peers, clock: deps.clock, log, onChange: () => wake.ring(), onLost });
+  status.watch = watcher.stats;
+  watcher.watchOwn(held.subnet, { nodeName: opts.nodeName, publicIp: prepared.publicIp });
+  const background = [
+    watcher.run(stop),
+    keepLeaseAlive({
+      registry: deps.registry, leaseId: held.leaseId, ttlSeconds: opts.leaseTtlSeconds, clock: deps.clock, log, onLost,
+      onRenewed: (ttl) => { status.leaseTtlSeconds = ttl; status.leaseRenewedAt = deps.clock.now(); },
+    }, stop),
+  ];
+  await Promise.race([watcher.ready, new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
+
+  await reconcileLoop({ opts, deps, held, peers, wake, status, mtu: prepared.mtu, network: config.network }, stop);
+  await Promise.allSettled(background);
+  if (lostReason) return 2;
+  log.info({ subnet: held.subnet }, 'stopped; lease, device and kernel entries left in place');
+  return 0;
+}
+
+interface LoopState {
+  readonly opts: DaemonOptions;
+  readonly deps: DaemonDeps;
+  readonly held: HeldLease;
+  readonly peers: PeerSet;
+  readonly wake: Wakeup;
+  readonly status: DaemonStatus;
+  readonly mtu: number;
+  readonly network: Cidr;
+}
+
+async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
+  const throttled = new ThrottledLog(s.deps.log);
+  const env = { network: s.network, subnet: s.held.subnet, mtu: s.mtu, ipMasq: s.opts.ipMasq };
+  while (!stop.aborted) {
+    const started = s.deps.clock.now();
+    try {
+      const peers = s.peers.values().filter((l) => l.subnet !== s.held.subnet);
+      const result = await s.deps.dataPlane.reconcile(s.held.subnet, peers);
+      s.status.recordPass(result, s.deps.clock.now() - started, s.deps.clock.now(), peers.length);
+      if (result.ok) {
+        if (await ensureSubnetFile(s.opts.subnetFile, env)) s.deps.log.info({ path: s.opts.subnetFile, ...env }, 'wrote subnet.env');
+        throttled.clear('pass', {}, 'reconcile pass succeeded again');
+        s.status.markReady();
+      }
+    } catch (err) {
+      s.status.recordFailure(errorMessage(err), s.deps.clock.now());
+      throttled.warn('pass', { err: errorMessage(err) }, 'reconcile pass failed; retrying');
+    }
+    await s.wake.wait(s.opts.resyncMs, stop);
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * What weftd knows about itself, for logs, health checks and metrics:
+ * updated by the loops, read by the HTTP endpoints. Plain data.
+ */
+import type { HeldLease } from './acquire-lease.js';
+import type { PassResult } from './data-plane-port.js';
+import type { WatchStats } from './lease-watcher.js';
+
+export class DaemonStatus {
+  lease: HeldLease | undefined;
+  leaseLost: string | undefined;
+  leaseTtlSeconds: number | undefined;
+  leaseRenewedAt: number | undefined;
+  watch: WatchStats | undefined;
+  ready = false;
+  readyListeners: (() => void)[] = [];
+  passes = 0;
+  passFailures = 0;
+  lastPassAt: number | undefined;
+  lastPassOk = false;
+  lastPassError: string | undefined;
+  lastPassMs = 0;
+  peersKnown = 0;
+  changesApplied = 0;
+  changesFailed = 0;
+
+  recordPass(result: PassResult, durationMs: number, now: number, peers: number): void {
+    this.passes++;
+    this.lastPassAt = now;
+    this.lastPassOk = result.ok;
+    this.lastPassMs = durationMs;
+    this.lastPassError = result.ok ? undefined : `${result.failed} kernel changes failed`;
+    this.peersKnown = peers;
+    this.changesApplied += result.applied;
+    this.changesFailed += result.failed;
+    if (!result.ok) this.passFailures++;
+  }
+
+  recordFailure(error: string, now: number): void {
+    this.passes++;
+    this.passFailures++;
+    this.lastPassAt = now;
+    this.lastPassOk = false;
+    this.lastPassError = error;
+  }
+
+  markReady(): void {
+    if (this.ready) return;
+    this.ready = true;
+    for (const listener of this.readyListeners) listener();
+  }
+}

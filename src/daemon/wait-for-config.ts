@@ -1,0 +1,45 @@
+/**
+ * Reads the network config, waiting (without flooding the log) while it does
+ * not exist yet or etcd is unreachable. An invalid config is fatal: every
+ * problem is reported at once and weftd exits 1.
+ */
+import type { Logger } from 'pino';
+import { ConfigError, errorMessage } from '../core/errors.js';
+import { type NetworkConfig, parseNetworkConfigText } from '../core/network-config.js';
+import type { Clock } from '../adapters/clock.js';
+import type { SubnetRegistry } from '../adapters/registry.js';
+import { ThrottledLog } from './throttled-log.js';
+
+export interface WaitForConfigInput {
+  readonly registry: SubnetRegistry;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly configKey: string;
+  readonly pollMs?: number;
+}
+
+export async function waitForConfig(input: WaitForConfigInput, signal: AbortSignal): Promise<NetworkConfig> {
+  const throttled = new ThrottledLog(input.log);
+  for (;;) {
+    signal.throwIfAborted();
+    let text: string | undefined;
+    try {
+      text = await input.registry.getConfig();
+    } catch (err) {
+      throttled.warn('etcd', { err: errorMessage(err) }, 'cannot read the network config from etcd; retrying');
+    }
+    if (text !== undefined) {
+      const parsed = parseNetworkConfigText(text);
+      if (!parsed.ok) {
+        throw new ConfigError(`invalid network config at ${input.configKey}:\n  - ${parsed.errors.join('\n  - ')}`, parsed.errors);
+      }
+      for (const w of parsed.warnings) input.log.warn({ key: input.configKey }, w);
+      return parsed.config;
+    }
+    if (text === undefined) {
+      throttled.warn('missing', { key: input.configKey },
+        'network config not found in etcd; waiting for it (create it with `weftctl config set`)');
+    }
+    await input.clock.sleep(input.pollMs ?? 1000, signal);
+  }
+}
