@@ -1,0 +1,116 @@
+/**
+ * Pure builders for iproute2 argument arrays and `-batch` lines. Batch lines
+ * are split on whitespace by iproute2 (with `#` and quotes special), so every
+ * token is checked to be a plain word before it is joined into a line.
+ */
+import type { KernelOp } from '../../core/kernel-state.js';
+import type { VxlanDeviceSpec } from '../../core/vxlan-device.js';
+
+export type Tool = 'ip' | 'bridge';
+
+const SAFE_TOKEN = /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/;
+
+/** Throws when a value could be mis-split or misread inside a batch line (a bug, never input-dependent for our types). */
+export function assertToken(value: string): string {
+  if (!SAFE_TOKEN.test(value)) throw new Error(`unsafe iproute2 token ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Global options: run in a network namespace when one is given (`ip -n <ns>`, `bridge -n <ns>`). */
+export function withNetns(netns: string | undefined, args: readonly string[]): string[] {
+  return netns === undefined ? [...args] : ['-n', assertToken(netns), ...args];
+}
+
+/** `ip link add <name> address <mac> mtu <mtu> type vxlan id <vni> dev <parent> local <ip> dstport <port> nolearning [gbp]`. */
+export function linkAddVxlanArgv(spec: VxlanDeviceSpec): string[] {
+  return ['link', 'add', assertToken(spec.name), 'address', assertToken(spec.mac), 'mtu', String(spec.mtu),
+    'type', 'vxlan', 'id', String(spec.vni), 'dev', assertToken(spec.parent), 'local', assertToken(spec.local),
+    'dstport', String(spec.port), 'nolearning', ...(spec.gbp ? ['gbp'] : [])];
+}
+
+export function linkDeleteArgv(name: string): string[] {
+  return ['link', 'del', 'dev', assertToken(name)];
+}
+
+export function linkSetMtuArgv(name: string, mtu: number): string[] {
+  return ['link', 'set', 'dev', assertToken(name), 'mtu', String(mtu)];
+}
+
+export function linkSetUpArgv(name: string): string[] {
+  return ['link', 'set', 'dev', assertToken(name), 'up'];
+}
+
+/** Adds (or refreshes) `<address>` on the link; `address` is `a.b.c.d/len`. */
+export function addrReplaceArgv(name: string, address: string): string[] {
+  return ['addr', 'replace', assertToken(address), 'dev', assertToken(name)];
+}
+
+export function addrDeleteArgv(name: string, address: string): string[] {
+  return ['addr', 'del', assertToken(address), 'dev', assertToken(name)];
+}
+
+/** One link with details (`linkinfo`) and addresses. */
+export function linkShowArgv(name: string): string[] {
+  return ['-j', '-d', 'addr', 'show', 'dev', assertToken(name)];
+}
+
+export function addrShowAllArgv(): string[] {
+  return ['-j', '-4', 'addr', 'show'];
+}
+
+export function defaultRouteArgv(): string[] {
+  return ['-j', '-4', 'route', 'show', 'default'];
+}
+
+export function neighShowArgv(device: string): string[] {
+  return ['-j', '-4', 'neigh', 'show', 'dev', assertToken(device)];
+}
+
+export function routeShowArgv(device: string): string[] {
+  return ['-j', '-4', 'route', 'show', 'dev', assertToken(device)];
+}
+
+/** `bridge -j fdb show dev <device>`. */
+export function fdbShowArgv(device: string): string[] {
+  return ['-j', 'fdb', 'show', 'dev', assertToken(device)];
+}
+
+/** `-force` keeps going after a failed line and reports `Command failed -:<line>` on stderr. */
+export function batchArgv(): string[] {
+  return ['-force', '-batch', '-'];
+}
+
+/** Which tool programs this kind of entry. */
+export function toolFor(op: KernelOp): Tool {
+  return op.kind === 'fdb' ? 'bridge' : 'ip';
+}
+
+/** The `-batch` line for one operation (without the tool name). */
+export function batchLine(op: KernelOp, device: string): string {
+  const dev = assertToken(device);
+  switch (op.kind) {
+    case 'fdb': {
+      const { mac, dst } = op.entry;
+      return op.action === 'replace'
+        ? `fdb replace ${assertToken(mac)} dev ${dev} dst ${assertToken(dst)} self permanent`
+        : `fdb del ${assertToken(mac)} dev ${dev} dst ${assertToken(dst)} self`;
+    }
+    case 'neighbor': {
+      const { ip, mac } = op.entry;
+      return op.action === 'replace'
+        ? `neigh replace ${assertToken(ip)} lladdr ${assertToken(mac)} dev ${dev} nud permanent`
+        : `neigh del ${assertToken(ip)} dev ${dev}`;
+    }
+    case 'route': {
+      const { dst, via } = op.entry;
+      return op.action === 'replace'
+        ? `route replace ${assertToken(dst)} via ${assertToken(via)} dev ${dev} onlink`
+        : `route del ${assertToken(dst)} via ${assertToken(via)} dev ${dev}`;
+    }
+  }
+}
+
+/** The stdin of one batch: one line per operation, newline-terminated. */
+export function batchInput(ops: readonly KernelOp[], device: string): string {
+  return ops.map((op) => `${batchLine(op, device)}\n`).join('');
+}

@@ -1,0 +1,130 @@
+/**
+ * Pure narrowing of `ip -j` / `bridge -j` JSON (iproute2 6.x) into typed
+ * entries. Only weft-shaped entries are kept: PERMANENT neighbours with a MAC,
+ * `self permanent` FDB entries with a remote (not the all-zero default-remote
+ * entries), and main-table routes with a gateway, `onlink` and no metric.
+ * Anything else on the device is someone else's and is left alone.
+ */
+import { type Cidr, type Ipv4, isIpv4, parseCidr } from '../../core/cidr.js';
+import type { InterfaceAddresses } from '../../core/external-interface.js';
+import type { FdbEntry, Neighbor, Route } from '../../core/kernel-state.js';
+import { parseMac } from '../../core/mac.js';
+import type { VxlanLinkInfo } from '../../core/vxlan-device.js';
+
+type Json = Record<string, unknown>;
+
+function records(value: unknown): Json[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter((v): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v));
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function num(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function ipv4(value: unknown): Ipv4 | undefined {
+  return typeof value === 'string' && isIpv4(value) ? value : undefined;
+}
+
+function hasString(list: unknown, wanted: string): boolean {
+  return Array.isArray(list) && list.some((v) => typeof v === 'string' && v.toLowerCase() === wanted);
+}
+
+/** `ip -j -4 neigh show dev D` → PERMANENT neighbours with a MAC. */
+export function parseNeighbors(json: unknown): Neighbor[] {
+  const out: Neighbor[] = [];
+  for (const r of records(json)) {
+    const ip = ipv4(r['dst']);
+    const mac = parseMac(str(r['lladdr']) ?? '');
+    if (ip && mac && hasString(r['state'], 'permanent')) out.push({ ip, mac });
+  }
+  return out;
+}
+
+/** `bridge -j fdb show dev D` → `self permanent` unicast entries that have a remote. */
+export function parseFdb(json: unknown): FdbEntry[] {
+  const out: FdbEntry[] = [];
+  for (const r of records(json)) {
+    const mac = parseMac(str(r['mac']) ?? ''); // undefined for 00:00:00:00:00:00 and multicast
+    const dst = ipv4(r['dst']);
+    if (mac && dst && hasString(r['flags'], 'self') && r['state'] === 'permanent') out.push({ mac, dst });
+  }
+  return out;
+}
+
+/** `ip -j -4 route show dev D` → onlink routes with a gateway and no metric. */
+export function parseRoutes(json: unknown): Route[] {
+  const out: Route[] = [];
+  for (const r of records(json)) {
+    const via = ipv4(r['gateway']);
+    const dst = routeDst(r['dst']);
+    const metric = num(r['metric']) ?? 0;
+    if (dst && via && metric === 0 && hasString(r['flags'], 'onlink')) out.push({ dst, via });
+  }
+  return out;
+}
+
+function routeDst(value: unknown): Cidr | undefined {
+  const text = str(value);
+  if (text === undefined || text === 'default') return undefined;
+  const parsed = parseCidr(text.includes('/') ? text : `${text}/32`);
+  return parsed.ok ? parsed.cidr : undefined;
+}
+
+/** `ip -j -d addr show dev D` → the link, of whatever kind, or undefined if the output has none. */
+export function parseLinkInfo(json: unknown): VxlanLinkInfo | undefined {
+  const link = records(json)[0];
+  const name = str(link?.['ifname']);
+  if (!link || name === undefined) return undefined;
+  const info = typeof link['linkinfo'] === 'object' && link['linkinfo'] !== null ? link['linkinfo'] as Json : {};
+  const data = typeof info['info_data'] === 'object' && info['info_data'] !== null ? info['info_data'] as Json : {};
+  return {
+    name,
+    kind: str(info['info_kind']) ?? 'unknown',
+    vni: num(data['id']),
+    port: num(data['port']),
+    local: ipv4(data['local']),
+    parent: str(data['link']),
+    learning: data['learning'] === true,
+    gbp: data['gbp'] === true,
+    mac: parseMac(str(link['address']) ?? ''),
+    mtu: num(link['mtu']) ?? 0,
+    up: hasString(link['flags'], 'up'),
+    addresses: inetAddresses(link).map((a) => `${a.ip}/${a.prefixLength}`),
+  };
+}
+
+function inetAddresses(link: Json): { ip: Ipv4; prefixLength: number; scope: string }[] {
+  const out: { ip: Ipv4; prefixLength: number; scope: string }[] = [];
+  for (const a of records(link['addr_info'])) {
+    const ip = ipv4(a['local']);
+    const prefixLength = num(a['prefixlen']);
+    if (a['family'] === 'inet' && ip && prefixLength !== undefined) out.push({ ip, prefixLength, scope: str(a['scope']) ?? '' });
+  }
+  return out;
+}
+
+/** `ip -j -4 addr show` → every interface with its IPv4 addresses. */
+export function parseInterfaces(json: unknown): InterfaceAddresses[] {
+  const out: InterfaceAddresses[] = [];
+  for (const link of records(json)) {
+    const name = str(link['ifname']);
+    const index = num(link['ifindex']);
+    if (name === undefined || index === undefined) continue;
+    out.push({ name, index, mtu: num(link['mtu']) ?? 0, addresses: inetAddresses(link) });
+  }
+  return out;
+}
+
+/** `ip -j -4 route show default` → the first default route's device. */
+export function parseDefaultRouteDevice(json: unknown): string | undefined {
+  for (const r of records(json)) {
+    const dev = str(r['dev']);
+    if (dev !== undefined) return dev;
+  }
+  return undefined;
+}

@@ -1,0 +1,33 @@
+/** Formats the lease list for `weftctl leases` (pure). */
+import { formatDuration } from '../core/duration.js';
+
+export interface LeaseRow {
+  readonly subnet: string;
+  readonly node: string | null;
+  readonly publicIp: string;
+  readonly vtepMac: string | null;
+  readonly backendType: string;
+  readonly reservation: boolean;
+  /** Seconds left on the etcd lease; null for reservations. */
+  readonly ttlSeconds: number | null;
+}
+
+export interface SkippedRow {
+  readonly key: string;
+  readonly reason: string;
+}
+
+export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+export function renderLeases(rows: readonly LeaseRow[], skipped: readonly SkippedRow[]): string {
+  const table = renderTable(['SUBNET', 'NODE', 'PUBLIC IP', 'VTEP MAC', 'TTL'], rows.map((r) => [
+    r.subnet, r.node ?? '-', r.publicIp, r.vtepMac ?? (r.backendType ? `(${r.backendType})` : '-'),
+    r.reservation ? 'reservation' : r.ttlSeconds === null || r.ttlSeconds < 0 ? 'expired' : formatDuration(r.ttlSeconds * 1000),
+  ]));
+  const extra = skipped.map((s) => `skipped ${s.key}: ${s.reason}`);
+  return [table, ...extra].join('\n');
+}

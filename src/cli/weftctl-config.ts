@@ -1,0 +1,77 @@
+/** `weftctl config get|set`: the network config, validated before it is written. */
+import { readFile } from 'node:fs/promises';
+import { UsageError } from '../core/errors.js';
+import { parseNetworkConfig, parseNetworkConfigText, renderNetworkConfig, subnetCapacity } from '../core/network-config.js';
+import type { SubnetRegistry } from '../adapters/registry.js';
+import type { CtlIo } from './weftctl.js';
+
+export async function configGet(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo): Promise<number> {
+  const text = await registry.getConfig();
+  if (text === undefined) {
+    io.err(`weftctl: no network config in etcd at ${String(argv['etcd-prefix'])}/config (create it with: weftctl config set --network 10.5.0.0/16)`);
+    return 1;
+  }
+  if (!argv['effective']) {
+    io.out(text);
+    return 0;
+  }
+  const parsed = parseNetworkConfigText(text);
+  if (!parsed.ok) {
+    io.err(`weftctl: the stored config is invalid:\n  - ${parsed.errors.join('\n  - ')}`);
+    return 1;
+  }
+  io.out(renderNetworkConfig(parsed.config));
+  return 0;
+}
+
+async function readInput(file: string): Promise<string> {
+  try {
+    return file === '-' ? await readStdin() : await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${file === '-' ? 'stdin' : file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function fromFlags(argv: Record<string, unknown>): Record<string, unknown> {
+  const backend: Record<string, unknown> = { Type: 'vxlan' };
+  if (argv['vni'] !== undefined) backend['VNI'] = argv['vni'];
+  if (argv['port'] !== undefined) backend['Port'] = argv['port'];
+  if (argv['mtu'] !== undefined) backend['MTU'] = argv['mtu'];
+  const config: Record<string, unknown> = { Network: argv['network'], Backend: backend };
+  if (argv['subnet-len'] !== undefined) config['SubnetLen'] = argv['subnet-len'];
+  if (argv['subnet-min'] !== undefined) config['SubnetMin'] = argv['subnet-min'];
+  if (argv['subnet-max'] !== undefined) config['SubnetMax'] = argv['subnet-max'];
+  return config;
+}
+
+export async function configSet(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo): Promise<number> {
+  const file = argv['file'] as string | undefined;
+  if (!file && argv['network'] === undefined) throw new UsageError('config set needs a JSON file ("-" for stdin) or --network');
+  let text: string;
+  let parsed;
+  if (file) {
+    text = await readInput(file);
+    parsed = parseNetworkConfigText(text);
+  } else {
+    const raw = fromFlags(argv);
+    text = JSON.stringify(raw);
+    parsed = parseNetworkConfig(raw);
+  }
+  if (!parsed.ok) {
+    io.err(`weftctl: invalid network config (nothing written):\n  - ${parsed.errors.join('\n  - ')}`);
+    return 1;
+  }
+  for (const w of parsed.warnings) io.err(`warning: ${w}`);
+  await registry.putConfig(text.trim());
+  const c = parsed.config;
+  io.out(`network config written: ${c.network}, /${c.subnetLen} subnets from ${c.subnetMin} to ${c.subnetMax} `
+    + `(${subnetCapacity(c)} hosts), VNI ${c.backend.vni}, UDP port ${c.backend.port}`);
+  io.out('running weftd instances read the config at start; restart them to apply a change');
+  return 0;
+}

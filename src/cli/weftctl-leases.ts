@@ -1,0 +1,88 @@
+/** `weftctl leases | reserve | release`. */
+import { parseCidr, type Cidr, isIpv4 } from '../core/cidr.js';
+import { UsageError } from '../core/errors.js';
+import { decodeLeaseValue, decodeSubnetKey, encodeLeaseValue, encodeSubnetKey } from '../core/lease.js';
+import type { RegistryEntry, SubnetRegistry } from '../adapters/registry.js';
+import { type LeaseRow, type SkippedRow, renderLeases } from './leases-table.js';
+import type { CtlIo } from './weftctl.js';
+
+export async function leasesCommand(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo): Promise<number> {
+  const listing = await registry.listLeases();
+  const rows: LeaseRow[] = [];
+  const skipped: SkippedRow[] = [];
+  await Promise.all(listing.entries.map(async (entry) => {
+    const key = decodeSubnetKey(entry.key);
+    const value = decodeLeaseValue(entry.value);
+    if (!key.ok || !value.ok) {
+      skipped.push({ key: entry.key, reason: key.ok ? (value as { reason: string }).reason : key.reason });
+      return;
+    }
+    const ttl = entry.reservation ? null : await registry.timeToLive(entry.leaseId);
+    rows.push({
+      subnet: key.subnet, node: value.attrs.nodeName ?? null, publicIp: value.attrs.publicIp,
+      vtepMac: value.attrs.vtepMac ?? null, backendType: value.attrs.backendType, reservation: entry.reservation, ttlSeconds: ttl,
+    });
+  }));
+  rows.sort((a, b) => compareSubnets(a.subnet, b.subnet));
+  if (argv['json']) io.out(JSON.stringify({ leases: rows, skipped }, null, 2));
+  else io.out(rows.length === 0 && skipped.length === 0 ? 'no leases' : renderLeases(rows, skipped));
+  return 0;
+}
+
+function compareSubnets(a: string, b: string): number {
+  const n = (s: string): number => s.split(/[./]/).slice(0, 4).reduce((acc, p) => acc * 256 + Number(p), 0);
+  return n(a) - n(b);
+}
+
+function subnetArg(text: unknown): Cidr {
+  const parsed = parseCidr(String(text));
+  if (!parsed.ok) throw new UsageError(`subnet "${String(text)}": ${parsed.reason}`);
+  return parsed.cidr;
+}
+
+async function findEntry(registry: SubnetRegistry, subnet: Cidr): Promise<RegistryEntry | undefined> {
+  const key = encodeSubnetKey(subnet);
+  return (await registry.listLeases()).entries.find((e) => e.key === key);
+}
+
+export async function reserveCommand(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo): Promise<number> {
+  const subnet = subnetArg(argv['subnet']);
+  const entry = await findEntry(registry, subnet);
+  if (entry?.reservation) {
+    io.out(`${subnet} is already a reservation`);
+    return 0;
+  }
+  if (entry) {
+    const res = await registry.replace(subnet, entry.value, entry.modRevision, 0);
+    if (!res.ok) throw new UsageError(`${subnet} changed while reserving it; try again`);
+    io.out(`${subnet} is now a reservation (no TTL) for its current holder`);
+    return 0;
+  }
+  const publicIp = argv['public-ip'];
+  if (typeof publicIp !== 'string' || !isIpv4(publicIp)) {
+    throw new UsageError(`${subnet} is not leased: give the host it is for with --public-ip (and --node-name for weft hosts)`);
+  }
+  const nodeName = typeof argv['node-name'] === 'string' && argv['node-name'] !== '' ? argv['node-name'] : undefined;
+  const value = encodeLeaseValue({ publicIp, backendType: '', vni: undefined, vtepMac: undefined, nodeName });
+  const res = await registry.claim(subnet, value, 0);
+  if (!res.ok) throw new UsageError(`${subnet} was leased by another host meanwhile; run weftctl leases and try again`);
+  io.out(`${subnet} reserved for ${nodeName ?? publicIp}`);
+  return 0;
+}
+
+export async function releaseCommand(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo): Promise<number> {
+  const subnet = subnetArg(argv['subnet']);
+  const entry = await findEntry(registry, subnet);
+  if (!entry) {
+    io.out(`${subnet} is not leased or reserved; nothing to do`);
+    return 0;
+  }
+  if (!entry.reservation && !argv['force']) {
+    const holder = decodeLeaseValue(entry.value);
+    const who = holder.ok ? holder.attrs.nodeName ?? holder.attrs.publicIp : 'an unreadable lease';
+    throw new UsageError(`${subnet} is a live lease of ${who}, not a reservation; use --force to delete it (that host's weftd then exits and leases again)`);
+  }
+  if (!(await registry.remove(subnet, entry.modRevision))) throw new UsageError(`${subnet} changed while releasing it; try again`);
+  io.out(`${subnet} released`);
+  return 0;
+}

@@ -1,0 +1,115 @@
+/**
+ * The dispatcher (libcni skel's role): checks CNI_COMMAND and the CNI_*
+ * variables, parses the netconf, runs the command, and prints either its
+ * output or a spec error object on stdout. I/O is injected so tests drive it
+ * without processes; `main` wires the real process.
+ */
+import { readSync } from 'node:fs';
+import { parseCniArgs, type CniArgs } from './args.js';
+import { cmdAdd, cmdCheck, cmdDel, type Command } from './commands.js';
+import { CniCode, CniError, toErrorJson } from './errors.js';
+import { createExecInvoker, type PluginInvoker } from './invoke.js';
+import { createLogger, type Logger } from './log.js';
+import { parseNetConf } from './netconf.js';
+import { cmdGc, cmdStatus } from './status-gc.js';
+import { CURRENT_VERSION, isSupportedVersion, SUPPORTED_VERSIONS, versionAnswer } from './version.js';
+
+export interface Writer {
+  write(text: string): unknown;
+}
+
+export interface CniIo {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Called at most once, and never for VERSION. */
+  readonly readStdin: () => string;
+  readonly stdout: Writer;
+  readonly stderr: Writer;
+}
+
+export interface CniDeps {
+  /** The delegate runner for this call; the real one execs plugins from CNI_PATH. */
+  readonly invoker: (args: CniArgs, log: Logger) => PluginInvoker;
+}
+
+const COMMANDS: Record<CniArgs['command'], Command> = { ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc };
+
+export const ABOUT = 'weft CNI plugin: attaches containers to this host\'s weft (flannel-compatible VXLAN) subnet';
+
+/** Runs one CNI call; resolves with the process exit code. */
+export async function runCni(io: CniIo, deps: CniDeps): Promise<number> {
+  const command = io.env['CNI_COMMAND'] ?? '';
+  if (command === 'VERSION') {
+    io.stdout.write(versionAnswer() + '\n');
+    return 0;
+  }
+  let stdin = '';
+  let log: Logger | undefined;
+  try {
+    if (command === '') {
+      io.stderr.write(`${ABOUT}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`);
+      throw new CniError(CniCode.InvalidEnvironment, 'required environment variables missing: CNI_COMMAND');
+    }
+    const args = parseCniArgs(command, io.env);
+    stdin = io.readStdin();
+    const netconf = parseNetConf(stdin);
+    log = createLogger({ level: netconf.logLevel, file: netconf.logFile, stderr: io.stderr,
+      base: { cmd: args.command, ...(args.containerId === '' ? {} : { containerId: args.containerId }), network: netconf.name } });
+    const out = await COMMANDS[args.command]({ args, netconf, invoker: deps.invoker(args, log), log });
+    if (out !== undefined) io.stdout.write(out.endsWith('\n') ? out : out + '\n');
+    return 0;
+  } catch (err) {
+    const json = toErrorJson(err, peekVersion(stdin));
+    (log ?? createLogger({ level: 'warn', file: undefined, stderr: io.stderr }))
+      .warn('failed', { code: json.code, error: json.msg, ...(err instanceof CniError ? {} : { stack: (err as Error)?.stack }) });
+    io.stdout.write(JSON.stringify(json) + '\n');
+    return 1;
+  }
+}
+
+/** The netconf's cniVersion when it is one weft speaks, for labelling an error. */
+function peekVersion(stdin: string): string {
+  try {
+    const version: unknown = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
+    return typeof version === 'string' && isSupportedVersion(version) ? version : CURRENT_VERSION;
+  } catch {
+    return CURRENT_VERSION;
+  }
+}
+
+/** Reads all of fd 0, also when it is a non-blocking pipe (EAGAIN) or closed. */
+export function readAllStdin(): string {
+  const chunks: Buffer[] = [];
+  const buffer = Buffer.alloc(64 * 1024);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(0, buffer, 0, buffer.length, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') {
+        Atomics.wait(pause, 0, 0, 2);
+        continue;
+      }
+      if (code === 'EOF' || code === 'EBADF') break;
+      throw new CniError(CniCode.IoFailure, `cannot read stdin: ${(err as Error).message}`);
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buffer.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The real process: environment, fd 0, stdout/stderr, delegates from CNI_PATH. */
+export async function main(): Promise<number> {
+  return runCni(
+    { env: process.env, readStdin: readAllStdin, stdout: process.stdout, stderr: process.stderr },
+    {
+      invoker: (args, log) => createExecInvoker({
+        path: args.path,
+        env: process.env,
+        onStderr: (type, text) => log.warn('delegate stderr', { delegate: type, stderr: text.trim() }),
+      }),
+    },
+  );
+}
