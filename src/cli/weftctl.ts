@@ -20,7 +20,7 @@ export interface CtlIo {
 type Handler = (registry: SubnetRegistry, argv: Record<string, unknown> & EtcdFlagValues, io: CtlIo) => Promise<number>;
 
 function build(io: CtlIo, run: (h: Handler, argv: Record<string, unknown> & EtcdFlagValues) => void): Argv {
-  const y = withEtcdFlags(yargs()).scriptName('weftctl').env('WEFTCTL').strict().demandCommand(1, 'a command is required').help().version(false).wrap(100);
+  const y = withEtcdFlags(yargs()).scriptName('weftctl').env('WEFTCTL').parserConfiguration({ 'duplicate-arguments-array': false }).strict().demandCommand(1, 'a command is required').help().version(false).wrap(100);
   return y
     .command('config <action> [file]', 'show or set the network config', (c) => c
       .positional('action', { choices: ['get', 'set'] as const })

@@ -33,6 +33,7 @@ function parser() {
     .option('dataplane', { choices: ['vxlan', 'none'] as const, default: 'vxlan' as const, describe: 'none: lease and watch only, program no kernel state' })
     .option('log-level', { choices: LOG_LEVELS, default: 'info' as const, describe: 'log level' })
     .env('WEFTD')
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .strict()
     .help()
     .version(false)

@@ -106,10 +106,15 @@ interface LoopState {
 async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
   const throttled = new ThrottledLog(s.deps.log);
   const env = { network: s.network, subnet: s.held.subnet, mtu: s.mtu, ipMasq: s.opts.ipMasq };
+  let seenVersion = -1;
   while (!stop.aborted) {
     const started = s.deps.clock.now();
     try {
       const peers = s.peers.values().filter((l) => l.subnet !== s.held.subnet);
+      if (s.peers.version !== seenVersion) {
+        seenVersion = s.peers.version;
+        s.deps.log.info({ peers: peers.length, skipped: s.peers.problems().size }, 'peer set changed');
+      }
       const result = await s.deps.dataPlane.reconcile(s.held.subnet, peers);
       s.status.recordPass(result, s.deps.clock.now() - started, s.deps.clock.now(), peers.length);
       if (result.ok) {

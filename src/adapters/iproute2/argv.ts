@@ -55,7 +55,7 @@ export function linkShowArgv(name: string): string[] {
 }
 
 export function addrShowAllArgv(): string[] {
-  return ['-j', '-4', 'addr', 'show'];
+  return ['-j', 'addr', 'show'];
 }
 
 export function defaultRouteArgv(): string[] {

@@ -1,0 +1,128 @@
+/**
+ * An in-memory Kernel with the semantics the daemon relies on: devices are
+ * created down, deleting a device drops its entries, `replace` creates or
+ * overwrites, `delete` of a missing entry fails, a unicast MAC has one FDB
+ * remote. Every mutating call is recorded so tests can check order and count.
+ */
+import { type Cidr, type Ipv4, containsIp, parseCidr } from '../../src/core/cidr.js';
+import { KernelCommandError } from '../../src/core/errors.js';
+import { type InterfaceAddresses, selectExternalInterface } from '../../src/core/external-interface.js';
+import type { FdbEntry, KernelOp, KernelState, Neighbor, Route } from '../../src/core/kernel-state.js';
+import type { Mac } from '../../src/core/mac.js';
+import type { ExternalInterface, VxlanDeviceSpec, VxlanLinkInfo } from '../../src/core/vxlan-device.js';
+import type { AddressChange, ApplyReport, InterfaceSelector, Kernel, OpFailure } from '../../src/adapters/kernel.js';
+
+export interface MemoryDevice {
+  info: VxlanLinkInfo;
+  readonly routes: Map<Cidr, Route>;
+  readonly neighbors: Map<Ipv4, Neighbor>;
+  readonly fdb: Map<Mac, FdbEntry>;
+}
+
+export class MemoryKernel implements Kernel {
+  interfaces: InterfaceAddresses[] = [
+    { name: 'eth0', index: 2, mtu: 1500, addresses: [{ ip: '192.0.2.11' as Ipv4, prefixLength: 24, scope: 'global' }] },
+  ];
+  defaultRouteDevice: string | undefined = 'eth0';
+  readonly devices = new Map<string, MemoryDevice>();
+  /** Every mutating call, e.g. `createDevice weft.1`, `apply replace route 10.5.2.0/24 via 10.5.2.0`. */
+  readonly calls: string[] = [];
+  /** Every operation passed to apply, in order (failed ones included). */
+  readonly ops: KernelOp[] = [];
+  /** Return an error message to make that operation fail. */
+  failOp: ((op: KernelOp) => string | undefined) | undefined;
+
+  async externalInterface(sel: InterfaceSelector): Promise<ExternalInterface> {
+    const choice = selectExternalInterface(this.interfaces, this.defaultRouteDevice, sel);
+    if (!choice.ok) throw new KernelCommandError(`cannot select the external interface: ${choice.reason}`, ['memory'], '');
+    return choice.ext;
+  }
+
+  async readDevice(name: string): Promise<VxlanLinkInfo | undefined> {
+    return this.devices.get(name)?.info;
+  }
+
+  async createDevice(spec: VxlanDeviceSpec): Promise<void> {
+    this.calls.push(`createDevice ${spec.name}`);
+    if (this.devices.has(spec.name)) throw fail(`RTNETLINK answers: File exists (${spec.name})`);
+    if (!this.interfaces.some((i) => i.name === spec.parent)) throw fail(`Cannot find device "${spec.parent}"`);
+    this.devices.set(spec.name, {
+      info: { name: spec.name, kind: 'vxlan', vni: spec.vni, port: spec.port, local: spec.local, parent: spec.parent,
+        learning: false, gbp: spec.gbp, mac: spec.mac, mtu: spec.mtu, up: false, addresses: [] },
+      routes: new Map(), neighbors: new Map(), fdb: new Map(),
+    });
+  }
+
+  async deleteDevice(name: string): Promise<void> {
+    this.calls.push(`deleteDevice ${name}`);
+    this.devices.delete(name);
+  }
+
+  async setMtu(name: string, mtu: number): Promise<void> {
+    this.calls.push(`setMtu ${name} ${mtu}`);
+    const dev = this.#device(name);
+    dev.info = { ...dev.info, mtu };
+  }
+
+  async setUp(name: string): Promise<void> {
+    this.calls.push(`setUp ${name}`);
+    const dev = this.#device(name);
+    dev.info = { ...dev.info, up: true };
+  }
+
+  async ensureAddress(name: string, ip: Ipv4, network: Cidr): Promise<AddressChange> {
+    this.calls.push(`ensureAddress ${name} ${ip}`);
+    const dev = this.#device(name);
+    const wanted = `${ip}/32`;
+    const added = !dev.info.addresses.includes(wanted);
+    const removed = dev.info.addresses.filter((a) => {
+      const parsed = parseCidr(a, false);
+      return a !== wanted && parsed.ok && containsIp(network, parsed.ip);
+    });
+    dev.info = { ...dev.info, addresses: [...dev.info.addresses.filter((a) => !removed.includes(a) && a !== wanted), wanted] };
+    return { added, removed };
+  }
+
+  async readState(device: string): Promise<KernelState> {
+    const dev = this.#device(device);
+    return { routes: [...dev.routes.values()], neighbors: [...dev.neighbors.values()], fdb: [...dev.fdb.values()] };
+  }
+
+  async apply(device: string, ops: readonly KernelOp[]): Promise<ApplyReport> {
+    const dev = this.#device(device);
+    const failed: OpFailure[] = [];
+    for (const op of ops) {
+      this.ops.push(op);
+      this.calls.push(`apply ${op.action} ${op.kind}`);
+      const error = this.failOp?.(op) ?? this.#applyOne(dev, op);
+      if (error !== undefined) failed.push({ op, error });
+    }
+    return { applied: ops.length - failed.length, failed };
+  }
+
+  /** The entries on a device, for assertions. */
+  state(device: string): KernelState {
+    const dev = this.#device(device);
+    return { routes: [...dev.routes.values()], neighbors: [...dev.neighbors.values()], fdb: [...dev.fdb.values()] };
+  }
+
+  #applyOne(dev: MemoryDevice, op: KernelOp): string | undefined {
+    const table: Map<string, unknown> = op.kind === 'fdb' ? dev.fdb : op.kind === 'neighbor' ? dev.neighbors : dev.routes;
+    const key = op.kind === 'fdb' ? op.entry.mac : op.kind === 'neighbor' ? op.entry.ip : op.entry.dst;
+    if (op.action === 'replace') {
+      table.set(key, op.entry);
+      return undefined;
+    }
+    return table.delete(key) ? undefined : 'RTNETLINK answers: No such file or directory';
+  }
+
+  #device(name: string): MemoryDevice {
+    const dev = this.devices.get(name);
+    if (!dev) throw fail(`Device "${name}" does not exist.`);
+    return dev;
+  }
+}
+
+function fail(message: string): KernelCommandError {
+  return new KernelCommandError(message, ['memory'], message);
+}

@@ -1,0 +1,114 @@
+import t from 'tap';
+import type { Cidr, Ipv4 } from '../../../src/core/cidr.js';
+import { KernelCommandError } from '../../../src/core/errors.js';
+import { type KernelOp, describeOp } from '../../../src/core/kernel-state.js';
+import type { Mac } from '../../../src/core/mac.js';
+import { IpRoute2 } from '../../../src/adapters/iproute2/iproute2.js';
+import type { CommandResult, CommandRunner } from '../../../src/adapters/iproute2/runner.js';
+
+interface Call { file: string; args: readonly string[]; input: string | undefined }
+
+/** A runner that records calls and answers from a script (first matching rule wins). */
+function scripted(rules: [RegExp, (call: Call) => Partial<CommandResult>][]): { runner: CommandRunner; calls: Call[] } {
+  const calls: Call[] = [];
+  const runner: CommandRunner = async (file, args, options = {}) => {
+    const call = { file, args, input: options.input };
+    calls.push(call);
+    const line = [file, ...args].join(' ');
+    const rule = rules.find(([re]) => re.test(line));
+    const result = { stdout: '', stderr: '', exitCode: 0, ...(rule ? rule[1](call) : {}) };
+    if (result.exitCode !== 0 && !options.allowFailure) throw new KernelCommandError(`${line} failed`, [file, ...args], result.stderr);
+    return result;
+  };
+  return { runner, calls };
+}
+
+const mac = (n: number): Mac => `0a:00:00:00:00:0${n}` as Mac;
+const neigh = (n: number, action: 'replace' | 'delete' = 'replace'): KernelOp =>
+  ({ action, kind: 'neighbor', entry: { ip: `10.5.${n}.0` as Ipv4, mac: mac(n) } });
+const route = (n: number, action: 'replace' | 'delete' = 'replace'): KernelOp =>
+  ({ action, kind: 'route', entry: { dst: `10.5.${n}.0/24` as Cidr, via: `10.5.${n}.0` as Ipv4 } });
+const fdb = (n: number, action: 'replace' | 'delete' = 'replace'): KernelOp =>
+  ({ action, kind: 'fdb', entry: { mac: mac(n), dst: `192.0.2.1${n}` as Ipv4 } });
+
+t.test('apply: one batch process per run of same-tool operations, in order, in the namespace', async (t) => {
+  const { runner, calls } = scripted([]);
+  const kernel = new IpRoute2({ runner, netns: 'wtx-h1' });
+  const ops = [fdb(2), neigh(2), route(2), route(3, 'delete'), neigh(3, 'delete'), fdb(3, 'delete')];
+  t.same(await kernel.apply('weft.1', ops), { applied: 6, failed: [] });
+  t.same(calls.map((c) => [c.file, ...c.args].join(' ')), [
+    'bridge -n wtx-h1 -force -batch -', 'ip -n wtx-h1 -force -batch -', 'bridge -n wtx-h1 -force -batch -',
+  ]);
+  t.equal(calls[1]?.input?.split('\n').length, 5, 'four lines and a final newline');
+  t.same(await kernel.apply('weft.1', []), { applied: 0, failed: [] });
+  t.equal(calls.length, 3, 'no process for an empty plan');
+});
+
+t.test('apply: failed lines are reported per operation and do not stop the others', async (t) => {
+  const { runner } = scripted([[/-batch/, () => ({ exitCode: 1, stderr: 'RTNETLINK answers: No such process\nCommand failed -:2\n' })]]);
+  const report = await new IpRoute2({ runner }).apply('weft.1', [route(2), route(3, 'delete'), route(4)]);
+  t.equal(report.applied, 2);
+  t.same(report.failed.map((f) => [describeOp(f.op), f.error]), [['delete route 10.5.3.0/24 via 10.5.3.0', 'RTNETLINK answers: No such process']]);
+});
+
+t.test('apply: when ip neigh stops the batch, the kernel state shows the culprit and the rest runs again', async (t) => {
+  let batches = 0;
+  const { runner, calls } = scripted([
+    [/-batch/, () => (++batches === 1
+      ? { exitCode: 2, stderr: 'RTNETLINK answers: No such process\nCommand failed -:1\nRTNETLINK answers: Invalid argument\n' }
+      : { exitCode: 0 })],
+    // After the abort: line 2 (neigh 2) took effect, line 3 (neigh 3) did not; lines 4-5 never ran.
+    [/neigh show/, () => ({ stdout: JSON.stringify([{ dst: '10.5.2.0', lladdr: mac(2), state: ['PERMANENT'] }]) })],
+    [/route show|fdb show/, () => ({ stdout: '[]' })],
+  ]);
+  const ops = [route(9, 'delete'), neigh(2), neigh(3), neigh(4), route(4)];
+  const report = await new IpRoute2({ runner }).apply('weft.1', ops);
+  t.same(report.failed.map((f) => [describeOp(f.op), f.error]), [
+    ['delete route 10.5.9.0/24 via 10.5.9.0', 'RTNETLINK answers: No such process'],
+    ['replace neighbor 10.5.3.0 lladdr 0a:00:00:00:00:03', 'RTNETLINK answers: Invalid argument'],
+  ]);
+  t.equal(report.applied, 3);
+  const rerun = calls.filter((c) => c.args.includes('-batch'))[1];
+  t.equal(rerun?.input, 'neigh replace 10.5.4.0 lladdr 0a:00:00:00:00:04 dev weft.1 nud permanent\n'
+    + 'route replace 10.5.4.0/24 via 10.5.4.0 dev weft.1 onlink\n');
+});
+
+t.test('apply: an abort whose lines all took effect (a race) ends without a culprit', async (t) => {
+  const { runner } = scripted([
+    [/-batch/, () => ({ exitCode: 2, stderr: 'RTNETLINK answers: No such file or directory\n' })],
+    [/show/, () => ({ stdout: '[]' })],
+  ]);
+  const report = await new IpRoute2({ runner }).apply('weft.1', [neigh(3, 'delete')]);
+  t.same(report, { applied: 1, failed: [] });
+});
+
+t.test('readDevice: a missing link is undefined, other failures throw', async (t) => {
+  const missing = scripted([[/addr show dev/, () => ({ exitCode: 1, stderr: 'Device "weft.1" does not exist.\n' })]]);
+  t.equal(await new IpRoute2({ runner: missing.runner }).readDevice('weft.1'), undefined);
+  const broken = scripted([[/addr show dev/, () => ({ exitCode: 255, stderr: 'Cannot open netlink socket: Permission denied\n' })]]);
+  await t.rejects(new IpRoute2({ runner: broken.runner }).readDevice('weft.1'), { name: 'KernelCommandError', message: /Permission denied/ });
+  const garbage = scripted([[/addr show dev/, () => ({ stdout: '{not json' })]]);
+  await t.rejects(new IpRoute2({ runner: garbage.runner }).readDevice('weft.1'), { message: /invalid JSON/ });
+});
+
+t.test('deleteDevice: a missing link is fine', async (t) => {
+  const { runner } = scripted([[/link del/, () => ({ exitCode: 1, stderr: 'Cannot find device "weft.1"\n' })]]);
+  await t.resolves(new IpRoute2({ runner }).deleteDevice('weft.1'));
+});
+
+t.test('externalInterface: names what it looked for', async (t) => {
+  const { runner, calls } = scripted([[/addr show/, () => ({ stdout: '[]' })], [/route show default/, () => ({ stdout: '[]' })]]);
+  const kernel = new IpRoute2({ runner });
+  await t.rejects(kernel.externalInterface({ iface: 'eth7' }), { name: 'KernelCommandError', message: /no interface named eth7/ });
+  t.equal(calls.length, 1, 'the default route is read only when needed');
+  await t.rejects(kernel.externalInterface({}), { message: /no IPv4 default route/ });
+});
+
+t.test('ensureAddress: adds the /32 first, then removes other addresses inside the network', async (t) => {
+  const link = [{ ifname: 'weft.1', mtu: 1450, flags: ['UP'], linkinfo: { info_kind: 'vxlan' }, addr_info: [
+    { family: 'inet', local: '10.5.7.0', prefixlen: 32, scope: 'global' }, { family: 'inet', local: '172.16.0.1', prefixlen: 24, scope: 'global' }] }];
+  const { runner, calls } = scripted([[/addr show dev/, () => ({ stdout: JSON.stringify(link) })]]);
+  const change = await new IpRoute2({ runner }).ensureAddress('weft.1', '10.5.1.0' as Ipv4, '10.5.0.0/16' as Cidr);
+  t.same(change, { added: true, removed: ['10.5.7.0/32'] });
+  t.same(calls.slice(1).map((c) => c.args.join(' ')), ['addr replace 10.5.1.0/32 dev weft.1', 'addr del 10.5.7.0/32 dev weft.1']);
+});

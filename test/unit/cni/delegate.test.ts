@@ -1,0 +1,82 @@
+import t from 'tap';
+import { buildDelegateConf, renderCanonicalJson } from '../../../src/cni/delegate.js';
+import { parseNetConf } from '../../../src/cni/netconf.js';
+import { parseSubnetEnv, type SubnetEnv } from '../../../src/core/subnet-env.js';
+
+function env(text: string): SubnetEnv {
+  const parsed = parseSubnetEnv(text);
+  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+  return parsed.env;
+}
+
+function delegateJson(netconf: Record<string, unknown>, subnetEnv: SubnetEnv): string {
+  return renderCanonicalJson(buildDelegateConf(parseNetConf(JSON.stringify(netconf)), subnetEnv));
+}
+
+const flannelTestEnv = env('FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n');
+
+t.test("flannel's IPv4 test vector (cni-plugin flannel_linux_test.go), with weft's explicit gw", async (t) => {
+  // flannel saves: {"ipMasq":false,"ipam":{"ranges":[[{"subnet":"10.1.17.0/24"}]],"routes":[{"dst":"10.1.0.0/16"}],
+  // "type":"host-local"},"isGateway":true,"mtu":1472,"name":"cni-flannel","type":"bridge"} (its input has no cniVersion).
+  t.equal(delegateJson({ cniVersion: '0.3.1', name: 'cni-flannel', type: 'flannel' }, flannelTestEnv),
+    '{"cniVersion":"0.3.1","ipMasq":false,"ipam":{"ranges":[[{"subnet":"10.1.17.0/24"}]],'
+    + '"routes":[{"dst":"10.1.0.0/16","gw":"10.1.17.1"}],"type":"host-local"},'
+    + '"isGateway":true,"mtu":1472,"name":"cni-flannel","type":"bridge"}');
+});
+
+t.test('kube-flannel style delegate: hairpin, default gateway, runtimeConfig passed through', async (t) => {
+  const json = delegateJson({
+    cniVersion: '1.0.0', name: 'cbr0', type: 'weft',
+    delegate: { hairpinMode: true, isDefaultGateway: true },
+    runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] },
+  }, env('FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n'));
+  t.equal(json,
+    '{"cniVersion":"1.0.0","hairpinMode":true,"ipMasq":true,"ipam":{"ranges":[[{"subnet":"10.244.7.0/24"}]],'
+    + '"routes":[{"dst":"10.244.0.0/16","gw":"10.244.7.1"}],"type":"host-local"},"isDefaultGateway":true,"isGateway":true,'
+    + '"mtu":1450,"name":"cbr0","runtimeConfig":{"portMappings":[{"containerPort":80,"hostPort":8080,"protocol":"tcp"}]},"type":"bridge"}');
+});
+
+t.test('delegate values win over subnet.env; non-bridge delegates get no isGateway', async (t) => {
+  const json = delegateJson({
+    cniVersion: '1.0.0', name: 'n', delegate: { type: 'ptp', ipMasq: true, mtu: 1400 },
+  }, flannelTestEnv);
+  t.equal(json,
+    '{"cniVersion":"1.0.0","ipMasq":true,"ipam":{"ranges":[[{"subnet":"10.1.17.0/24"}]],'
+    + '"routes":[{"dst":"10.1.0.0/16","gw":"10.1.17.1"}],"type":"host-local"},"mtu":1400,"name":"n","type":"ptp"}');
+  const bridge = JSON.parse(delegateJson({ cniVersion: '1.0.0', name: 'n', delegate: { isGateway: false, bridge: 'weft0' } }, flannelTestEnv));
+  t.equal(bridge.isGateway, false);
+  t.equal(bridge.bridge, 'weft0');
+});
+
+t.test('ipam: extra fields and type pass through, ranges replaced, user routes first', async (t) => {
+  const json = delegateJson({
+    cniVersion: '1.0.0', name: 'n',
+    ipam: { type: 'my-ipam', dataDir: '/tmp/ipam', ranges: [[{ subnet: '192.168.0.0/24' }]], routes: [{ dst: '0.0.0.0/0' }] },
+  }, flannelTestEnv);
+  t.equal(json,
+    '{"cniVersion":"1.0.0","ipMasq":false,"ipam":{"dataDir":"/tmp/ipam","ranges":[[{"subnet":"10.1.17.0/24"}]],'
+    + '"routes":[{"dst":"0.0.0.0/0"},{"dst":"10.1.0.0/16","gw":"10.1.17.1"}],"type":"my-ipam"},'
+    + '"isGateway":true,"mtu":1472,"name":"n","type":"bridge"}');
+});
+
+t.test('the range is the network address even for small subnets; gw is its first host', async (t) => {
+  const conf = JSON.parse(delegateJson({ cniVersion: '1.0.0', name: 'n' },
+    env('FLANNEL_NETWORK=172.16.0.0/12\nFLANNEL_SUBNET=172.31.255.241/28\nFLANNEL_MTU=8951\nFLANNEL_IPMASQ=false\n')));
+  t.same(conf.ipam.ranges, [[{ subnet: '172.31.255.240/28' }]]);
+  t.same(conf.ipam.routes, [{ dst: '172.16.0.0/12', gw: '172.31.255.241' }]);
+  t.equal(conf.mtu, 8951);
+  t.equal(conf.ipMasq, true);
+});
+
+t.test('a flanneld dual-stack file: IPv4 part used, IPv6 keys ignored', async (t) => {
+  const conf = JSON.parse(delegateJson({ cniVersion: '1.0.0', name: 'n' }, env(
+    'FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_IPV6_NETWORK=fc00::/48\n'
+    + 'FLANNEL_IPV6_SUBNET=fc00:0:0:5::1/64\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n')));
+  t.same(conf.ipam.ranges, [[{ subnet: '10.1.17.0/24' }]]);
+  t.same(conf.ipam.routes, [{ dst: '10.1.0.0/16', gw: '10.1.17.1' }]);
+});
+
+t.test('canonical rendering sorts keys at every level and keeps array order', async (t) => {
+  t.equal(renderCanonicalJson({ b: 1, a: [{ z: 1, y: [2, 1] }, null], c: { e: true, d: 'x' } }),
+    '{"a":[{"y":[2,1],"z":1},null],"b":1,"c":{"d":"x","e":true}}');
+});

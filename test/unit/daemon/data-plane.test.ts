@@ -1,0 +1,147 @@
+import t from 'tap';
+import type { Cidr, Ipv4 } from '../../../src/core/cidr.js';
+import { describeOp } from '../../../src/core/kernel-state.js';
+import type { Lease } from '../../../src/core/lease.js';
+import { vtepMacFor } from '../../../src/core/mac.js';
+import { type NetworkConfig, parseNetworkConfig } from '../../../src/core/network-config.js';
+import { type KernelState, desiredState } from '../../../src/core/kernel-state.js';
+import { DataPlane } from '../../../src/daemon/data-plane.js';
+import { MemoryKernel } from '../../fakes/memory-kernel.js';
+import { LEVEL, memoryLogger } from '../../helpers/log-sink.js';
+import { peerLease, vxlanLease } from '../../helpers/leases.js';
+
+const parsed = parseNetworkConfig({ Network: '10.5.0.0/16', Backend: { Type: 'vxlan' } });
+if (!parsed.ok) throw new Error('bad test config');
+const config: NetworkConfig = parsed.config;
+const self = '10.5.1.0/24' as Cidr;
+
+/** Kernel tables are sets: compare them sorted. */
+function sorted(state: KernelState): KernelState {
+  const by = <T>(key: (e: T) => string) => (a: T, b: T): number => key(a).localeCompare(key(b));
+  return {
+    routes: [...state.routes].sort(by((e) => e.dst)),
+    neighbors: [...state.neighbors].sort(by((e) => e.ip)),
+    fdb: [...state.fdb].sort(by((e) => e.mac)),
+  };
+}
+const leases: Lease[] = [peerLease(1), peerLease(2), peerLease(3)];
+
+async function setup(): Promise<{ kernel: MemoryKernel; plane: DataPlane; records: ReturnType<typeof memoryLogger>['records'] }> {
+  const kernel = new MemoryKernel();
+  const { log, records } = memoryLogger();
+  const plane = new DataPlane({ kernel, log });
+  await plane.prepare({ config, nodeName: 'host1' });
+  return { kernel, plane, records };
+}
+
+t.test('prepare: picks the default-route interface and creates the device before any lease exists', async (t) => {
+  const kernel = new MemoryKernel();
+  const plane = new DataPlane({ kernel, log: memoryLogger().log });
+  const prepared = await plane.prepare({ config, nodeName: 'host1' });
+  t.same(prepared, { publicIp: '192.0.2.11', vtepMac: vtepMacFor('host1', 1), mtu: 1450, device: 'weft.1', parent: 'eth0' });
+  t.match(kernel.devices.get('weft.1')?.info, { kind: 'vxlan', vni: 1, port: 8472, local: '192.0.2.11', mac: vtepMacFor('host1', 1), up: false });
+  t.same(kernel.calls, ['createDevice weft.1']);
+  const withPublic = await plane.prepare({ config, nodeName: 'host1', iface: 'eth0', publicIp: '198.51.100.7' as Ipv4 });
+  t.equal(withPublic.publicIp, '198.51.100.7', '--public-ip is advertised; the device keeps the interface address');
+  t.same(kernel.calls, ['createDevice weft.1'], 'a compatible device is reused');
+});
+
+t.test('prepare: fixes the MTU in place, recreates an incompatible device', async (t) => {
+  const { kernel, plane } = await setup();
+  const dev = kernel.devices.get('weft.1');
+  if (!dev) throw new Error('no device');
+  dev.info = { ...dev.info, mtu: 1300 };
+  await plane.prepare({ config, nodeName: 'host1' });
+  t.same(kernel.calls.slice(1), ['setMtu weft.1 1450']);
+  dev.info = { ...dev.info, mac: vtepMacFor('someone-else', 1) };
+  await plane.prepare({ config, nodeName: 'host1' });
+  t.same(kernel.calls.slice(2), ['deleteDevice weft.1', 'createDevice weft.1']);
+  t.equal(kernel.devices.get('weft.1')?.info.mac, vtepMacFor('host1', 1));
+  await t.rejects(new DataPlane({ kernel, log: memoryLogger().log }).prepare({ config, nodeName: 'h', iface: 'eth9' }),
+    { message: /no interface named eth9/ });
+});
+
+t.test('reconcile: converges, then a pass with nothing new does nothing', async (t) => {
+  const { kernel, plane, records } = await setup();
+  const first = await plane.reconcile(self, leases);
+  t.same(first, { ok: true, applied: 6, failed: 0, changes: 8 }, '6 entries + address + link up');
+  t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, leases)));
+  t.match(kernel.devices.get('weft.1')?.info, { up: true, addresses: ['10.5.1.0/32'] });
+  t.ok(records.some((r) => r.level === LEVEL.info && r.msg === 'data plane changed'));
+
+  const callsBefore = kernel.calls.length;
+  const infosBefore = records.filter((r) => r.level >= LEVEL.info).length;
+  t.same(await plane.reconcile(self, leases), { ok: true, applied: 0, failed: 0, changes: 0 });
+  t.equal(kernel.calls.length, callsBefore, 'no kernel change at all');
+  t.equal(records.filter((r) => r.level >= LEVEL.info).length, infosBefore, 'a no-op pass logs below info');
+  t.equal(records.at(-1)?.msg, 'data plane in sync');
+});
+
+t.test('reconcile: a restarted daemon (new DataPlane, same kernel) changes nothing', async (t) => {
+  const { kernel, plane } = await setup();
+  await plane.reconcile(self, leases);
+  const calls = kernel.calls.length;
+  const restarted = new DataPlane({ kernel, log: memoryLogger().log });
+  await restarted.prepare({ config, nodeName: 'host1' });
+  t.same(await restarted.reconcile(self, leases), { ok: true, applied: 0, failed: 0, changes: 0 });
+  t.equal(kernel.calls.length, calls);
+});
+
+t.test('reconcile: a departed peer is removed route, then neighbour, then FDB', async (t) => {
+  const { kernel, plane } = await setup();
+  await plane.reconcile(self, leases);
+  const from = kernel.ops.length;
+  await plane.reconcile(self, [peerLease(1), peerLease(2)]);
+  t.same(kernel.ops.slice(from).map(describeOp), [
+    'delete route 10.5.3.0/24 via 10.5.3.0', 'delete neighbor 10.5.3.0 lladdr 0a:00:00:00:00:03', 'delete fdb 0a:00:00:00:00:03 dst 192.0.2.13',
+  ]);
+  t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, [peerLease(2)])));
+});
+
+t.test('reconcile: a peer with a new MAC leaves no stale FDB entry', async (t) => {
+  const { kernel, plane } = await setup();
+  await plane.reconcile(self, leases);
+  const changed = [peerLease(1), vxlanLease('10.5.2.0/24', '192.0.2.12', '0a:00:00:00:00:22'), peerLease(3)];
+  await plane.reconcile(self, changed);
+  t.same(kernel.state('weft.1').fdb.map((e) => e.mac).sort(), ['0a:00:00:00:00:03', '0a:00:00:00:00:22']);
+  t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, changed)));
+});
+
+t.test('reconcile: a deleted device is recreated and fully repopulated', async (t) => {
+  const { kernel, plane, records } = await setup();
+  await plane.reconcile(self, leases);
+  await kernel.deleteDevice('weft.1');
+  const result = await plane.reconcile(self, leases);
+  t.match(result, { ok: true, applied: 6, failed: 0 });
+  t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, leases)));
+  t.match(kernel.devices.get('weft.1')?.info, { up: true, addresses: ['10.5.1.0/32'], mac: vtepMacFor('host1', 1) });
+  t.ok(records.some((r) => r.level === LEVEL.warn && r.msg === 'vxlan device missing, recreating'));
+});
+
+t.test('reconcile: a failing entry is reported, the others are applied, the next pass retries it', async (t) => {
+  const { kernel, plane, records } = await setup();
+  kernel.failOp = (op) => (op.kind === 'neighbor' && op.entry.ip === '10.5.2.0' ? 'RTNETLINK answers: Invalid argument' : undefined);
+  t.same(await plane.reconcile(self, leases), { ok: false, applied: 5, failed: 1, changes: 8 });
+  t.match(records.find((r) => r.msg === 'kernel operations failed; retrying next pass'),
+    { level: LEVEL.warn, failed: 1, failures: [{ op: 'replace neighbor 10.5.2.0 lladdr 0a:00:00:00:00:02', error: /Invalid argument/ }] });
+  kernel.failOp = undefined;
+  t.same(await plane.reconcile(self, leases), { ok: true, applied: 1, failed: 0, changes: 1 });
+  t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, leases)));
+});
+
+t.test('reconcile: a new own subnet moves the device address; stray addresses in the network go', async (t) => {
+  const { kernel, plane } = await setup();
+  await plane.reconcile(self, leases);
+  await plane.reconcile('10.5.9.0/24' as Cidr, leases);
+  t.same(kernel.devices.get('weft.1')?.info.addresses, ['10.5.9.0/32']);
+  t.same(sorted(kernel.state('weft.1')), sorted(desiredState('10.5.9.0/24' as Cidr, leases)), 'the old own subnet is now a peer');
+});
+
+t.test('reconcile: a device that cannot be created is a failed pass, not an exception', async (t) => {
+  const { kernel, plane, records } = await setup();
+  await kernel.deleteDevice('weft.1');
+  kernel.interfaces = [];
+  t.same(await plane.reconcile(self, leases), { ok: false, applied: 0, failed: 0, changes: 0 });
+  t.match(records.at(-1), { level: LEVEL.error, msg: 'data plane pass failed', err: { message: /Cannot find device "eth0"/ } });
+  await t.rejects(new DataPlane({ kernel, log: memoryLogger().log }).reconcile(self, leases), { message: /before prepare/ });
+});
