@@ -22,7 +22,8 @@ export function formatDuration(ms: number): string {
   if (ms % 1000 !== 0 || ms < 60_000) return `${Math.round(ms / 100) / 10}s`;
   let s = Math.floor(ms / 1000);
   const parts: string[] = [];
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+  // Hours are the largest unit, as in Go's time.Duration and flannel's `24h` TTL.
+  for (const [unit, size] of [['h', 3600], ['m', 60], ['s', 1]] as const) {
     if (s >= size) {
       parts.push(`${Math.floor(s / size)}${unit}`);
       s %= size;

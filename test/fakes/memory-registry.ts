@@ -180,6 +180,11 @@ export class MemoryRegistry implements SubnetRegistry {
     return { key, value: kv.value, reservation: kv.leaseId === '0', leaseId: kv.leaseId, modRevision: String(kv.modRevision) };
   }
 
+  /** Live etcd leases (granted, not yet expired or revoked). */
+  get leaseCount(): number {
+    return this.#leases.size;
+  }
+
   hasLease(leaseId: string): boolean {
     return this.#leases.has(leaseId);
   }

@@ -1,0 +1,203 @@
+/**
+ * A multi-host test rig built only from network namespaces:
+ *
+ *   <prefix>-sw   the underlay "switch": bridge br0 with 192.0.2.1/24, and etcd on 192.0.2.1:2379
+ *   <prefix>-hN   host N: eth0 = 192.0.2.(10+N)/24 (veth to br0), default via 192.0.2.1, ip_forward=1
+ *   <prefix>-hNpM pod M of host N, behind cni0 in the host (attached once the host's subnet is known)
+ *
+ * 192.0.2.0/24 is the root namespace's real uplink, which is safe here only
+ * because the switch namespace has no link to the root namespace. Teardown
+ * stops every process in the prefix's namespaces and deletes them, also when
+ * the process exits or gets SIGINT/SIGTERM.
+ */
+import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Cidr, Ipv4 } from '../../src/core/cidr.js';
+import { parseSubnetEnv } from '../../src/core/subnet-env.js';
+import { type EtcdCluster, startEtcd } from '../helpers/etcd-server.js';
+import { startDetachedEtcd } from './detached-etcd.js';
+import { addNetns, assertPrefix, inNetns, ip, uniquePrefix } from './netns.js';
+import { type RigPod, attachPods } from './pods.js';
+import { type TeardownReport, teardownPrefixSync } from './teardown.js';
+
+export type { RigPod } from './pods.js';
+
+export const UNDERLAY_GATEWAY = '192.0.2.1' as Ipv4;
+export const ETCD_ENDPOINT = `http://${UNDERLAY_GATEWAY}:2379`;
+
+export interface RigOptions {
+  /** Letters and digits; default a fresh unique prefix. */
+  readonly prefix?: string;
+  readonly hosts: number;
+  /** Pods per host, created by attachPods once the host's subnet is known (default 1). */
+  readonly pods?: number;
+  /** `child`: etcd stops with this process (tests); `detached`: it outlives it (the CLI); `none`. */
+  readonly etcd?: 'child' | 'detached' | 'none';
+  /** Leave everything in place when this process exits (the CLI's `up`). */
+  readonly keepOnExit?: boolean;
+}
+
+export interface RigHost {
+  readonly index: number;
+  readonly nodeName: string;
+  readonly netns: string;
+  readonly address: Ipv4;
+  pods: RigPod[];
+}
+
+export interface RigDescription {
+  readonly prefix: string;
+  readonly switchNetns: string;
+  readonly etcdEndpoint: string | undefined;
+  readonly podsPerHost: number;
+  readonly stateDir: string;
+  readonly hosts: readonly RigHost[];
+}
+
+/** Where a rig keeps its files (subnet files, detached etcd data, rig.json). */
+export function rigStateDir(prefix: string): string {
+  return join(tmpdir(), `weft-rig-${assertPrefix(prefix)}`);
+}
+
+export class Rig {
+  readonly prefix: string;
+  readonly switchNetns: string;
+  readonly stateDir: string;
+  readonly hosts: RigHost[] = [];
+  readonly podsPerHost: number;
+  etcdEndpoint: string | undefined;
+  #etcd: EtcdCluster | undefined;
+  readonly #children = new Set<ChildProcess>();
+  #unguard: (() => void) | undefined;
+  #down = false;
+
+  private constructor(prefix: string, podsPerHost: number) {
+    this.prefix = prefix;
+    this.switchNetns = `${prefix}-sw`;
+    this.stateDir = rigStateDir(prefix);
+    this.podsPerHost = podsPerHost;
+  }
+
+  /** Builds the rig; on any failure everything built so far is torn down before the error is rethrown. */
+  static async up(options: RigOptions): Promise<Rig> {
+    const rig = new Rig(assertPrefix(options.prefix ?? uniquePrefix()), options.pods ?? 1);
+    rig.#unguard = guardProcess(rig);
+    try {
+      mkdirSync(rig.stateDir, { recursive: true });
+      await rig.#buildSwitch();
+      for (let i = 1; i <= options.hosts; i++) await rig.#buildHost(i);
+      await rig.#startEtcd(options.etcd ?? 'child');
+      writeFileSync(join(rig.stateDir, 'rig.json'), `${JSON.stringify(rig.describe(), null, 2)}\n`);
+    } catch (err) {
+      rig.downSync();
+      throw err;
+    }
+    if (options.keepOnExit) rig.#unguard();
+    return rig;
+  }
+
+  host(index: number): RigHost {
+    const host = this.hosts[index - 1];
+    if (!host) throw new Error(`rig ${this.prefix} has no host ${index}`);
+    return host;
+  }
+
+  describe(): RigDescription {
+    return { prefix: this.prefix, switchNetns: this.switchNetns, etcdEndpoint: this.etcdEndpoint,
+      podsPerHost: this.podsPerHost, stateDir: this.stateDir, hosts: this.hosts };
+  }
+
+  /** Creates host N's cni0 bridge and pods from its leased subnet. */
+  async attachPods(index: number, subnet: Cidr, mtu: number, count = this.podsPerHost): Promise<RigPod[]> {
+    const host = this.host(index);
+    host.pods = await attachPods(host.netns, index, subnet, mtu, count);
+    return host.pods;
+  }
+
+  /** The same, reading FLANNEL_SUBNET and FLANNEL_MTU from the host's subnet.env. */
+  async attachPodsFromSubnetFile(index: number, path: string, count = this.podsPerHost): Promise<RigPod[]> {
+    const parsed = parseSubnetEnv(readFileSync(path, 'utf8'));
+    if (!parsed.ok) throw new Error(`${path}: ${parsed.errors.join('; ')}`);
+    return this.attachPods(index, parsed.env.subnet, parsed.env.mtu, count);
+  }
+
+  /** Runs a command in one of the rig's namespaces and returns its stdout. */
+  exec(netns: string, file: string, args: readonly string[], options: { timeoutMs?: number } = {}): Promise<string> {
+    return inNetns(netns, file, args, options);
+  }
+
+  /** Starts a long-running process in a namespace; it is stopped by down(). */
+  spawnIn(netns: string, file: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', netns, file, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    this.#children.add(child);
+    child.once('exit', () => this.#children.delete(child));
+    return child;
+  }
+
+  async down(): Promise<TeardownReport> {
+    if (this.#etcd) await this.#etcd.stop().catch(() => undefined);
+    this.#etcd = undefined;
+    return this.downSync();
+  }
+
+  /** Synchronous teardown, usable from an 'exit' handler. Idempotent. */
+  downSync(): TeardownReport {
+    if (this.#down) return { namespaces: [], killed: [] };
+    this.#down = true;
+    this.#unguard?.();
+    const pids = [...this.#children, ...(this.#etcd?.members ?? []).map((m) => m.process)]
+      .map((c) => c?.pid).filter((pid): pid is number => pid !== undefined);
+    const report = teardownPrefixSync(this.prefix, pids);
+    for (const m of this.#etcd?.members ?? []) rmSync(join(m.dataDir, '..'), { recursive: true, force: true });
+    rmSync(this.stateDir, { recursive: true, force: true });
+    return report;
+  }
+
+  async #buildSwitch(): Promise<void> {
+    const sw = this.switchNetns;
+    await addNetns(sw);
+    await ip(['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
+    await ip(['-n', sw, 'addr', 'add', `${UNDERLAY_GATEWAY}/24`, 'dev', 'br0']);
+    await ip(['-n', sw, 'link', 'set', 'br0', 'up']);
+  }
+
+  async #buildHost(index: number): Promise<void> {
+    const netns = `${this.prefix}-h${index}`;
+    const address = `192.0.2.${10 + index}` as Ipv4;
+    await addNetns(netns);
+    await inNetns(netns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    // Created from inside the switch namespace, peer moved straight into the host: never in the root namespace.
+    await ip(['-n', this.switchNetns, 'link', 'add', `u${index}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+    await ip(['-n', this.switchNetns, 'link', 'set', `u${index}`, 'master', 'br0', 'up']);
+    await ip(['-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
+    await ip(['-n', netns, 'link', 'set', 'eth0', 'up']);
+    await ip(['-n', netns, 'route', 'add', 'default', 'via', UNDERLAY_GATEWAY]);
+    this.hosts.push({ index, nodeName: `host${index}`, netns, address, pods: [] });
+  }
+
+  async #startEtcd(mode: 'child' | 'detached' | 'none'): Promise<void> {
+    if (mode === 'none') return;
+    if (mode === 'child') this.#etcd = await startEtcd({ netns: this.switchNetns, host: UNDERLAY_GATEWAY, clientPort: 2379 });
+    else await startDetachedEtcd(this.switchNetns, UNDERLAY_GATEWAY, this.stateDir);
+    this.etcdEndpoint = ETCD_ENDPOINT;
+  }
+}
+
+/** Tears the rig down if this process exits or is interrupted; returns the function that removes the guard. */
+function guardProcess(rig: Rig): () => void {
+  const onExit = (): void => { rig.downSync(); };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    rig.downSync();
+    process.kill(process.pid, signal); // handlers are gone now: the default action ends the process
+  };
+  process.once('exit', onExit);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.off('exit', onExit);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}

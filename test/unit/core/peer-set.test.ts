@@ -1,0 +1,122 @@
+import t from 'tap';
+import type { Cidr, Ipv4 } from '../../../src/core/cidr.js';
+import { encodeLeaseValue } from '../../../src/core/lease.js';
+import type { Mac } from '../../../src/core/mac.js';
+import { parseNetworkConfig } from '../../../src/core/network-config.js';
+import { PeerSet, type RawLeaseKv, classifyLease } from '../../../src/core/peer-set.js';
+
+const parsed = parseNetworkConfig({ Network: '10.5.0.0/16' });
+if (!parsed.ok) throw new Error('bad test config');
+const config = parsed.config;
+
+function kv(key: string, node = `node-${key}`, extra: { reservation?: boolean; publicIp?: string } = {}): RawLeaseKv {
+  const value = encodeLeaseValue({
+    publicIp: (extra.publicIp ?? '192.0.2.10') as Ipv4, backendType: 'vxlan', vni: 1, vtepMac: '02:00:00:00:00:0a' as Mac, nodeName: node,
+  });
+  return { key, value, reservation: extra.reservation ?? false };
+}
+const garbage = (key: string): RawLeaseKv => ({ key, value: '{"PublicIP":', reservation: false });
+const subnets = (set: PeerSet): string[] => set.values().map((l) => l.subnet).sort();
+
+t.test('classifyLease', async (t) => {
+  const good = classifyLease(kv('10.5.3.0-24', 'n3', { reservation: true }), config);
+  t.equal(good.ok && good.lease.subnet, '10.5.3.0/24');
+  t.equal(good.ok && good.lease.reservation, true);
+  t.equal(good.ok && good.lease.attrs.nodeName, 'n3');
+  const bad: [RawLeaseKv, RegExp][] = [
+    [kv('10.5.3.0-24x'), /not a subnet key/],
+    [kv('10.5.3.1-24'), /host bits set/],
+    [kv('10.6.3.0-24'), /subnet 10\.6\.3\.0\/24 is outside the network 10\.5\.0\.0\/16/],
+    [kv('10.4.0.0-15'), /outside the network/],
+    [garbage('10.5.3.0-24'), /not JSON/],
+  ];
+  for (const [entry, reason] of bad) {
+    const r = classifyLease(entry, config);
+    t.equal(r.ok, false, entry.key);
+    if (!r.ok) t.match(r.reason, reason, entry.key);
+  }
+});
+
+t.test('put and delete', async (t) => {
+  const set = new PeerSet(config);
+  t.same(set.put(kv('10.5.1.0-24')), { changed: true, warnings: [] });
+  t.equal(set.version, 1);
+  t.same(set.put(kv('10.5.1.0-24')), { changed: false, warnings: [] }, 'the same lease again is no change');
+  t.equal(set.version, 1, 'version only bumps on change');
+  t.equal(set.put(kv('10.5.1.0-24', 'other')).changed, true, 'new attrs are a change');
+  t.equal(set.get('10.5.1.0/24' as Cidr)?.attrs.nodeName, 'other');
+  t.equal(set.put(kv('10.5.1.0-24', 'other', { reservation: true })).changed, true, 'becoming a reservation is a change');
+  t.equal(set.version, 3);
+  t.equal(set.put(kv('10.5.2.0-24')).changed, true);
+  t.equal(set.size, 2);
+
+  t.same(set.delete('10.5.1.0-24'), { changed: true, warnings: [] });
+  t.equal(set.get('10.5.1.0/24' as Cidr), undefined);
+  t.same(set.delete('10.5.1.0-24'), { changed: false, warnings: [] }, 'deleting twice');
+  t.same(set.delete('10.5.9.0-24'), { changed: false, warnings: [] }, 'deleting an unknown key');
+  t.equal(set.version, 5);
+  t.same(subnets(set), ['10.5.2.0/24']);
+});
+
+t.test('a bad entry is skipped with one warning, however often it repeats', async (t) => {
+  const set = new PeerSet(config);
+  set.put(kv('10.5.1.0-24'));
+  const first = set.put(kv('10.6.1.0-24'));
+  t.equal(first.changed, false);
+  t.equal(first.warnings.length, 1);
+  t.match(first.warnings[0], { key: '10.6.1.0-24', reason: /outside the network/ });
+  t.same(set.put(kv('10.6.1.0-24')).warnings, [], 'same problem again: no new warning');
+  t.same(set.reset([kv('10.5.1.0-24'), kv('10.6.1.0-24')]).warnings, [], 'nor from a re-list');
+  t.equal(set.put(kv('10.5.1.7-24')).warnings.length, 1, 'a misaligned key is skipped with a warning');
+  t.same([...set.problems().keys()].sort(), ['10.5.1.7-24', '10.6.1.0-24']);
+  t.same(subnets(set), ['10.5.1.0/24'], 'bad entries never add or remove anything');
+  t.equal(set.version, 1);
+
+  t.equal(set.put(garbage('10.5.9.0-24')).warnings.length, 1);
+  const otherProblem = set.put({ key: '10.5.9.0-24', value: '{"PublicIP":"x"}', reservation: false });
+  t.match(otherProblem.warnings, [{ key: '10.5.9.0-24', reason: /PublicIP "x"/ }], 'a different problem on the same key is reported');
+  t.equal(set.delete('10.5.9.0-24').changed, false);
+  t.equal(set.put(garbage('10.5.9.0-24')).warnings.length, 1, 'after a delete the key starts fresh');
+});
+
+t.test('a garbage value for a known key keeps its last good lease', async (t) => {
+  const set = new PeerSet(config);
+  set.put(kv('10.5.1.0-24', 'n1'));
+  const before = set.version;
+  const update = set.put(garbage('10.5.1.0-24'));
+  t.equal(update.changed, false);
+  t.equal(update.warnings.length, 1);
+  t.equal(set.get('10.5.1.0/24' as Cidr)?.attrs.nodeName, 'n1');
+  t.equal(set.version, before);
+  t.equal(set.reset([garbage('10.5.1.0-24')]).changed, false, 're-listing the garbage keeps it too');
+  t.equal(set.get('10.5.1.0/24' as Cidr)?.attrs.nodeName, 'n1');
+
+  t.equal(set.put(kv('10.5.1.0-24', 'n1')).changed, false, 'fixed back to the same value: no change');
+  t.equal(set.problems().size, 0, 'the problem is cleared');
+  t.equal(set.delete('10.5.1.0-24').changed, true, 'a delete still removes it');
+});
+
+t.test('reset diffs a full listing against what is known', async (t) => {
+  const set = new PeerSet(config);
+  set.reset([kv('10.5.1.0-24', 'a'), kv('10.5.2.0-24', 'b'), kv('10.5.3.0-24', 'c')]);
+  t.equal(set.version, 1, 'one version bump for a whole listing');
+  const removedOnly = set.reset([kv('10.5.2.0-24', 'b'), kv('10.5.3.0-24', 'c')]);
+  t.same(removedOnly, { changed: true, warnings: [] });
+  t.same(subnets(set), ['10.5.2.0/24', '10.5.3.0/24']);
+
+  const update = set.reset([kv('10.5.2.0-24', 'b2'), kv('10.5.3.0-24', 'c'), kv('10.5.4.0-24', 'd'), garbage('10.5.5.0-24')]);
+  t.equal(update.changed, true);
+  t.same(update.warnings.map((w) => w.key), ['10.5.5.0-24']);
+  t.same(subnets(set), ['10.5.2.0/24', '10.5.3.0/24', '10.5.4.0/24']);
+  t.equal(set.get('10.5.2.0/24' as Cidr)?.attrs.nodeName, 'b2', 'changed attrs are taken');
+  t.equal(set.version, 3);
+
+  const listing = [kv('10.5.2.0-24', 'b2'), kv('10.5.3.0-24', 'c'), kv('10.5.4.0-24', 'd'), garbage('10.5.5.0-24')];
+  t.same(set.reset(listing), { changed: false, warnings: [] }, 'an unchanged listing is no change and no new warning');
+  t.equal(set.version, 3);
+
+  t.same(set.reset(listing.slice(0, 3)), { changed: false, warnings: [] }, 'a vanished bad key changes no lease');
+  t.equal(set.problems().size, 0, 'but its problem is forgotten');
+  t.equal(set.reset([]).changed, true);
+  t.equal(set.size, 0);
+});
