@@ -93,6 +93,7 @@ export class LeaseWatcher {
   }
 
   #watchUntilError(fromRevision: string, signal: AbortSignal): Promise<Error | undefined> {
+    if (signal.aborted) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const onAbort = (): void => { cancel(); resolve(undefined); };
       const cancel = this.#deps.registry.watch(fromRevision, {
