@@ -26,9 +26,10 @@ export async function configGet(registry: SubnetRegistry, argv: Record<string, u
 
 async function readInput(file: string): Promise<string> {
   try {
-    return file === '-' ? await readStdin() : await readFile(file, 'utf8');
+    // stdin may be a socket (readFile of /dev/stdin fails with ENXIO then): stream it.
+    return file === '-' || file === '/dev/stdin' ? await readStdin() : await readFile(file, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read ${file === '-' ? 'stdin' : file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(`cannot read ${file === '-' || file === '/dev/stdin' ? 'stdin' : file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 

@@ -30,13 +30,15 @@ export const cmdAdd: Command = async ({ args, netconf, invoker, log }) => {
   const type = built['type'] as string;
   const version = await chooseDelegateVersion(invoker, type, netconf.cniVersion);
   const json = renderCanonicalJson({ ...built, cniVersion: version });
+  // A repeated ADD (a runtime retry) must not lose the record of an earlier successful one.
+  const previous = readDelegateConf(netconf.dataDir, args.containerId);
   saveDelegateConf(netconf.dataDir, args.containerId, json);
   log.debug('delegate config saved', { dataDir: netconf.dataDir, delegate: json });
   let result: string;
   try {
     result = await invoker.exec(type, 'ADD', json);
   } catch (err) {
-    forgetQuietly(netconf.dataDir, args.containerId, log);
+    undoSave(netconf.dataDir, args.containerId, previous, log);
     throw err;
   }
   log.info('added', { delegate: type, subnet: subnet.env.subnet });
@@ -108,10 +110,12 @@ function relabelResult(result: string, cniVersion: string): string {
   return JSON.stringify({ ...parsed, cniVersion });
 }
 
-function forgetQuietly(dataDir: string, containerId: string, log: Logger): void {
+/** After a failed ADD: put back the config of an earlier ADD, or remove ours (no leak either way). */
+function undoSave(dataDir: string, containerId: string, previous: string | undefined, log: Logger): void {
   try {
-    removeDelegateConf(dataDir, containerId);
+    if (previous === undefined) removeDelegateConf(dataDir, containerId);
+    else saveDelegateConf(dataDir, containerId, previous);
   } catch (err) {
-    log.error('cannot remove the saved config after a failed ADD', { err });
+    log.error('cannot undo the saved config after a failed ADD', { err });
   }
 }

@@ -90,36 +90,53 @@ export class IpRoute2 implements Kernel {
     return { neighbors: parse.parseNeighbors(neighbors), routes: parse.parseRoutes(routes), fdb: parse.parseFdb(fdb) };
   }
 
+  /**
+   * Applies `ops` in order, one batch process per run of same-tool operations.
+   * An operation counts as failed only when its effect is not in place
+   * afterwards: deleting an entry that is already gone is success.
+   */
   async apply(device: string, ops: readonly KernelOp[]): Promise<ApplyReport> {
-    const failed: OpFailure[] = [];
+    let failed: OpFailure[] = [];
     for (const group of groupByTool(ops)) await this.#applyBatch(device, group, failed);
+    if (failed.length > 0) {
+      const state = await this.readState(device);
+      failed = failed.filter((f) => !isSatisfied(f.op, state));
+    }
     return { applied: ops.length - failed.length, failed };
   }
 
   /**
    * One batch process for `ops`. When the tool stops early (ip neigh exits on
-   * a kernel error, without saying which line), the kernel's state tells how
-   * far it got: every line before the culprit took effect, so the first
-   * operation not yet satisfied is the one that failed; the rest run again.
+   * a kernel error without saying which line), the kernel's state tells how
+   * far it got: every line before the one that stopped it took effect. The
+   * first operation not in effect either stopped the tool or was never
+   * reached; running it alone tells which. The rest runs as a new batch.
    */
   async #applyBatch(device: string, ops: readonly KernelOp[], failed: OpFailure[]): Promise<void> {
     let remaining = ops;
     while (remaining.length > 0) {
-      const tool = argv.toolFor(remaining[0] as KernelOp);
-      const result = await this.#run(tool, argv.batchArgv(), { input: argv.batchInput(remaining, device), allowFailure: true });
-      const errors = parseBatchErrors(result.stderr);
-      for (const [line, error] of errors.failedLines) {
-        const op = remaining[line - 1];
-        if (op) failed.push({ op, error });
-      }
-      if (result.exitCode === 0 || (result.exitCode === 1 && errors.trailing === '')) return;
+      const outcome = await this.#runBatch(device, remaining, failed);
+      if (outcome.finished) return;
       const state = await this.readState(device);
-      const pending = remaining.slice(errors.lastReportedLine).filter((op) => !isSatisfied(op, state));
-      const [culprit, ...rest] = pending;
-      if (!culprit) return;
-      failed.push({ op: culprit, error: errors.trailing || `${tool} stopped with exit code ${result.exitCode}` });
+      const [head, ...rest] = remaining.slice(outcome.lastReportedLine).filter((op) => !isSatisfied(op, state));
+      if (!head) return;
+      const alone = await this.#runBatch(device, [head], failed);
+      if (!alone.finished) failed.push({ op: head, error: alone.trailing });
       remaining = rest;
     }
+  }
+
+  /** Runs one batch, records the failures it reports, and says whether the tool got to the end. */
+  async #runBatch(device: string, ops: readonly KernelOp[], failed: OpFailure[]): Promise<{ finished: boolean; lastReportedLine: number; trailing: string }> {
+    const tool = argv.toolFor(ops[0] as KernelOp);
+    const result = await this.#run(tool, argv.batchArgv(), { input: argv.batchInput(ops, device), allowFailure: true });
+    const errors = parseBatchErrors(result.stderr);
+    for (const [line, error] of errors.failedLines) {
+      const op = ops[line - 1];
+      if (op) failed.push({ op, error });
+    }
+    const finished = result.exitCode === 0 || (result.exitCode === 1 && errors.trailing === '');
+    return { finished, lastReportedLine: errors.lastReportedLine, trailing: errors.trailing || `${tool} stopped with exit code ${result.exitCode}` };
   }
 
   async #json(tool: argv.Tool, args: readonly string[]): Promise<unknown> {
