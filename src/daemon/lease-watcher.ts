@@ -33,6 +33,8 @@ export interface WatchStats {
 }
 
 const MIN_BACKOFF_MS = 200;
+/** A full re-list this often, as a safety net for anything a watch could miss. */
+const RELIST_MS = 5 * 60_000;
 const MAX_BACKOFF_MS = 10_000;
 
 export class LeaseWatcher {
@@ -78,7 +80,8 @@ export class LeaseWatcher {
       }
       const started = this.#deps.clock.now();
       const err = await this.#watchUntilError(String(BigInt(revision) + 1n), signal);
-      if (!err) break;
+      if (signal.aborted) break;
+      if (err === 'relist') continue;
       this.stats.watchRestarts++;
       this.stats.lastError = errorMessage(err);
       if (this.#deps.clock.now() - started > 30_000) backoff = MIN_BACKOFF_MS;
@@ -92,15 +95,24 @@ export class LeaseWatcher {
     await this.#deps.clock.sleep(ms, signal).catch(() => undefined);
   }
 
-  #watchUntilError(fromRevision: string, signal: AbortSignal): Promise<Error | undefined> {
+  /** Watches until an error, the periodic re-list, or the signal; 'relist' means no error. */
+  #watchUntilError(fromRevision: string, signal: AbortSignal): Promise<Error | 'relist' | undefined> {
     if (signal.aborted) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      const onAbort = (): void => { cancel(); resolve(undefined); };
+      const relist = new AbortController();
+      const finish = (result: Error | 'relist' | undefined): void => {
+        signal.removeEventListener('abort', onAbort);
+        relist.abort();
+        cancel();
+        resolve(result);
+      };
+      const onAbort = (): void => finish(undefined);
       const cancel = this.#deps.registry.watch(fromRevision, {
         onEvents: (events) => this.#apply(events),
-        onError: (err) => { signal.removeEventListener('abort', onAbort); resolve(err); },
+        onError: (err) => finish(err),
       });
       signal.addEventListener('abort', onAbort, { once: true });
+      this.#deps.clock.sleep(RELIST_MS, relist.signal).then(() => finish('relist'), () => undefined);
     });
   }
 

@@ -17,6 +17,7 @@ import type { DataPlanePort } from './data-plane-port.js';
 import { keepLeaseAlive } from './lease-keeper.js';
 import { LeaseWatcher } from './lease-watcher.js';
 import { DaemonStatus } from './status.js';
+import { probeEtcd } from './etcd-probe.js';
 import { ThrottledLog } from './throttled-log.js';
 import { waitForConfig } from './wait-for-config.js';
 import { Wakeup } from './wakeup.js';
@@ -30,6 +31,8 @@ export interface DaemonOptions {
   readonly ipMasq: boolean;
   readonly resyncMs: number;
   readonly configKey: string;
+  /** How often etcd's reachability is checked (default 5 s). */
+  readonly etcdProbeMs?: number;
 }
 
 export interface DaemonDeps {
@@ -47,7 +50,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   const status = deps.status ?? new DaemonStatus();
   const previousFile = await readSubnetFile(opts.subnetFile);
   const previous: Cidr | undefined = previousFile.ok ? previousFile.env.subnet : undefined;
-  const config = await waitForConfig({ registry: deps.registry, clock: deps.clock, log, configKey: opts.configKey }, signal);
+  const { config, text: configText } = await waitForConfig({ registry: deps.registry, clock: deps.clock, log, configKey: opts.configKey }, signal);
   log.info({ network: config.network, subnetLen: config.subnetLen, vni: config.backend.vni, port: config.backend.port }, 'network config loaded');
 
   const prepared = await deps.dataPlane.prepare({
@@ -78,6 +81,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   watcher.watchOwn(held.subnet, { nodeName: opts.nodeName, publicIp: prepared.publicIp });
   const background = [
     watcher.run(stop),
+    probeEtcd({ registry: deps.registry, clock: deps.clock, log, status, intervalMs: opts.etcdProbeMs ?? 5000, configText }, stop),
     keepLeaseAlive({
       registry: deps.registry, leaseId: held.leaseId, ttlSeconds: opts.leaseTtlSeconds, clock: deps.clock, log, onLost,
       onRenewed: (ttl) => { status.leaseTtlSeconds = ttl; status.leaseRenewedAt = deps.clock.now(); },

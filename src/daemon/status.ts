@@ -23,6 +23,21 @@ export class DaemonStatus {
   peersKnown = 0;
   changesApplied = 0;
   changesFailed = 0;
+  /** Since when etcd has been unreachable (undefined while it answers). */
+  etcdDownSince: number | undefined;
+  etcdError: string | undefined;
+  etcdErrors = 0;
+
+  etcdReachable(_now: number): void {
+    this.etcdDownSince = undefined;
+    this.etcdError = undefined;
+  }
+
+  etcdUnreachable(error: string, now: number): void {
+    this.etcdErrors++;
+    this.etcdDownSince ??= now;
+    this.etcdError = error;
+  }
 
   recordPass(result: PassResult, durationMs: number, now: number, peers: number): void {
     this.passes++;

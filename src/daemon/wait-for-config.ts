@@ -18,14 +18,16 @@ export interface WaitForConfigInput {
   readonly pollMs?: number;
 }
 
-export async function waitForConfig(input: WaitForConfigInput, signal: AbortSignal): Promise<NetworkConfig> {
+export async function waitForConfig(input: WaitForConfigInput, signal: AbortSignal): Promise<{ config: NetworkConfig; text: string }> {
   const throttled = new ThrottledLog(input.log);
   for (;;) {
     signal.throwIfAborted();
     let text: string | undefined;
+    let reachable = true;
     try {
       text = await input.registry.getConfig();
     } catch (err) {
+      reachable = false;
       throttled.warn('etcd', { err: errorMessage(err) }, 'cannot read the network config from etcd; retrying');
     }
     if (text !== undefined) {
@@ -34,9 +36,10 @@ export async function waitForConfig(input: WaitForConfigInput, signal: AbortSign
         throw new ConfigError(`invalid network config at ${input.configKey}:\n  - ${parsed.errors.join('\n  - ')}`, parsed.errors);
       }
       for (const w of parsed.warnings) input.log.warn({ key: input.configKey }, w);
-      return parsed.config;
+      return { config: parsed.config, text };
     }
-    if (text === undefined) {
+    // Only claim the key is missing when etcd actually answered.
+    if (reachable) {
       throttled.warn('missing', { key: input.configKey },
         'network config not found in etcd; waiting for it (create it with `weftctl config set`)');
     }

@@ -13,6 +13,7 @@ export function vxlanLease(subnet: string, publicIp: string, vtepMac: string, no
 
 /** Peer i (1-based) in 10.5.0.0/16: subnet 10.5.i.0/24, public IP 192.0.2.(10+i), MAC 0a:00:00:00:<hi>:<lo>. */
 export function peerLease(i: number): Lease {
+  if (!Number.isInteger(i) || i < 1 || i > 240) throw new Error(`peerLease(${i}): i must be 1..240`);
   const hex = (n: number): string => n.toString(16).padStart(2, '0');
   return vxlanLease(`10.5.${i}.0/24`, `192.0.2.${10 + i}`, `0a:00:00:00:${hex(i >> 8)}:${hex(i & 255)}`, `host${i}`);
 }

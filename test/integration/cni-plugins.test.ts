@@ -4,7 +4,7 @@
  * namespaces this test creates: the whole lifecycle, 20 parallel ADDs, and
  * bad inputs that must leave no state behind.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE, CniPluginNode, mustRun, PLUGINS_DIR, runProgram } from '../helpers/cni-plugin-node.js';
@@ -14,16 +14,17 @@ const SUBNET_ENV = 'FLANNEL_NETWORK=10.77.0.0/16\nFLANNEL_SUBNET=10.77.5.1/24\nF
 
 if (requirePrerequisites(t, ['ip', 'ping', `${PLUGINS_DIR}/bridge`, `${PLUGINS_DIR}/host-local`], true)) {
   if (!existsSync(BUNDLE)) t.fail(`${BUNDLE} is missing: run node scripts/bundle.mjs`);
-  else await main();
+  else t.test('weft with bridge + host-local 1.1.1 in a node namespace', lifecycle);
 }
 
 async function podAddress(ns: string): Promise<string> {
   return (await mustRun('ip', ['-n', ns, '-4', '-o', 'addr', 'show', 'dev', 'eth0'])).split(/\s+/)[3] ?? '';
 }
 
-async function main(): Promise<void> {
-  const node = await new CniPluginNode().start(SUBNET_ENV);
+async function lifecycle(t: Test): Promise<void> {
+  const node = new CniPluginNode();
   t.teardown(() => node.cleanup());
+  await node.start(SUBNET_ENV);
 
   await t.test('VERSION ignores the placeholder values podman sends', async (t) => {
     const out = await node.weft('VERSION', '{"cniVersion":"1.0.0"}', { containerId: 'dummy', netns: 'dummy', ifname: 'dummy', env: { CNI_PATH: 'dummy' } });
@@ -131,9 +132,8 @@ async function main(): Promise<void> {
       ['missing subnet.env', node.netconf({ subnetFile: join(node.dir, 'nope.env') }), {}, 11],
     ];
     for (const [label, stdin, env, code] of cases) {
-      const out = await node.pod('ADD', pod, typeof stdin === 'string' ? { raw: stdin } : stdin, env);
-      const realOut = typeof stdin === 'string' ? await node.weft('ADD', stdin, { containerId: pod, netns: `/run/netns/${pod}`, ifname: 'eth0' }) : out;
-      t.same([realOut.code, realOut.json?.['code']], [1, code], `${label}: ${realOut.stdout}`);
+      const out = await node.weft('ADD', stdin, { containerId: pod, netns: `/run/netns/${pod}`, ifname: 'eth0', env });
+      t.same([out.code, out.json?.['code']], [1, code], `${label}: ${out.stdout}`);
     }
     const missingNs = await node.weft('ADD', node.netconf(), { containerId: 'nonetns', netns: `/run/netns/${node.tag}-absent`, ifname: 'eth0' });
     t.equal(missingNs.code, 1, 'a delegate failure (netns missing) fails the ADD');

@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 
 /** A short per-run name prefix, e.g. `wt2kq9x4`: `wt` + pid in base 36 + 2 random bytes. */
@@ -62,10 +63,12 @@ export function killPid(pid: number, signal: NodeJS.Signals = 'SIGTERM'): boolea
   }
 }
 
+/** True while the process runs; a zombie (exited, not yet reaped by its parent) counts as gone. */
 export function isAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
   } catch {
     return false;
   }

@@ -45,41 +45,54 @@ t.test('apply: one batch process per run of same-tool operations, in order, in t
 });
 
 t.test('apply: failed lines are reported per operation and do not stop the others', async (t) => {
-  const { runner } = scripted([[/-batch/, () => ({ exitCode: 1, stderr: 'RTNETLINK answers: No such process\nCommand failed -:2\n' })]]);
-  const report = await new IpRoute2({ runner }).apply('weft.1', [route(2), route(3, 'delete'), route(4)]);
+  const { runner } = scripted([
+    [/-batch/, () => ({ exitCode: 1, stderr: 'Error: Nexthop has invalid gateway.\nCommand failed -:2\n' })],
+    [/show/, () => ({ stdout: '[]' })],
+  ]);
+  const report = await new IpRoute2({ runner }).apply('weft.1', [route(2), route(3), route(4)]);
   t.equal(report.applied, 2);
-  t.same(report.failed.map((f) => [describeOp(f.op), f.error]), [['delete route 10.5.3.0/24 via 10.5.3.0', 'RTNETLINK answers: No such process']]);
+  t.same(report.failed.map((f) => [describeOp(f.op), f.error]), [['replace route 10.5.3.0/24 via 10.5.3.0', 'Error: Nexthop has invalid gateway.']]);
 });
 
-t.test('apply: when ip neigh stops the batch, the kernel state shows the culprit and the rest runs again', async (t) => {
-  let batches = 0;
+t.test('apply: deleting an entry that is already gone counts as done', async (t) => {
+  const { runner } = scripted([
+    [/-batch/, () => ({ exitCode: 1, stderr: 'RTNETLINK answers: No such process\nCommand failed -:1\n' })],
+    [/show/, () => ({ stdout: '[]' })],
+  ]);
+  t.same(await new IpRoute2({ runner }).apply('weft.1', [route(3, 'delete')]), { applied: 1, failed: [] });
+});
+
+t.test('apply: when ip neigh stops the batch, the first operation not in effect is run alone to find the culprit', async (t) => {
+  const responses = [
+    { exitCode: 2, stderr: 'RTNETLINK answers: No such process\nCommand failed -:1\nError: Invalid link address.\n' },
+    { exitCode: 2, stderr: 'Error: Invalid link address.\n' },
+    { exitCode: 0 },
+  ];
   const { runner, calls } = scripted([
-    [/-batch/, () => (++batches === 1
-      ? { exitCode: 2, stderr: 'RTNETLINK answers: No such process\nCommand failed -:1\nRTNETLINK answers: Invalid argument\n' }
-      : { exitCode: 0 })],
-    // After the abort: line 2 (neigh 2) took effect, line 3 (neigh 3) did not; lines 4-5 never ran.
+    [/-batch/, () => responses.shift() ?? { exitCode: 0 }],
+    // Line 2 (neigh 2) took effect, line 3 (neigh 3) stopped ip, lines 4-5 never ran.
     [/neigh show/, () => ({ stdout: JSON.stringify([{ dst: '10.5.2.0', lladdr: mac(2), state: ['PERMANENT'] }]) })],
     [/route show|fdb show/, () => ({ stdout: '[]' })],
   ]);
-  const ops = [route(9, 'delete'), neigh(2), neigh(3), neigh(4), route(4)];
-  const report = await new IpRoute2({ runner }).apply('weft.1', ops);
-  t.same(report.failed.map((f) => [describeOp(f.op), f.error]), [
-    ['delete route 10.5.9.0/24 via 10.5.9.0', 'RTNETLINK answers: No such process'],
-    ['replace neighbor 10.5.3.0 lladdr 0a:00:00:00:00:03', 'RTNETLINK answers: Invalid argument'],
+  const report = await new IpRoute2({ runner }).apply('weft.1', [route(9, 'delete'), neigh(2), neigh(3), neigh(4), route(4)]);
+  t.same(report.failed.map((f) => [describeOp(f.op), f.error]), [['replace neighbor 10.5.3.0 lladdr 0a:00:00:00:00:03', 'Error: Invalid link address.']]);
+  t.equal(report.applied, 4, 'the delete of an absent route counts as done');
+  const batches = calls.filter((c) => c.args.includes('-batch')).map((c) => c.input);
+  t.same(batches.slice(1), [
+    'neigh replace 10.5.3.0 lladdr 0a:00:00:00:00:03 dev weft.1 nud permanent\n',
+    'neigh replace 10.5.4.0 lladdr 0a:00:00:00:00:04 dev weft.1 nud permanent\nroute replace 10.5.4.0/24 via 10.5.4.0 dev weft.1 onlink\n',
   ]);
-  t.equal(report.applied, 3);
-  const rerun = calls.filter((c) => c.args.includes('-batch'))[1];
-  t.equal(rerun?.input, 'neigh replace 10.5.4.0 lladdr 0a:00:00:00:00:04 dev weft.1 nud permanent\n'
-    + 'route replace 10.5.4.0/24 via 10.5.4.0 dev weft.1 onlink\n');
 });
 
-t.test('apply: an abort whose lines all took effect (a race) ends without a culprit', async (t) => {
-  const { runner } = scripted([
-    [/-batch/, () => ({ exitCode: 2, stderr: 'RTNETLINK answers: No such file or directory\n' })],
+t.test('apply: when the line that stopped ip was a delete of something already gone, the rest still runs', async (t) => {
+  const responses = [{ exitCode: 2, stderr: 'RTNETLINK answers: No such file or directory\n' }];
+  const { runner, calls } = scripted([
+    [/-batch/, () => responses.shift() ?? { exitCode: 0 }],
     [/show/, () => ({ stdout: '[]' })],
   ]);
-  const report = await new IpRoute2({ runner }).apply('weft.1', [neigh(3, 'delete')]);
-  t.same(report, { applied: 1, failed: [] });
+  const report = await new IpRoute2({ runner }).apply('weft.1', [neigh(9, 'delete'), neigh(4), route(4)]);
+  t.same(report, { applied: 3, failed: [] });
+  t.same(calls.filter((c) => c.args.includes('-batch')).map((c) => c.input?.split('\n').length), [4, 2, 2], 'all, then neigh 4 alone, then route 4');
 });
 
 t.test('readDevice: a missing link is undefined, other failures throw', async (t) => {

@@ -33,8 +33,20 @@ t.test('a failed delegate ADD passes its error through and leaves no saved confi
   t.same(readdirSync(node.dataDir), []);
 });
 
+t.test('a failed repeated ADD keeps the config of the earlier successful ADD, so DEL still cleans up', async (t) => {
+  const node = makeNode(t.testdir());
+  await node.cni('ADD', node.netconf());
+  const first = readFileSync(join(node.dataDir, 'c1'), 'utf8');
+  node.invoker.handlers.ADD = () => new CniError(999, 'container veth name provided (eth0) already exists');
+  const retry = await node.cni('ADD', node.netconf({ delegate: { hairpinMode: true } }));
+  t.equal(retry.json?.['code'], 999);
+  t.equal(readFileSync(join(node.dataDir, 'c1'), 'utf8'), first);
+  t.equal((await node.cni('DEL', node.netconf())).code, 0);
+  t.equal(node.invoker.calls.at(-1)?.stdin, first, 'DEL replays the first ADD');
+});
+
 t.test('missing or invalid subnet.env: ADD says 11 and where the file was expected; nothing saved or run', async (t) => {
-  for (const [label, text] of [['missing', undefined], ['empty', ''], ['no MTU', 'FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.34.1/24\nFLANNEL_IPMASQ=true\n']] as const) {
+  for (const [label, text] of [['missing', null], ['empty', ''], ['no MTU', 'FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.34.1/24\nFLANNEL_IPMASQ=true\n']] as const) {
     const node = makeNode(t.testdir(), text);
     const out = await node.cni('ADD', node.netconf());
     t.equal(out.json?.['code'], 11, label);

@@ -30,10 +30,10 @@ export interface Node {
   cni(command: string, stdin: string | Record<string, unknown>, id?: string, extraEnv?: Record<string, string>): Promise<Outcome>;
 }
 
-export function makeNode(dir: string, subnetEnv: string | undefined = SUBNET_ENV): Node {
+export function makeNode(dir: string, subnetEnv: string | null = SUBNET_ENV): Node {
   const subnetFile = join(dir, 'subnet.env');
   const dataDir = join(dir, 'data');
-  if (subnetEnv !== undefined) writeFileSync(subnetFile, subnetEnv);
+  if (subnetEnv !== null) writeFileSync(subnetFile, subnetEnv);
   const invoker = new FakePluginInvoker();
   const node: Node = {
     dir, subnetFile, dataDir, invoker,

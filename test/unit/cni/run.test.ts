@@ -59,7 +59,7 @@ t.test('every bad input gets its code, stdout carries exactly one JSON error, no
 });
 
 t.test('errors are labelled with the netconf version when it is known', async (t) => {
-  const node = makeNode(t.testdir(), undefined);
+  const node = makeNode(t.testdir(), null);
   t.equal((await node.cni('ADD', node.netconf({ cniVersion: '0.4.0' }))).json?.['cniVersion'], '0.4.0');
   t.equal((await node.cni('ADD', '{')).json?.['cniVersion'], '1.1.0');
 });

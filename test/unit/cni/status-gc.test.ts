@@ -7,7 +7,7 @@ import { makeNode, SUBNET_ENV } from './harness.js';
 const V11 = { cniVersion: '1.1.0' };
 
 t.test('STATUS: 50 while subnet.env is missing or invalid, success once it is there', async (t) => {
-  const node = makeNode(t.testdir(), undefined);
+  const node = makeNode(t.testdir(), null);
   const env = { CNI_COMMAND: 'STATUS', CNI_PATH: '/opt/cni/bin' };
   const missing = await node.run(env, node.netconf(V11));
   t.equal(missing.code, 1);
