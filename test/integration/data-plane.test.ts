@@ -35,7 +35,7 @@ function leaseOf(node: Node, nodeName: string): Lease {
 /** Starts tshark on a host's underlay and resolves once it is capturing; `done` resolves with its field lines. */
 async function capture(netns: string, packets: number): Promise<{ done: Promise<string[]> }> {
   const child = execa('ip', ['netns', 'exec', netns, 'tshark', '-i', 'eth0', '-f', 'udp port 8472', '-d', 'udp.port==8472,vxlan',
-    '-l', '-c', String(packets), '-a', 'duration:20', '-T', 'fields', '-E', 'separator=/', '-e', 'vxlan.vni', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'icmp.type'],
+    '-l', '-c', String(packets), '-a', 'duration:20', '-T', 'fields', '-e', 'vxlan.vni', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'icmp.type'],
   { reject: false, buffer: { stdout: true, stderr: false } });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('tshark did not start capturing within 15 s')), 15_000);
@@ -77,7 +77,9 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'ping', 'tshark', 'sysctl'], true))
     t.match(await ping(pod1.netns, pod2.address), /3 received/);
     const lines = await tshark.done;
     t.ok(lines.length >= 2, `captured ${lines.length} packets`);
-    for (const line of lines) t.match(line, new RegExp(`^${VNI}/192\\.0\\.2\\.1[12],10\\.5\\.[12]\\.2/192\\.0\\.2\\.1[12],10\\.5\\.[12]\\.2/[08]$`), line);
+    // Fields: VNI, outer+inner source, outer+inner destination, ICMP type (8 request, 0 reply).
+    const wanted = new RegExp(`^${VNI}\\t192\\.0\\.2\\.1[12],10\\.5\\.[12]\\.2\\t192\\.0\\.2\\.1[12],10\\.5\\.[12]\\.2\\t[08]$`);
+    for (const line of lines) t.match(line, wanted, line.replaceAll('\t', ' | '));
     t.match(await ping(pod2.netns, pod1.address, ['-M', 'do', '-s', String(node1.prepared.mtu - 28)]), /3 received/, 'full-MTU packets pass unfragmented');
   });
 

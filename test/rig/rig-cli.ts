@@ -9,7 +9,7 @@
  * `up` leaves the rig (and a detached etcd) running after it exits; `down`
  * stops every process in the prefix's namespaces and deletes them.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Cidr, parseCidr } from '../../src/core/cidr.js';
@@ -39,13 +39,16 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'attach': {
-      const desc = JSON.parse(readFileSync(join(rigStateDir(prefix), 'rig.json'), 'utf8')) as RigDescription;
+      const stateFile = join(rigStateDir(prefix), 'rig.json');
+      const desc = JSON.parse(readFileSync(stateFile, 'utf8')) as RigDescription;
       const index = count(values.host, 'host');
       const host = desc.hosts[index - 1];
       if (!host) throw new Error(`rig ${prefix} has no host ${index}`);
       const pods = values['subnet-file'] !== undefined
         ? await attachFromFile(values['subnet-file'], host.netns, index, desc.podsPerHost)
         : await attachPods(host.netns, index, cidr(values.subnet), count(values.mtu, 'mtu'), desc.podsPerHost);
+      host.pods = pods;
+      writeFileSync(stateFile, `${JSON.stringify(desc, null, 2)}\n`);
       print(pods);
       return 0;
     }

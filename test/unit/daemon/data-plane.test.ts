@@ -1,10 +1,9 @@
 import t from 'tap';
 import type { Cidr, Ipv4 } from '../../../src/core/cidr.js';
-import { describeOp } from '../../../src/core/kernel-state.js';
 import type { Lease } from '../../../src/core/lease.js';
 import { vtepMacFor } from '../../../src/core/mac.js';
 import { type NetworkConfig, parseNetworkConfig } from '../../../src/core/network-config.js';
-import { type KernelState, desiredState } from '../../../src/core/kernel-state.js';
+import { type KernelState, describeOp, desiredState } from '../../../src/core/kernel-state.js';
 import { DataPlane } from '../../../src/daemon/data-plane.js';
 import { MemoryKernel } from '../../fakes/memory-kernel.js';
 import { LEVEL, memoryLogger } from '../../helpers/log-sink.js';

@@ -78,9 +78,12 @@ t.test('watch events add and remove peers', async (t) => {
   registry.deleteRaw('10.5.1.0-24');
   await settle();
   t.same(subnets(w.peers), ['10.5.2.0/24'], 'a delete removes');
-  await clock.advance(TTL * 1000);
-  t.same(subnets(w.peers), [], 'an expired etcd lease removes its peer');
-  t.equal(w.changes.length, 5);
+  registry.putRaw('10.5.3.0-24', valueFor('short'), registry.grant(30));
+  await clock.advance(29_000);
+  t.same(subnets(w.peers), ['10.5.2.0/24', '10.5.3.0/24']);
+  await clock.advance(1_000);
+  t.same(subnets(w.peers), ['10.5.2.0/24'], 'an expired etcd lease removes its peer');
+  t.equal(w.changes.length, 6);
   t.equal(w.watcher.stats.lists, 1, 'no re-list was needed');
   t.equal(w.watcher.stats.watchRestarts, 0);
   await w.stop();
@@ -162,6 +165,36 @@ t.test('a watch that fails right after every successful list does not hot-loop',
   const lists = registry.count('listLeases');
   t.ok(lists >= 5 && lists <= 12, `${lists} lists in 60 s`);
   t.equal(w.changes.length, 1, 'identical re-lists change nothing');
+  await w.stop();
+});
+
+/** A stream that stays open but delivers nothing (say, a proxy that swallows events). */
+class DeafWatchRegistry extends MemoryRegistry {
+  override watch(): () => void {
+    this.calls.push('watch');
+    return () => undefined;
+  }
+}
+
+t.test('a periodic re-list (every 5 minutes) catches what a watch missed', async (t) => {
+  const clock = new ManualClock();
+  const registry = new DeafWatchRegistry({ clock });
+  put(registry, '10.5.1.0-24');
+  const w = start(registry, clock);
+  await w.watcher.ready;
+  put(registry, '10.5.2.0-24');
+  registry.deleteRaw('10.5.1.0-24');
+  await clock.advance(5 * 60_000 - 1);
+  t.same(subnets(w.peers), ['10.5.1.0/24'], 'the deaf watch saw nothing');
+  t.equal(w.watcher.stats.lists, 1);
+  await clock.advance(1);
+  t.equal(w.watcher.stats.lists, 2, 're-listed after 5 minutes');
+  t.same(subnets(w.peers), ['10.5.2.0/24']);
+  t.equal(w.watcher.stats.watchRestarts, 0, 'a periodic re-list is not a watch failure');
+  t.equal(registry.count('watch'), 2, 'and the watch is restarted from the new listing');
+  await clock.advance(5 * 60_000);
+  t.equal(w.watcher.stats.lists, 3, 'with no backoff growth');
+  t.equal(w.changes.length, 2, 'an unchanged re-list notifies nobody');
   await w.stop();
 });
 
