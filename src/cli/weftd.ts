@@ -9,6 +9,7 @@ import { type Ipv4, isIpv4 } from '../core/cidr.js';
 import { UsageError, WeftError, errorMessage } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import { systemClock } from '../adapters/clock.js';
+import { notifyReady } from '../adapters/sd-notify.js';
 import { type DataPlanePort, LeaseOnlyDataPlane } from '../daemon/data-plane-port.js';
 import { type DaemonOptions, runDaemon } from '../daemon/run-daemon.js';
 import { DaemonStatus } from '../daemon/status.js';
@@ -94,6 +95,11 @@ export async function main(args: readonly string[]): Promise<number> {
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
   const status = new DaemonStatus();
+  status.readyListeners.push(() => {
+    const subnet = status.lease?.subnet ?? '';
+    notifyReady(`ready: subnet ${subnet}, ${status.peersKnown} peers`).catch((err: unknown) =>
+      log.warn({ err: errorMessage(err) }, 'cannot notify systemd (is systemd-notify installed?)'));
+  });
   let registry: Awaited<ReturnType<typeof openRegistry>> | undefined;
   let health: { close(): Promise<void> } | undefined;
   try {
