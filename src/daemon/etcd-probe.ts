@@ -22,7 +22,7 @@ export interface EtcdProbeInput {
 }
 
 export async function probeEtcd(input: EtcdProbeInput, signal: AbortSignal): Promise<void> {
-  const throttled = new ThrottledLog(input.log);
+  const throttled = new ThrottledLog(input.log, 60_000, () => input.clock.now());
   let warnedChange = false;
   while (!signal.aborted) {
     try {

@@ -25,7 +25,7 @@ export interface LeaseKeeperInput {
 /** Runs until the signal aborts or the lease is lost. Reservations ('0') need nothing. */
 export async function keepLeaseAlive(input: LeaseKeeperInput, signal: AbortSignal): Promise<void> {
   if (input.leaseId === '0') return;
-  const throttled = new ThrottledLog(input.log);
+  const throttled = new ThrottledLog(input.log, 60_000, () => input.clock.now());
   const interval = Math.max(1000, Math.floor((input.ttlSeconds * 1000) / 3));
   let delay = interval;
   while (!signal.aborted) {

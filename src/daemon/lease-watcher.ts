@@ -48,7 +48,7 @@ export class LeaseWatcher {
 
   constructor(deps: LeaseWatcherDeps) {
     this.#deps = deps;
-    this.#throttled = new ThrottledLog(deps.log);
+    this.#throttled = new ThrottledLog(deps.log, 60_000, () => deps.clock.now());
     this.ready = new Promise((resolve) => { this.#firstList = resolve; });
   }
 
@@ -100,17 +100,22 @@ export class LeaseWatcher {
     if (signal.aborted) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const relist = new AbortController();
+      let cancel: (() => void) | undefined;
+      let finished = false;
       const finish = (result: Error | 'relist' | undefined): void => {
+        if (finished) return;
+        finished = true;
         signal.removeEventListener('abort', onAbort);
         relist.abort();
-        cancel();
+        cancel?.();
         resolve(result);
       };
       const onAbort = (): void => finish(undefined);
-      const cancel = this.#deps.registry.watch(fromRevision, {
+      cancel = this.#deps.registry.watch(fromRevision, {
         onEvents: (events) => this.#apply(events),
         onError: (err) => finish(err),
       });
+      if (finished) cancel();
       signal.addEventListener('abort', onAbort, { once: true });
       this.#deps.clock.sleep(RELIST_MS, relist.signal).then(() => finish('relist'), () => undefined);
     });

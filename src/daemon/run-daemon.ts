@@ -108,7 +108,7 @@ interface LoopState {
 }
 
 async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
-  const throttled = new ThrottledLog(s.deps.log);
+  const throttled = new ThrottledLog(s.deps.log, 60_000, () => s.deps.clock.now());
   const env = { network: s.network, subnet: s.held.subnet, mtu: s.mtu, ipMasq: s.opts.ipMasq };
   let seenVersion = -1;
   while (!stop.aborted) {
@@ -124,6 +124,9 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
       if (result.ok) {
         if (await ensureSubnetFile(s.opts.subnetFile, env)) s.deps.log.info({ path: s.opts.subnetFile, ...env }, 'wrote subnet.env');
         throttled.clear('pass', {}, 'reconcile pass succeeded again');
+        if (!s.status.ready) {
+          s.deps.log.info({ peers: peers.length, changes: result.changes, applied: result.applied, passMs: s.deps.clock.now() - started }, 'first reconcile pass done; ready');
+        }
         s.status.markReady();
       }
     } catch (err) {

@@ -19,7 +19,7 @@ export interface WaitForConfigInput {
 }
 
 export async function waitForConfig(input: WaitForConfigInput, signal: AbortSignal): Promise<{ config: NetworkConfig; text: string }> {
-  const throttled = new ThrottledLog(input.log);
+  const throttled = new ThrottledLog(input.log, 60_000, () => input.clock.now());
   for (;;) {
     signal.throwIfAborted();
     let text: string | undefined;
