@@ -1,10 +1,13 @@
 /**
- * /healthz (the process works and its last reconcile pass is recent and the
- * lease is held), /readyz (the first full pass is done and subnet.env written).
+ * /healthz: 200 while the process works, the last reconcile pass is recent
+ * and succeeding, etcd answers (or has not been gone for long) and the lease
+ * is held; 503 with the reason otherwise. /readyz: the first full pass is done
+ * and subnet.env written. /metrics: Prometheus text format.
  */
 import { createServer } from 'node:http';
 import type { Logger } from 'pino';
 import type { DaemonStatus } from '../daemon/status.js';
+import { createMetrics } from './metrics.js';
 
 export interface HealthServerInput {
   readonly ip: string;
@@ -13,10 +16,15 @@ export interface HealthServerInput {
   readonly log: Logger;
   /** A pass older than this makes /healthz fail. */
   readonly staleAfterMs?: number;
+  /** etcd unreachable for longer than this makes /healthz fail. */
+  readonly etcdGraceMs?: number;
 }
 
-export function healthProblem(status: DaemonStatus, now: number, staleAfterMs: number): string | undefined {
+export function healthProblem(status: DaemonStatus, now: number, staleAfterMs: number, etcdGraceMs = 120_000): string | undefined {
   if (status.leaseLost) return `lease lost: ${status.leaseLost}`;
+  if (status.etcdDownSince !== undefined && now - status.etcdDownSince > etcdGraceMs) {
+    return `etcd unreachable for ${Math.round((now - status.etcdDownSince) / 1000)}s: ${status.etcdError ?? 'unknown error'}`;
+  }
   if (!status.lease) return undefined; // still starting: alive, not ready
   if (status.lastPassAt !== undefined && now - status.lastPassAt > staleAfterMs) {
     return `last reconcile pass was ${Math.round((now - status.lastPassAt) / 1000)}s ago`;
@@ -28,10 +36,19 @@ export function healthProblem(status: DaemonStatus, now: number, staleAfterMs: n
 }
 
 export async function startHealthServer(input: HealthServerInput): Promise<{ close(): Promise<void> }> {
+  const metrics = createMetrics(input.status);
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/healthz') {
-      const problem = healthProblem(input.status, Date.now(), input.staleAfterMs ?? 120_000);
+    if (path === '/metrics') {
+      metrics.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': metrics.contentType });
+        res.end(text);
+      }, (err: unknown) => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`metrics failed: ${String(err)}\n`);
+      });
+    } else if (path === '/healthz') {
+      const problem = healthProblem(input.status, Date.now(), input.staleAfterMs ?? 120_000, input.etcdGraceMs);
       res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' });
       res.end(problem ? `unhealthy: ${problem}\n` : 'ok\n');
     } else if (path === '/readyz') {

@@ -23,12 +23,13 @@ function parser() {
     .scriptName('weftd')
     .usage('$0 [flags]\n\nLeases a subnet from etcd and keeps this host\'s VXLAN overlay in sync with its peers.')
     .option('iface', { type: 'string', describe: 'external interface (name or address) for VXLAN traffic' })
-    .option('public-ip', { type: 'string', describe: 'IP address advertised to peers (default: the interface address)' })
+    .option('public-ip', { type: 'string', describe: 'IP address advertised to peers and used as the VXLAN source; must be an address of the external interface (default: the interface address)' })
     .option('subnet-file', { type: 'string', default: '/run/weft/subnet.env', describe: 'where to write subnet.env' })
     .option('subnet-lease-ttl', { type: 'string', default: '24h', describe: 'TTL of the subnet lease in etcd (renewed every third of it)' })
     .option('ip-masq', { type: 'boolean', default: false, describe: 'masquerade traffic leaving the overlay network' })
     .option('healthz-ip', { type: 'string', default: '127.0.0.1', describe: 'address for the health/metrics endpoint' })
     .option('healthz-port', { type: 'number', default: 0, describe: 'port for /healthz, /readyz and /metrics (0: off)' })
+    .option('healthz-etcd-grace', { type: 'string', default: '2m', describe: '/healthz fails once etcd has been unreachable this long' })
     .option('node-name', { type: 'string', default: hostname(), describe: 'this host\'s identity in its lease' })
     .option('resync-interval', { type: 'string', default: '10s', describe: 'full reconcile of kernel state at least this often' })
     .option('dataplane', { choices: ['vxlan', 'none'] as const, default: 'vxlan' as const, describe: 'none: lease and watch only, program no kernel state' })
@@ -58,6 +59,7 @@ function validate(argv: ParsedDaemonFlags['argv']): DaemonOptions {
   if (!Number.isInteger(argv['healthz-port']) || argv['healthz-port'] < 0 || argv['healthz-port'] > 65535) {
     throw new UsageError(`--healthz-port "${argv['healthz-port']}" must be a port number (0 to disable)`);
   }
+  if (parseDuration(argv['healthz-etcd-grace']) === undefined) throw new UsageError(`--healthz-etcd-grace "${argv['healthz-etcd-grace']}" must be a duration like 2m`);
   if (!isIpv4(argv['healthz-ip'])) throw new UsageError(`--healthz-ip "${argv['healthz-ip']}" is not an IPv4 address`);
   const conn = etcdConnection(argv);
   return {
@@ -104,7 +106,10 @@ export async function main(args: readonly string[]): Promise<number> {
   let health: { close(): Promise<void> } | undefined;
   try {
     registry = await openRegistry(etcdConnection(argv));
-    if (argv['healthz-port'] > 0) health = await startHealthServer({ ip: argv['healthz-ip'], port: argv['healthz-port'], status, log });
+    if (argv['healthz-port'] > 0) {
+      health = await startHealthServer({ ip: argv['healthz-ip'], port: argv['healthz-port'], status, log,
+        etcdGraceMs: parseDuration(argv['healthz-etcd-grace']) ?? 120_000, staleAfterMs: Math.max(60_000, 6 * options.resyncMs) });
+    }
     const dataPlane: DataPlanePort = argv.dataplane === 'none' ? new LeaseOnlyDataPlane() : await createKernelDataPlane(log);
     return await runDaemon(options, { registry, dataPlane, clock: systemClock, random: Math.random, log, status }, controller.signal);
   } catch (err) {

@@ -20,6 +20,8 @@ export interface LeaseKeeperInput {
   readonly onLost: (reason: string) => void;
   /** Reports the TTL left after each successful renewal (for metrics/status). */
   readonly onRenewed?: (ttlSeconds: number) => void;
+  /** Counts failed keepalive requests (for metrics). */
+  readonly onError?: (err: unknown) => void;
 }
 
 /** Runs until the signal aborts or the lease is lost. Reservations ('0') need nothing. */
@@ -44,6 +46,7 @@ export async function keepLeaseAlive(input: LeaseKeeperInput, signal: AbortSigna
       input.onRenewed?.(ttl);
       delay = interval;
     } catch (err) {
+      input.onError?.(err);
       throttled.warn('keepalive', { err: errorMessage(err) }, 'cannot renew lease; etcd unreachable, retrying');
       delay = Math.min(interval, 2000);
     }

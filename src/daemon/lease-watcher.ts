@@ -29,6 +29,10 @@ export interface LeaseWatcherDeps {
 export interface WatchStats {
   lists: number;
   watchRestarts: number;
+  /** Watch ends caused by a compaction past the watch's revision. */
+  compactions: number;
+  /** Failed list requests (etcd unreachable or erroring). */
+  listErrors: number;
   lastError: string | undefined;
 }
 
@@ -44,7 +48,7 @@ export class LeaseWatcher {
   #firstList: (() => void) | undefined;
   /** Resolves after the first successful listing. */
   readonly ready: Promise<void>;
-  readonly stats: WatchStats = { lists: 0, watchRestarts: 0, lastError: undefined };
+  readonly stats: WatchStats = { lists: 0, watchRestarts: 0, compactions: 0, listErrors: 0, lastError: undefined };
 
   constructor(deps: LeaseWatcherDeps) {
     this.#deps = deps;
@@ -72,6 +76,7 @@ export class LeaseWatcher {
         this.#firstList?.();
         this.#firstList = undefined;
       } catch (err) {
+        this.stats.listErrors++;
         this.stats.lastError = errorMessage(err);
         this.#throttled.warn('list', { err: errorMessage(err), retryInMs: backoff }, 'cannot list leases from etcd; retrying');
         await this.#pause(backoff, signal);
@@ -83,6 +88,7 @@ export class LeaseWatcher {
       if (signal.aborted) break;
       if (err === 'relist') continue;
       this.stats.watchRestarts++;
+      if (/compact/i.test(errorMessage(err))) this.stats.compactions++;
       this.stats.lastError = errorMessage(err);
       if (this.#deps.clock.now() - started > 30_000) backoff = MIN_BACKOFF_MS;
       this.#throttled.warn('watch', { err: errorMessage(err), retryInMs: backoff }, 'lease watch ended; re-listing');

@@ -63,6 +63,8 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
     random: deps.random, clock: deps.clock, log, signal,
   });
   status.lease = held;
+  status.leaseTtlSeconds = held.reservation ? undefined : opts.leaseTtlSeconds;
+  status.leaseRenewedAt = deps.clock.now();
 
   const lost = new AbortController();
   let lostReason: string | undefined;
@@ -85,6 +87,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
     keepLeaseAlive({
       registry: deps.registry, leaseId: held.leaseId, ttlSeconds: opts.leaseTtlSeconds, clock: deps.clock, log, onLost,
       onRenewed: (ttl) => { status.leaseTtlSeconds = ttl; status.leaseRenewedAt = deps.clock.now(); },
+      onError: () => { status.etcdErrors++; },
     }, stop),
   ];
   await Promise.race([watcher.ready, new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
@@ -115,12 +118,14 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
     const started = s.deps.clock.now();
     try {
       const peers = s.peers.values().filter((l) => l.subnet !== s.held.subnet);
+      s.status.leasesSkipped = s.peers.problems().size;
       if (s.peers.version !== seenVersion) {
         seenVersion = s.peers.version;
         s.deps.log.info({ peers: peers.length, skipped: s.peers.problems().size }, 'peer set changed');
       }
       const result = await s.deps.dataPlane.reconcile(s.held.subnet, peers);
-      s.status.recordPass(result, s.deps.clock.now() - started, s.deps.clock.now(), peers.length);
+      const vxlanPeers = peers.filter((l) => l.attrs.backendType === 'vxlan' && l.attrs.vtepMac !== undefined).length;
+      s.status.recordPass(result, s.deps.clock.now() - started, s.deps.clock.now(), peers.length, vxlanPeers);
       if (result.ok) {
         if (await ensureSubnetFile(s.opts.subnetFile, env)) s.deps.log.info({ path: s.opts.subnetFile, ...env }, 'wrote subnet.env');
         throttled.clear('pass', {}, 'reconcile pass succeeded again');
@@ -130,7 +135,7 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
         s.status.markReady();
       }
     } catch (err) {
-      s.status.recordFailure(errorMessage(err), s.deps.clock.now());
+      s.status.recordFailure(errorMessage(err), s.deps.clock.now(), s.deps.clock.now() - started);
       throttled.warn('pass', { err: errorMessage(err) }, 'reconcile pass failed; retrying');
     }
     await s.wake.wait(s.opts.resyncMs, stop);

@@ -21,6 +21,11 @@ export class DaemonStatus {
   lastPassError: string | undefined;
   lastPassMs = 0;
   peersKnown = 0;
+  /** Peers whose route, neighbour and FDB entry were in place after the last successful pass. */
+  peersProgrammed = 0;
+  /** Pass durations in ms since the last scrape (drained by the metrics endpoint). */
+  readonly passDurations: number[] = [];
+  leasesSkipped = 0;
   changesApplied = 0;
   changesFailed = 0;
   /** Since when etcd has been unreachable (undefined while it answers). */
@@ -39,8 +44,10 @@ export class DaemonStatus {
     this.etcdError = error;
   }
 
-  recordPass(result: PassResult, durationMs: number, now: number, peers: number): void {
+  recordPass(result: PassResult, durationMs: number, now: number, peers: number, vxlanPeers = peers): void {
     this.passes++;
+    if (this.passDurations.length < 10_000) this.passDurations.push(durationMs);
+    if (result.ok && result.failed === 0) this.peersProgrammed = vxlanPeers;
     this.lastPassAt = now;
     this.lastPassOk = result.ok;
     this.lastPassMs = durationMs;
@@ -51,8 +58,9 @@ export class DaemonStatus {
     if (!result.ok) this.passFailures++;
   }
 
-  recordFailure(error: string, now: number): void {
+  recordFailure(error: string, now: number, durationMs = 0): void {
     this.passes++;
+    if (this.passDurations.length < 10_000) this.passDurations.push(durationMs);
     this.passFailures++;
     this.lastPassAt = now;
     this.lastPassOk = false;

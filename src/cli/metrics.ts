@@ -1,0 +1,44 @@
+/**
+ * Prometheus metrics for weftd, computed from DaemonStatus at scrape time
+ * (prom-client collect callbacks), so the loops only update plain data.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DaemonStatus } from '../daemon/status.js';
+
+export const WEFT_VERSION = '0.1.0';
+
+export function createMetrics(status: DaemonStatus, now: () => number = Date.now): Registry {
+  const registry = new Registry();
+  const gauge = (name: string, help: string, value: () => number): void => {
+    new Gauge({ name, help, registers: [registry], collect() { this.set(value()); } });
+  };
+  const counter = (name: string, help: string, value: () => number): void => {
+    let last = 0;
+    new Counter({ name, help, registers: [registry], collect() { const v = value(); if (v > last) this.inc(v - last); last = v; } });
+  };
+  gauge('weft_peers_known', 'Valid peer leases in etcd (excluding this host).', () => status.peersKnown);
+  gauge('weft_peers_programmed', 'Peers whose route, neighbour and FDB entries were in place after the last successful pass.', () => status.peersProgrammed);
+  gauge('weft_leases_skipped', 'Lease keys skipped as invalid.', () => status.leasesSkipped);
+  counter('weft_kernel_changes_applied_total', 'Kernel entries added, replaced or removed.', () => status.changesApplied);
+  counter('weft_kernel_changes_failed_total', 'Kernel changes that failed (retried on the next pass).', () => status.changesFailed);
+  counter('weft_reconcile_passes_total', 'Reconcile passes run.', () => status.passes);
+  counter('weft_reconcile_failures_total', 'Reconcile passes that did not fully succeed.', () => status.passFailures);
+  counter('weft_watch_restarts_total', 'Times the lease watch ended and was re-listed.', () => status.watch?.watchRestarts ?? 0);
+  counter('weft_watch_compactions_total', 'Watch ends caused by an etcd compaction.', () => status.watch?.compactions ?? 0);
+  counter('weft_etcd_request_errors_total', 'Failed etcd requests (list, keepalive, probe).', () => status.etcdErrors + (status.watch?.listErrors ?? 0));
+  gauge('weft_etcd_reachable', '1 while etcd answers, 0 while it does not.', () => (status.etcdDownSince === undefined ? 1 : 0));
+  gauge('weft_lease_ttl_seconds', 'Seconds left on this host\'s lease (-1 for a reservation, which never expires).', () => {
+    if (!status.lease) return 0;
+    if (status.lease.reservation || status.leaseTtlSeconds === undefined) return -1;
+    return Math.max(0, status.leaseTtlSeconds - (now() - (status.leaseRenewedAt ?? now())) / 1000);
+  });
+  gauge('weft_ready', '1 after the first full reconcile pass and subnet.env.', () => (status.ready ? 1 : 0));
+  new Gauge({ name: 'weft_build_info', help: 'weft version and Node.js version.', labelNames: ['version', 'node'], registers: [registry],
+    collect() { this.set({ version: WEFT_VERSION, node: process.version }, 1); } });
+  new Histogram({
+    name: 'weft_reconcile_pass_duration_seconds', help: 'Duration of reconcile passes.', registers: [registry],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    collect() { for (const ms of status.passDurations.splice(0)) this.observe(ms / 1000); },
+  });
+  return registry;
+}
