@@ -55,7 +55,7 @@ export async function runCni(io: CniIo, deps: CniDeps): Promise<number> {
     log = createLogger({ level: netconf.logLevel, file: netconf.logFile, stderr: io.stderr,
       base: { cmd: args.command, ...(args.containerId === '' ? {} : { containerId: args.containerId }), network: netconf.name } });
     const out = await COMMANDS[args.command]({ args, netconf, invoker: deps.invoker(args, log), log });
-    if (out !== undefined) io.stdout.write(out.endsWith('\n') ? out : out + '\n');
+    if (out !== undefined) io.stdout.write(out); // byte for byte: the delegate's result is passed on unchanged
     return 0;
   } catch (err) {
     const json = toErrorJson(err, peekVersion(stdin));

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readdirSync, rmdirSync, symlinkSync, writeFileSy
 import { join } from 'node:path';
 import { BUNDLE, CniPluginNode, mustRun, PLUGINS_DIR, runProgram, type Run } from '../helpers/cni-plugin-node.js';
 import { requirePrerequisites } from '../helpers/require.js';
+import { childEnv } from '../helpers/weftd-process.js';
 
 const SUBNET_ENV = 'FLANNEL_NETWORK=10.78.0.0/16\nFLANNEL_SUBNET=10.78.9.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n';
 const LIBCNI_CACHE = '/var/lib/cni';
@@ -46,8 +47,8 @@ class Podman {
   }
 
   cmd(...args: string[]): Promise<Run> {
-    const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_CONF: this.conf };
-    delete env['NODE_EXTRA_CA_CERTS'];
+    // Podman passes its environment to the plugins: no tap loader hooks, no NODE_EXTRA_CA_CERTS.
+    const env = childEnv({ CONTAINERS_CONF: this.conf });
     return runProgram('nsenter', [`--net=/run/netns/${this.node.nodeNs}`, 'podman',
       '--root', this.dirs.store, '--runroot', this.dirs.run, '--tmpdir', this.dirs.tmp, ...args], { env });
   }

@@ -13,7 +13,7 @@ t.test('ADD saves the delegate config (0600) before running it and prints its re
   };
   const out = await node.cni('ADD', node.netconf({ delegate: { hairpinMode: true } }));
   t.equal(out.code, 0);
-  t.equal(out.stdout, '{"cniVersion":"1.0.0","ips":[{"address":"10.5.34.2/24"}], "odd spacing kept": true}\n');
+  t.equal(out.stdout, '{"cniVersion":"1.0.0","ips":[{"address":"10.5.34.2/24"}], "odd spacing kept": true}', 'byte for byte');
   t.same(node.invoker.summary(), ['bridge ADD']);
   const sent = node.invoker.calls[0]?.stdin ?? '';
   t.equal(savedDuringAdd, sent, 'the file holds exactly what the delegate got');
