@@ -38,20 +38,26 @@ install: build
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin
 	cp -r dist package.json $(DESTDIR)$(LIBDIR)/
 	cp -r node_modules $(DESTDIR)$(LIBDIR)/
+	cp -r docs $(DESTDIR)$(LIBDIR)/
 	install -d $(DESTDIR)$(LIBDIR)/bin
-	install -m 0755 bin/weftd bin/weftctl bin/weft $(DESTDIR)$(LIBDIR)/bin/
+	install -m 0755 bin/weftd bin/weftctl $(DESTDIR)$(LIBDIR)/bin/
+	ln -sf ../dist/weft-cni.cjs $(DESTDIR)$(LIBDIR)/bin/weft
 	ln -sf $(LIBDIR)/bin/weftd $(DESTDIR)$(PREFIX)/bin/weftd
 	ln -sf $(LIBDIR)/bin/weftctl $(DESTDIR)$(PREFIX)/bin/weftctl
+	# The CNI plugin is one self-contained file (fast start: a process per call).
 	install -d $(DESTDIR)$(CNI_BIN_DIR)
-	install -m 0755 bin/weft $(DESTDIR)$(CNI_BIN_DIR)/weft
+	install -m 0755 dist/weft-cni.cjs $(DESTDIR)$(CNI_BIN_DIR)/weft
 	install -d $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/weft
 	sed 's#@LIBDIR@#$(LIBDIR)#g' systemd/weftd.service > $(DESTDIR)/etc/systemd/system/weftd.service
 	install -m 0644 systemd/weftd.env.example $(DESTDIR)/etc/weft/weftd.env.example
+	@if [ -n "$(INSTALL_CONFLIST)" ]; then install -d $(DESTDIR)/etc/cni/net.d && install -m 0644 examples/10-weft.conflist $(DESTDIR)/etc/cni/net.d/10-weft.conflist; \
+	  else echo "sample CNI config not installed (make install INSTALL_CONFLIST=1 puts examples/10-weft.conflist in /etc/cni/net.d)"; fi
 
 uninstall:
 	rm -rf $(DESTDIR)$(LIBDIR)
 	rm -f $(DESTDIR)$(PREFIX)/bin/weftd $(DESTDIR)$(PREFIX)/bin/weftctl $(DESTDIR)$(CNI_BIN_DIR)/weft
 	rm -f $(DESTDIR)/etc/systemd/system/weftd.service $(DESTDIR)/etc/weft/weftd.env.example
+	@echo "left in place: /etc/weft/weftd.env, /etc/cni/net.d/10-weft.conflist, leases in etcd (see docs/operations.md)"
 
 clean:
 	rm -rf dist .tap

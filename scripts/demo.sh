@@ -58,11 +58,24 @@ run in_host 1 node bin/weftctl --etcd-endpoints "$ETCD" leases
 say "The same keys with etcdctl (plain flannel-format JSON):"
 in_host 1 etcdctl --endpoints "$ETCD" get --prefix /weft/network/subnets | sed 's/^/     /'
 
-bold "5. One pod per host"
+bold "5. One pod per host, attached by the weft CNI plugin"
+say "A runtime would call the plugin; here we call it as a runtime does: CNI_* variables and the" \
+    "network config on stdin. weft reads the host's subnet.env and delegates to the reference" \
+    "bridge plugin with host-local IPAM (from containernetworking-plugins in /usr/lib/cni)."
+cni() { # cni HOST COMMAND
+  local h=$1 cmd=$2
+  jq -n --arg sf "$STATE/h$h.env" --arg dd "$STATE/cni-h$h" --arg ipam "$STATE/ipam-h$h" \
+    '{cniVersion:"1.0.0", name:"weftdemo", type:"weft", subnetFile:$sf, dataDir:$dd, ipam:{dataDir:$ipam}}' |
+    in_host "$h" env CNI_COMMAND="$cmd" CNI_CONTAINERID="demo-pod-h$h" CNI_NETNS="/run/netns/$P-h${h}p1" \
+      CNI_IFNAME=eth0 CNI_PATH="/usr/lib/cni" node dist/weft-cni.cjs
+}
 for h in 1 2 3; do
-  "${RIG[@]}" attach --prefix "$P" --host "$h" --subnet-file "$STATE/h$h.env" > "$STATE/pods-h$h.json"
-  jq -r --arg h "$h" '.[] | "   host\($h): pod \(.netns) has \(.address)"' "$STATE/pods-h$h.json"
+  ip netns add "$P-h${h}p1"
+  cni "$h" ADD > "$STATE/pod-h$h.json"
+  printf '   host%s: pod %s got %s\n' "$h" "$P-h${h}p1" "$(jq -r '.ips[0].address' "$STATE/pod-h$h.json")"
 done
+say "The pod's routes (the overlay network goes through the bridge gateway):"
+ip -n "$P-h1p1" route | sed 's/^/     /'
 
 bold "6. What weftd programmed on host1"
 run ip -n "$P-h1" -d link show weft.1
@@ -71,10 +84,12 @@ run ip -n "$P-h1" neigh show dev weft.1
 run bridge -n "$P-h1" fdb show dev weft.1
 
 bold "7. Pod to pod across hosts, through the overlay"
-POD1=$(jq -r '.[0].netns' "$STATE/pods-h1.json")
 for h in 2 3; do
-  ADDR=$(jq -r '.[0].address' "$STATE/pods-h$h.json")
-  run ip netns exec "$POD1" ping -c 2 -W 2 "$ADDR"
+  ADDR=$(jq -r '.ips[0].address' "$STATE/pod-h$h.json"); ADDR=${ADDR%/*}
+  run ip netns exec "$P-h1p1" ping -c 2 -W 2 "$ADDR"
 done
+
+bold "8. Detach the pods (CNI DEL), as a runtime does when a container stops"
+for h in 1 2 3; do cni "$h" DEL && say "host$h: pod detached, its address released"; done
 
 bold "Done: three hosts, one overlay, no state left behind."
