@@ -1,0 +1,58 @@
+/**
+ * iptables through its command-line tools: read one chain with
+ * `iptables -w 5 -t T -S CHAIN`, write with `iptables-restore -w 5 --noflush`
+ * fed on stdin (each `*table … COMMIT` block is one atomic transaction).
+ * Argument arrays only; `netns` runs the tools inside a named network
+ * namespace (`ip netns exec`), which tests use.
+ */
+import type { IptablesTable } from '../core/masq-rules.js';
+import { KernelCommandError } from '../core/errors.js';
+import { type CommandRunner, execaRunner } from './iproute2/runner.js';
+
+/** What weft needs from iptables. */
+export interface Iptables {
+  /** `iptables -S` output for one chain, or undefined when the chain does not exist. */
+  listChain(table: IptablesTable, chain: string): Promise<string | undefined>;
+  /** Applies an `iptables-restore --noflush` payload; rejects (with stderr) when it fails, then nothing changed. */
+  restore(payload: string): Promise<void>;
+}
+
+export interface IptablesCliOptions {
+  readonly runner?: CommandRunner;
+  /** Run inside this network namespace (`ip netns exec`). */
+  readonly netns?: string;
+  /** Seconds to wait for the xtables lock (legacy backend; nf_tables ignores it). */
+  readonly waitSeconds?: number;
+}
+
+/** iptables 1.8 nf_tables says "incompatible" for a chain that does not exist; legacy says "No chain…". */
+const MISSING_CHAIN = /No chain\/target\/match by that name|does not exist|is incompatible/;
+
+export class IptablesCli implements Iptables {
+  readonly #run: CommandRunner;
+  readonly #netns: string | undefined;
+  readonly #wait: string;
+
+  constructor(options: IptablesCliOptions = {}) {
+    this.#run = options.runner ?? execaRunner();
+    this.#netns = options.netns;
+    this.#wait = String(options.waitSeconds ?? 5);
+  }
+
+  async listChain(table: IptablesTable, chain: string): Promise<string | undefined> {
+    const [file, args] = this.#command('iptables', ['-w', this.#wait, '-t', table, '-S', chain]);
+    const result = await this.#run(file, args, { allowFailure: true });
+    if (result.exitCode === 0) return result.stdout;
+    if (result.exitCode === 1 && MISSING_CHAIN.test(result.stderr)) return undefined;
+    throw new KernelCommandError(`${[file, ...args].join(' ')} failed (exit ${result.exitCode}): ${result.stderr.trim() || '(no message)'}`, [file, ...args], result.stderr);
+  }
+
+  async restore(payload: string): Promise<void> {
+    const [file, args] = this.#command('iptables-restore', ['-w', this.#wait, '--noflush']);
+    await this.#run(file, args, { input: payload });
+  }
+
+  #command(tool: string, args: readonly string[]): [string, string[]] {
+    return this.#netns === undefined ? [tool, [...args]] : ['ip', ['netns', 'exec', this.#netns, tool, ...args]];
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Keeps weft's `--ip-masq` iptables rules (src/core/masq-rules.ts) in place:
+ * once per reconcile pass, read weft's chains and their jumps, and when
+ * anything differs rewrite only what differs in one `iptables-restore
+ * --noflush` transaction per table. A pass that finds the rules right writes
+ * nothing, so a restart never flushes them. Failures are logged (throttled)
+ * and retried on the next pass; they never stop the daemon. Rules are only
+ * removed by `weftctl cleanup` (removeTrafficRules).
+ */
+import type { Logger } from 'pino';
+import type { Cidr } from '../core/cidr.js';
+import { errorMessage } from '../core/errors.js';
+import {
+  type ChainLocation, type ChainListing, type ChainRemoval, type ChainRepair, type OwnedChain, type TrafficScope, OWNED_CHAINS,
+  desiredTrafficRules, planChainRemoval, planChainRepair, renderRemovalPayload, renderRepairPayload,
+} from '../core/masq-rules.js';
+import type { Iptables } from '../adapters/iptables.js';
+import { ThrottledLog } from './throttled-log.js';
+
+export interface TrafficRulesResult {
+  /** False when iptables could not be read or written (logged; retried next pass). */
+  readonly ok: boolean;
+  /** True when this pass wrote anything. */
+  readonly changed: boolean;
+}
+
+/** What the reconcile loop calls once per pass when `--ip-masq` is on. Never throws. */
+export interface TrafficRulesPort {
+  ensure(network: Cidr, subnet: Cidr): Promise<TrafficRulesResult>;
+}
+
+export interface EnsureOutcome {
+  /** What was written (empty: everything was in sync). */
+  readonly repairs: readonly ChainRepair[];
+  /** Chains that still differ when read back after the write (iptables prints them differently). */
+  readonly unconverged: readonly ChainRepair[];
+}
+
+async function readListing(iptables: Iptables, location: ChainLocation): Promise<ChainListing> {
+  const chain = await iptables.listChain(location.table, location.chain);
+  const hook = (await iptables.listChain(location.table, location.hook)) ?? '';
+  return { chain, hook };
+}
+
+async function planRepairs(iptables: Iptables, desired: readonly OwnedChain[]): Promise<ChainRepair[]> {
+  const repairs: ChainRepair[] = [];
+  for (const chain of desired) {
+    const repair = planChainRepair(chain, await readListing(iptables, chain));
+    if (repair) repairs.push(repair);
+  }
+  return repairs;
+}
+
+/** Checks the rules and repairs what differs in one restore, then reads back. Throws on iptables failures. */
+export async function ensureTrafficRules(iptables: Iptables, scope: TrafficScope): Promise<EnsureOutcome> {
+  const desired = desiredTrafficRules(scope);
+  const repairs = await planRepairs(iptables, desired);
+  if (repairs.length === 0) return { repairs, unconverged: [] };
+  await iptables.restore(renderRepairPayload(repairs));
+  return { repairs, unconverged: await planRepairs(iptables, desired) };
+}
+
+/** Removes weft's chains and every jump to them (both tables, one restore); returns what was removed. */
+export async function removeTrafficRules(iptables: Iptables): Promise<readonly ChainRemoval[]> {
+  const removals: ChainRemoval[] = [];
+  for (const location of OWNED_CHAINS) {
+    const removal = planChainRemoval(location, await readListing(iptables, location));
+    if (removal) removals.push(removal);
+  }
+  if (removals.length > 0) await iptables.restore(renderRemovalPayload(removals));
+  return removals;
+}
+
+const describe = (r: ChainRepair): Record<string, unknown> => ({ table: r.table, chain: r.chain, reasons: r.reasons });
+
+/** The reconcile loop's port: ensureTrafficRules with logging, throttled warnings and no exceptions. */
+export class TrafficRules implements TrafficRulesPort {
+  readonly #iptables: Iptables;
+  readonly #log: Logger;
+  readonly #throttled: ThrottledLog;
+  #checked = false;
+
+  constructor(deps: { iptables: Iptables; log: Logger; now?: () => number }) {
+    this.#iptables = deps.iptables;
+    this.#log = deps.log;
+    this.#throttled = new ThrottledLog(deps.log, 60_000, deps.now ?? Date.now);
+  }
+
+  async ensure(network: Cidr, subnet: Cidr): Promise<TrafficRulesResult> {
+    let outcome: EnsureOutcome;
+    try {
+      outcome = await ensureTrafficRules(this.#iptables, { network, subnet });
+    } catch (err) {
+      this.#throttled.warn('iptables', { err: errorMessage(err) }, 'cannot check or repair traffic rules; retrying next pass');
+      return { ok: false, changed: false };
+    }
+    this.#throttled.clear('iptables', {}, 'traffic rules can be checked again');
+    const { repairs, unconverged } = outcome;
+    if (repairs.length > 0) {
+      this.#log.info({ network, subnet, repairs: repairs.map(describe) }, this.#checked ? 'traffic rules repaired' : 'traffic rules installed');
+    } else {
+      this.#log[this.#checked ? 'debug' : 'info']({ network, subnet }, 'traffic rules in sync');
+    }
+    if (unconverged.length > 0) {
+      this.#throttled.warn('readback', { differences: unconverged.map(describe) }, 'traffic rules do not read back as written; rewriting them every pass');
+    } else {
+      this.#throttled.clear('readback', {}, 'traffic rules read back as written again');
+    }
+    this.#checked = true;
+    return { ok: true, changed: repairs.length > 0 };
+  }
+}

@@ -1,0 +1,167 @@
+import t from 'tap';
+import type { Cidr } from '../../../src/core/cidr.js';
+import { FORWARD_CHAIN, MASQ_CHAIN, desiredTrafficRules, forwardChain, masqChain } from '../../../src/core/masq-rules.js';
+import { TrafficRules, ensureTrafficRules, removeTrafficRules } from '../../../src/daemon/traffic-rules.js';
+import { MemoryIptables } from '../../fakes/memory-iptables.js';
+import { LEVEL, memoryLogger } from '../../helpers/log-sink.js';
+
+const network = '10.5.0.0/16' as Cidr;
+const subnet = '10.5.1.0/24' as Cidr;
+const nat = masqChain({ network, subnet });
+const filter = forwardChain(network);
+const KUBE = '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING';
+
+function installed(ipt: MemoryIptables): void {
+  ipt.tables.nat.set(MASQ_CHAIN, [...nat.rules]);
+  ipt.tables.nat.set('KUBE-POSTROUTING', []);
+  ipt.tables.nat.set('POSTROUTING', [KUBE, nat.jump]);
+  ipt.tables.filter.set(FORWARD_CHAIN, [...filter.rules]);
+  ipt.tables.filter.set('FORWARD', [filter.jump]);
+}
+
+t.test('first pass installs both chains and jumps in one restore; the next pass reads and writes nothing', async (t) => {
+  const ipt = new MemoryIptables();
+  ipt.tables.nat.set('KUBE-POSTROUTING', []);
+  ipt.tables.nat.set('POSTROUTING', [KUBE]);
+  const first = await ensureTrafficRules(ipt, { network, subnet });
+  t.same(first.repairs.map((r) => `${r.table}/${r.chain}: ${r.reasons.join(', ')}`),
+    ['nat/WEFT-POSTRTG: chain missing, jump missing', 'filter/WEFT-FWD: chain missing, jump missing']);
+  t.same(first.unconverged, []);
+  t.equal(ipt.restores.length, 1);
+  t.same(ipt.rules('nat', MASQ_CHAIN), nat.rules);
+  t.same(ipt.rules('nat', 'POSTROUTING'), [KUBE, nat.jump], 'appended after what was there');
+  t.same(ipt.rules('filter', FORWARD_CHAIN), filter.rules);
+  t.same(ipt.rules('filter', 'FORWARD'), [filter.jump]);
+
+  const second = await ensureTrafficRules(ipt, { network, subnet });
+  t.same(second, { repairs: [], unconverged: [] });
+  t.equal(ipt.restores.length, 1, 'no write when in sync');
+  t.equal(ipt.lists, 12, '4 reads per check (chain + hook per table), plus 4 to read back after the write');
+});
+
+t.test('a deleted rule rewrites only its table; the other table and foreign rules are not touched', async (t) => {
+  const ipt = new MemoryIptables();
+  installed(ipt);
+  ipt.tables.nat.set(MASQ_CHAIN, nat.rules.filter((_, i) => i !== 4));
+  const { repairs } = await ensureTrafficRules(ipt, { network, subnet });
+  t.same(repairs.map((r) => r.reasons), [['1 rule missing']]);
+  t.equal(ipt.restores[0], `*nat\n:${MASQ_CHAIN} - [0:0]\n${nat.rules.join('\n')}\nCOMMIT\n`);
+  t.same(ipt.rules('nat', MASQ_CHAIN), nat.rules);
+  t.same(ipt.rules('nat', 'POSTROUTING'), [KUBE, nat.jump]);
+});
+
+t.test('a missing jump is appended once; duplicates are removed', async (t) => {
+  const ipt = new MemoryIptables();
+  installed(ipt);
+  ipt.tables.filter.set('FORWARD', []);
+  ipt.tables.nat.set('POSTROUTING', [nat.jump, KUBE, nat.jump]);
+  await ensureTrafficRules(ipt, { network, subnet });
+  t.same(ipt.rules('filter', 'FORWARD'), [filter.jump]);
+  t.same(ipt.rules('nat', 'POSTROUTING'), [KUBE, nat.jump]);
+  t.same(ipt.rules('nat', MASQ_CHAIN), nat.rules, 'the chain itself was right and stays');
+  t.notMatch(ipt.restores[0] ?? '', /:WEFT/, 'no chain was re-declared (flushed)');
+  await ensureTrafficRules(ipt, { network, subnet });
+  t.equal(ipt.restores.length, 1);
+});
+
+t.test('a new subnet replaces the previous subnet\'s rules', async (t) => {
+  const ipt = new MemoryIptables();
+  installed(ipt);
+  const moved = '10.5.9.0/24' as Cidr;
+  await ensureTrafficRules(ipt, { network, subnet: moved });
+  t.same(ipt.rules('nat', MASQ_CHAIN), desiredTrafficRules({ network, subnet: moved })[0]?.rules);
+  t.notMatch(ipt.rules('nat', MASQ_CHAIN)?.join('\n') ?? '', /10\.5\.1\.0/);
+});
+
+t.test('TrafficRules: logs installed / in sync / repaired, and says whether it changed anything', async (t) => {
+  const ipt = new MemoryIptables();
+  const { log, records } = memoryLogger();
+  const rules = new TrafficRules({ iptables: ipt, log });
+  t.same(await rules.ensure(network, subnet), { ok: true, changed: true });
+  t.same(await rules.ensure(network, subnet), { ok: true, changed: false });
+  ipt.tables.nat.get(MASQ_CHAIN)?.pop();
+  t.same(await rules.ensure(network, subnet), { ok: true, changed: true });
+  t.same(records.map((r) => [r.level, r.msg]), [
+    [LEVEL.info, 'traffic rules installed'], [LEVEL.debug, 'traffic rules in sync'], [LEVEL.info, 'traffic rules repaired'],
+  ]);
+  t.match(records[2], { repairs: [{ table: 'nat', chain: MASQ_CHAIN, reasons: ['1 rule missing'] }] });
+});
+
+t.test('TrafficRules: a restart that finds the rules in place writes nothing and says so', async (t) => {
+  const ipt = new MemoryIptables();
+  installed(ipt);
+  const { log, records } = memoryLogger();
+  t.same(await new TrafficRules({ iptables: ipt, log }).ensure(network, subnet), { ok: true, changed: false });
+  t.same(ipt.restores, []);
+  t.same(records.map((r) => [r.level, r.msg]), [[LEVEL.info, 'traffic rules in sync']]);
+});
+
+t.test('TrafficRules: iptables failures are logged once per minute, never thrown, and retried', async (t) => {
+  const ipt = new MemoryIptables();
+  const { log, records } = memoryLogger();
+  let now = 0;
+  const rules = new TrafficRules({ iptables: ipt, log, now: () => now });
+  ipt.failWith = 'iptables: Permission denied (you must be root)';
+  for (let i = 0; i < 5; i++) {
+    t.same(await rules.ensure(network, subnet), { ok: false, changed: false });
+    now += 10_000;
+  }
+  now += 30_000;
+  await rules.ensure(network, subnet);
+  const warnings = records.filter((r) => r.level === LEVEL.warn);
+  t.equal(warnings.length, 2, 'the first failure, then one a minute later');
+  t.match(warnings[0], { msg: 'cannot check or repair traffic rules; retrying next pass', err: /Permission denied/ });
+  t.match(warnings[1], { suppressedRepeats: 4 });
+  ipt.failWith = undefined;
+  t.same(await rules.ensure(network, subnet), { ok: true, changed: true });
+  t.same(records.slice(-2).map((r) => r.msg), ['traffic rules can be checked again', 'traffic rules installed']);
+});
+
+t.test('TrafficRules: a failed restore changes nothing and the next pass retries', async (t) => {
+  const ipt = new MemoryIptables();
+  ipt.tables.nat.set(MASQ_CHAIN, []);
+  const { log } = memoryLogger();
+  const rules = new TrafficRules({ iptables: ipt, log });
+  const original = ipt.restore.bind(ipt);
+  let failures = 1;
+  ipt.restore = async (payload) => {
+    if (failures-- > 0) { ipt.restores.push(payload); throw new Error('iptables-restore: line 3 failed'); }
+    return original(payload);
+  };
+  t.same(await rules.ensure(network, subnet), { ok: false, changed: false });
+  t.same(ipt.rules('nat', MASQ_CHAIN), []);
+  t.same(await rules.ensure(network, subnet), { ok: true, changed: true });
+  t.same(ipt.rules('nat', MASQ_CHAIN), nat.rules);
+  t.same(ipt.rules('nat', 'POSTROUTING'), [nat.jump]);
+});
+
+t.test('TrafficRules: rules that read back differently are reported (throttled), not looped on silently', async (t) => {
+  const ipt = new MemoryIptables();
+  ipt.printAs = (line) => line.replace(' --random-fully', '');
+  const { log, records } = memoryLogger();
+  const rules = new TrafficRules({ iptables: ipt, log });
+  t.same(await rules.ensure(network, subnet), { ok: true, changed: true });
+  t.same(await rules.ensure(network, subnet), { ok: true, changed: true });
+  const warnings = records.filter((r) => r.level === LEVEL.warn);
+  t.equal(warnings.length, 1);
+  t.match(warnings[0], { msg: 'traffic rules do not read back as written; rewriting them every pass', differences: [{ chain: MASQ_CHAIN, reasons: ['2 rules missing, 2 unexpected'] }] });
+  ipt.printAs = undefined;
+  await rules.ensure(network, subnet);
+  t.equal(records.at(-1)?.msg, 'traffic rules read back as written again');
+});
+
+t.test('removeTrafficRules: removes chains and jumps in both tables, leaves the rest; a second run finds nothing', async (t) => {
+  const ipt = new MemoryIptables();
+  installed(ipt);
+  ipt.tables.nat.get('POSTROUTING')?.push('-A POSTROUTING -o eth0 -j WEFT-POSTRTG');
+  const removed = await removeTrafficRules(ipt);
+  t.same(removed.map((r) => [r.table, r.chain, r.rules, r.deleteJumps.length, r.deleteChain]),
+    [['nat', MASQ_CHAIN, 6, 2, true], ['filter', FORWARD_CHAIN, 2, 1, true]]);
+  t.equal(ipt.restores.length, 1);
+  t.equal(ipt.rules('nat', MASQ_CHAIN), undefined);
+  t.equal(ipt.rules('filter', FORWARD_CHAIN), undefined);
+  t.same(ipt.rules('nat', 'POSTROUTING'), [KUBE]);
+  t.same(ipt.rules('filter', 'FORWARD'), []);
+  t.same(await removeTrafficRules(ipt), []);
+  t.equal(ipt.restores.length, 1, 'nothing to write the second time');
+});
