@@ -66,5 +66,5 @@ function withAddress(found: InterfaceAddresses, reason: string): ExternalChoice 
 
 function checkMtu(found: InterfaceAddresses, address: Ipv4): ExternalChoice {
   if (found.mtu <= 0) return { ok: false, reason: `interface ${found.name} reports MTU ${found.mtu}` };
-  return { ok: true, ext: { name: found.name, index: found.index, address, mtu: found.mtu } };
+  return { ok: true, ext: { name: found.name, index: found.index, address, addresses: found.addresses.map((a) => a.ip), mtu: found.mtu } };
 }

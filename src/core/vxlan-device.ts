@@ -12,7 +12,11 @@ export interface VxlanDeviceSpec {
   readonly vni: number;
   /** UDP destination port. */
   readonly port: number;
-  /** Source address of encapsulated packets: the external interface's address. */
+  /**
+   * Source address of encapsulated packets: this host's public IP (flannel's
+   * `ExtAddr`), which defaults to the external interface's address and must
+   * be one of that interface's addresses.
+   */
   readonly local: Ipv4;
   /** The external (underlay) interface. */
   readonly parent: string;
@@ -28,6 +32,8 @@ export interface ExternalInterface {
   readonly index: number;
   /** The interface's first global IPv4 address (or the one asked for). */
   readonly address: Ipv4;
+  /** Every IPv4 address the interface holds. */
+  readonly addresses: readonly Ipv4[];
   readonly mtu: number;
 }
 
@@ -54,18 +60,40 @@ export function deviceName(vni: number): string {
   return `weft.${vni}`;
 }
 
+export type VxlanLocalChoice = { ok: true; local: Ipv4 } | { ok: false; reason: string };
+
 /**
- * The device for this network config on this external interface. The MTU is
- * `Backend.MTU` (or the interface's MTU) minus the VXLAN overhead; the MAC is
- * derived from the node name so a recreated device keeps it.
+ * The device's `local` (VXLAN source) address: the public IP, which defaults
+ * to the external interface's address. As in flannel, the public IP is the
+ * source of encapsulated packets, so it must be held by the external
+ * interface (without `--iface` the interface is chosen as the one holding
+ * it); a public IP that is only reachable through NAT is not supported.
  */
-export function deviceSpec(config: NetworkConfig, ext: ExternalInterface, nodeName: string): VxlanDeviceSpec {
+export function vxlanLocal(ext: ExternalInterface, publicIp: Ipv4 | undefined): VxlanLocalChoice {
+  if (publicIp === undefined) return { ok: true, local: ext.address };
+  if (publicIp === ext.address || ext.addresses.includes(publicIp)) return { ok: true, local: publicIp };
+  return {
+    ok: false,
+    reason: `--public-ip ${publicIp} is not an address of the external interface ${ext.name} (${ext.addresses.join(', ') || 'no IPv4 address'}): `
+      + 'the public IP is the VXLAN source address (local), which must be an address of this host on that interface; '
+      + 'a public IP behind NAT is not supported yet. Drop --iface to use the interface holding the public IP, '
+      + 'or drop --public-ip to use the interface address',
+  };
+}
+
+/**
+ * The device for this network config on this external interface. `local` is
+ * the VXLAN source address (see `vxlanLocal`; default: the interface's
+ * address). The MTU is `Backend.MTU` (or the interface's MTU) minus the VXLAN
+ * overhead; the MAC is derived from the node name so a recreated device keeps it.
+ */
+export function deviceSpec(config: NetworkConfig, ext: ExternalInterface, nodeName: string, local: Ipv4 = ext.address): VxlanDeviceSpec {
   const { vni, port, gbp } = config.backend;
   return {
     name: deviceName(vni),
     vni,
     port,
-    local: ext.address,
+    local,
     parent: ext.name,
     mtu: (config.backend.mtu ?? ext.mtu) - VXLAN_OVERHEAD,
     mac: vtepMacFor(nodeName, vni),

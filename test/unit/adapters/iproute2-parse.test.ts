@@ -53,8 +53,9 @@ t.test('interfaces and default route → external interface', async (t) => {
   t.same(interfaces.map((i) => i.name), ['lo', 'eth1', 'eth0', 'weft.1', 'gb.2', 'vw', 'vv']);
   const dev = parse.parseDefaultRouteDevice(json('route-default.json'));
   t.equal(dev, 'eth0');
-  t.same(selectExternalInterface(interfaces, dev, {}), { ok: true, ext: { name: 'eth0', index: 3, address: '192.0.2.11', mtu: 1500 } });
-  t.match(selectExternalInterface(interfaces, dev, { iface: '10.5.200.0' }), { ok: true, ext: { name: 'weft.1', address: '10.5.200.0' } });
+  t.same(selectExternalInterface(interfaces, dev, {}), { ok: true, ext: { name: 'eth0', index: 3, address: '192.0.2.11', addresses: ['192.0.2.11'], mtu: 1500 } });
+  t.match(selectExternalInterface(interfaces, dev, { iface: '10.5.200.0' }),
+    { ok: true, ext: { name: 'weft.1', address: '10.5.200.0', addresses: ['10.5.1.0', '10.5.200.0', '172.16.0.1'] } });
   t.match(selectExternalInterface(interfaces, undefined, { publicIp: '192.0.2.11' as never }), { ok: true, ext: { name: 'eth0' } });
   t.match(selectExternalInterface(interfaces, dev, { iface: 'eth1' }), { ok: false, reason: /eth1 \(--iface\) has no IPv4 address/ });
   t.match(selectExternalInterface(interfaces, dev, { iface: 'eth9' }), { ok: false, reason: /no interface named eth9/ });

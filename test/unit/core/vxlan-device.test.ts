@@ -2,7 +2,7 @@ import t from 'tap';
 import type { Ipv4 } from '../../../src/core/cidr.js';
 import { vtepMacFor } from '../../../src/core/mac.js';
 import { type NetworkConfig, parseNetworkConfig } from '../../../src/core/network-config.js';
-import { type ExternalInterface, type VxlanLinkInfo, deviceMismatch, deviceName, deviceSpec } from '../../../src/core/vxlan-device.js';
+import { type ExternalInterface, type VxlanLinkInfo, deviceMismatch, deviceName, deviceSpec, vxlanLocal } from '../../../src/core/vxlan-device.js';
 
 function config(backend: Record<string, unknown> = { Type: 'vxlan' }): NetworkConfig {
   const parsed = parseNetworkConfig({ Network: '10.5.0.0/16', Backend: backend });
@@ -10,13 +10,27 @@ function config(backend: Record<string, unknown> = { Type: 'vxlan' }): NetworkCo
   return parsed.config;
 }
 
-const eth0: ExternalInterface = { name: 'eth0', index: 3, address: '192.0.2.11' as Ipv4, mtu: 1500 };
+const eth0: ExternalInterface = { name: 'eth0', index: 3, address: '192.0.2.11' as Ipv4, addresses: ['192.0.2.11', '192.0.2.50'] as Ipv4[], mtu: 1500 };
 
 t.test('deviceSpec: defaults, MTU from the interface minus 50, MAC from the node name', async (t) => {
   t.same(deviceSpec(config(), eth0, 'host1'), {
     name: 'weft.1', vni: 1, port: 8472, local: '192.0.2.11', parent: 'eth0', mtu: 1450, mac: vtepMacFor('host1', 1), gbp: false,
   });
   t.equal(deviceName(4096), 'weft.4096');
+});
+
+t.test('deviceSpec: local is the public IP when given', async (t) => {
+  t.match(deviceSpec(config(), eth0, 'host1', '192.0.2.50' as Ipv4), { local: '192.0.2.50', parent: 'eth0' });
+});
+
+t.test('vxlanLocal: the public IP (default: the interface address), which the interface must hold', async (t) => {
+  t.same(vxlanLocal(eth0, undefined), { ok: true, local: '192.0.2.11' });
+  t.same(vxlanLocal(eth0, '192.0.2.11' as Ipv4), { ok: true, local: '192.0.2.11' });
+  t.same(vxlanLocal(eth0, '192.0.2.50' as Ipv4), { ok: true, local: '192.0.2.50' }, 'a secondary address of the interface');
+  const nat = vxlanLocal(eth0, '198.51.100.7' as Ipv4);
+  t.match(nat, { ok: false, reason: /--public-ip 198\.51\.100\.7 is not an address of the external interface eth0 \(192\.0\.2\.11, 192\.0\.2\.50\)/ });
+  t.match(nat, { reason: /VXLAN source address .*NAT is not supported yet/ });
+  t.match(vxlanLocal({ ...eth0, addresses: [] }, '198.51.100.7' as Ipv4), { ok: false, reason: /eth0 \(no IPv4 address\)/ });
 });
 
 t.test('deviceSpec: Backend.MTU, VNI, port and GBP from the config', async (t) => {
