@@ -1,0 +1,140 @@
+/**
+ * `weftctl doctor`: gathers facts about this host (etcd, subnet.env, the
+ * device, sysctls, MTUs, iptables, a ping to each peer through the device)
+ * and prints core/doctor.ts's verdicts. Runs on the host, as root; exit 0
+ * when no check FAILs. It opens etcd itself so that an unreachable etcd is
+ * one failed check, not the end of the diagnosis. Read-only.
+ */
+import { hostname } from 'node:os';
+import type { ListedLease } from '../core/allocate.js';
+import { cidrIp } from '../core/cidr.js';
+import { findOwnLease } from '../core/device-check.js';
+import { type CheckResult, type DoctorFacts, type EtcdFacts, type PeerProbe, type ReadyProbe, evaluateDoctor, summarize } from '../core/doctor.js';
+import { errorMessage } from '../core/errors.js';
+import { parseNetworkConfigText } from '../core/network-config.js';
+import { classifyLease } from '../core/peer-set.js';
+import { deviceName } from '../core/vxlan-device.js';
+import { type HostProbe, LocalHostProbe } from '../adapters/host-probe.js';
+import { IpRoute2 } from '../adapters/iproute2/iproute2.js';
+import type { Kernel } from '../adapters/kernel.js';
+import type { SubnetRegistry } from '../adapters/registry.js';
+import { readSubnetFile } from '../adapters/subnet-file.js';
+import { type EtcdFlagValues, etcdConnection, openRegistry } from './etcd-flags.js';
+import { DEFAULT_SUBNET_FILE } from './weftctl-status.js';
+import type { CtlIo } from './weftctl.js';
+
+export interface DoctorOptions {
+  readonly nodeName: string;
+  readonly subnetFile: string;
+  /** weftd's health endpoint; undefined: infer readiness from subnet.env and the device. */
+  readonly healthz: { readonly ip: string; readonly port: number } | undefined;
+}
+
+export interface DoctorDeps {
+  readonly openRegistry: () => Promise<SubnetRegistry>;
+  readonly kernel: Kernel;
+  readonly host: HostProbe;
+}
+
+/** How many pings run at once. */
+const PROBE_PARALLEL = 16;
+
+async function readEtcd(open: () => Promise<SubnetRegistry>): Promise<EtcdFacts> {
+  let registry: SubnetRegistry | undefined;
+  try {
+    registry = await open();
+    const text = await registry.getConfig();
+    if (text === undefined) return { ok: false, error: 'etcd answers, but there is no network config under the prefix (weftctl config set)' };
+    const parsed = parseNetworkConfigText(text);
+    if (!parsed.ok) return { ok: false, error: `the network config in etcd is invalid: ${parsed.errors.join('; ')}` };
+    const leases: ListedLease[] = [];
+    for (const entry of (await registry.listLeases()).entries) {
+      const c = classifyLease(entry, parsed.config);
+      if (c.ok) leases.push(c.lease);
+    }
+    return { ok: true, config: parsed.config, leases };
+  } catch (err) {
+    // grpc appends an empty "Resolution note:" to connection errors.
+    return { ok: false, error: `etcd: ${errorMessage(err).replace(/\s*Resolution note:\s*$/, '')}` };
+  } finally {
+    registry?.close();
+  }
+}
+
+async function probePeers(host: HostProbe, device: string, peers: readonly ListedLease[]): Promise<PeerProbe[]> {
+  const results: PeerProbe[] = [];
+  for (let i = 0; i < peers.length; i += PROBE_PARALLEL) {
+    results.push(...await Promise.all(peers.slice(i, i + PROBE_PARALLEL).map(async (p) => ({ subnet: p.subnet, ...await host.ping(device, cidrIp(p.subnet)) }))));
+  }
+  return results;
+}
+
+async function readiness(host: HostProbe, healthz: DoctorOptions['healthz']): Promise<ReadyProbe> {
+  if (!healthz) return { kind: 'not-probed' };
+  const url = `http://${healthz.ip}:${healthz.port}/readyz`;
+  const r = await host.httpGet(url);
+  return r.ok ? { kind: 'answered', url, status: r.status, body: r.body } : { kind: 'unreachable', url, error: r.error };
+}
+
+export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): Promise<DoctorFacts> {
+  const { kernel, host } = deps;
+  const [etcd, subnetFile, ready, iptables, weftLinks] = await Promise.all([
+    readEtcd(deps.openRegistry), readSubnetFile(opts.subnetFile), readiness(host, opts.healthz), host.filterRules(), host.weftDevices(),
+  ]);
+  const name = etcd.ok ? deviceName(etcd.config.backend.vni) : weftLinks.length === 1 ? weftLinks[0] : undefined;
+  const device = name ? await kernel.readDevice(name) : undefined;
+  const [parent, cni0, kernelState] = await Promise.all([
+    device?.parent ? kernel.readDevice(device.parent) : undefined,
+    kernel.readDevice('cni0'),
+    device?.kind === 'vxlan' && name ? kernel.readState(name) : undefined,
+  ]);
+  const [ipForward, bridgeNfCallIptables, rpFilterAll, rpFilterDevice] = await Promise.all([
+    host.readSysctl('net/ipv4/ip_forward'), host.readSysctl('net/bridge/bridge-nf-call-iptables'),
+    host.readSysctl('net/ipv4/conf/all/rp_filter'), name ? host.readSysctl(`net/ipv4/conf/${name}/rp_filter`) : undefined,
+  ]);
+  const own = etcd.ok ? findOwnLease(etcd.leases, opts.nodeName, subnetFile).lease : undefined;
+  const peers = etcd.ok && own ? etcd.leases.filter((l) => l.subnet !== own.subnet && l.attrs.backendType === 'vxlan' && l.attrs.vtepMac !== undefined) : [];
+  const probes = device?.kind === 'vxlan' && name ? await probePeers(host, name, peers) : [];
+  return {
+    nodeName: opts.nodeName, readiness: ready, etcd, subnetFile: { path: opts.subnetFile, state: subnetFile },
+    deviceName: name, device, parentMtu: parent?.mtu, cni0Mtu: cni0?.mtu,
+    sysctl: { ipForward, bridgeNfCallIptables, rpFilterAll, rpFilterDevice }, iptables, kernelState, probes,
+  };
+}
+
+export function renderDoctor(results: readonly CheckResult[]): string {
+  const width = Math.max(...results.map((r) => r.check.length));
+  const lines: string[] = [];
+  for (const r of results) {
+    lines.push(`${r.verdict.padEnd(4)}  ${r.check.padEnd(width)}  ${r.detail}`);
+    if (r.fix !== null) lines.push(`${' '.repeat(width + 8)}fix: ${r.fix}`);
+  }
+  const s = summarize(results);
+  lines.push('', `${results.length} checks: ${s.ok} ok, ${s.warn} warn, ${s.fail} FAIL`);
+  return lines.join('\n');
+}
+
+function options(argv: Record<string, unknown>): DoctorOptions {
+  const str = (k: string): string | undefined => (typeof argv[k] === 'string' && argv[k] !== '' ? argv[k] : undefined);
+  const port = typeof argv['healthz-port'] === 'number' ? argv['healthz-port'] : 0;
+  return {
+    nodeName: str('node-name') ?? hostname(),
+    subnetFile: str('subnet-file') ?? DEFAULT_SUBNET_FILE,
+    healthz: port > 0 ? { ip: str('healthz-ip') ?? '127.0.0.1', port } : undefined,
+  };
+}
+
+/** The real adapters; bad etcd flags are a usage error before anything is read. */
+function hostDeps(argv: Record<string, unknown>): DoctorDeps {
+  const connection = etcdConnection(argv as Record<string, unknown> & EtcdFlagValues);
+  return { openRegistry: () => openRegistry(connection), kernel: new IpRoute2(), host: new LocalHostProbe() };
+}
+
+export async function doctorCommand(argv: Record<string, unknown>, io: CtlIo, deps: DoctorDeps = hostDeps(argv)): Promise<number> {
+  const opts = options(argv);
+  const facts = await gatherDoctorFacts(opts, deps);
+  const results = evaluateDoctor(facts);
+  const summary = summarize(results);
+  io.out(argv['json'] ? JSON.stringify({ node: opts.nodeName, results, summary, ok: summary.fail === 0 }, null, 2) : renderDoctor(results));
+  return summary.fail === 0 ? 0 : 1;
+}

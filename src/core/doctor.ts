@@ -1,0 +1,147 @@
+/**
+ * `weftctl doctor`: facts about one host in, a verdict per check out (ok,
+ * warn, FAIL with a concrete fix). Pure: src/cli/weftctl-doctor.ts gathers
+ * the facts (etcd, /proc/sys, iproute2, iptables, ping, /readyz). The host
+ * checks (sysctls, MTU, FORWARD) are in doctor-host.ts.
+ */
+import { type Cidr, cidrIp } from './cidr.js';
+import type { ListedLease } from './allocate.js';
+import { type CheckResult, fail, ok, warn } from './check-result.js';
+import { type SubnetFileState, deviceProblems, findOwnLease, subnetFileProblem } from './device-check.js';
+import type { KernelState } from './kernel-state.js';
+import type { NetworkConfig } from './network-config.js';
+import { peerDrift } from './peer-drift.js';
+import type { VxlanLinkInfo } from './vxlan-device.js';
+import { type Sysctls, checkBridgeNetfilter, checkForward, checkIpForward, checkMtu, checkRpFilter } from './doctor-host.js';
+import { checkDuplicates } from './lease-duplicates.js';
+
+export type { CheckResult, Verdict } from './check-result.js';
+export { summarize } from './check-result.js';
+export type { Sysctls } from './doctor-host.js';
+
+/** weftd's /readyz, when doctor was given --healthz-port. */
+export type ReadyProbe =
+  | { readonly kind: 'not-probed' }
+  | { readonly kind: 'answered'; readonly url: string; readonly status: number; readonly body: string }
+  | { readonly kind: 'unreachable'; readonly url: string; readonly error: string };
+
+export type EtcdFacts =
+  | { readonly ok: true; readonly config: NetworkConfig; readonly leases: readonly ListedLease[] }
+  | { readonly ok: false; readonly error: string };
+
+/** One ping through the device to a peer's VTEP address (`<peer subnet>.0`). */
+export interface PeerProbe {
+  readonly subnet: Cidr;
+  readonly replied: boolean;
+  /** ping's summary or error line. */
+  readonly output: string;
+}
+
+export interface DoctorFacts {
+  readonly nodeName: string;
+  readonly readiness: ReadyProbe;
+  readonly etcd: EtcdFacts;
+  readonly subnetFile: { readonly path: string; readonly state: SubnetFileState };
+  /** `weft.<VNI>` from the config, or without etcd the only `weft.*` link; undefined when unknown. */
+  readonly deviceName: string | undefined;
+  readonly device: VxlanLinkInfo | undefined;
+  /** MTU of the device's parent (underlay) interface. */
+  readonly parentMtu: number | undefined;
+  /** MTU of `cni0`; undefined when there is no cni0. */
+  readonly cni0Mtu: number | undefined;
+  readonly sysctl: Sysctls;
+  /** `iptables -S` of the filter table. */
+  readonly iptables: { readonly ok: true; readonly rules: string } | { readonly ok: false; readonly error: string };
+  readonly kernelState: KernelState | undefined;
+  readonly probes: readonly PeerProbe[];
+}
+
+/** Every check, in the order an operator would look. */
+export function evaluateDoctor(f: DoctorFacts): CheckResult[] {
+  const config = f.etcd.ok ? f.etcd.config : undefined;
+  const own = f.etcd.ok ? findOwnLease(f.etcd.leases, f.nodeName, f.subnetFile.state).lease : undefined;
+  return [
+    checkDaemon(f),
+    checkEtcd(f),
+    checkLease(f, own),
+    checkSubnetFile(f, config, own),
+    checkDevice(f, config, own),
+    checkIpForward(f.sysctl),
+    checkBridgeNetfilter(f.sysctl),
+    checkRpFilter(f.sysctl, f.deviceName, f.device),
+    checkMtu(f, config),
+    ...(f.etcd.ok ? [checkDuplicates(f.etcd.leases)] : []),
+    ...checkPeers(f, config, own),
+    checkForward(f.iptables, config?.network),
+  ];
+}
+
+const WEFTD_FIX = 'start weftd (systemctl start weftd) and read its log (journalctl -u weftd): it writes subnet.env and sets up the device after its first full pass';
+
+function checkDaemon(f: DoctorFacts): CheckResult {
+  const r = f.readiness;
+  if (r.kind === 'answered') {
+    return r.status === 200 ? ok('weftd', `ready: ${r.url} answered 200`)
+      : fail('weftd', `not ready: ${r.url} answered ${r.status} ${r.body.trim()}`, `wait for the first pass, or read weftd's log for why it is stuck; ${WEFTD_FIX}`);
+  }
+  if (r.kind === 'unreachable') {
+    return fail('weftd', `nothing answers at ${r.url} (${r.error})`, `${WEFTD_FIX}; give doctor the --healthz-ip/--healthz-port weftd runs with`);
+  }
+  const file = f.subnetFile.state.ok;
+  const device = f.device !== undefined && f.device.up;
+  const how = '(inferred from subnet.env and the device; pass weftd\'s --healthz-port to probe /readyz)';
+  if (file && device) return ok('weftd', `has run: subnet.env exists and ${f.device?.name ?? 'the device'} is up ${how}`);
+  const missing = [...(file ? [] : ['subnet.env']), ...(device ? [] : [`${f.deviceName ?? 'weft.<VNI>'} (up)`])];
+  return fail('weftd', `not running or not ready: no ${missing.join(' and no ')} ${how}`, WEFTD_FIX);
+}
+
+function checkEtcd(f: DoctorFacts): CheckResult {
+  if (f.etcd.ok) return ok('etcd', `reachable; network ${f.etcd.config.network}, VNI ${f.etcd.config.backend.vni}, port ${f.etcd.config.backend.port}, ${f.etcd.leases.length} leases`);
+  return fail('etcd', f.etcd.error, 'check --etcd-endpoints (and the TLS flags, https:// with --etcd-cafile) against weftd\'s; `weftctl config get` must show the network config');
+}
+
+function checkLease(f: DoctorFacts, own: ListedLease | undefined): CheckResult {
+  if (!f.etcd.ok) return warn('lease', 'not checked: etcd is not reachable', 'fix etcd first');
+  if (!own) return fail('lease', `no lease names node ${f.nodeName}`, `run weftd with --node-name ${f.nodeName} (or give doctor weftd's --node-name); \`weftctl leases\` lists who holds what`);
+  return ok('lease', `${own.subnet}, public IP ${own.attrs.publicIp}${own.reservation ? ', reservation' : ''}`);
+}
+
+function checkSubnetFile(f: DoctorFacts, config: NetworkConfig | undefined, own: ListedLease | undefined): CheckResult {
+  const { path, state } = f.subnetFile;
+  const problem = subnetFileProblem(state, config, own, f.device?.mtu);
+  if (problem === undefined) return ok('subnet.env', `${path} ${own ? `matches the lease ${own.subnet}` : f.device ? 'matches the device MTU' : 'parses'}`);
+  if (!state.ok && state.missing) return fail('subnet.env', `${path} does not exist: CNI ADD fails until it does`, WEFTD_FIX);
+  return fail('subnet.env', `${path}: ${problem}`, 'weftd rewrites it on its next pass; if it stays wrong, another weftd (or flanneld) writes this file, or doctor got a different --subnet-file than weftd');
+}
+
+function checkDevice(f: DoctorFacts, config: NetworkConfig | undefined, own: ListedLease | undefined): CheckResult {
+  if (!f.deviceName) return fail('device', 'no weft.* VXLAN device on this host (and no config from etcd to name it)', WEFTD_FIX);
+  if (!f.device) return fail('device', `${f.deviceName} does not exist`, WEFTD_FIX);
+  const problems = config ? deviceProblems(f.device, config, own) : (f.device.up ? [] : ['link is down']);
+  const d = f.device;
+  const settings = `vxlan id ${String(d.vni)} dstport ${String(d.port)} local ${String(d.local)} dev ${String(d.parent)}`;
+  if (problems.length === 0) return ok('device', `${d.name} up, ${settings}`);
+  return fail('device', `${d.name}: ${problems.join('; ')}`, 'weftd repairs the device on its next pass (it recreates an incompatible one); if this persists, read weftd\'s log');
+}
+
+function checkPeers(f: DoctorFacts, config: NetworkConfig | undefined, own: ListedLease | undefined): CheckResult[] {
+  if (!f.etcd.ok || !config || !own) return [warn('peer entries', 'not checked: needs etcd and this host\'s lease', 'fix the checks above first')];
+  if (!f.kernelState) return [warn('peer entries', 'not checked: no device', 'fix the device first')];
+  const drift = peerDrift(own.subnet, f.etcd.leases, f.kernelState);
+  const bad = drift.peers.filter((p) => !p.inSync);
+  const entries = bad.length === 0 && drift.extra.length === 0
+    ? ok('peer entries', `route, neighbour and FDB entry in place for all ${drift.peers.length} peers`)
+    : fail('peer entries', [...bad.map((p) => `${p.subnet}: route ${p.route}, neighbour ${p.neighbor}, fdb ${p.fdb}`), ...drift.extra.map((e) => `unwanted ${e}`)].join('; '),
+      'weftd repairs these on its next pass (--resync-interval); if they stay wrong, weftd\'s log says which kernel change failed; `weftctl status` shows every entry');
+  const reach = drift.peers.map((p): CheckResult => {
+    const name = `vxlan ${p.subnet}`;
+    const probe = f.probes.find((x) => x.subnet === p.subnet);
+    const path = `UDP ${config.backend.port} to ${p.publicIp}${p.node ? ` (${p.node})` : ''} and back`;
+    if (!p.inSync) return fail(name, `cannot test UDP ${config.backend.port}: this host's entries for the peer are not in place`, 'see the peer entries check');
+    if (!probe) return warn(name, 'not probed', 'run doctor on the host itself (ip netns exec <host> weftctl doctor) as root');
+    if (probe.replied) return ok(name, `${cidrIp(p.subnet)} answered through ${f.deviceName ?? 'the device'}: ${path} works`);
+    return fail(name, `no answer from ${cidrIp(p.subnet)} through ${f.deviceName ?? 'the device'} (${probe.output}): ${path} is blocked or the peer is down`,
+      `allow UDP ${config.backend.port} between ${own.attrs.publicIp} and ${p.publicIp} both ways (host firewalls: iptables -S INPUT on both hosts; cloud security groups); run weftctl doctor on ${p.node ?? p.publicIp} too`);
+  });
+  return [entries, ...reach];
+}

@@ -1,0 +1,67 @@
+/**
+ * Compares what the leases want on our device with what the kernel holds,
+ * per peer, for `weftctl status` and `weftctl doctor`. Pure.
+ *
+ * The wanted entries are exactly weftd's (`desiredIndex`), so a peer status
+ * says `ok` only for what the daemon itself would leave alone.
+ */
+import { type Cidr, cidrIp } from './cidr.js';
+import { type KernelState, desiredIndex } from './kernel-state.js';
+import type { Lease } from './lease.js';
+
+/** `ok`, `missing`, or what the kernel has instead. */
+export type EntryState = 'ok' | 'missing' | `wrong: ${string}`;
+
+export interface PeerDrift {
+  readonly subnet: Cidr;
+  readonly node: string | null;
+  readonly publicIp: string;
+  readonly vtepMac: string;
+  readonly route: EntryState;
+  readonly neighbor: EntryState;
+  readonly fdb: EntryState;
+  readonly inSync: boolean;
+}
+
+export interface DriftReport {
+  readonly peers: readonly PeerDrift[];
+  /** Entries on our device that no lease wants (removed by weftd's next pass). */
+  readonly extra: readonly string[];
+  readonly inSync: boolean;
+}
+
+export function peerDrift(selfSubnet: Cidr, leases: Iterable<Lease>, actual: KernelState): DriftReport {
+  const list = [...leases];
+  const want = desiredIndex(selfSubnet, list);
+  const routes = new Map(actual.routes.map((r) => [r.dst as string, r]));
+  const neighbors = new Map(actual.neighbors.map((n) => [n.ip as string, n]));
+  const fdb = new Map(actual.fdb.map((f) => [f.mac as string, f]));
+  const peers: PeerDrift[] = [];
+  for (const { subnet, attrs } of list) {
+    if (subnet === selfSubnet || attrs.backendType !== 'vxlan' || attrs.vtepMac === undefined) continue;
+    const vtep = cidrIp(subnet);
+    const r = routes.get(subnet);
+    const n = neighbors.get(vtep);
+    const f = fdb.get(attrs.vtepMac);
+    const route: EntryState = !r ? 'missing' : r.via === vtep ? 'ok' : `wrong: via ${r.via}`;
+    const neighbor: EntryState = !n ? 'missing' : n.mac === attrs.vtepMac ? 'ok' : `wrong: lladdr ${n.mac}`;
+    let fdbState: EntryState = !f ? 'missing' : f.dst === attrs.publicIp ? 'ok' : `wrong: dst ${f.dst}`;
+    // A MAC one FDB entry cannot serve twice: another lease with the same MAC won it.
+    const winner = want.fdb.get(attrs.vtepMac);
+    if (winner && winner.dst !== attrs.publicIp) {
+      const other = list.find((l) => l.subnet !== subnet && l.attrs.vtepMac === attrs.vtepMac && l.attrs.publicIp === winner.dst);
+      fdbState = `wrong: dst ${f?.dst ?? 'none'} (MAC shared with ${other?.subnet ?? winner.dst}; one of the two leases is stale)`;
+    }
+    peers.push({
+      subnet, node: attrs.nodeName ?? null, publicIp: attrs.publicIp, vtepMac: attrs.vtepMac, route, neighbor, fdb: fdbState,
+      inSync: route === 'ok' && neighbor === 'ok' && fdbState === 'ok',
+    });
+  }
+  const extra = [
+    ...actual.routes.filter((r) => !want.routes.has(r.dst)).map((r) => `route ${r.dst} via ${r.via}`),
+    ...actual.neighbors.filter((n) => !want.neighbors.has(n.ip)).map((n) => `neighbour ${n.ip} lladdr ${n.mac}`),
+    ...actual.fdb.filter((f) => !want.fdb.has(f.mac)).map((f) => `fdb ${f.mac} dst ${f.dst}`),
+  ];
+  peers.sort((a, b) => a.subnet.localeCompare(b.subnet, 'en', { numeric: true }));
+  return { peers, extra, inSync: extra.length === 0 && peers.every((p) => p.inSync) };
+}

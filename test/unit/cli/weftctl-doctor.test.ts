@@ -1,0 +1,75 @@
+import t from 'tap';
+import type { HostProbe } from '../../../src/adapters/host-probe.js';
+import { doctorCommand, gatherDoctorFacts, renderDoctor } from '../../../src/cli/weftctl-doctor.js';
+import { evaluateDoctor } from '../../../src/core/doctor.js';
+import { hostFixture } from '../../helpers/host-fixture.js';
+
+/** A host whose sysctls, iptables and peers are all fine unless told otherwise; records pings and GETs. */
+class FakeHostProbe implements HostProbe {
+  readonly pings: string[] = [];
+  readonly gets: string[] = [];
+  sysctls = new Map<string, number>([['net/ipv4/ip_forward', 1], ['net/bridge/bridge-nf-call-iptables', 1], ['net/ipv4/conf/all/rp_filter', 0], ['net/ipv4/conf/weft.1/rp_filter', 0]]);
+  silent = new Set<string>();
+  async readSysctl(path: string): Promise<number | undefined> { return this.sysctls.get(path); }
+  async weftDevices(): Promise<string[]> { return ['weft.1']; }
+  async filterRules(): Promise<{ ok: true; rules: string }> { return { ok: true, rules: '-P FORWARD ACCEPT\n' }; }
+  async ping(device: string, ip: string): Promise<{ replied: boolean; output: string }> {
+    this.pings.push(`${device} ${ip}`);
+    return this.silent.has(ip) ? { replied: false, output: '2 packets transmitted, 0 received' } : { replied: true, output: '2 received' };
+  }
+  async httpGet(url: string): Promise<{ ok: true; status: number; body: string }> {
+    this.gets.push(url);
+    return { ok: true, status: 200, body: 'ready\n' };
+  }
+}
+
+const options = (subnetFile: string, port?: number) => ({ nodeName: 'host1', subnetFile, healthz: port ? { ip: '127.0.0.1', port } : undefined });
+
+t.test('gathers every fact: pings each peer\'s VTEP address through the device, never its own', async (t) => {
+  const h = await hostFixture(t.testdir());
+  const host = new FakeHostProbe();
+  const facts = await gatherDoctorFacts(options(h.subnetFile), { openRegistry: async () => h.registry, kernel: h.kernel, host });
+  t.same(host.pings.sort(), ['weft.1 10.5.2.0', 'weft.1 10.5.3.0']);
+  t.same(host.gets, [], 'no --healthz-port: /readyz is not probed');
+  t.match(facts, { deviceName: 'weft.1', device: { name: 'weft.1', mtu: 1450 }, cni0Mtu: undefined, readiness: { kind: 'not-probed' },
+    sysctl: { ipForward: 1, rpFilterDevice: 0 }, etcd: { ok: true } });
+  t.same(evaluateDoctor(facts).filter((r) => r.verdict === 'FAIL'), []);
+  await gatherDoctorFacts(options(h.subnetFile, 9180), { openRegistry: async () => h.registry, kernel: h.kernel, host });
+  t.same(host.gets, ['http://127.0.0.1:9180/readyz']);
+});
+
+t.test('etcd unreachable: the device is found by name and nothing is pinged', async (t) => {
+  const h = await hostFixture(t.testdir());
+  const host = new FakeHostProbe();
+  const facts = await gatherDoctorFacts(options(h.subnetFile), {
+    openRegistry: async () => { throw new Error('connect ECONNREFUSED 192.0.2.1:2379. Resolution note: '); }, kernel: h.kernel, host,
+  });
+  t.same(facts.etcd, { ok: false, error: 'etcd: connect ECONNREFUSED 192.0.2.1:2379.' });
+  t.equal(facts.device?.name, 'weft.1');
+  t.same(host.pings, []);
+});
+
+t.test('doctorCommand: exit 0 without FAIL, 1 with; text and JSON', async (t) => {
+  const dir = t.testdir();
+  const h = await hostFixture(dir);
+  const host = new FakeHostProbe();
+  // doctor closes the registry it opened: each run gets a fresh one with the same content.
+  const deps = { openRegistry: async () => (await hostFixture(dir)).registry, kernel: h.kernel, host };
+  const out: string[] = [];
+  const io = { out: (s: string) => out.push(s), err: () => undefined };
+  t.equal(await doctorCommand({ 'node-name': 'host1', 'subnet-file': h.subnetFile }, io, deps), 0);
+  t.match(out.pop(), /^ok {4}weftd .*\n\n14 checks: 13 ok, 1 warn, 0 FAIL$/s, 'the parent MTU is unknown to the fake kernel: a warn');
+  host.silent.add('10.5.3.0');
+  t.equal(await doctorCommand({ 'node-name': 'host1', 'subnet-file': h.subnetFile, json: true }, io, deps), 1);
+  const json = JSON.parse(out.pop() ?? '') as { ok: boolean; summary: object; results: { check: string; verdict: string }[] };
+  t.match(json, { ok: false, summary: { fail: 1 } });
+  t.same(json.results.filter((r) => r.verdict === 'FAIL').map((r) => r.check), ['vxlan 10.5.3.0/24']);
+});
+
+t.test('renderDoctor: aligned columns, the fix under its check', async (t) => {
+  const text = renderDoctor([
+    { check: 'ip_forward', verdict: 'FAIL', detail: 'net.ipv4.ip_forward = 0', fix: 'sysctl -w net.ipv4.ip_forward=1' },
+    { check: 'mtu', verdict: 'ok', detail: 'fine', fix: null },
+  ]);
+  t.equal(text, 'FAIL  ip_forward  net.ipv4.ip_forward = 0\n                  fix: sysctl -w net.ipv4.ip_forward=1\nok    mtu         fine\n\n2 checks: 1 ok, 0 warn, 1 FAIL');
+});
