@@ -4,12 +4,18 @@
  *   weftctl leases [--json]       every lease with its TTL, or "reservation"
  *   weftctl reserve SUBNET        pin a subnet (no TTL) to a host
  *   weftctl release SUBNET        remove a reservation (or, with --force, any lease)
+ *   weftctl cleanup               remove weft's iptables chains from this host (no etcd)
+ *   weftctl status [--json]       this host: lease, device, and per peer whether the kernel entries match
+ *   weftctl doctor [--json]       this host: ok / warn / FAIL per check, with the fix
  */
 import yargs, { type Argv } from 'yargs';
 import { UsageError, WeftError, errorMessage } from '../core/errors.js';
 import { withEtcdFlags, etcdConnection, openRegistry, type EtcdFlagValues } from './etcd-flags.js';
 import { configGet, configSet } from './weftctl-config.js';
 import { leasesCommand, releaseCommand, reserveCommand } from './weftctl-leases.js';
+import { cleanupCommand } from './weftctl-cleanup.js';
+import { statusCommand } from './weftctl-status.js';
+import { doctorCommand } from './weftctl-doctor.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
 
 export interface CtlIo {
@@ -18,8 +24,10 @@ export interface CtlIo {
 }
 
 type Handler = (registry: SubnetRegistry, argv: Record<string, unknown> & EtcdFlagValues, io: CtlIo) => Promise<number>;
+/** A command that acts on this host only: main() opens no etcd connection for it. */
+type LocalCommand = { readonly local: (argv: Record<string, unknown>, io: CtlIo) => Promise<number> };
 
-function build(io: CtlIo, run: (h: Handler, argv: Record<string, unknown> & EtcdFlagValues) => void): Argv {
+function build(io: CtlIo, run: (h: Handler | LocalCommand, argv: Record<string, unknown> & EtcdFlagValues) => void): Argv {
   const y = withEtcdFlags(yargs()).scriptName('weftctl').env('WEFTCTL').parserConfiguration({ 'duplicate-arguments-array': false }).strict().demandCommand(1, 'a command is required').help().version(false).wrap(100);
   return y
     .command('config <action> [file]', 'show or set the network config', (c) => c
@@ -40,13 +48,27 @@ function build(io: CtlIo, run: (h: Handler, argv: Record<string, unknown> & Etcd
     .command('release <subnet>', 'delete a reservation', (c) => c
       .positional('subnet', { type: 'string', demandOption: true })
       .option('force', { type: 'boolean', default: false, describe: 'also delete a live lease (its host re-acquires a subnet)' }),
-    (argv) => run(releaseCommand, argv as never));
+    (argv) => run(releaseCommand, argv as never))
+    .command('cleanup', 'remove weft\'s iptables chains and jumps (--ip-masq) from this host; stop weftd first', (c) => c,
+      (argv) => run({ local: cleanupCommand }, argv as never))
+    .command('status', 'on a host: its lease, device and per-peer kernel entries; exit 1 on any drift', (c) => c
+      .option('node-name', { type: 'string', describe: 'weftd\'s --node-name (default: the hostname)' })
+      .option('subnet-file', { type: 'string', default: '/run/weft/subnet.env', describe: 'weftd\'s --subnet-file' })
+      .option('json', { type: 'boolean', default: false }),
+    (argv) => run(statusCommand, argv as never))
+    .command('doctor', 'on a host: check what breaks overlays (weftd, etcd, sysctls, MTU, peers over UDP, FORWARD); exit 1 on any FAIL', (c) => c
+      .option('node-name', { type: 'string', describe: 'weftd\'s --node-name (default: the hostname)' })
+      .option('subnet-file', { type: 'string', default: '/run/weft/subnet.env', describe: 'weftd\'s --subnet-file' })
+      .option('healthz-ip', { type: 'string', default: '127.0.0.1', describe: 'weftd\'s --healthz-ip' })
+      .option('healthz-port', { type: 'number', default: 0, describe: 'weftd\'s --healthz-port: probe /readyz (0: infer readiness from subnet.env and the device)' })
+      .option('json', { type: 'boolean', default: false }),
+    (argv) => run({ local: doctorCommand }, argv as never));
 }
 
 export async function main(args: readonly string[], io: CtlIo = {
   out: (t) => process.stdout.write(`${t}\n`), err: (t) => process.stderr.write(`${t}\n`),
 }): Promise<number> {
-  let chosen: { handler: Handler; argv: Record<string, unknown> & EtcdFlagValues } | undefined;
+  let chosen: { handler: Handler | LocalCommand; argv: Record<string, unknown> & EtcdFlagValues } | undefined;
   let failure: string | undefined;
   let output = '';
   const parser = build(io, (handler, argv) => { chosen = { handler, argv }; })
@@ -64,6 +86,7 @@ export async function main(args: readonly string[], io: CtlIo = {
   }
   let registry: SubnetRegistry | undefined;
   try {
+    if (typeof chosen.handler !== 'function') return await chosen.handler.local(chosen.argv, io);
     registry = await openRegistry(etcdConnection(chosen.argv));
     return await chosen.handler(registry, chosen.argv, io);
   } catch (err) {

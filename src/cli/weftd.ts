@@ -13,6 +13,8 @@ import { notifyReady } from '../adapters/sd-notify.js';
 import { type DataPlanePort, LeaseOnlyDataPlane } from '../daemon/data-plane-port.js';
 import { type DaemonOptions, runDaemon } from '../daemon/run-daemon.js';
 import { DaemonStatus } from '../daemon/status.js';
+import { TrafficRules } from '../daemon/traffic-rules.js';
+import { IptablesCli } from '../adapters/iptables.js';
 import { configKey, etcdConnection, openRegistry, withEtcdFlags } from './etcd-flags.js';
 import { LOG_LEVELS, createLogger } from './log.js';
 import { startHealthServer } from './health-server.js';
@@ -26,7 +28,7 @@ function parser() {
     .option('public-ip', { type: 'string', describe: 'IP address advertised to peers and used as the VXLAN source; must be an address of the external interface (default: the interface address)' })
     .option('subnet-file', { type: 'string', default: '/run/weft/subnet.env', describe: 'where to write subnet.env' })
     .option('subnet-lease-ttl', { type: 'string', default: '24h', describe: 'TTL of the subnet lease in etcd (renewed every third of it)' })
-    .option('ip-masq', { type: 'boolean', default: false, describe: 'masquerade traffic leaving the overlay network' })
+    .option('ip-masq', { type: 'boolean', default: false, describe: 'masquerade traffic leaving the overlay network (iptables chains WEFT-POSTRTG, WEFT-FWD)' })
     .option('healthz-ip', { type: 'string', default: '127.0.0.1', describe: 'address for the health/metrics endpoint' })
     .option('healthz-port', { type: 'number', default: 0, describe: 'port for /healthz, /readyz and /metrics (0: off)' })
     .option('healthz-etcd-grace', { type: 'string', default: '2m', describe: '/healthz fails once etcd has been unreachable this long' })
@@ -111,7 +113,9 @@ export async function main(args: readonly string[]): Promise<number> {
         etcdGraceMs: parseDuration(argv['healthz-etcd-grace']) ?? 120_000, staleAfterMs: Math.max(60_000, 6 * options.resyncMs) });
     }
     const dataPlane: DataPlanePort = argv.dataplane === 'none' ? new LeaseOnlyDataPlane() : await createKernelDataPlane(log);
-    return await runDaemon(options, { registry, dataPlane, clock: systemClock, random: Math.random, log, status }, controller.signal);
+    // --ip-masq: weft's iptables chains (docs/masquerade.md); --dataplane none programs nothing, iptables included.
+    const trafficRules = options.ipMasq && argv.dataplane !== 'none' ? new TrafficRules({ iptables: new IptablesCli(), log: log.child({ component: 'iptables' }) }) : undefined;
+    return await runDaemon(options, { registry, dataPlane, clock: systemClock, random: Math.random, log, status, trafficRules }, controller.signal);
   } catch (err) {
     if (controller.signal.aborted) return 0;
     log.fatal({ err: errorMessage(err), code: err instanceof WeftError ? err.code : undefined }, 'weftd cannot start');

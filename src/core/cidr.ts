@@ -1,9 +1,10 @@
 /**
  * IPv4 addresses and CIDR blocks as canonical strings (so they work as Map
  * keys and compare with ===), plus the little arithmetic the lease logic needs.
- * This is the only file that imports ip-num.
+ * Validation is one regular expression, not ip-num's validator: every kernel
+ * read checks ~15 000 addresses at 5000 peers, and ip-num's check plus the
+ * canonical-form round trip cost ~2 µs each (a regex test ~0.1 µs).
  */
-import { Validator } from 'ip-num';
 
 /** A dotted-quad IPv4 address in canonical form, e.g. `10.5.72.1`. */
 export type Ipv4 = string & { readonly __brand: 'Ipv4' };
@@ -12,9 +13,12 @@ export type Cidr = string & { readonly __brand: 'Cidr' };
 
 const MAX = 2 ** 32;
 
+/** Four decimal octets 0-255 without leading zeros: exactly the canonical dotted quads. */
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 /** True when `text` is a canonical dotted-quad IPv4 address. */
 export function isIpv4(text: string): text is Ipv4 {
-  return Validator.isValidIPv4String(text)[0] && text === intToIpv4(ipv4ToInt(text as Ipv4));
+  return IPV4.test(text);
 }
 
 /** Parses a dotted quad; returns undefined when it is not one. */
@@ -59,7 +63,9 @@ export function parseCidr(text: string, requireAligned = true): CidrParse {
   if (requireAligned && base % blockSize(prefixLength) !== 0) {
     return { ok: false, reason: `${text} has host bits set (the network address is ${networkOf(ip, prefixLength)})` };
   }
-  return { ok: true, cidr: networkOf(ip, prefixLength), ip, prefixLength };
+  // An aligned block is its own network: skip rebuilding the string (hot when parsing kernel dumps).
+  const cidr = base % blockSize(prefixLength) === 0 ? `${ip}/${prefixLength}` as Cidr : networkOf(ip, prefixLength);
+  return { ok: true, cidr, ip, prefixLength };
 }
 
 /** The aligned block of `prefixLength` that contains `ip`. */

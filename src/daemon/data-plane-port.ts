@@ -32,9 +32,20 @@ export interface PassResult {
   readonly changes: number;
 }
 
+export interface ReconcileOptions {
+  /**
+   * Read the device and its entries from the kernel (a resync), instead of
+   * planning against what the last successful pass left there. The loop asks
+   * for one at least every resync interval; without it the data plane still
+   * reads whenever it has no trustworthy state (first pass, after a failure,
+   * a changed device or own subnet). Default: true.
+   */
+  readonly resync?: boolean;
+}
+
 export interface DataPlanePort {
   prepare(input: PrepareInput): Promise<Prepared>;
-  reconcile(selfSubnet: Cidr, leases: readonly Lease[]): Promise<PassResult>;
+  reconcile(selfSubnet: Cidr, leases: readonly Lease[], options?: ReconcileOptions): Promise<PassResult>;
 }
 
 export class LeaseOnlyDataPlane implements DataPlanePort {

@@ -7,12 +7,13 @@
  */
 import type { Logger } from 'pino';
 import { type Cidr, type Ipv4, cidrIp, containsIp, parseCidr } from '../core/cidr.js';
-import { WeftError } from '../core/errors.js';
-import { type KernelOp, desiredState, describeOp, planKernel, summarizeOps } from '../core/kernel-state.js';
+import { UsageError, WeftError } from '../core/errors.js';
+import { KernelCache } from '../core/kernel-cache.js';
+import { type KernelOp, type KernelState, desiredState, describeOp, planKernel, summarizeOps } from '../core/kernel-state.js';
 import type { Lease } from '../core/lease.js';
-import { type VxlanDeviceSpec, type VxlanLinkInfo, deviceMismatch, deviceSpec } from '../core/vxlan-device.js';
+import { type VxlanDeviceSpec, type VxlanLinkInfo, deviceMismatch, deviceSpec, vxlanLocal } from '../core/vxlan-device.js';
 import type { ApplyReport, Kernel } from '../adapters/kernel.js';
-import type { DataPlanePort, PassResult, PrepareInput, Prepared } from './data-plane-port.js';
+import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from './data-plane-port.js';
 
 export interface DataPlaneOptions {
   readonly kernel: Kernel;
@@ -32,6 +33,8 @@ export class DataPlane implements DataPlanePort {
   readonly #log: Logger;
   #spec: VxlanDeviceSpec | undefined;
   #network: Cidr | undefined;
+  /** What the last fully successful pass left in the kernel, for that device spec (a new prepare() drops it) and own subnet. */
+  #known: { readonly spec: VxlanDeviceSpec; readonly selfSubnet: Cidr; readonly kernel: KernelCache } | undefined;
 
   constructor(options: DataPlaneOptions) {
     this.#kernel = options.kernel;
@@ -41,46 +44,79 @@ export class DataPlane implements DataPlanePort {
   /**
    * Selects the external interface and makes sure the device exists with the
    * right settings: reused when compatible (MTU fixed in place), recreated
-   * when VNI, port, local address, parent, MAC or GBP differ. Throws on
+   * when VNI, port, local address, parent, MAC or GBP differ. The device's
+   * local address is the public IP (default: the interface's address); a
+   * `--public-ip` the interface does not hold is a UsageError. Throws on
    * failure: without a device there is nothing to advertise.
    */
   async prepare(input: PrepareInput): Promise<PreparedDevice> {
     const ext = await this.#kernel.externalInterface({ iface: input.iface, publicIp: input.publicIp });
-    const spec = deviceSpec(input.config, ext, input.nodeName);
+    const local = vxlanLocal(ext, input.publicIp);
+    if (!local.ok) throw new UsageError(local.reason);
+    const spec = deviceSpec(input.config, ext, input.nodeName, local.local);
     await this.#ensureDevice(spec, []);
     this.#spec = spec;
     this.#network = input.config.network;
-    const publicIp: Ipv4 = input.publicIp ?? ext.address;
+    const publicIp: Ipv4 = local.local;
     this.#log.info({ device: spec.name, parent: spec.parent, local: spec.local, publicIp, vni: spec.vni,
       port: spec.port, mtu: spec.mtu, mac: spec.mac }, 'vxlan device ready');
     return { publicIp, vtepMac: spec.mac, mtu: spec.mtu, device: spec.name, parent: spec.parent };
   }
 
   /**
-   * One pass: re-ensure the device (recreating it if it vanished), its
-   * `<subnet .0>/32` address and link state, then converge the peer entries.
-   * Kernel failures are reported in the result and logged, never thrown.
+   * One pass. A resync (the default) re-ensures the device (recreating it if
+   * it vanished), its `<subnet .0>/32` address and link state, reads the peer
+   * entries and converges them. Otherwise, when the last pass succeeded on
+   * the same device and own subnet, it plans against the state that pass left
+   * and touches the kernel only to apply the difference: an event costs one
+   * `ip` and one `bridge` process instead of four reads first. Hand edits are
+   * then repaired by the next resync (the loop asks for one every resync
+   * interval). Kernel failures are reported in the result and logged, never
+   * thrown; any failure drops the known state, so the next pass reads.
    */
-  async reconcile(selfSubnet: Cidr, leases: readonly Lease[]): Promise<PassResult> {
+  async reconcile(selfSubnet: Cidr, leases: readonly Lease[], options: ReconcileOptions = {}): Promise<PassResult> {
     const spec = this.#spec;
     const network = this.#network;
     if (!spec || !network) throw new Error('DataPlane.reconcile called before prepare');
+    const known = this.#known;
+    this.#known = undefined; // trusted again only once this pass has fully succeeded
+    const cached = options.resync === false && known?.spec === spec && known.selfSubnet === selfSubnet ? known.kernel : undefined;
+    let next = cached; // what the kernel holds once every operation of this pass has succeeded
     const deviceChanges: string[] = [];
     let ops: KernelOp[] = [];
     let report: ApplyReport = { applied: 0, failed: [] };
     try {
-      const link = await this.#ensureDevice(spec, deviceChanges);
-      await this.#ensureLinkConfig(link, cidrIp(selfSubnet), network, deviceChanges);
-      ops = planKernel(desiredState(selfSubnet, leases), await this.#kernel.readState(spec.name));
+      if (cached) {
+        ops = cached.plan(selfSubnet, leases);
+      } else {
+        const actual = await this.#readKernel(spec, network, selfSubnet, deviceChanges);
+        const desired = desiredState(selfSubnet, leases);
+        ops = planKernel(desired, actual);
+        next = new KernelCache(desired);
+      }
       if (ops.length > 0) report = await this.#kernel.apply(spec.name, ops);
     } catch (err) {
       if (!(err instanceof WeftError)) throw err;
       this.#log.error({ err, device: spec.name, deviceChanges }, 'data plane pass failed');
       return { ok: false, applied: 0, failed: 0, changes: deviceChanges.length + ops.length };
     }
-    this.#logPass(spec.name, deviceChanges, ops, report);
+    this.#logPass(spec.name, cached ? 'cache' : 'kernel', deviceChanges, ops, report);
     const failed = report.failed.length;
+    if (failed === 0 && next) {
+      cached?.record(ops);
+      this.#known = { spec, selfSubnet, kernel: next };
+    }
     return { ok: failed === 0, applied: report.applied, failed, changes: deviceChanges.length + ops.length };
+  }
+
+  /** The resync half of a pass: the device ensured, then its address and link state ensured while its entries are read. */
+  async #readKernel(spec: VxlanDeviceSpec, network: Cidr, selfSubnet: Cidr, deviceChanges: string[]): Promise<KernelState> {
+    const link = await this.#ensureDevice(spec, deviceChanges);
+    const [, state] = await Promise.all([
+      this.#ensureLinkConfig(link, cidrIp(selfSubnet), network, deviceChanges),
+      this.#kernel.readState(spec.name),
+    ]);
+    return state;
   }
 
   async #ensureDevice(spec: VxlanDeviceSpec, changes: string[]): Promise<VxlanLinkInfo> {
@@ -124,16 +160,16 @@ export class DataPlane implements DataPlanePort {
     }
   }
 
-  #logPass(device: string, deviceChanges: readonly string[], ops: readonly KernelOp[], report: ApplyReport): void {
+  #logPass(device: string, planned: 'kernel' | 'cache', deviceChanges: readonly string[], ops: readonly KernelOp[], report: ApplyReport): void {
     if (report.failed.length > 0) {
       const failures = report.failed.slice(0, FAILURES_LOGGED).map((f) => ({ op: describeOp(f.op), error: f.error }));
       this.#log.warn({ device, failed: report.failed.length, failures }, 'kernel operations failed; retrying next pass');
     }
     if (deviceChanges.length === 0 && ops.length === 0) {
-      this.#log.debug({ device }, 'data plane in sync');
+      this.#log.debug({ device, planned }, 'data plane in sync');
       return;
     }
-    this.#log.info({ device, deviceChanges, ops: summarizeOps(ops), applied: report.applied, failed: report.failed.length },
+    this.#log.info({ device, planned, deviceChanges, ops: summarizeOps(ops), applied: report.applied, failed: report.failed.length },
       'data plane changed');
   }
 }

@@ -18,7 +18,9 @@ import { keepLeaseAlive } from './lease-keeper.js';
 import { LeaseWatcher } from './lease-watcher.js';
 import { DaemonStatus } from './status.js';
 import { probeEtcd } from './etcd-probe.js';
+import { ResyncSchedule } from './resync-schedule.js';
 import { ThrottledLog } from './throttled-log.js';
+import type { TrafficRulesPort } from './traffic-rules.js';
 import { waitForConfig } from './wait-for-config.js';
 import { Wakeup } from './wakeup.js';
 
@@ -42,6 +44,8 @@ export interface DaemonDeps {
   readonly random: () => number;
   readonly log: Logger;
   readonly status?: DaemonStatus;
+  /** weft's --ip-masq iptables rules, checked after every data-plane pass when opts.ipMasq is on. */
+  readonly trafficRules?: TrafficRulesPort | undefined;
 }
 
 /** Exit codes: 0 clean stop, 2 lease lost (systemd restarts us). Startup failures throw. */
@@ -114,8 +118,10 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
   const throttled = new ThrottledLog(s.deps.log, 60_000, () => s.deps.clock.now());
   const env = { network: s.network, subnet: s.held.subnet, mtu: s.mtu, ipMasq: s.opts.ipMasq };
   let seenVersion = -1;
+  const schedule = new ResyncSchedule({ intervalMs: s.opts.resyncMs, clock: s.deps.clock, onDue: () => s.wake.ring() }, stop);
   while (!stop.aborted) {
     const started = s.deps.clock.now();
+    const resync = schedule.due;
     try {
       const peers = s.peers.values().filter((l) => l.subnet !== s.held.subnet);
       s.status.leasesSkipped = s.peers.problems().size;
@@ -123,7 +129,8 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
         seenVersion = s.peers.version;
         s.deps.log.info({ peers: peers.length, skipped: s.peers.problems().size }, 'peer set changed');
       }
-      const result = await s.deps.dataPlane.reconcile(s.held.subnet, peers);
+      const result = await s.deps.dataPlane.reconcile(s.held.subnet, peers, { resync });
+      if (s.opts.ipMasq) await s.deps.trafficRules?.ensure(s.network, s.held.subnet); // never throws; retried next pass
       const vxlanPeers = peers.filter((l) => l.attrs.backendType === 'vxlan' && l.attrs.vtepMac !== undefined).length;
       s.status.recordPass(result, s.deps.clock.now() - started, s.deps.clock.now(), peers.length, vxlanPeers);
       if (result.ok) {
@@ -138,6 +145,7 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
       s.status.recordFailure(errorMessage(err), s.deps.clock.now(), s.deps.clock.now() - started);
       throttled.warn('pass', { err: errorMessage(err) }, 'reconcile pass failed; retrying');
     }
+    if (resync) schedule.resynced();
     await s.wake.wait(s.opts.resyncMs, stop);
   }
 }

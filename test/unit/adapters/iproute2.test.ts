@@ -31,17 +31,35 @@ const route = (n: number, action: 'replace' | 'delete' = 'replace'): KernelOp =>
 const fdb = (n: number, action: 'replace' | 'delete' = 'replace'): KernelOp =>
   ({ action, kind: 'fdb', entry: { mac: mac(n), dst: `192.0.2.1${n}` as Ipv4 } });
 
-t.test('apply: one batch process per run of same-tool operations, in order, in the namespace', async (t) => {
+t.test('apply: one bridge and one ip batch process, each in plan order, in the namespace', async (t) => {
   const { runner, calls } = scripted([]);
   const kernel = new IpRoute2({ runner, netns: 'wtx-h1' });
   const ops = [fdb(2), neigh(2), route(2), route(3, 'delete'), neigh(3, 'delete'), fdb(3, 'delete')];
   t.same(await kernel.apply('weft.1', ops), { applied: 6, failed: [] });
-  t.same(calls.map((c) => [c.file, ...c.args].join(' ')), [
-    'bridge -n wtx-h1 -force -batch -', 'ip -n wtx-h1 -force -batch -', 'bridge -n wtx-h1 -force -batch -',
-  ]);
-  t.equal(calls[1]?.input?.split('\n').length, 5, 'four lines and a final newline');
+  t.same(calls.map((c) => [c.file, ...c.args].join(' ')), ['bridge -n wtx-h1 -force -batch -', 'ip -n wtx-h1 -force -batch -']);
+  t.same(calls[0]?.input?.split('\n'), [
+    'fdb replace 0a:00:00:00:00:02 dev weft.1 dst 192.0.2.12 self permanent', 'fdb del 0a:00:00:00:00:03 dev weft.1 dst 192.0.2.13 self', '']);
+  t.same(calls[1]?.input?.split('\n'), [
+    'neigh replace 10.5.2.0 lladdr 0a:00:00:00:00:02 dev weft.1 nud permanent', 'route replace 10.5.2.0/24 via 10.5.2.0 dev weft.1 onlink',
+    'route del 10.5.3.0/24 via 10.5.3.0 dev weft.1', 'neigh del 10.5.3.0 dev weft.1', '']);
   t.same(await kernel.apply('weft.1', []), { applied: 0, failed: [] });
-  t.equal(calls.length, 3, 'no process for an empty plan');
+  t.equal(calls.length, 2, 'no process for an empty plan');
+  await kernel.apply('weft.1', [neigh(4), route(4)]);
+  t.same(calls.slice(2).map((c) => c.file), ['ip'], 'no bridge process without FDB operations');
+});
+
+t.test('apply: the bridge and ip batches run side by side', async (t) => {
+  const started: string[] = [];
+  let release: (() => void) | undefined;
+  const bridgeHeld = new Promise<void>((resolve) => { release = resolve; });
+  const runner: CommandRunner = async (file) => {
+    started.push(file);
+    if (file === 'bridge') await bridgeHeld;
+    else release?.();
+    return { stdout: '', stderr: '', exitCode: 0 };
+  };
+  t.same(await new IpRoute2({ runner }).apply('weft.1', [fdb(2), neigh(2), route(2)]), { applied: 3, failed: [] });
+  t.same(started, ['bridge', 'ip'], 'ip started while bridge was still running');
 });
 
 t.test('apply: failed lines are reported per operation and do not stop the others', async (t) => {

@@ -1,3 +1,4 @@
+import { Validator } from 'ip-num';
 import t from 'tap';
 import {
   type Cidr, type Ipv4, blockSize, cidrIp, cidrPrefix, containsCidr, containsIp, intToIpv4, ipv4ToInt, isIpv4,
@@ -17,6 +18,17 @@ t.test('isIpv4 accepts only canonical dotted quads', async (t) => {
     t.equal(isIpv4(text), valid, JSON.stringify(text));
     t.equal(parseIpv4(text), valid ? text : undefined, `parseIpv4 ${JSON.stringify(text)}`);
   }
+});
+
+t.test('isIpv4 (one regex) agrees with ip-num plus the canonical round trip it replaced', async (t) => {
+  const previous = (text: string): boolean => Validator.isValidIPv4String(text)[0] && text === intToIpv4(ipv4ToInt(text as Ipv4));
+  const inputs = ['1.2.3.4/24', '1e2.1.1.1', '0x1.1.1.1', '１.2.3.4', '1.2.3.4\n', '\n1.2.3.4', '1.2.3.04', '00.0.0.0', '-0.1.2.3', '+1.2.3.4'];
+  for (let octet = 0; octet < 1000; octet++) {
+    for (const pad of ['', '0', '00']) inputs.push(`${pad}${octet}.1.2.3`, `1.2.3.${pad}${octet}`, `10.${pad}${octet}.0.1`);
+  }
+  let disagreements = 0;
+  for (const text of inputs) if (isIpv4(text) !== previous(text)) { disagreements++; t.fail(JSON.stringify(text)); }
+  t.equal(disagreements, 0, `${inputs.length} inputs`);
 });
 
 t.test('integer conversion round-trips and wraps modulo 2^32', async (t) => {

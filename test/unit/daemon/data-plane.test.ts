@@ -40,9 +40,37 @@ t.test('prepare: picks the default-route interface and creates the device before
   t.same(prepared, { publicIp: '192.0.2.11', vtepMac: vtepMacFor('host1', 1), mtu: 1450, device: 'weft.1', parent: 'eth0' });
   t.match(kernel.devices.get('weft.1')?.info, { kind: 'vxlan', vni: 1, port: 8472, local: '192.0.2.11', mac: vtepMacFor('host1', 1), up: false });
   t.same(kernel.calls, ['createDevice weft.1']);
-  const withPublic = await plane.prepare({ config, nodeName: 'host1', iface: 'eth0', publicIp: '198.51.100.7' as Ipv4 });
-  t.equal(withPublic.publicIp, '198.51.100.7', '--public-ip is advertised; the device keeps the interface address');
+  const again = await plane.prepare({ config, nodeName: 'host1', iface: 'eth0', publicIp: '192.0.2.11' as Ipv4 });
+  t.equal(again.publicIp, '192.0.2.11');
   t.same(kernel.calls, ['createDevice weft.1'], 'a compatible device is reused');
+});
+
+t.test('prepare: the device\'s local address is the public IP', async (t) => {
+  const kernel = new MemoryKernel();
+  kernel.interfaces = [
+    { name: 'eth0', index: 2, mtu: 1500, addresses: [{ ip: '192.0.2.11' as Ipv4, prefixLength: 24, scope: 'global' }] },
+    { name: 'eth1', index: 3, mtu: 1500, addresses: [
+      { ip: '198.51.100.2' as Ipv4, prefixLength: 24, scope: 'global' }, { ip: '198.51.100.7' as Ipv4, prefixLength: 24, scope: 'global' }] },
+  ];
+  const plane = new DataPlane({ kernel, log: memoryLogger().log });
+  const byPublic = await plane.prepare({ config, nodeName: 'host1', publicIp: '198.51.100.7' as Ipv4 });
+  t.match(byPublic, { publicIp: '198.51.100.7', parent: 'eth1' }, 'without --iface: the interface holding the public IP');
+  t.match(kernel.devices.get('weft.1')?.info, { local: '198.51.100.7', parent: 'eth1' });
+
+  const onIface = await plane.prepare({ config, nodeName: 'host1', iface: 'eth1', publicIp: '198.51.100.7' as Ipv4 });
+  t.match(onIface, { publicIp: '198.51.100.7', parent: 'eth1' }, '--iface and a public IP it holds (not its first address)');
+  t.same(kernel.calls, ['createDevice weft.1'], 'same local address: the device is reused');
+
+  await plane.prepare({ config, nodeName: 'host1', iface: 'eth1' });
+  t.match(kernel.devices.get('weft.1')?.info, { local: '198.51.100.2' }, 'no --public-ip: the interface address');
+  t.same(kernel.calls.slice(1), ['deleteDevice weft.1', 'createDevice weft.1'], 'a changed local address recreates the device');
+
+  const before = kernel.calls.length;
+  await t.rejects(plane.prepare({ config, nodeName: 'host1', iface: 'eth0', publicIp: '198.51.100.7' as Ipv4 }), {
+    name: 'UsageError', code: 'usage',
+    message: /--public-ip 198\.51\.100\.7 is not an address of the external interface eth0 .*VXLAN source address.*NAT is not supported yet/,
+  });
+  t.equal(kernel.calls.length, before, 'nothing touched the kernel');
 });
 
 t.test('prepare: fixes the MTU in place, recreates an incompatible device', async (t) => {

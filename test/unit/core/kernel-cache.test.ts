@@ -1,0 +1,119 @@
+import t from 'tap';
+import type { Cidr, Ipv4 } from '../../../src/core/cidr.js';
+import { KernelCache } from '../../../src/core/kernel-cache.js';
+import { EMPTY_STATE, type KernelOp, type KernelState, describeOp, desiredState, planKernel } from '../../../src/core/kernel-state.js';
+import type { Lease } from '../../../src/core/lease.js';
+import { peerLease, vxlanLease } from '../../helpers/leases.js';
+
+const self = '10.5.1.0/24' as Cidr;
+const short = (ops: readonly KernelOp[]): string[] => ops.map(describeOp);
+/** What planKernel says, which the cache must reproduce exactly (operations and order). */
+const reference = (leases: readonly Lease[], actual: KernelState): string[] => short(planKernel(desiredState(self, leases), actual));
+const GROUPS = ['replace fdb', 'replace neighbor', 'replace route', 'delete route', 'delete neighbor', 'delete fdb'];
+/** The operations in plan order, sorted within each group (table order is the kernel's business). */
+const grouped = (ops: readonly string[]): string[] => [...ops].sort((a, b) =>
+  (GROUPS.findIndex((g) => a.startsWith(g)) - GROUPS.findIndex((g) => b.startsWith(g))) || a.localeCompare(b));
+
+/** A deterministic PRNG (mulberry32), so a failing case can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Leases drawn from a small space, so keys collide: shared MACs, a /16 and a /24 with one gateway, own subnet, host-gw, no MAC. */
+function randomLeases(random: () => number): Lease[] {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+  const out: Lease[] = [];
+  const count = Math.floor(random() * 8);
+  for (let i = 0; i < count; i++) {
+    const n = 1 + Math.floor(random() * 6);
+    const subnet = pick([`10.5.${n}.0/24`, `10.5.${n}.0/24`, `10.5.${n}.0/24`, '10.5.0.0/16', self]);
+    const lease = vxlanLease(subnet, pick(['192.0.2.11', '192.0.2.12', '192.0.2.13']), `0a:00:00:00:00:0${pick([1, 2, 3, 4])}`);
+    const kind = random();
+    if (kind < 0.1) out.push({ ...lease, attrs: { ...lease.attrs, backendType: 'host-gw' } });
+    else if (kind < 0.15) out.push({ ...lease, attrs: { ...lease.attrs, vtepMac: undefined } });
+    else out.push(lease);
+  }
+  return out;
+}
+
+/** A kernel state with some entries wanted, some wrong, some stray. */
+function randomState(random: () => number): KernelState {
+  const base = desiredState(self, randomLeases(random));
+  const mangle = <T>(xs: readonly T[], change: (e: T) => T): T[] => xs.filter(() => random() > 0.2).map((e) => (random() < 0.2 ? change(e) : e));
+  return {
+    routes: mangle(base.routes, (e) => ({ ...e, via: '10.5.9.9' as Ipv4 })),
+    neighbors: mangle(base.neighbors, (e) => ({ ...e, mac: '0a:00:00:00:00:99' as never })),
+    fdb: mangle(base.fdb, (e) => ({ ...e, dst: '192.0.2.99' as Ipv4 })),
+  };
+}
+
+t.test('plan equals planKernel(desiredState(leases), state), operations and order, on random cases with colliding keys', async (t) => {
+  const random = prng(7);
+  let mismatches = 0;
+  let repeatedKeys = 0;
+  for (let i = 0; i < 3000; i++) {
+    const leases = randomLeases(random);
+    const actual = randomState(random);
+    const vxlan = leases.filter((l) => l.subnet !== self && l.attrs.backendType === 'vxlan' && l.attrs.vtepMac !== undefined);
+    const macs = vxlan.map((l) => l.attrs.vtepMac);
+    const gateways = vxlan.map((l) => l.subnet.split('/')[0]);
+    if (new Set(macs).size < macs.length || new Set(gateways).size < gateways.length) repeatedKeys++;
+    const got = short(new KernelCache(actual).plan(self, leases));
+    const want = reference(leases, actual);
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      mismatches++;
+      if (mismatches <= 3) t.same(got, want, `case ${i}: ${JSON.stringify({ leases, actual })}`);
+    }
+  }
+  t.equal(mismatches, 0, '3000 random cases');
+  t.ok(repeatedKeys > 500 && repeatedKeys < 2500, `both paths exercised: ${repeatedKeys} cases with a repeated MAC or gateway`);
+});
+
+t.test('a sequence of plans with every operation recorded tracks the kernel (as planKernel against the real state would)', async (t) => {
+  const random = prng(11);
+  for (let run = 0; run < 200; run++) {
+    let kernel: KernelState = randomState(random);
+    const cache = new KernelCache(kernel);
+    for (let step = 0; step < 6; step++) {
+      const leases = randomLeases(random);
+      const ops = cache.plan(self, leases);
+      t.same(grouped(short(ops)), grouped(reference(leases, kernel)), `run ${run} step ${step}`);
+      cache.record(ops);
+      kernel = desiredState(self, leases); // the kernel after every operation succeeded
+      t.same(cache.plan(self, leases), [], `run ${run} step ${step}: in sync afterwards`);
+    }
+  }
+});
+
+t.test('an event: only the new peer\'s entries, FDB then neighbour then route; nothing to do once recorded', async (t) => {
+  const before = [peerLease(2), peerLease(3)];
+  const cache = new KernelCache(desiredState(self, before));
+  t.same(cache.plan(self, before), []);
+  const after = [...before, peerLease(4)];
+  const ops = cache.plan(self, after);
+  t.same(short(ops), [
+    'replace fdb 0a:00:00:00:00:04 dst 192.0.2.14', 'replace neighbor 10.5.4.0 lladdr 0a:00:00:00:00:04', 'replace route 10.5.4.0/24 via 10.5.4.0',
+  ]);
+  cache.record(ops);
+  t.same(cache.plan(self, after), []);
+  const gone = cache.plan(self, [peerLease(2)]);
+  t.same(short(gone).slice(0, 1), ['delete route 10.5.3.0/24 via 10.5.3.0']);
+  cache.record(gone);
+  t.same(cache.state(), desiredState(self, [peerLease(2)]));
+});
+
+t.test('record: replace overwrites, delete removes (an absent entry is fine)', async (t) => {
+  const cache = new KernelCache(EMPTY_STATE);
+  const [fdb, neighbor, route] = planKernel(desiredState(self, [peerLease(2)]), EMPTY_STATE);
+  if (fdb?.kind !== 'fdb' || neighbor?.kind !== 'neighbor' || route?.kind !== 'route') throw new Error('unexpected plan');
+  cache.record([fdb, neighbor, route, { ...route, action: 'delete' }, { ...route, action: 'delete' }]);
+  t.same(cache.state(), { routes: [], neighbors: [neighbor.entry], fdb: [fdb.entry] });
+  cache.record([{ action: 'replace', kind: 'fdb', entry: { mac: fdb.entry.mac, dst: '192.0.2.99' as Ipv4 } }]);
+  t.same(cache.state().fdb, [{ mac: fdb.entry.mac, dst: '192.0.2.99' }]);
+});

@@ -1,0 +1,131 @@
+/**
+ * DataPlane between resyncs: event passes plan against what the last
+ * successful pass left (no reads), and every rule that makes that state
+ * untrustworthy sends the next pass back to the kernel.
+ */
+import t from 'tap';
+import type { Cidr } from '../../../src/core/cidr.js';
+import { type KernelState, desiredState } from '../../../src/core/kernel-state.js';
+import { parseNetworkConfig } from '../../../src/core/network-config.js';
+import type { VxlanLinkInfo } from '../../../src/core/vxlan-device.js';
+import { DataPlane } from '../../../src/daemon/data-plane.js';
+import { MemoryKernel } from '../../fakes/memory-kernel.js';
+import { LEVEL, memoryLogger } from '../../helpers/log-sink.js';
+import { peerLease, vxlanLease } from '../../helpers/leases.js';
+
+const parsed = parseNetworkConfig({ Network: '10.5.0.0/16', Backend: { Type: 'vxlan' } });
+if (!parsed.ok) throw new Error('bad test config');
+const config = parsed.config;
+const self = '10.5.1.0/24' as Cidr;
+const event = { resync: false } as const;
+
+/** MemoryKernel that counts reads. */
+class CountingKernel extends MemoryKernel {
+  reads: string[] = [];
+  override async readDevice(name: string): Promise<VxlanLinkInfo | undefined> {
+    this.reads.push('readDevice');
+    return super.readDevice(name);
+  }
+  override async readState(device: string): Promise<KernelState> {
+    this.reads.push('readState');
+    return super.readState(device);
+  }
+}
+
+function sorted(state: KernelState): KernelState {
+  const by = <T>(key: (e: T) => string) => (a: T, b: T): number => key(a).localeCompare(key(b));
+  return { routes: [...state.routes].sort(by((e) => e.dst)), neighbors: [...state.neighbors].sort(by((e) => e.ip)), fdb: [...state.fdb].sort(by((e) => e.mac)) };
+}
+
+async function setup(): Promise<{ kernel: CountingKernel; plane: DataPlane; records: ReturnType<typeof memoryLogger>['records'] }> {
+  const kernel = new CountingKernel();
+  const { log, records } = memoryLogger();
+  const plane = new DataPlane({ kernel, log });
+  await plane.prepare({ config, nodeName: 'host1' });
+  kernel.reads = [];
+  return { kernel, plane, records };
+}
+
+t.test('an event pass after a successful pass reads nothing and applies only the difference', async (t) => {
+  const { kernel, plane, records } = await setup();
+  t.match(await plane.reconcile(self, [peerLease(2)], event), { ok: true, applied: 3 }, 'nothing known yet: the first pass reads');
+  t.same(kernel.reads, ['readDevice', 'readState']);
+  kernel.reads = [];
+  const opsBefore = kernel.ops.length;
+  t.same(await plane.reconcile(self, [peerLease(2), peerLease(3)], event), { ok: true, applied: 3, failed: 0, changes: 3 });
+  t.same(kernel.reads, [], 'no read');
+  t.equal(kernel.ops.length - opsBefore, 3, 'only the new peer');
+  t.match(records.at(-1), { msg: 'data plane changed', planned: 'cache' });
+  const calls = kernel.calls.length;
+  t.same(await plane.reconcile(self, [peerLease(2), peerLease(3)], event), { ok: true, applied: 0, failed: 0, changes: 0 });
+  t.equal(kernel.calls.length, calls, 'nothing new: no kernel call at all');
+  t.same(kernel.reads, []);
+  t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, [peerLease(2), peerLease(3)])));
+  await plane.reconcile(self, [peerLease(3)], event);
+  t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, [peerLease(3)])), 'a departed peer is removed from the cache too');
+  t.same(kernel.reads, []);
+});
+
+t.test('a hand edit is invisible to event passes and repaired by the next resync', async (t) => {
+  const { kernel, plane } = await setup();
+  await plane.reconcile(self, [peerLease(2), peerLease(3)]);
+  kernel.devices.get('weft.1')?.routes.delete('10.5.2.0/24' as Cidr);
+  t.same(await plane.reconcile(self, [peerLease(2), peerLease(3)], event), { ok: true, applied: 0, failed: 0, changes: 0 });
+  t.equal(kernel.state('weft.1').routes.length, 1);
+  t.same(await plane.reconcile(self, [peerLease(2), peerLease(3)], { resync: true }), { ok: true, applied: 1, failed: 0, changes: 1 });
+  t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, [peerLease(2), peerLease(3)])));
+});
+
+t.test('reconcile without options is a resync (reads every time)', async (t) => {
+  const { kernel, plane } = await setup();
+  await plane.reconcile(self, [peerLease(2)]);
+  await plane.reconcile(self, [peerLease(2)]);
+  t.same(kernel.reads, ['readDevice', 'readState', 'readDevice', 'readState']);
+});
+
+t.test('a failed operation drops the cache: the next event pass reads and retries it', async (t) => {
+  const { kernel, plane } = await setup();
+  await plane.reconcile(self, [peerLease(2)]);
+  kernel.failOp = (op) => (op.kind === 'route' && op.entry.dst === '10.5.3.0/24' ? 'RTNETLINK answers: Invalid argument' : undefined);
+  t.match(await plane.reconcile(self, [peerLease(2), peerLease(3)], event), { ok: false, failed: 1, applied: 2 });
+  kernel.failOp = undefined;
+  kernel.reads = [];
+  t.same(await plane.reconcile(self, [peerLease(2), peerLease(3)], event), { ok: true, applied: 1, failed: 0, changes: 1 });
+  t.same(kernel.reads, ['readDevice', 'readState'], 'read, not planned from the cache');
+  t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, [peerLease(2), peerLease(3)])));
+});
+
+t.test('a kernel error in an event pass (device gone) drops the cache; the next pass recreates and repopulates', async (t) => {
+  const { kernel, plane, records } = await setup();
+  await plane.reconcile(self, [peerLease(2)]);
+  await kernel.deleteDevice('weft.1');
+  t.same(await plane.reconcile(self, [peerLease(2), peerLease(3)], event), { ok: false, applied: 0, failed: 0, changes: 3 });
+  t.match(records.at(-1), { level: LEVEL.error, msg: 'data plane pass failed' });
+  kernel.reads = [];
+  t.match(await plane.reconcile(self, [peerLease(2), peerLease(3)], event), { ok: true, applied: 6 });
+  t.equal(kernel.reads[0], 'readDevice');
+  t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, [peerLease(2), peerLease(3)])));
+});
+
+t.test('a different own subnet or a new prepare() makes the next pass read', async (t) => {
+  const { kernel, plane } = await setup();
+  await plane.reconcile(self, [peerLease(2)]);
+  kernel.reads = [];
+  await plane.reconcile('10.5.9.0/24' as Cidr, [peerLease(2)], event);
+  t.same(kernel.reads, ['readDevice', 'readState'], 'own subnet changed');
+  t.same(kernel.devices.get('weft.1')?.info.addresses, ['10.5.9.0/32']);
+  kernel.reads = [];
+  await plane.prepare({ config, nodeName: 'host1' });
+  kernel.reads = [];
+  await plane.reconcile('10.5.9.0/24' as Cidr, [peerLease(2)], event);
+  t.same(kernel.reads, ['readDevice', 'readState'], 'after prepare()');
+});
+
+t.test('leases sharing a MAC: event passes give the same result as resyncs', async (t) => {
+  const { kernel, plane } = await setup();
+  const moved = [vxlanLease('10.5.2.0/24', '192.0.2.12', '0a:00:00:00:00:02'), vxlanLease('10.5.9.0/24', '192.0.2.19', '0a:00:00:00:00:02')];
+  await plane.reconcile(self, [peerLease(3)]);
+  t.match(await plane.reconcile(self, [peerLease(3), ...moved], event), { ok: true });
+  t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, [peerLease(3), ...moved])));
+  t.same(await plane.reconcile(self, [peerLease(3), ...moved], { resync: true }), { ok: true, applied: 0, failed: 0, changes: 0 });
+});
