@@ -17,6 +17,9 @@ check jq jq
 check curl curl
 check openssl openssl
 check nsenter util-linux
+check python3 python3
+check systemd-analyze systemd
+check systemd-notify systemd
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 [ -x /usr/bin/catatonit ] || [ -x /usr/libexec/podman/catatonit ] || need+=(catatonit)
 if [ ${#need[@]} -gt 0 ]; then
