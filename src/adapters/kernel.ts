@@ -45,8 +45,12 @@ export interface Kernel {
   /** Deletes the link; a link that does not exist is not an error. */
   deleteDevice(name: string): Promise<void>;
   setMtu(name: string, mtu: number): Promise<void>;
-  /** Puts `ip/32` on the link and removes every other IPv4 address inside `network`. */
-  ensureAddress(name: string, ip: Ipv4, network: Cidr): Promise<AddressChange>;
+  /**
+   * Puts `ip/32` on the link and removes every other IPv4 address inside
+   * `network`. `current`: the link's addresses as just read (saves reading
+   * them again); read from the kernel when omitted.
+   */
+  ensureAddress(name: string, ip: Ipv4, network: Cidr, current?: readonly string[]): Promise<AddressChange>;
   setUp(name: string): Promise<void>;
   /** The weft-shaped entries on the device (permanent neighbours, `self permanent` FDB, onlink routes). */
   readState(device: string): Promise<KernelState>;

@@ -26,9 +26,20 @@ export function parseIpv4(text: string): Ipv4 | undefined {
   return isIpv4(text) ? text : undefined;
 }
 
+/** Digit by digit, allocating nothing: kernel reads call this for every route. */
 export function ipv4ToInt(ip: Ipv4): number {
-  const parts = ip.split('.').map(Number);
-  return ((parts[0] ?? 0) * 16777216) + ((parts[1] ?? 0) * 65536) + ((parts[2] ?? 0) * 256) + (parts[3] ?? 0);
+  let value = 0;
+  let octet = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46 /* '.' */) {
+      value = value * 256 + octet;
+      octet = 0;
+    } else {
+      octet = octet * 10 + (c - 48);
+    }
+  }
+  return value * 256 + octet;
 }
 
 export function intToIpv4(value: number): Ipv4 {

@@ -9,8 +9,10 @@
  * operations in the same order; when the leases repeat a key (two leases
  * with one VTEP MAC or one gateway) it simply computes that.
  *
- * The cache cannot see hand edits or failures: the data plane drops it on any
- * failure and replaces it at every resync (see DataPlane.reconcile).
+ * A resync plans the same way from a cache built on what it read, unless the
+ * read listed one key twice (`holdsAll`). The cache cannot see hand edits or
+ * failures: the data plane drops it on any failure and rebuilds it at every
+ * resync (see DataPlane.reconcile).
  */
 import { type Cidr, type Ipv4, cidrIp } from './cidr.js';
 import {
@@ -25,29 +27,79 @@ interface Known<T> {
   seen: number;
 }
 
-type Table<K, T> = Map<K, Known<T>>;
-
-/** Keys met in this plan that the cache does not hold (allocated only for new entries). */
-interface NewKeys {
-  readonly routes: Set<Cidr>;
-  readonly neighbors: Set<Ipv4>;
-  readonly fdb: Set<Mac>;
-}
-
 /** A key met twice in one plan. */
 const REPEATED = Symbol('repeated');
 
+/** One table (routes, neighbours or FDB) and the marks of the plan in progress. */
+class Table<K, T> {
+  readonly entries = new Map<K, Known<T>>();
+  /** Keys met in this plan that the table does not hold (allocated only for new entries). */
+  #fresh = new Set<K>();
+  #pass = 0;
+  #marked = 0;
+
+  begin(pass: number): void {
+    this.#pass = pass;
+    this.#marked = 0;
+    if (this.#fresh.size > 0) this.#fresh = new Set();
+  }
+
+  /** Marks `key` as wanted: its known entry, undefined for a new key, REPEATED for a key met before in this plan. */
+  visit(key: K, known = this.entries.get(key)): Known<T> | undefined | typeof REPEATED {
+    if (known === undefined) {
+      if (this.#fresh.has(key)) return REPEATED;
+      this.#fresh.add(key);
+      return undefined;
+    }
+    if (known.seen === this.#pass) return REPEATED;
+    known.seen = this.#pass;
+    this.#marked++;
+    return known;
+  }
+
+  /** The entries this plan did not want (none to look for when every entry was marked). */
+  unseen(): T[] {
+    const out: T[] = [];
+    if (this.#marked === this.entries.size) return out;
+    this.entries.forEach((known) => { if (known.seen !== this.#pass) out.push(known.entry); });
+    return out;
+  }
+
+  record(key: K, op: { readonly action: KernelOp['action']; readonly entry: T }): void {
+    if (op.action === 'delete') {
+      this.entries.delete(key);
+      return;
+    }
+    const known = this.entries.get(key);
+    if (known) known.entry = op.entry;
+    else this.entries.set(key, { entry: op.entry, seen: 0 });
+  }
+
+  list(): T[] {
+    return [...this.entries.values()].map((k) => k.entry);
+  }
+}
+
 export class KernelCache {
-  readonly #routes: Table<Cidr, Route> = new Map();
-  readonly #neighbors: Table<Ipv4, Neighbor> = new Map();
-  readonly #fdb: Table<Mac, FdbEntry> = new Map();
+  readonly #routes = new Table<Cidr, Route>();
+  readonly #neighbors = new Table<Ipv4, Neighbor>();
+  readonly #fdb = new Table<Mac, FdbEntry>();
   #plans = 0;
 
-  /** Starts from a known state (for a vxlan FDB entry with several remotes, the last listed). */
+  /**
+   * False when `state` listed two entries under one key (a vxlan FDB entry
+   * with several remotes, added by hand): the cache keeps the last one, so
+   * its plan would not delete the others as `planKernel` on the list does.
+   */
+  readonly holdsAll: boolean;
+
+  /** Starts from a known state, e.g. as read from the kernel. */
   constructor(state: KernelState) {
-    for (const e of state.routes) this.#routes.set(e.dst, { entry: e, seen: 0 });
-    for (const e of state.neighbors) this.#neighbors.set(e.ip, { entry: e, seen: 0 });
-    for (const e of state.fdb) this.#fdb.set(e.mac, { entry: e, seen: 0 });
+    for (const e of state.routes) this.#routes.entries.set(e.dst, { entry: e, seen: 0 });
+    for (const e of state.neighbors) this.#neighbors.entries.set(e.ip, { entry: e, seen: 0 });
+    for (const e of state.fdb) this.#fdb.entries.set(e.mac, { entry: e, seen: 0 });
+    this.holdsAll = this.#routes.entries.size === state.routes.length && this.#neighbors.entries.size === state.neighbors.length
+      && this.#fdb.entries.size === state.fdb.length;
   }
 
   /**
@@ -57,7 +109,7 @@ export class KernelCache {
    */
   plan(selfSubnet: Cidr, leases: readonly Lease[]): KernelOp[] {
     const pass = ++this.#plans;
-    const fresh: NewKeys = { routes: new Set(), neighbors: new Set(), fdb: new Set() };
+    for (const table of [this.#routes, this.#neighbors, this.#fdb] as const) table.begin(pass);
     const fdb: FdbEntry[] = [];
     const neighbors: Neighbor[] = [];
     const routes: Route[] = [];
@@ -65,12 +117,12 @@ export class KernelCache {
       const { subnet, attrs } = leases[i] as Lease;
       const mac = attrs.vtepMac;
       if (subnet === selfSubnet || attrs.backendType !== 'vxlan' || mac === undefined) continue;
-      const knownRoute = this.#routes.get(subnet);
+      const knownRoute = this.#routes.entries.get(subnet);
       // The known route's gateway string when it matches: no new string, and its hash is already computed.
       const gateway = knownRoute && isGatewayOf(knownRoute.entry.via, subnet) ? knownRoute.entry.via : cidrIp(subnet);
-      const f = visit(this.#fdb, fresh.fdb, mac, pass);
-      const n = visit(this.#neighbors, fresh.neighbors, gateway, pass);
-      const r = visit(this.#routes, fresh.routes, subnet, pass);
+      const r = this.#routes.visit(subnet, knownRoute);
+      const n = this.#neighbors.visit(gateway);
+      const f = this.#fdb.visit(mac);
       if (f === REPEATED || n === REPEATED || r === REPEATED) return planKernel(desiredState(selfSubnet, leases), this.state());
       if (f === undefined || f.entry.dst !== attrs.publicIp) fdb.push({ mac, dst: attrs.publicIp });
       if (n === undefined || n.entry.mac !== mac) neighbors.push({ ip: gateway, mac });
@@ -80,9 +132,9 @@ export class KernelCache {
       ...fdb.map((entry) => ({ action: 'replace', kind: 'fdb', entry }) as const),
       ...neighbors.map((entry) => ({ action: 'replace', kind: 'neighbor', entry }) as const),
       ...routes.map((entry) => ({ action: 'replace', kind: 'route', entry }) as const),
-      ...unseen(this.#routes, pass).map((entry) => ({ action: 'delete', kind: 'route', entry }) as const),
-      ...unseen(this.#neighbors, pass).map((entry) => ({ action: 'delete', kind: 'neighbor', entry }) as const),
-      ...unseen(this.#fdb, pass).map((entry) => ({ action: 'delete', kind: 'fdb', entry }) as const),
+      ...this.#routes.unseen().map((entry) => ({ action: 'delete', kind: 'route', entry }) as const),
+      ...this.#neighbors.unseen().map((entry) => ({ action: 'delete', kind: 'neighbor', entry }) as const),
+      ...this.#fdb.unseen().map((entry) => ({ action: 'delete', kind: 'fdb', entry }) as const),
     ];
   }
 
@@ -90,46 +142,16 @@ export class KernelCache {
   record(ops: readonly KernelOp[]): void {
     for (const op of ops) {
       switch (op.kind) {
-        case 'fdb': update(this.#fdb, op.entry.mac, op); break;
-        case 'neighbor': update(this.#neighbors, op.entry.ip, op); break;
-        case 'route': update(this.#routes, op.entry.dst, op); break;
+        case 'fdb': this.#fdb.record(op.entry.mac, op); break;
+        case 'neighbor': this.#neighbors.record(op.entry.ip, op); break;
+        case 'route': this.#routes.record(op.entry.dst, op); break;
       }
     }
   }
 
   state(): KernelState {
-    const list = <K, T>(table: Table<K, T>): T[] => [...table.values()].map((k) => k.entry);
-    return { routes: list(this.#routes), neighbors: list(this.#neighbors), fdb: list(this.#fdb) };
+    return { routes: this.#routes.list(), neighbors: this.#neighbors.list(), fdb: this.#fdb.list() };
   }
-}
-
-/** Marks `key` as wanted by this plan: its known entry, undefined for a new key, REPEATED for a key met before in this plan. */
-function visit<K, T>(table: Table<K, T>, fresh: Set<K>, key: K, pass: number): Known<T> | undefined | typeof REPEATED {
-  const known = table.get(key);
-  if (known === undefined) {
-    if (fresh.has(key)) return REPEATED;
-    fresh.add(key);
-    return undefined;
-  }
-  if (known.seen === pass) return REPEATED;
-  known.seen = pass;
-  return known;
-}
-
-function unseen<K, T>(table: Table<K, T>, pass: number): T[] {
-  const out: T[] = [];
-  table.forEach((known) => { if (known.seen !== pass) out.push(known.entry); });
-  return out;
-}
-
-function update<K, T>(table: Table<K, T>, key: K, op: { readonly action: KernelOp['action']; readonly entry: T }): void {
-  if (op.action === 'delete') {
-    table.delete(key);
-    return;
-  }
-  const known = table.get(key);
-  if (known) known.entry = op.entry;
-  else table.set(key, { entry: op.entry, seen: 0 });
 }
 
 /** `gateway === cidrIp(subnet)`, without making the string. */

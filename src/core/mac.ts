@@ -3,14 +3,14 @@ import { createHash } from 'node:crypto';
 
 export type Mac = string & { readonly __brand: 'Mac' };
 
-const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 /** Parses `aa:bb:cc:dd:ee:ff` (any case); undefined if it is not a unicast MAC. */
 export function parseMac(text: string): Mac | undefined {
-  const lower = text.toLowerCase();
-  if (!MAC_RE.test(lower)) return undefined;
-  const first = parseInt(lower.slice(0, 2), 16);
-  if ((first & 1) === 1) return undefined; // multicast / broadcast
+  if (!MAC_RE.test(text)) return undefined;
+  if ((parseInt(text.charAt(1), 16) & 1) === 1) return undefined; // multicast / broadcast: low bit of the first octet
+  // Already lower case (as the kernel tools print it): no copy, for the ~10 000 MACs of a kernel read.
+  const lower = /[A-F]/.test(text) ? text.toLowerCase() : text;
   if (lower === '00:00:00:00:00:00') return undefined;
   return lower as Mac;
 }

@@ -1,9 +1,10 @@
 /**
  * The kernel half of weftd: owns the VXLAN device and keeps the per-peer
  * neighbour/FDB/route entries equal to what the leases want. Level-triggered:
- * every pass reads the kernel, plans the difference and applies it, so a
+ * a resync pass reads the kernel, plans the difference and applies it, so a
  * failed operation, a hand edit or a deleted device is repaired by the next
- * pass with no compensation logic here.
+ * resync with no compensation logic here. Passes between resyncs (peer
+ * events) plan against what the last successful pass left (docs/design.md).
  */
 import type { Logger } from 'pino';
 import { type Cidr, type Ipv4, cidrIp, containsIp, parseCidr } from '../core/cidr.js';
@@ -90,9 +91,8 @@ export class DataPlane implements DataPlanePort {
         ops = cached.plan(selfSubnet, leases);
       } else {
         const actual = await this.#readKernel(spec, network, selfSubnet, deviceChanges);
-        const desired = desiredState(selfSubnet, leases);
-        ops = planKernel(desired, actual);
-        next = new KernelCache(desired);
+        next = new KernelCache(actual);
+        ops = next.holdsAll ? next.plan(selfSubnet, leases) : planKernel(desiredState(selfSubnet, leases), actual);
       }
       if (ops.length > 0) report = await this.#kernel.apply(spec.name, ops);
     } catch (err) {
@@ -103,18 +103,25 @@ export class DataPlane implements DataPlanePort {
     this.#logPass(spec.name, cached ? 'cache' : 'kernel', deviceChanges, ops, report);
     const failed = report.failed.length;
     if (failed === 0 && next) {
-      cached?.record(ops);
+      next.record(ops);
       this.#known = { spec, selfSubnet, kernel: next };
     }
     return { ok: failed === 0, applied: report.applied, failed, changes: deviceChanges.length + ops.length };
   }
 
-  /** The resync half of a pass: the device ensured, then its address and link state ensured while its entries are read. */
+  /**
+   * The resync half of a pass: the device, its address and link state
+   * ensured, and its entries read. The entries are read while the device is
+   * checked, and read again if the check changed the device (recreated it,
+   * usually), so the common pass has no read waiting on another.
+   */
   async #readKernel(spec: VxlanDeviceSpec, network: Cidr, selfSubnet: Cidr, deviceChanges: string[]): Promise<KernelState> {
+    const early = this.#kernel.readState(spec.name).catch(() => undefined);
     const link = await this.#ensureDevice(spec, deviceChanges);
-    const [, state] = await Promise.all([
+    const reread = deviceChanges.length > 0;
+    const [state] = await Promise.all([
+      reread ? this.#kernel.readState(spec.name) : early.then((read) => read ?? this.#kernel.readState(spec.name)),
       this.#ensureLinkConfig(link, cidrIp(selfSubnet), network, deviceChanges),
-      this.#kernel.readState(spec.name),
     ]);
     return state;
   }
@@ -149,15 +156,15 @@ export class DataPlane implements DataPlanePort {
   async #ensureLinkConfig(link: VxlanLinkInfo, ip: Ipv4, network: Cidr, changes: string[]): Promise<void> {
     const wanted = `${ip}/32`;
     const strays = link.addresses.filter((a) => a !== wanted && inNetwork(a, network));
-    if (!link.addresses.includes(wanted) || strays.length > 0) {
-      const change = await this.#kernel.ensureAddress(link.name, ip, network);
-      if (change.added) changes.push(`address ${wanted}`);
-      for (const removed of change.removed) changes.push(`removed address ${removed}`);
-    }
-    if (!link.up) {
-      await this.#kernel.setUp(link.name);
-      changes.push('link up');
-    }
+    const needsAddress = !link.addresses.includes(wanted) || strays.length > 0;
+    // Independent of each other: done side by side (a new device needs both on the first pass).
+    const [change] = await Promise.all([
+      needsAddress ? this.#kernel.ensureAddress(link.name, ip, network, link.addresses) : undefined,
+      link.up ? undefined : this.#kernel.setUp(link.name),
+    ]);
+    if (change?.added) changes.push(`address ${wanted}`);
+    for (const removed of change?.removed ?? []) changes.push(`removed address ${removed}`);
+    if (!link.up) changes.push('link up');
   }
 
   #logPass(device: string, planned: 'kernel' | 'cache', deviceChanges: readonly string[], ops: readonly KernelOp[], report: ApplyReport): void {

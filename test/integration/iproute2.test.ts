@@ -105,7 +105,7 @@ if (requirePrerequisites(t, ['ip', 'bridge'], true)) {
     const report = await kernel.apply(dev, ops);
     t.comment(`applied ${ops.length} entries in ${Number(process.hrtime.bigint() - started) / 1e6} ms`);
     t.same(report, { applied: 600, failed: [] });
-    t.same(spawned.slice(before).map((c) => c.replace(/^(\S+).*/, '$1')), ['bridge', 'ip'], 'one bridge and one ip process');
+    t.same(spawned.slice(before).map((c) => c.replace(/^(\S+).*/, '$1')), ['ip', 'bridge'], 'one ip and one bridge process');
     t.same(sorted(await kernel.readState(dev)), sorted(desired));
     t.same(planKernel(desired, await kernel.readState(dev)), []);
   });

@@ -69,14 +69,14 @@ export class IpRoute2 implements Kernel {
     await this.#run('ip', argv.linkSetUpArgv(name));
   }
 
-  async ensureAddress(name: string, ip: Ipv4, network: Cidr): Promise<AddressChange> {
-    const link = await this.readDevice(name);
-    if (!link) throw new KernelCommandError(`device ${name} does not exist`, ['ip', ...argv.linkShowArgv(name)], '');
+  async ensureAddress(name: string, ip: Ipv4, network: Cidr, current?: readonly string[]): Promise<AddressChange> {
+    const addresses = current ?? (await this.readDevice(name))?.addresses;
+    if (!addresses) throw new KernelCommandError(`device ${name} does not exist`, ['ip', ...argv.linkShowArgv(name)], '');
     const wanted = `${ip}/32`;
-    const added = !link.addresses.includes(wanted);
+    const added = !addresses.includes(wanted);
     // Add before removing so the host always has a source address for the overlay.
     if (added) await this.#run('ip', argv.addrReplaceArgv(name, wanted));
-    const removed = link.addresses.filter((a) => a !== wanted && inNetwork(a, network));
+    const removed = addresses.filter((a) => a !== wanted && inNetwork(a, network));
     for (const address of removed) await this.#run('ip', argv.addrDeleteArgv(name, address));
     return { added, removed };
   }
@@ -103,7 +103,8 @@ export class IpRoute2 implements Kernel {
    */
   async apply(device: string, ops: readonly KernelOp[]): Promise<ApplyReport> {
     let failed: OpFailure[] = [];
-    const streams = (['bridge', 'ip'] as const).map((tool) => ops.filter((op) => argv.toolFor(op) === tool));
+    // ip first: its batch (neighbours and routes, the kernel's slow part) is always the longer one.
+    const streams = (['ip', 'bridge'] as const).map((tool) => ops.filter((op) => argv.toolFor(op) === tool));
     await Promise.all(streams.map((stream) => (stream.length > 0 ? this.#applyBatch(device, stream, failed) : undefined)));
     if (failed.length > 0) {
       const state = await this.readState(device);

@@ -30,8 +30,20 @@ function ipv4(value: unknown): Ipv4 | undefined {
   return typeof value === 'string' && isIpv4(value) ? value : undefined;
 }
 
+/** Whether `list` holds `wanted` (lower case) in any case; allocates nothing, as it runs for every entry read. */
 function hasString(list: unknown, wanted: string): boolean {
-  return Array.isArray(list) && list.some((v) => typeof v === 'string' && v.toLowerCase() === wanted);
+  if (!Array.isArray(list)) return false;
+  for (const v of list) if (typeof v === 'string' && equalsIgnoringCase(v, wanted)) return true;
+  return false;
+}
+
+function equalsIgnoringCase(text: string, lower: string): boolean {
+  if (text.length !== lower.length) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c >= 65 && c <= 90 ? c + 32 : c) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /** `ip -j -4 neigh show dev D` → PERMANENT neighbours with a MAC. */

@@ -36,10 +36,11 @@ t.test('apply: one bridge and one ip batch process, each in plan order, in the n
   const kernel = new IpRoute2({ runner, netns: 'wtx-h1' });
   const ops = [fdb(2), neigh(2), route(2), route(3, 'delete'), neigh(3, 'delete'), fdb(3, 'delete')];
   t.same(await kernel.apply('weft.1', ops), { applied: 6, failed: [] });
-  t.same(calls.map((c) => [c.file, ...c.args].join(' ')), ['bridge -n wtx-h1 -force -batch -', 'ip -n wtx-h1 -force -batch -']);
-  t.same(calls[0]?.input?.split('\n'), [
-    'fdb replace 0a:00:00:00:00:02 dev weft.1 dst 192.0.2.12 self permanent', 'fdb del 0a:00:00:00:00:03 dev weft.1 dst 192.0.2.13 self', '']);
+  t.same(calls.map((c) => [c.file, ...c.args].join(' ')), ['ip -n wtx-h1 -force -batch -', 'bridge -n wtx-h1 -force -batch -'],
+    'ip first: its batch is the longer one');
   t.same(calls[1]?.input?.split('\n'), [
+    'fdb replace 0a:00:00:00:00:02 dev weft.1 dst 192.0.2.12 self permanent', 'fdb del 0a:00:00:00:00:03 dev weft.1 dst 192.0.2.13 self', '']);
+  t.same(calls[0]?.input?.split('\n'), [
     'neigh replace 10.5.2.0 lladdr 0a:00:00:00:00:02 dev weft.1 nud permanent', 'route replace 10.5.2.0/24 via 10.5.2.0 dev weft.1 onlink',
     'route del 10.5.3.0/24 via 10.5.3.0 dev weft.1', 'neigh del 10.5.3.0 dev weft.1', '']);
   t.same(await kernel.apply('weft.1', []), { applied: 0, failed: [] });
@@ -51,15 +52,15 @@ t.test('apply: one bridge and one ip batch process, each in plan order, in the n
 t.test('apply: the bridge and ip batches run side by side', async (t) => {
   const started: string[] = [];
   let release: (() => void) | undefined;
-  const bridgeHeld = new Promise<void>((resolve) => { release = resolve; });
+  const ipHeld = new Promise<void>((resolve) => { release = resolve; });
   const runner: CommandRunner = async (file) => {
     started.push(file);
-    if (file === 'bridge') await bridgeHeld;
+    if (file === 'ip') await ipHeld;
     else release?.();
     return { stdout: '', stderr: '', exitCode: 0 };
   };
   t.same(await new IpRoute2({ runner }).apply('weft.1', [fdb(2), neigh(2), route(2)]), { applied: 3, failed: [] });
-  t.same(started, ['bridge', 'ip'], 'ip started while bridge was still running');
+  t.same(started, ['ip', 'bridge'], 'bridge started while ip was still running');
 });
 
 t.test('apply: failed lines are reported per operation and do not stop the others', async (t) => {
@@ -142,4 +143,8 @@ t.test('ensureAddress: adds the /32 first, then removes other addresses inside t
   const change = await new IpRoute2({ runner }).ensureAddress('weft.1', '10.5.1.0' as Ipv4, '10.5.0.0/16' as Cidr);
   t.same(change, { added: true, removed: ['10.5.7.0/32'] });
   t.same(calls.slice(1).map((c) => c.args.join(' ')), ['addr replace 10.5.1.0/32 dev weft.1', 'addr del 10.5.7.0/32 dev weft.1']);
+  const given = scripted([]);
+  t.same(await new IpRoute2({ runner: given.runner }).ensureAddress('weft.1', '10.5.1.0' as Ipv4, '10.5.0.0/16' as Cidr, ['10.5.1.0/32', '172.16.0.1/24']),
+    { added: false, removed: [] });
+  t.same(given.calls, [], 'addresses given: nothing read, nothing to change');
 });

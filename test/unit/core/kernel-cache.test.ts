@@ -117,3 +117,11 @@ t.test('record: replace overwrites, delete removes (an absent entry is fine)', a
   cache.record([{ action: 'replace', kind: 'fdb', entry: { mac: fdb.entry.mac, dst: '192.0.2.99' as Ipv4 } }]);
   t.same(cache.state().fdb, [{ mac: fdb.entry.mac, dst: '192.0.2.99' }]);
 });
+
+t.test('holdsAll: false when the state lists one key twice (a vxlan FDB MAC with several remotes)', async (t) => {
+  const state = desiredState(self, [peerLease(2), peerLease(3)]);
+  t.equal(new KernelCache(state).holdsAll, true);
+  const [first] = state.fdb;
+  if (!first) throw new Error('no fdb entry');
+  t.equal(new KernelCache({ ...state, fdb: [...state.fdb, { ...first, dst: '192.0.2.99' as Ipv4 }] }).holdsAll, false);
+});
