@@ -130,7 +130,9 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
         s.deps.log.info({ peers: peers.length, skipped: s.peers.problems().size }, 'peer set changed');
       }
       const result = await s.deps.dataPlane.reconcile(s.held.subnet, peers, { resync });
-      if (s.opts.ipMasq) await s.deps.trafficRules?.ensure(s.network, s.held.subnet); // never throws; retried next pass
+      // The rules depend only on the network and our subnet, so they are checked on
+      // resync passes (and until the first pass is done), not on every peer event.
+      if (s.opts.ipMasq && (resync || !s.status.ready)) await s.deps.trafficRules?.ensure(s.network, s.held.subnet); // never throws
       const vxlanPeers = peers.filter((l) => l.attrs.backendType === 'vxlan' && l.attrs.vtepMac !== undefined).length;
       s.status.recordPass(result, s.deps.clock.now() - started, s.deps.clock.now(), peers.length, vxlanPeers);
       if (result.ok) {
