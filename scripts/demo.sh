@@ -43,7 +43,7 @@ say "Each weftd leases a subnet, creates the VXLAN device weft.1, programs a rou
     "and an FDB entry for every other host, and then writes its subnet.env."
 for h in 1 2 3; do
   in_host "$h" node bin/weftd --etcd-endpoints "$ETCD" --node-name "host$h" --iface eth0 \
-    --subnet-file "$STATE/h$h.env" --resync-interval 5s > "$STATE/weftd-h$h.log" 2>&1 &
+    --subnet-file "$STATE/h$h.env" --resync-interval 5s --ip-masq > "$STATE/weftd-h$h.log" 2>&1 &
   PIDS+=($!)
 done
 for h in 1 2 3; do
@@ -83,13 +83,16 @@ run ip -n "$P-h1" route show dev weft.1
 run ip -n "$P-h1" neigh show dev weft.1
 run bridge -n "$P-h1" fdb show dev weft.1
 
-bold "7. Pod to pod across hosts, through the overlay"
+bold "7. weftctl status on host1: its lease, its device, and each peer's entries checked against the leases"
+run in_host 1 node bin/weftctl --etcd-endpoints "$ETCD" status --node-name host1 --subnet-file "$STATE/h1.env"
+
+bold "8. Pod to pod across hosts, through the overlay"
 for h in 2 3; do
   ADDR=$(jq -r '.ips[0].address' "$STATE/pod-h$h.json"); ADDR=${ADDR%/*}
   run ip netns exec "$P-h1p1" ping -c 2 -W 2 "$ADDR"
 done
 
-bold "8. Detach the pods (CNI DEL), as a runtime does when a container stops"
+bold "9. Detach the pods (CNI DEL), as a runtime does when a container stops"
 for h in 1 2 3; do cni "$h" DEL && say "host$h: pod detached, its address released"; done
 
 bold "Done: three hosts, one overlay, no state left behind."
