@@ -6,9 +6,8 @@
 //   process.getBuiltinModule (Node >= 20.16), not require/import, so a copy
 //   without the .cjs extension still runs when the nearest package.json says
 //   "type": "module" (as under $(LIBDIR)/bin of a `make install`);
-// - ip-num replaced by src/cni/ipv4-validator.ts (loading ip-num costs ~20 ms;
-//   cidr.ts only uses its IPv4 validator), and the build fails if another heavy
-//   dependency sneaks in.
+// - the build fails if a heavy dependency (ip-num, etcd3, yargs, execa, pino)
+//   sneaks into the plugin.
 // Skipped until src/cni exists.
 import { builtinModules } from 'node:module';
 import { chmodSync, existsSync } from 'node:fs';
@@ -36,7 +35,6 @@ const result = await build({
   target: 'node20',
   format: 'iife',
   outfile,
-  alias: { 'ip-num': './src/cni/ipv4-validator.ts' },
   plugins: [builtinsViaProcess],
   banner: { js: '#!/usr/bin/env node' },
   metafile: true,
