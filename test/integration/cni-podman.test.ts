@@ -1,73 +1,41 @@
 /**
- * A real runtime drives the weft plugin: podman 4.3 (CNI backend, runc) runs
- * two busybox containers on a weft network (weft + portmap) inside a node
- * namespace, with a hand-written subnet.env. Podman runs under
- * `nsenter --net` (not `ip netns exec`, which hides the cgroup mount), with a
- * private containers.conf, storage, and network config dir; see
- * docs/cni.md and the reference recipe for why each setting is needed.
+ * A real runtime drives the weft plugin on a real overlay: a 2-host rig runs
+ * weftd (with --ip-masq, so the delegate gets ipMasq:false) on both hosts,
+ * and podman 4.3 (CNI backend, runc) runs busybox containers on a weft
+ * network inside each host's namespace: the shipped sample conflist
+ * (examples/10-weft.conflist: weft + portmap) with private paths and the
+ * subnet.env that host's weftd wrote. Two containers on host1 reach each
+ * other, a container on host2 over VXLAN, and the underlay (masqueraded by
+ * weftd); portmap publishes a port to the other host; `podman rm` releases
+ * every address and leaves nothing behind (no container, netns, process,
+ * mount, or libcni cache entry). Podman runs under
+ * `nsenter --net` with a private containers.conf, storage and network config
+ * dir (test/helpers/podman.ts; docs/cni.md).
  */
 import t from 'tap';
-import { existsSync, mkdirSync, readdirSync, rmdirSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUNDLE, CniPluginNode, mustRun, PLUGINS_DIR, runProgram, type Run } from '../helpers/cni-plugin-node.js';
+import { type Cidr, containsIp, isIpv4, nthAddress } from '../../src/core/cidr.js';
+import { parseSubnetEnv } from '../../src/core/subnet-env.js';
+import { BUNDLE, mustRun, PLUGINS_DIR, runProgram } from '../helpers/cni-plugin-node.js';
+import { buildBusyboxRootfs, guardPodman, installPlugin, LIBCNI_CACHE, mountsUnder, PodmanHost } from '../helpers/podman.js';
 import { requirePrerequisites } from '../helpers/require.js';
-import { childEnv } from '../helpers/weftd-process.js';
+import { startWeftCluster, type WeftCluster } from '../helpers/weft-cluster.js';
+import { UNDERLAY_GATEWAY } from '../rig/rig.js';
 
-const SUBNET_ENV = 'FLANNEL_NETWORK=10.78.0.0/16\nFLANNEL_SUBNET=10.78.9.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n';
-const LIBCNI_CACHE = '/var/lib/cni';
+const NETWORK = '10.5.0.0/16';
+const PAGE = 'hello-from-weft-pod';
+const DEVICE = 'weft.1';
+const RESULTS = join(LIBCNI_CACHE, 'results');
 
-/** podman with everything private to this test, run with only its network namespace switched. */
-class Podman {
-  readonly rootfs: string;
-  private readonly conf: string;
-  private readonly dirs: { store: string; run: string; tmp: string; netd: string };
+/** libcni's cached results for one network (`<network>-<container id>-<ifname>`). */
+function cacheEntries(network: string): string[] {
+  return existsSync(RESULTS) ? readdirSync(RESULTS).filter((f) => f.startsWith(`${network}-`)) : [];
+}
 
-  constructor(private readonly node: CniPluginNode) {
-    this.rootfs = join(node.dir, 'rootfs');
-    this.conf = join(node.dir, 'containers.conf');
-    this.dirs = { store: join(node.dir, 'store'), run: join(node.dir, 'run'), tmp: join(node.dir, 'tmp'), netd: join(node.dir, 'net.d') };
-  }
-
-  configure(): void {
-    for (const dir of Object.values(this.dirs)) mkdirSync(dir, { recursive: true });
-    this.buildRootfs();
-    // runc (crun fails on this host's hybrid cgroups); rlimits within our hard limits (no CAP_SYS_RESOURCE).
-    writeFileSync(this.conf, [
-      '[containers]', 'default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]',
-      '[engine]', 'cgroup_manager = "cgroupfs"', 'events_logger = "file"', 'runtime = "runc"',
-      '[network]', 'network_backend = "cni"', `cni_plugin_dirs = ["${this.node.cniBin}", "${PLUGINS_DIR}"]`, `network_config_dir = "${this.dirs.netd}"`, '',
-    ].join('\n'));
-    writeFileSync(join(this.dirs.netd, `${this.node.network}.conflist`), JSON.stringify({
-      cniVersion: '1.0.0', name: this.node.network, plugins: [
-        { type: 'weft', subnetFile: this.node.subnetFile, dataDir: this.node.dataDir,
-          delegate: { bridge: this.node.bridge, hairpinMode: true }, ipam: { dataDir: this.node.ipamDir } },
-        { type: 'portmap', capabilities: { portMappings: true } },
-      ],
-    }, null, 2));
-  }
-
-  cmd(...args: string[]): Promise<Run> {
-    // Podman passes its environment to the plugins: no tap loader hooks, no NODE_EXTRA_CA_CERTS.
-    const env = childEnv({ CONTAINERS_CONF: this.conf });
-    return runProgram('nsenter', [`--net=/run/netns/${this.node.nodeNs}`, 'podman',
-      '--root', this.dirs.store, '--runroot', this.dirs.run, '--tmpdir', this.dirs.tmp, ...args], { env });
-  }
-
-  async address(name: string): Promise<string> {
-    return (await this.cmd('inspect', name, '--format', `{{.NetworkSettings.Networks.${this.node.network}.IPAddress}}`)).stdout.trim();
-  }
-
-  async removeAll(): Promise<void> {
-    if (existsSync(this.conf)) await this.cmd('rm', '--all', '--force', '--time', '0');
-  }
-
-  /** busybox-static with relative applet links, and a page for httpd. */
-  private buildRootfs(): void {
-    for (const d of ['bin', 'proc', 'sys', 'dev', 'etc', 'tmp', 'var/www']) mkdirSync(join(this.rootfs, d), { recursive: true });
-    copyFileSync('/bin/busybox', join(this.rootfs, 'bin', 'busybox'));
-    for (const applet of ['sh', 'sleep', 'ip', 'ping', 'wget', 'httpd', 'cat']) symlinkSync('busybox', join(this.rootfs, 'bin', applet));
-    writeFileSync(join(this.rootfs, 'var/www/index.html'), 'hello-from-weft-pod\n');
-  }
+async function rootLinkNames(): Promise<string[]> {
+  return (await mustRun('ip', ['-o', 'link', 'show'])).split('\n').map((l) => l.split(': ')[1]?.split('@')[0] ?? '').filter(Boolean).sort();
 }
 
 function removeEmptyDirs(dirs: readonly string[]): void {
@@ -80,58 +48,138 @@ function removeEmptyDirs(dirs: readonly string[]): void {
   }
 }
 
-if (requirePrerequisites(t, ['podman', 'runc', 'nsenter', 'busybox', 'curl', `${PLUGINS_DIR}/portmap`], true)) {
+if (requirePrerequisites(t, ['podman', 'runc', 'nsenter', 'busybox', 'curl', 'ip', 'etcd', 'etcdctl', 'umount',
+  `${PLUGINS_DIR}/bridge`, `${PLUGINS_DIR}/host-local`, `${PLUGINS_DIR}/portmap`], true)) {
   if (!existsSync(BUNDLE)) t.fail(`${BUNDLE} is missing: run node scripts/bundle.mjs`);
-  else t.test('podman 4.3 runs two containers on a weft network', async (t) => {
+  else t.test('podman 4.3 on two rig hosts: containers on a weft network, on one host and over the overlay', async (t) => {
     const cacheExisted = existsSync(LIBCNI_CACHE);
-    const node = new CniPluginNode();
-    let podman: Podman | undefined;
-    t.teardown(async () => {
-      await podman?.removeAll();
-      await node.cleanup();
-      if (!cacheExisted) removeEmptyDirs([join(LIBCNI_CACHE, 'results'), LIBCNI_CACHE]);
+    const resultsExisted = existsSync(RESULTS);
+    const t0 = Date.now();
+    const cluster: WeftCluster = await startWeftCluster({
+      hosts: 2, config: { Network: NETWORK, Backend: { Type: 'vxlan' } }, weftdArgs: ['--ip-masq', '--resync-interval', '2s'],
     });
-    await node.start(SUBNET_ENV);
-    podman = new Podman(node);
-    podman.configure();
+    const { rig } = cluster;
+    const clusterMs = Date.now() - t0;
+    const rootLinks = await rootLinkNames();
+    const base = mkdtempSync(join(tmpdir(), `${rig.prefix}-podman-`));
+    const network = `${rig.prefix}net`;
+    const hosts: PodmanHost[] = [];
+    /** Our private dir (once nothing is mounted in it) and what libcni left of ours. */
+    const removeFiles = (): void => {
+      if (mountsUnder(base).length === 0) rmSync(base, { recursive: true, force: true });
+      for (const entry of cacheEntries(network)) unlinkSync(join(RESULTS, entry));
+      if (!resultsExisted) removeEmptyDirs([RESULTS]);
+      if (!cacheExisted) removeEmptyDirs([LIBCNI_CACHE]);
+    };
+    // On exit or SIGINT/SIGTERM: podman rm while the host namespaces still exist, before the rig's own guard.
+    const unguard = guardPodman(hosts, removeFiles);
+    t.teardown(async () => {
+      for (const h of hosts) await h.removeAll();
+      unguard();
+      await cluster.stop();
+      removeFiles();
+    });
+    const cniBin = installPlugin(join(base, 'cni-bin'));
+    const rootfs = buildBusyboxRootfs(join(base, 'rootfs'), PAGE);
+    for (const i of [1, 2]) {
+      hosts.push(new PodmanHost({ netns: rig.host(i).netns, dir: join(base, `host${i}`), network, subnetFile: cluster.subnetFile(i), cniBin, rootfs }).configure());
+    }
+    const [h1, h2] = hosts as [PodmanHost, PodmanHost];
 
-    const c1 = `${node.tag}-c1`;
-    const c2 = `${node.tag}-c2`;
-    const started = Date.now();
-    const run1 = await podman.cmd('run', '-d', '--name', c1, '--network', node.network, '--rootfs', podman.rootfs, 'sh', '-c', 'sleep 600');
-    const firstRunMs = Date.now() - started;
-    t.equal(run1.code, 0, run1.stderr);
-    const run2 = await podman.cmd('run', '-d', '--name', c2, '--network', node.network, '-p', '18090:8080', '--rootfs', podman.rootfs,
-      'httpd', '-f', '-p', '8080', '-h', '/var/www');
-    t.equal(run2.code, 0, run2.stderr);
-    t.comment(`podman run -d (first container, weft + portmap): ${firstRunMs} ms`);
+    const env = (i: number) => {
+      const parsed = parseSubnetEnv(readFileSync(cluster.subnetFile(i), 'utf8'));
+      if (!parsed.ok) throw new Error(`host${i} subnet.env: ${parsed.errors.join('; ')}`);
+      return parsed.env;
+    };
+    const [env1, env2] = [env(1), env(2)];
+    t.equal(env1.ipMasq, true, 'weftd --ip-masq: FLANNEL_IPMASQ=true, so the delegate gets ipMasq:false');
+    t.not(env1.subnet, env2.subnet, 'the hosts lease different subnets');
+    const gw1 = nthAddress(env1.subnet, 1);
 
-    const ip1 = await podman.address(c1);
-    const ip2 = await podman.address(c2);
-    t.match(ip1, /^10\.78\.9\.\d+$/);
-    t.match(ip2, /^10\.78\.9\.\d+$/);
-    t.not(ip1, ip2);
-    t.same(node.leasedAddresses(), [ip1, ip2].sort());
-    t.same(node.savedConfigs().length, 2, 'one saved delegate config per container');
+    const [c1, c2, c3] = [`${rig.prefix}-c1`, `${rig.prefix}-c2`, `${rig.prefix}-c3`];
+    const run1 = await h1.run(c1, [], ['sh', '-c', 'sleep 600']);
+    t.equal(run1.code, 0, `podman run c1 on host1 ${run1.stderr}`);
+    const run2 = await h1.run(c2, ['-p', '18090:8080'], ['httpd', '-f', '-p', '8080', '-h', '/var/www']);
+    t.equal(run2.code, 0, `podman run c2 -p 18090:8080 on host1 ${run2.stderr}`);
+    const run3 = await h2.run(c3, [], ['httpd', '-f', '-p', '8080', '-h', '/var/www']);
+    t.equal(run3.code, 0, `podman run c3 on host2 ${run3.stderr}`);
+    t.comment(`rig + weftd on 2 hosts: ${clusterMs} ms; podman run -d on host1 (weft + portmap): first ${run1.ms} ms, second ${run2.ms} ms; on host2: ${run3.ms} ms`);
 
-    const routes = await podman.cmd('exec', c1, 'ip', 'route');
-    t.match(routes.stdout, /10\.78\.0\.0\/16 via 10\.78\.9\.1 dev eth0/);
-    const ping = await podman.cmd('exec', c1, 'ping', '-c', '2', '-W', '2', ip2);
-    t.equal(ping.code, 0, ping.stdout + ping.stderr);
-    t.match(ping.stdout, /2 packets received/);
-    const web = await podman.cmd('exec', c1, 'wget', '-qO-', `http://${ip2}:8080/`);
-    t.equal(web.stdout.trim(), 'hello-from-weft-pod');
-    const viaPortmap = await runProgram('ip', ['netns', 'exec', node.nodeNs, 'curl', '-s', '-m', '5', 'http://10.78.9.1:18090/']);
-    t.equal(viaPortmap.stdout.trim(), 'hello-from-weft-pod', 'portmap, chained after weft, got our result');
+    const [ip1, ip2, ip3] = await Promise.all([h1.address(c1), h1.address(c2), h2.address(c3)]);
+    const inSubnet = (ip: string, subnet: Cidr): boolean => isIpv4(ip) && containsIp(subnet, ip);
+    t.ok(inSubnet(ip1, env1.subnet), `c1 ${ip1} is in host1's lease ${env1.subnet}`);
+    t.ok(inSubnet(ip2, env1.subnet), `c2 ${ip2} is in host1's lease`);
+    t.ok(inSubnet(ip3, env2.subnet), `c3 ${ip3} is in host2's lease ${env2.subnet}`);
+    t.not(ip1, ip2, 'c1 and c2 have different addresses');
+    t.ok(mountsUnder(base).length > 0, `podman's per-container mounts are in our private dir while they run: ${mountsUnder(base).map((m) => m.slice(base.length)).join(' ')}`);
+    t.same(h1.leasedAddresses(), [ip1, ip2].sort(), 'host1 host-local holds c1 and c2');
+    t.same(h2.leasedAddresses(), [ip3], 'host2 host-local holds c3');
+    t.equal(h1.savedConfigs().length, 2, 'one saved delegate config per container on host1');
+    t.equal(h2.savedConfigs().length, 1, 'and one on host2');
+    t.equal(cacheEntries(network).length, 3, 'libcni cached one result per container');
+    t.same(await rootLinkNames(), rootLinks, 'no link was added in the root namespace (cni0 and the veths are in the hosts)');
+    const delegate = await h1.savedConfig(c1);
+    t.match(delegate, { type: 'bridge', name: network, ipMasq: false, isGateway: true, isDefaultGateway: true, hairpinMode: true, mtu: env1.mtu,
+      ipam: { type: 'host-local', ranges: [[{ subnet: env1.subnet }]], routes: [{ dst: NETWORK, gw: gw1 }] } },
+    'the delegate weft gave bridge for c1: ipMasq false (weftd masquerades), the sample\'s isDefaultGateway, host1\'s lease');
 
-    const rm = await podman.cmd('rm', '-f', '-t', '0', c1, c2);
-    t.equal(rm.code, 0, rm.stderr);
-    t.same(node.leasedAddresses(), [], 'podman rm released both addresses (host-local dir empty)');
-    t.same(node.savedConfigs(), [], 'and weft forgot both containers');
-    t.equal(readdirSync(join(node.ipamDir, node.network)).filter((f) => /^\d/.test(f)).length, 0);
-    const cacheLeft = existsSync(join(LIBCNI_CACHE, 'results'))
-      ? readdirSync(join(LIBCNI_CACHE, 'results')).filter((f) => f.startsWith(`${node.network}-`)) : [];
-    t.same(cacheLeft, [], 'libcni cache entries removed');
+    const routes = await h1.cmd('exec', c1, 'ip', 'route');
+    t.ok(routes.stdout.includes(`${NETWORK} via ${gw1} dev eth0`), `route to the overlay via cni0: ${routes.stdout}`);
+    t.ok(routes.stdout.includes(`default via ${gw1} dev eth0`), 'isDefaultGateway (the sample conflist): default route via cni0');
+    const link = await h1.cmd('exec', c1, 'ip', 'link', 'show', 'eth0');
+    t.match(link.stdout, new RegExp(`mtu ${env1.mtu} `), `eth0 MTU is FLANNEL_MTU (${env1.mtu})`);
+
+    // Same host.
+    const ping12 = await h1.cmd('exec', c1, 'ping', '-c', '2', '-W', '2', ip2);
+    t.match(ping12.stdout, /2 packets received/, `c1 → c2: ${ping12.stdout}${ping12.stderr}`);
+    const web12 = await h1.cmd('exec', c1, 'wget', '-qO-', `http://${ip2}:8080/`);
+    t.equal(web12.stdout.trim(), PAGE, 'c1 → c2:8080');
+    const viaGw = await runProgram('ip', ['netns', 'exec', h1.netns, 'curl', '-s', '-m', '5', `http://${gw1}:18090/`]);
+    t.equal(viaGw.stdout.trim(), PAGE, 'host1 → its cni0 address :18090: portmap, chained after weft, got our result');
+    const viaUnderlay = await runProgram('ip', ['netns', 'exec', h2.netns, 'curl', '-s', '-m', '5', `http://${rig.host(1).address}:18090/`]);
+    t.equal(viaUnderlay.stdout.trim(), PAGE, 'host2 → host1 eth0:18090 reaches c2 through the published port');
+
+    // Leaving the overlay: the switch has no route back to 10.5.0.0/16, so a reply proves weftd's --ip-masq rule.
+    const egress = await h1.cmd('exec', c1, 'ping', '-c', '1', '-W', '2', UNDERLAY_GATEWAY);
+    t.match(egress.stdout, /1 packets received/, `c1 → the underlay gateway ${UNDERLAY_GATEWAY}, masqueraded by weftd on host1`);
+
+    // Over the overlay: each host routes the other's lease through weft.1.
+    for (const [i, other] of [[1, env2.subnet], [2, env1.subnet]] as const) {
+      await cluster.waitFor(`host${i} to route ${other} via ${DEVICE}`,
+        async () => (await cluster.sh(i, 'ip', ['-4', 'route', 'show', 'dev', DEVICE])).includes(other));
+    }
+    const ping = async (host: PodmanHost, from: string, to: string): Promise<string> => {
+      let last = '';
+      for (let attempt = 0; attempt < 10; attempt++) {
+        const r = await host.cmd('exec', from, 'ping', '-c', '2', '-i', '0.2', '-W', '1', to);
+        last = r.stdout + r.stderr;
+        if (r.code === 0) return last;
+      }
+      return last;
+    };
+    const ping13 = await ping(h1, c1, ip3);
+    t.match(ping13, /2 packets received/, `c1 (host1) → c3 (host2) over the overlay: ${ping13}`);
+    t.match(ping13, new RegExp(`from ${ip3.replace(/\./g, '\\.')}:`), 'the reply comes from c3 itself');
+    const ping31 = await ping(h2, c3, ip1);
+    t.match(ping31, /2 packets received/, `c3 (host2) → c1 (host1) over the overlay: ${ping31}`);
+    const web13 = await h1.cmd('exec', c1, 'wget', '-qO-', `http://${ip3}:8080/`);
+    t.equal(web13.stdout.trim(), PAGE, 'c1 → c3:8080 (TCP over VXLAN)');
+
+    // podman rm runs CNI DEL (weft, then portmap) in each host namespace.
+    const sandboxes = [h1.sandbox(c1), h1.sandbox(c2), h2.sandbox(c3)];
+    t.ok(sandboxes.every((s) => s?.startsWith('/run/netns/netns-')), `podman made one netns per container: ${sandboxes.join(' ')}`);
+    const rm1 = await h1.cmd('rm', '-f', '-t', '0', c1, c2);
+    t.equal(rm1.code, 0, `podman rm on host1: ${rm1.stderr}`);
+    const rm3 = await h2.cmd('rm', '-f', '-t', '0', c3);
+    t.equal(rm3.code, 0, `podman rm on host2: ${rm3.stderr}`);
+    for (const [i, h] of [[1, h1], [2, h2]] as const) {
+      t.same(h.leasedAddresses(), [], `host${i}: podman rm released the addresses (host-local dir empty)`);
+      t.same(h.savedConfigs(), [], `host${i}: weft forgot its containers (dataDir empty)`);
+      t.same(await h.leftovers(), { containers: [], sandboxes: [], pids: [], mounts: [] },
+        `host${i}: no container, sandbox netns, container process or mount left`);
+    }
+    t.same(cacheEntries(network), [], 'libcni cache entries removed');
     t.equal((await mustRun('cat', ['/proc/sys/net/ipv4/ip_forward'])).trim(), '0', 'root ip_forward still 0');
+    t.comment(`whole test body: ${Date.now() - t0} ms`);
   });
 }
