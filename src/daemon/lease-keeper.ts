@@ -48,7 +48,7 @@ export async function keepLeaseAlive(input: LeaseKeeperInput, signal: AbortSigna
     } catch (err) {
       input.onError?.(err);
       throttled.warn('keepalive', { err: errorMessage(err) }, 'cannot renew lease; etcd unreachable, retrying');
-      delay = Math.min(interval, 2000);
+      delay = Math.min(interval, 1000);
     }
   }
 }
