@@ -10,7 +10,7 @@ import type { Mac } from '../../src/core/mac.js';
 import { type NetworkConfig, parseNetworkConfig } from '../../src/core/network-config.js';
 import { deviceMismatch, deviceSpec } from '../../src/core/vxlan-device.js';
 import { IpRoute2 } from '../../src/adapters/iproute2/iproute2.js';
-import { type CommandRunner, processRunner } from '../../src/adapters/iproute2/runner.js';
+import { type CommandRunner, execaRunner } from '../../src/adapters/iproute2/runner.js';
 import { requirePrerequisites } from '../helpers/require.js';
 import { peerLease } from '../helpers/leases.js';
 import { addNetns, ip, uniquePrefix } from '../rig/netns.js';
@@ -55,7 +55,7 @@ if (requirePrerequisites(t, ['ip', 'bridge'], true)) {
   await ip(['-n', ns, 'route', 'add', 'default', 'via', '192.0.2.1']);
 
   const spawned: string[] = [];
-  const base = processRunner();
+  const base = execaRunner();
   const runner: CommandRunner = (file, args, options) => {
     spawned.push([file, ...args].join(' '));
     return base(file, args, options);

@@ -15,7 +15,7 @@ import * as parse from './parse.js';
 import { type CommandResult, type CommandRunner, type RunOptions, execaRunner } from './runner.js';
 
 export interface IpRoute2Options {
-  /** Default: `execaRunner()` (the project's process runner; `processRunner()` is the measured faster alternative). */
+  /** Default: `execaRunner()`. */
   readonly runner?: CommandRunner;
   /** Operate inside this named network namespace (`ip -n`), e.g. in tests. */
   readonly netns?: string | undefined;
