@@ -12,7 +12,7 @@ import { findOwnLease } from '../core/device-check.js';
 import { type CheckResult, type DoctorFacts, type EtcdFacts, type PeerProbe, type ReadyProbe, evaluateDoctor, summarize } from '../core/doctor.js';
 import { errorMessage } from '../core/errors.js';
 import { parseNetworkConfigText } from '../core/network-config.js';
-import { classifyLease } from '../core/peer-set.js';
+import { classifyListing } from '../core/peer-set.js';
 import { deviceName } from '../core/vxlan-device.js';
 import { type HostProbe, LocalHostProbe } from '../adapters/host-probe.js';
 import { IpRoute2 } from '../adapters/iproute2/iproute2.js';
@@ -47,11 +47,7 @@ async function readEtcd(open: () => Promise<SubnetRegistry>): Promise<EtcdFacts>
     if (text === undefined) return { ok: false, error: 'etcd answers, but there is no network config under the prefix (weftctl config set)' };
     const parsed = parseNetworkConfigText(text);
     if (!parsed.ok) return { ok: false, error: `the network config in etcd is invalid: ${parsed.errors.join('; ')}` };
-    const leases: ListedLease[] = [];
-    for (const entry of (await registry.listLeases()).entries) {
-      const c = classifyLease(entry, parsed.config);
-      if (c.ok) leases.push(c.lease);
-    }
+    const leases = classifyListing((await registry.listLeases()).entries, parsed.config).valid.map((v) => v.lease);
     return { ok: true, config: parsed.config, leases };
   } catch (err) {
     // grpc appends an empty "Resolution note:" to connection errors.

@@ -8,13 +8,12 @@ import { hostname } from 'node:os';
 import { type Cidr } from '../core/cidr.js';
 import { UsageError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
-import { type ListedLease } from '../core/allocate.js';
 import { deviceProblems, findOwnLease, subnetFileProblem } from '../core/device-check.js';
 import { parseNetworkConfigText } from '../core/network-config.js';
-import { classifyLease } from '../core/peer-set.js';
+import { classifyListing } from '../core/peer-set.js';
 import { type DriftReport, peerDrift } from '../core/peer-drift.js';
 import { deviceName } from '../core/vxlan-device.js';
-import type { SubnetRegistry, RegistryEntry } from '../adapters/registry.js';
+import type { SubnetRegistry } from '../adapters/registry.js';
 import { readSubnetFile } from '../adapters/subnet-file.js';
 import { IpRoute2 } from '../adapters/iproute2/iproute2.js';
 import type { Kernel, VxlanLinkInfo } from '../adapters/kernel.js';
@@ -41,12 +40,7 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
   const parsed = configText === undefined ? undefined : parseNetworkConfigText(configText);
   if (!parsed?.ok) throw new UsageError(configText === undefined ? 'no network config in etcd' : 'the network config in etcd is invalid (see weftctl config get)');
   const config = parsed.config;
-  const listing = await registry.listLeases();
-  const leases: { lease: ListedLease; entry: RegistryEntry }[] = [];
-  for (const entry of listing.entries) {
-    const c = classifyLease(entry, config);
-    if (c.ok) leases.push({ lease: c.lease, entry });
-  }
+  const leases = classifyListing((await registry.listLeases()).entries, config).valid;
   const file = await readSubnetFile(subnetFilePath);
   const own = findOwnLease(leases.map((l) => l.lease), node, file);
   const ownEntry = leases.find((l) => l.lease === own.lease)?.entry;

@@ -39,6 +39,29 @@ export function classifyLease(kv: RawLeaseKv, config: NetworkConfig): LeaseClass
   return { ok: true, lease: { subnet: key.subnet, attrs: value.attrs, reservation: kv.reservation } };
 }
 
+/** A registry listing split into valid leases (each with its raw entry) and subnets that are taken but unreadable. */
+export interface ClassifiedListing<E extends RawLeaseKv> {
+  readonly valid: readonly { readonly lease: ListedLease; readonly entry: E }[];
+  /** Subnets whose key parses but whose value does not: never free, never programmed. */
+  readonly occupied: readonly Cidr[];
+}
+
+/** Classifies every entry of a listing against the network config. */
+export function classifyListing<E extends RawLeaseKv>(entries: readonly E[], config: NetworkConfig): ClassifiedListing<E> {
+  const valid: { lease: ListedLease; entry: E }[] = [];
+  const occupied: Cidr[] = [];
+  for (const entry of entries) {
+    const c = classifyLease(entry, config);
+    if (c.ok) {
+      valid.push({ lease: c.lease, entry });
+      continue;
+    }
+    const key = decodeSubnetKey(entry.key);
+    if (key.ok) occupied.push(key.subnet);
+  }
+  return { valid, occupied };
+}
+
 export class PeerSet {
   readonly #config: NetworkConfig;
   readonly #leases = new Map<Cidr, ListedLease>();

@@ -5,12 +5,12 @@
  * instead). The registry never lets us overwrite another host's key.
  */
 import type { Logger } from 'pino';
-import { type AllocationDecision, type Identity, type ListedLease, decideAllocation } from '../core/allocate.js';
+import { type AllocationDecision, type Identity, decideAllocation } from '../core/allocate.js';
 import type { Cidr } from '../core/cidr.js';
 import { SubnetExhaustedError, WeftError } from '../core/errors.js';
-import { type LeaseAttrs, decodeSubnetKey, encodeLeaseValue } from '../core/lease.js';
+import { type LeaseAttrs, encodeLeaseValue } from '../core/lease.js';
 import type { NetworkConfig } from '../core/network-config.js';
-import { classifyLease } from '../core/peer-set.js';
+import { classifyListing } from '../core/peer-set.js';
 import type { RegistryEntry, SubnetRegistry } from '../adapters/registry.js';
 import type { Clock } from '../adapters/clock.js';
 
@@ -53,21 +53,8 @@ export async function acquireLease(input: AcquireInput): Promise<HeldLease> {
 }
 
 function validLeases(entries: readonly RegistryEntry[], config: NetworkConfig) {
-  const leases: ListedLease[] = [];
-  const occupied: Cidr[] = [];
-  const bySubnet = new Map<string, RegistryEntry>();
-  for (const entry of entries) {
-    const c = classifyLease(entry, config);
-    if (c.ok) {
-      leases.push(c.lease);
-      bySubnet.set(c.lease.subnet, entry);
-      continue;
-    }
-    // A key we can parse with a value we can't still holds its subnet.
-    const key = decodeSubnetKey(entry.key);
-    if (key.ok) occupied.push(key.subnet);
-  }
-  return { leases, entries: bySubnet, occupied };
+  const { valid, occupied } = classifyListing(entries, config);
+  return { leases: valid.map((v) => v.lease), entries: new Map(valid.map((v) => [v.lease.subnet as string, v.entry])), occupied };
 }
 
 async function applyDecision(input: AcquireInput, decision: AllocationDecision,

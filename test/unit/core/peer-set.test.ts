@@ -3,7 +3,7 @@ import type { Cidr, Ipv4 } from '../../../src/core/cidr.js';
 import { encodeLeaseValue } from '../../../src/core/lease.js';
 import type { Mac } from '../../../src/core/mac.js';
 import { parseNetworkConfig } from '../../../src/core/network-config.js';
-import { PeerSet, type RawLeaseKv, classifyLease } from '../../../src/core/peer-set.js';
+import { PeerSet, type RawLeaseKv, classifyLease, classifyListing } from '../../../src/core/peer-set.js';
 
 const parsed = parseNetworkConfig({ Network: '10.5.0.0/16' });
 if (!parsed.ok) throw new Error('bad test config');
@@ -119,4 +119,16 @@ t.test('reset diffs a full listing against what is known', async (t) => {
   t.equal(set.problems().size, 0, 'but its problem is forgotten');
   t.equal(set.reset([]).changed, true);
   t.equal(set.size, 0);
+});
+
+t.test('classifyListing: valid leases keep their raw entry; readable keys with bad values stay occupied', async (t) => {
+  const good = { key: '10.5.1.0-24', reservation: false, value: encodeLeaseValue({ publicIp: '198.51.100.1' as Ipv4, backendType: 'vxlan', vni: 1, vtepMac: '02:00:00:00:00:01' as Mac, nodeName: 'a' }), extra: 1 };
+  const badValue = { key: '10.5.2.0-24', reservation: false, value: 'not json', extra: 2 };
+  const badKey = { key: 'garbage', reservation: false, value: '{}', extra: 3 };
+  const outside = { key: '10.9.0.0-24', reservation: false, value: good.value, extra: 4 };
+  const r = classifyListing([good, badValue, badKey, outside], config);
+  t.equal(r.valid.length, 1);
+  t.equal(r.valid[0]?.entry, good, 'the raw entry is carried along');
+  t.equal(r.valid[0]?.lease.subnet, '10.5.1.0/24');
+  t.same(r.occupied, ['10.5.2.0/24', '10.9.0.0/24'], 'unreadable values and out-of-network keys still hold their subnet');
 });
