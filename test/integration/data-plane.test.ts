@@ -14,6 +14,7 @@ import { DataPlane, type PreparedDevice } from '../../src/daemon/data-plane.js';
 import { LEVEL, memoryLogger } from '../helpers/log-sink.js';
 import { requirePrerequisites } from '../helpers/require.js';
 import { Rig } from '../rig/rig.js';
+import { captureVxlan } from '../helpers/tshark.js';
 
 const VNI = 7;
 const parsed = parseNetworkConfig({ Network: '10.5.0.0/16', Backend: { Type: 'vxlan', VNI } });
@@ -30,18 +31,6 @@ interface Node {
 
 function leaseOf(node: Node, nodeName: string): Lease {
   return { subnet: node.subnet, attrs: { publicIp: node.prepared.publicIp, backendType: 'vxlan', vni: VNI, vtepMac: node.prepared.vtepMac, nodeName } };
-}
-
-/** Starts tshark on a host's underlay and resolves once it is capturing; `done` resolves with its field lines. */
-async function capture(netns: string, packets: number): Promise<{ done: Promise<string[]> }> {
-  const child = execa('ip', ['netns', 'exec', netns, 'tshark', '-i', 'eth0', '-f', 'udp port 8472', '-d', 'udp.port==8472,vxlan',
-    '-l', '-c', String(packets), '-a', 'duration:20', '-T', 'fields', '-e', 'vxlan.vni', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'icmp.type'],
-  { reject: false, buffer: { stdout: true, stderr: false } });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('tshark did not start capturing within 15 s')), 15_000);
-    child.stderr?.on('data', (d: Buffer) => { if (d.toString().includes('Capturing on')) { clearTimeout(timer); resolve(); } });
-  });
-  return { done: child.then((r) => String(r.stdout).split('\n').filter((l) => l !== '')) };
 }
 
 if (requirePrerequisites(t, ['ip', 'bridge', 'ping', 'tshark', 'sysctl'], true)) {
@@ -73,9 +62,9 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'ping', 'tshark', 'sysctl'], true))
     const [pod1] = await rig.attachPods(1, node1.subnet, node1.prepared.mtu);
     const [pod2] = await rig.attachPods(2, node2.subnet, node2.prepared.mtu);
     if (!pod1 || !pod2) throw new Error('no pods');
-    const tshark = await capture(node1.netns, 4);
+    const tshark = await captureVxlan(node1.netns, 4);
     t.match(await ping(pod1.netns, pod2.address), /3 received/);
-    const lines = await tshark.done;
+    const lines = await tshark.done();
     t.ok(lines.length >= 2, `captured ${lines.length} packets`);
     // Fields: VNI, outer+inner source, outer+inner destination, ICMP type (8 request, 0 reply).
     const wanted = new RegExp(`^${VNI}\\t192\\.0\\.2\\.1[12],10\\.5\\.[12]\\.2\\t192\\.0\\.2\\.1[12],10\\.5\\.[12]\\.2\\t[08]$`);

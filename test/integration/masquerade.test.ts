@@ -18,33 +18,12 @@ import { requirePrerequisites } from '../helpers/require.js';
 import { type WeftdProcess, msgIs, runWeftctl, startWeftd } from '../helpers/weftd-process.js';
 import { addNetns, ip } from '../rig/netns.js';
 import { ETCD_ENDPOINT, Rig } from '../rig/rig.js';
+import { startCapture } from '../helpers/tshark.js';
 
 const PREFIX = '/weft/network';
 const NETWORK = '10.5.0.0/16' as Cidr;
 const OUTSIDE = '192.0.2.100';
 const RESYNC_MS = 2000;
-
-/**
- * Starts tshark in a namespace and resolves about 1 s after it reports
- * "Capturing on" (earlier packets can be missed); `done` resolves with its
- * `ip.src ip.dst` lines once `packets` were seen, or stops it after `graceMs`.
- */
-async function capture(netns: string, iface: string, filter: string, packets: number): Promise<{ done: (graceMs?: number) => Promise<string[]> }> {
-  const child = execa('ip', ['netns', 'exec', netns, 'tshark', '-n', '-i', iface, '-f', filter, '-l', '-c', String(packets),
-    '-a', 'duration:20', '-T', 'fields', '-e', 'ip.src', '-e', 'ip.dst'], { reject: false, buffer: { stdout: true, stderr: false } });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('tshark did not start capturing within 15 s')), 15_000);
-    child.stderr?.on('data', (d: Buffer) => { if (d.toString().includes('Capturing on')) { clearTimeout(timer); resolve(); } });
-  });
-  await sleep(1000);
-  const result = child.then((r) => String(r.stdout).split('\n').filter((l) => l !== ''));
-  return {
-    done: async (graceMs = 3000) => {
-      const timer = setTimeout(() => child.kill('SIGINT'), graceMs);
-      try { return await result; } finally { clearTimeout(timer); }
-    },
-  };
-}
 
 if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl', 'iptables', 'iptables-restore', 'tshark'], true)) {
   const rig = await Rig.up({ hosts: 2, pods: 1 });
@@ -117,13 +96,13 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
   });
 
   t.test('a pod reaches the outside host with host1\'s underlay address as its source', async (t) => {
-    const tshark = await capture(outNs, 'eth0', 'icmp[icmptype] == icmp-echo', 2);
+    const tshark = await startCapture({ netns: outNs, filter: 'icmp[icmptype] == icmp-echo', packets: 2, fields: ['ip.src', 'ip.dst'] });
     t.match(await ping(pod(1).netns, OUTSIDE), /2 received/, 'answered: the outside host has no route to the pod');
     t.same(await tshark.done(), [`${rig.host(1).address}\t${OUTSIDE}`, `${rig.host(1).address}\t${OUTSIDE}`]);
   });
 
   t.test('pod to pod across hosts keeps pod addresses (through FORWARD policy DROP)', async (t) => {
-    const tshark = await capture(pod(2).netns, 'eth0', 'icmp[icmptype] == icmp-echo', 2);
+    const tshark = await startCapture({ netns: pod(2).netns, filter: 'icmp[icmptype] == icmp-echo', packets: 2, fields: ['ip.src', 'ip.dst'] });
     t.match(await ping(pod(1).netns, pod(2).address), /2 received/);
     t.same(await tshark.done(), [`${pod(1).address}\t${pod(2).address}`, `${pod(1).address}\t${pod(2).address}`]);
     t.match(await ping(pod(2).netns, pod(1).address), /2 received/);

@@ -18,6 +18,7 @@ import t from 'tap';
 import { requirePrerequisites } from '../helpers/require.js';
 import { type LogLine, msgIs, startWeftd, type WeftdProcess } from '../helpers/weftd-process.js';
 import { ETCD_ENDPOINT, Rig } from '../rig/rig.js';
+import { captureVxlan } from '../helpers/tshark.js';
 
 const PREFIX = '/weft/network';
 const VNI = 9;
@@ -41,30 +42,6 @@ interface Seen {
   readonly fdb: Map<string, string>;
   /** Sorted text of all three, for before/after comparisons. */
   readonly text: string;
-}
-
-/**
- * Starts tshark on a host's underlay and resolves about 1 s after it reports
- * "Capturing on" (the first packets can be missed before that). `done`
- * resolves with its field lines once `packets` were seen, or stops it after
- * `graceMs` when fewer came.
- */
-async function capture(netns: string, packets: number): Promise<{ done: (graceMs?: number) => Promise<string[]> }> {
-  const child = execa('ip', ['netns', 'exec', netns, 'tshark', '-i', 'eth0', '-f', 'udp port 8472', '-d', 'udp.port==8472,vxlan',
-    '-l', '-c', String(packets), '-a', 'duration:20', '-T', 'fields', '-e', 'vxlan.vni', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'icmp.type'],
-  { reject: false, buffer: { stdout: true, stderr: false } });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('tshark did not start capturing within 15 s')), 15_000);
-    child.stderr?.on('data', (d: Buffer) => { if (d.toString().includes('Capturing on')) { clearTimeout(timer); resolve(); } });
-  });
-  await sleep(1000);
-  const result = child.then((r) => String(r.stdout).split('\n').filter((l) => l !== ''));
-  return {
-    done: async (graceMs = 3000) => {
-      const timer = setTimeout(() => child.kill('SIGINT'), graceMs);
-      try { return await result; } finally { clearTimeout(timer); }
-    },
-  };
 }
 
 if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl', 'tshark'], true)) {
@@ -201,7 +178,7 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
   });
 
   t.test('the underlay carries pod traffic as VXLAN with VNI 9 between weftd hosts', async (t) => {
-    const tshark = await capture(rig.host(1).netns, 8);
+    const tshark = await captureVxlan(rig.host(1).netns, 8);
     t.match(await ping(1, 2), /2 received/);
     t.match(await ping(1, 3), /2 received/);
     const lines = await tshark.done();
