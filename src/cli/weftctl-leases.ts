@@ -1,5 +1,5 @@
 /** `weftctl leases | reserve | release`. */
-import { parseCidr, type Cidr, isIpv4 } from '../core/cidr.js';
+import { type Cidr, compareCidr, isIpv4, parseCidr } from '../core/cidr.js';
 import { UsageError } from '../core/errors.js';
 import { decodeLeaseValue, decodeSubnetKey, encodeLeaseValue, encodeSubnetKey } from '../core/lease.js';
 import type { RegistryEntry, SubnetRegistry } from '../adapters/registry.js';
@@ -23,15 +23,10 @@ export async function leasesCommand(registry: SubnetRegistry, argv: Record<strin
       vtepMac: value.attrs.vtepMac ?? null, backendType: value.attrs.backendType, reservation: entry.reservation, ttlSeconds: ttl,
     });
   }));
-  rows.sort((a, b) => compareSubnets(a.subnet, b.subnet));
+  rows.sort((a, b) => compareCidr(a.subnet as Cidr, b.subnet as Cidr));
   if (argv['json']) io.out(JSON.stringify({ leases: rows, skipped }, null, 2));
   else io.out(rows.length === 0 && skipped.length === 0 ? 'no leases' : renderLeases(rows, skipped));
   return 0;
-}
-
-function compareSubnets(a: string, b: string): number {
-  const n = (s: string): number => s.split(/[./]/).slice(0, 4).reduce((acc, p) => acc * 256 + Number(p), 0);
-  return n(a) - n(b);
 }
 
 function subnetArg(text: unknown): Cidr {

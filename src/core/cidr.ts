@@ -130,3 +130,8 @@ export function subnetStarts(first: Ipv4, last: Ipv4, subnetLength: number): num
   for (let v = ipv4ToInt(first); v <= ipv4ToInt(last); v += step) out.push(v);
   return out;
 }
+
+/** Orders blocks by network address, then by prefix length (for tables and reports). */
+export function compareCidr(a: Cidr, b: Cidr): number {
+  return ipv4ToInt(cidrIp(a)) - ipv4ToInt(cidrIp(b)) || cidrPrefix(a) - cidrPrefix(b);
+}

@@ -5,7 +5,7 @@
  * The wanted entries are exactly weftd's (`desiredIndex`), so a peer status
  * says `ok` only for what the daemon itself would leave alone.
  */
-import { type Cidr, cidrIp } from './cidr.js';
+import { type Cidr, cidrIp, compareCidr } from './cidr.js';
 import { type KernelState, desiredIndex } from './kernel-state.js';
 import type { Lease } from './lease.js';
 
@@ -62,6 +62,6 @@ export function peerDrift(selfSubnet: Cidr, leases: Iterable<Lease>, actual: Ker
     ...actual.neighbors.filter((n) => !want.neighbors.has(n.ip)).map((n) => `neighbour ${n.ip} lladdr ${n.mac}`),
     ...actual.fdb.filter((f) => !want.fdb.has(f.mac)).map((f) => `fdb ${f.mac} dst ${f.dst}`),
   ];
-  peers.sort((a, b) => a.subnet.localeCompare(b.subnet, 'en', { numeric: true }));
+  peers.sort((a, b) => compareCidr(a.subnet, b.subnet));
   return { peers, extra, inSync: extra.length === 0 && peers.every((p) => p.inSync) };
 }

@@ -2,7 +2,7 @@ import { Validator } from 'ip-num';
 import t from 'tap';
 import {
   type Cidr, type Ipv4, blockSize, cidrIp, cidrPrefix, containsCidr, containsIp, intToIpv4, ipv4ToInt, isIpv4,
-  makeCidr, networkOf, nthAddress, overlaps, parseCidr, parseIpv4, subnetStarts,
+  compareCidr, makeCidr, networkOf, nthAddress, overlaps, parseCidr, parseIpv4, subnetStarts,
 } from '../../../src/core/cidr.js';
 
 const ip = (s: string): Ipv4 => s as Ipv4;
@@ -106,4 +106,9 @@ t.test('subnetStarts lists every aligned subnet from first to last inclusive', a
   t.same(subnetStarts(ip('10.5.1.0'), ip('10.5.1.0'), 24).map(intToIpv4), ['10.5.1.0'], 'one subnet when first = last');
   t.same(subnetStarts(ip('10.5.2.0'), ip('10.5.1.0'), 24), [], 'empty when first > last');
   t.equal(subnetStarts(ip('10.0.1.0'), ip('10.255.255.0'), 24).length, 65535, 'a /8 of /24s, minus the first');
+});
+
+t.test('compareCidr orders by address numerically, then by prefix length', async (t) => {
+  const sorted = ['10.5.155.0/24', '10.5.16.0/24', '9.0.0.0/8', '10.5.16.0/20', '10.5.2.0/24'].map(cidr).sort(compareCidr);
+  t.same(sorted, ['9.0.0.0/8', '10.5.2.0/24', '10.5.16.0/20', '10.5.16.0/24', '10.5.155.0/24']);
 });
