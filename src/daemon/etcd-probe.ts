@@ -32,7 +32,7 @@ export async function probeEtcd(input: EtcdProbeInput, signal: AbortSignal): Pro
     }
     try {
       const text = await input.registry.getConfig();
-      input.status.etcdReachable(input.clock.now());
+      input.status.etcdReachable();
       throttled.clear('etcd', {}, 'etcd reachable again');
       if (text !== undefined && text !== input.configText && !warnedChange) {
         warnedChange = true;

@@ -33,7 +33,7 @@ export class DaemonStatus {
   etcdError: string | undefined;
   etcdErrors = 0;
 
-  etcdReachable(_now: number): void {
+  etcdReachable(): void {
     this.etcdDownSince = undefined;
     this.etcdError = undefined;
   }
