@@ -12,9 +12,3 @@ export async function notifyReady(status: string, env: NodeJS.ProcessEnv = proce
   await execa('systemd-notify', ['--ready', `--pid=${process.pid}`, `--status=${status}`], { env, timeout: 5000 });
   return true;
 }
-
-/** Sends a STATUS= line (shown by `systemctl status weftd`). */
-export async function notifyStatus(status: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  if (!env['NOTIFY_SOCKET']) return;
-  await execa('systemd-notify', [`--pid=${process.pid}`, `--status=${status}`], { env, timeout: 5000 });
-}

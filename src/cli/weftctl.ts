@@ -27,7 +27,7 @@ type Handler = (registry: SubnetRegistry, argv: Record<string, unknown> & EtcdFl
 /** A command that acts on this host only: main() opens no etcd connection for it. */
 type LocalCommand = { readonly local: (argv: Record<string, unknown>, io: CtlIo) => Promise<number> };
 
-function build(io: CtlIo, run: (h: Handler | LocalCommand, argv: Record<string, unknown> & EtcdFlagValues) => void): Argv {
+function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & EtcdFlagValues) => void): Argv {
   const y = withEtcdFlags(yargs()).scriptName('weftctl').env('WEFTCTL').parserConfiguration({ 'duplicate-arguments-array': false }).strict().demandCommand(1, 'a command is required').help().version(false).wrap(100);
   return y
     .command('config <action> [file]', 'show or set the network config', (c) => c
@@ -71,13 +71,13 @@ export async function main(args: readonly string[], io: CtlIo = {
   let chosen: { handler: Handler | LocalCommand; argv: Record<string, unknown> & EtcdFlagValues } | undefined;
   let failure: string | undefined;
   let output = '';
-  const parser = build(io, (handler, argv) => { chosen = { handler, argv }; })
+  const parser = build((handler, argv) => { chosen = { handler, argv }; })
     .fail((msg, err) => { failure = msg || errorMessage(err); })
     .exitProcess(false);
   // yargs reads a bare "-" as a flag; it means stdin here.
   await parser.parseAsync(args.map((a) => (a === '-' ? '/dev/stdin' : a)), {}, (_e, _a, out) => { output = out; });
   if (failure) {
-    io.err(`weftctl: ${failure}\n\n${await build(io, () => undefined).getHelp()}`);
+    io.err(`weftctl: ${failure}\n\n${await build(() => undefined).getHelp()}`);
     return 1;
   }
   if (!chosen) {

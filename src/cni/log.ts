@@ -52,9 +52,6 @@ export function createLogger(options: LoggerOptions): Logger {
   };
 }
 
-/** A logger that drops everything (tests, and before the netconf is parsed). */
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-
 function serialize(fields: LogFields | undefined): LogFields | undefined {
   if (fields === undefined || !(fields['err'] instanceof Error)) return fields;
   const err = fields['err'];
