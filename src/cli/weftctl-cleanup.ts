@@ -10,7 +10,7 @@
 import type { ChainRemoval } from '../core/masq-rules.js';
 import { type Iptables, IptablesCli } from '../adapters/iptables.js';
 import { removeTrafficRules } from '../daemon/traffic-rules.js';
-import type { CtlIo } from './weftctl.js';
+import type { CtlIo } from './ctl-io.js';
 
 export function describeRemoval(r: ChainRemoval): string {
   const parts = [

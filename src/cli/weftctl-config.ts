@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { UsageError } from '../core/errors.js';
 import { parseNetworkConfig, parseNetworkConfigText, renderNetworkConfig, subnetCapacity } from '../core/network-config.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
-import type { CtlIo } from './weftctl.js';
+import type { CtlIo } from './ctl-io.js';
 
 export async function configGet(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo): Promise<number> {
   const text = await registry.getConfig();

@@ -20,8 +20,8 @@ import type { Kernel } from '../adapters/kernel.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
 import { readSubnetFile } from '../adapters/subnet-file.js';
 import { type EtcdFlagValues, etcdConnection, openRegistry } from './etcd-flags.js';
-import { DEFAULT_SUBNET_FILE } from './weftctl-status.js';
-import type { CtlIo } from './weftctl.js';
+import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
+import type { CtlIo } from './ctl-io.js';
 
 export interface DoctorOptions {
   readonly nodeName: string;

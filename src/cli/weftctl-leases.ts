@@ -4,7 +4,7 @@ import { UsageError } from '../core/errors.js';
 import { decodeLeaseValue, decodeSubnetKey, encodeLeaseValue, encodeSubnetKey } from '../core/lease.js';
 import type { RegistryEntry, SubnetRegistry } from '../adapters/registry.js';
 import { type LeaseRow, type SkippedRow, renderLeases } from './leases-table.js';
-import type { CtlIo } from './weftctl.js';
+import type { CtlIo } from './ctl-io.js';
 
 export async function leasesCommand(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo): Promise<number> {
   const listing = await registry.listLeases();

@@ -10,6 +10,7 @@ import { UsageError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
 import { deviceProblems, findOwnLease, subnetFileProblem } from '../core/device-check.js';
 import { parseNetworkConfigText } from '../core/network-config.js';
+import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
 import { classifyListing } from '../core/peer-set.js';
 import { type DriftReport, peerDrift } from '../core/peer-drift.js';
 import { deviceName } from '../core/vxlan-device.js';
@@ -18,9 +19,8 @@ import { readSubnetFile } from '../adapters/subnet-file.js';
 import { IpRoute2 } from '../adapters/iproute2/iproute2.js';
 import type { Kernel, VxlanLinkInfo } from '../adapters/kernel.js';
 import { renderTable } from './leases-table.js';
-import type { CtlIo } from './weftctl.js';
+import type { CtlIo } from './ctl-io.js';
 
-export const DEFAULT_SUBNET_FILE = '/run/weft/subnet.env';
 
 export interface StatusReport {
   readonly node: string;

@@ -8,6 +8,7 @@
  *   weftctl status [--json]       this host: lease, device, and per peer whether the kernel entries match
  *   weftctl doctor [--json]       this host: ok / warn / FAIL per check, with the fix
  */
+import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
 import yargs, { type Argv } from 'yargs';
 import { UsageError, WeftError, errorMessage } from '../core/errors.js';
 import { withEtcdFlags, etcdConnection, openRegistry, type EtcdFlagValues } from './etcd-flags.js';
@@ -17,11 +18,10 @@ import { cleanupCommand } from './weftctl-cleanup.js';
 import { statusCommand } from './weftctl-status.js';
 import { doctorCommand } from './weftctl-doctor.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
+import type { CtlIo } from './ctl-io.js';
 
-export interface CtlIo {
-  out(text: string): void;
-  err(text: string): void;
-}
+export type { CtlIo } from './ctl-io.js';
+
 
 type Handler = (registry: SubnetRegistry, argv: Record<string, unknown> & EtcdFlagValues, io: CtlIo) => Promise<number>;
 /** A command that acts on this host only: main() opens no etcd connection for it. */
@@ -53,12 +53,12 @@ function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & 
       (argv) => run({ local: cleanupCommand }, argv as never))
     .command('status', 'on a host: its lease, device and per-peer kernel entries; exit 1 on any drift', (c) => c
       .option('node-name', { type: 'string', describe: 'weftd\'s --node-name (default: the hostname)' })
-      .option('subnet-file', { type: 'string', default: '/run/weft/subnet.env', describe: 'weftd\'s --subnet-file' })
+      .option('subnet-file', { type: 'string', default: DEFAULT_SUBNET_FILE, describe: 'weftd\'s --subnet-file' })
       .option('json', { type: 'boolean', default: false }),
     (argv) => run(statusCommand, argv as never))
     .command('doctor', 'on a host: check what breaks overlays (weftd, etcd, sysctls, MTU, peers over UDP, FORWARD); exit 1 on any FAIL', (c) => c
       .option('node-name', { type: 'string', describe: 'weftd\'s --node-name (default: the hostname)' })
-      .option('subnet-file', { type: 'string', default: '/run/weft/subnet.env', describe: 'weftd\'s --subnet-file' })
+      .option('subnet-file', { type: 'string', default: DEFAULT_SUBNET_FILE, describe: 'weftd\'s --subnet-file' })
       .option('healthz-ip', { type: 'string', default: '127.0.0.1', describe: 'weftd\'s --healthz-ip' })
       .option('healthz-port', { type: 'number', default: 0, describe: 'weftd\'s --healthz-port: probe /readyz (0: infer readiness from subnet.env and the device)' })
       .option('json', { type: 'boolean', default: false }),

@@ -4,6 +4,7 @@
  * Exit codes: 0 clean stop, 1 bad flags/config or startup failure, 2 lease lost.
  */
 import { hostname } from 'node:os';
+import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
 import yargs from 'yargs';
 import { type Ipv4, isIpv4 } from '../core/cidr.js';
 import { UsageError, WeftError, errorMessage } from '../core/errors.js';
@@ -17,7 +18,7 @@ import { TrafficRules } from '../daemon/traffic-rules.js';
 import { IptablesCli } from '../adapters/iptables.js';
 import { configKey, etcdConnection, openRegistry, withEtcdFlags } from './etcd-flags.js';
 import { LOG_LEVELS, createLogger } from './log.js';
-import { startHealthServer } from './health-server.js';
+import { startHealthServer } from '../daemon/health-server.js';
 import { createKernelDataPlane } from './kernel-data-plane.js';
 
 function parser() {
@@ -26,7 +27,7 @@ function parser() {
     .usage('$0 [flags]\n\nLeases a subnet from etcd and keeps this host\'s VXLAN overlay in sync with its peers.')
     .option('iface', { type: 'string', describe: 'external interface (name or address) for VXLAN traffic' })
     .option('public-ip', { type: 'string', describe: 'IP address advertised to peers and used as the VXLAN source; must be an address of the external interface (default: the interface address)' })
-    .option('subnet-file', { type: 'string', default: '/run/weft/subnet.env', describe: 'where to write subnet.env' })
+    .option('subnet-file', { type: 'string', default: DEFAULT_SUBNET_FILE, describe: 'where to write subnet.env' })
     .option('subnet-lease-ttl', { type: 'string', default: '24h', describe: 'TTL of the subnet lease in etcd (renewed every third of it)' })
     .option('ip-masq', { type: 'boolean', default: false, describe: 'masquerade traffic leaving the overlay network (iptables chains WEFT-POSTRTG, WEFT-FWD)' })
     .option('healthz-ip', { type: 'string', default: '127.0.0.1', describe: 'address for the health/metrics endpoint' })

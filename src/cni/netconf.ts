@@ -3,6 +3,7 @@
  * it into a checked, fully defaulted NetConf or throws a CniError (6 not JSON,
  * 7 invalid, 1 unsupported version).
  */
+import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
 import { isValidIdentifier } from './args.js';
 import { CniCode, CniError } from './errors.js';
 import { SUPPORTED_VERSIONS, isSupportedVersion } from './version.js';
@@ -10,7 +11,7 @@ import { SUPPORTED_VERSIONS, isSupportedVersion } from './version.js';
 export type Json = null | boolean | number | string | readonly Json[] | JsonObject;
 export type JsonObject = { readonly [key: string]: Json };
 
-export const DEFAULT_SUBNET_FILE = '/run/weft/subnet.env';
+export { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
 export const DEFAULT_DATA_DIR = '/var/lib/cni/weft';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;

@@ -9,6 +9,9 @@
  */
 import { type Cidr, cidrPrefix, networkOf, nthAddress, parseCidr } from './cidr.js';
 
+/** Where weftd writes the file and the plugin and weftctl read it, unless told otherwise (flannel: /run/flannel/subnet.env). */
+export const DEFAULT_SUBNET_FILE = '/run/weft/subnet.env';
+
 export interface SubnetEnv {
   readonly network: Cidr;
   /** This host's subnet in network form, e.g. `10.5.34.0/24`. */

@@ -80,7 +80,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
     lost.abort(new LeaseLostError(reason));
   };
   const stop = AbortSignal.any([signal, lost.signal]);
-  const wake = new Wakeup();
+  const wake = new Wakeup(deps.clock);
   const peers = new PeerSet(config);
   const watcher = new LeaseWatcher({ registry: deps.registry, peers, clock: deps.clock, log, onChange: () => wake.ring(), onLost });
   status.watch = watcher.stats;

@@ -1,17 +1,23 @@
 /**
  * A coalescing trigger: any number of ring() calls while nobody waits wake
  * the next wait() once. The reconcile loop waits on it with a timeout, so it
- * runs on every change and on a timer.
+ * runs on every change and on a timer. The timeout runs on the injected
+ * clock, so loop tests drive it with a manual one.
  */
+import type { Clock } from '../adapters/clock.js';
+
 export class Wakeup {
+  readonly #clock: Clock;
   #pending = false;
-  #resolve: (() => void) | undefined;
+  #rung: AbortController | undefined;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
 
   ring(): void {
     this.#pending = true;
-    const resolve = this.#resolve;
-    this.#resolve = undefined;
-    resolve?.();
+    this.#rung?.abort();
   }
 
   /** Resolves on ring(), after `ms`, or when the signal aborts. */
@@ -20,17 +26,15 @@ export class Wakeup {
       this.#pending = false;
       return;
     }
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.#resolve = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      this.#resolve = done;
-    });
-    this.#pending = false;
+    const rung = new AbortController();
+    this.#rung = rung;
+    try {
+      await this.#clock.sleep(ms, AbortSignal.any([signal, rung.signal]));
+    } catch {
+      // rung or stopped: either way the wait is over
+    } finally {
+      if (this.#rung === rung) this.#rung = undefined;
+      this.#pending = false;
+    }
   }
 }

@@ -3,7 +3,7 @@
  * (prom-client collect callbacks), so the loops only update plain data.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { DaemonStatus } from '../daemon/status.js';
+import type { DaemonStatus } from './status.js';
 
 export const WEFT_VERSION = '0.1.0';
 

@@ -6,7 +6,7 @@
  */
 import { createServer } from 'node:http';
 import type { Logger } from 'pino';
-import type { DaemonStatus } from '../daemon/status.js';
+import type { DaemonStatus } from './status.js';
 import { createMetrics } from './metrics.js';
 
 export interface HealthServerInput {
