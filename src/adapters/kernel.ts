@@ -52,8 +52,12 @@ export interface Kernel {
    */
   ensureAddress(name: string, ip: Ipv4, network: Cidr, current?: readonly string[]): Promise<AddressChange>;
   setUp(name: string): Promise<void>;
-  /** The weft-shaped entries on the device (permanent neighbours, `self permanent` FDB, onlink routes). */
-  readState(device: string): Promise<KernelState>;
+  /**
+   * weft's entries on the device (permanent neighbours, `self permanent` FDB,
+   * marked or legacy-shaped routes). With `network`, also every other route
+   * inside it (`foreign`), for the route-collision rule.
+   */
+  readState(device: string, network?: Cidr): Promise<KernelState>;
   /** Applies the operations in order; failures are reported per operation. */
   apply(device: string, ops: readonly KernelOp[]): Promise<ApplyReport>;
 }

@@ -10,10 +10,21 @@ export interface LeaseRow {
   readonly reservation: boolean;
   /** Seconds left on the etcd lease; null for reservations. */
   readonly ttlSeconds: number | null;
+  /**
+   * The acceptance rule's verdict, as weftd on any host sees it (this
+   * host's own subnet and address are not known here): `peer`, `pending` (a
+   * reservation whose host has not started), `refused` (never programmed),
+   * or `unknown` when etcd has no valid network config to judge against.
+   */
+  readonly state: 'peer' | 'pending' | 'refused' | 'unknown';
+  /** Why it is pending or refused; null for a peer. */
+  readonly reason: string | null;
 }
 
 export interface SkippedRow {
   readonly key: string;
+  /** The refusal code (`invalid-key`, `invalid-value`, …). */
+  readonly code: string;
   readonly reason: string;
 }
 
@@ -24,10 +35,11 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
 }
 
 export function renderLeases(rows: readonly LeaseRow[], skipped: readonly SkippedRow[]): string {
-  const table = renderTable(['SUBNET', 'NODE', 'PUBLIC IP', 'VTEP MAC', 'TTL'], rows.map((r) => [
+  const table = renderTable(['SUBNET', 'NODE', 'PUBLIC IP', 'VTEP MAC', 'TTL', 'STATE'], rows.map((r) => [
     r.subnet, r.node ?? '-', r.publicIp, r.vtepMac ?? (r.backendType ? `(${r.backendType})` : '-'),
     r.reservation ? 'reservation' : r.ttlSeconds === null || r.ttlSeconds < 0 ? 'expired' : formatDuration(r.ttlSeconds * 1000),
+    r.state === 'peer' ? 'ok' : r.state === 'refused' ? `REFUSED: ${r.reason ?? ''}` : r.state === 'pending' ? `pending: ${r.reason ?? ''}` : 'unknown (no valid network config)',
   ]));
-  const extra = skipped.map((s) => `skipped ${s.key}: ${s.reason}`);
+  const extra = skipped.map((s) => `REFUSED ${s.key}: ${s.reason}`);
   return [table, ...extra].join('\n');
 }

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import type { ListedLease } from '../core/allocate.js';
 import { cidrIp } from '../core/cidr.js';
 import { findOwnLease } from '../core/device-check.js';
-import { type CheckResult, type DoctorFacts, type EtcdFacts, type PeerProbe, type ReadyProbe, evaluateDoctor, summarize } from '../core/doctor.js';
+import { type CheckResult, type DoctorFacts, type EtcdFacts, type PeerProbe, type ReadyProbe, doctorPeers, evaluateDoctor, summarize } from '../core/doctor.js';
 import { errorMessage } from '../core/errors.js';
 import { parseNetworkConfigText } from '../core/network-config.js';
 import { classifyListing } from '../core/peer-set.js';
@@ -47,8 +47,9 @@ async function readEtcd(open: () => Promise<SubnetRegistry>): Promise<EtcdFacts>
     if (text === undefined) return { ok: false, error: 'etcd answers, but there is no network config under the prefix (weftctl config set)' };
     const parsed = parseNetworkConfigText(text);
     if (!parsed.ok) return { ok: false, error: `the network config in etcd is invalid: ${parsed.errors.join('; ')}` };
-    const leases = classifyListing((await registry.listLeases()).entries, parsed.config).valid.map((v) => v.lease);
-    return { ok: true, config: parsed.config, leases };
+    const entries = (await registry.listLeases()).entries;
+    const leases = classifyListing(entries, parsed.config).valid.map((v) => v.lease);
+    return { ok: true, config: parsed.config, leases, entries };
   } catch (err) {
     // grpc appends an empty "Resolution note:" to connection errors.
     return { ok: false, error: `etcd: ${errorMessage(err).replace(/\s*Resolution note:\s*$/, '')}` };
@@ -82,14 +83,14 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
   const [parent, cni0, kernelState] = await Promise.all([
     device?.parent ? kernel.readDevice(device.parent) : undefined,
     kernel.readDevice('cni0'),
-    device?.kind === 'vxlan' && name ? kernel.readState(name) : undefined,
+    device?.kind === 'vxlan' && name ? kernel.readState(name, etcd.ok ? etcd.config.network : undefined) : undefined,
   ]);
   const [ipForward, bridgeNfCallIptables, rpFilterAll, rpFilterDevice] = await Promise.all([
     host.readSysctl('net/ipv4/ip_forward'), host.readSysctl('net/bridge/bridge-nf-call-iptables'),
     host.readSysctl('net/ipv4/conf/all/rp_filter'), name ? host.readSysctl(`net/ipv4/conf/${name}/rp_filter`) : undefined,
   ]);
   const own = etcd.ok ? findOwnLease(etcd.leases, opts.nodeName, subnetFile).lease : undefined;
-  const peers = etcd.ok && own ? etcd.leases.filter((l) => l.subnet !== own.subnet && l.attrs.backendType === 'vxlan' && l.attrs.vtepMac !== undefined) : [];
+  const peers = doctorPeers({ etcd, kernelState }, own)?.peers ?? [];
   const probes = device?.kind === 'vxlan' && name ? await probePeers(host, name, peers) : [];
   return {
     nodeName: opts.nodeName, readiness: ready, etcd, subnetFile: { path: opts.subnetFile, state: subnetFile },

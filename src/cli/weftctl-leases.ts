@@ -2,27 +2,40 @@
 import { type Cidr, compareCidr, isIpv4, parseCidr } from '../core/cidr.js';
 import { UsageError } from '../core/errors.js';
 import { decodeLeaseValue, decodeSubnetKey, encodeLeaseValue, encodeSubnetKey } from '../core/lease.js';
+import { parseNetworkConfigText } from '../core/network-config.js';
+import { type LeaseVerdict, PeerSet } from '../core/peer-set.js';
 import type { RegistryEntry, SubnetRegistry } from '../adapters/registry.js';
 import { type LeaseRow, type SkippedRow, renderLeases } from './leases-table.js';
 import type { CtlIo } from './ctl-io.js';
 
 export async function leasesCommand(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo): Promise<number> {
-  const listing = await registry.listLeases();
+  const [listing, configText] = await Promise.all([registry.listLeases(), registry.getConfig()]);
+  const parsedConfig = configText === undefined ? undefined : parseNetworkConfigText(configText);
+  const verdicts = new Map<string, LeaseVerdict>();
+  if (parsedConfig?.ok) {
+    const set = new PeerSet(parsedConfig.config);
+    set.reset(listing.entries);
+    for (const v of set.verdicts()) verdicts.set(v.key, v);
+  }
   const rows: LeaseRow[] = [];
   const skipped: SkippedRow[] = [];
   await Promise.all(listing.entries.map(async (entry) => {
     const key = decodeSubnetKey(entry.key);
     const value = decodeLeaseValue(entry.value);
     if (!key.ok || !value.ok) {
-      skipped.push({ key: entry.key, reason: key.ok ? (value as { reason: string }).reason : key.reason });
+      skipped.push({ key: entry.key, code: key.ok ? 'invalid-value' : 'invalid-key', reason: key.ok ? (value as { reason: string }).reason : key.reason });
       return;
     }
     const ttl = entry.reservation ? null : await registry.timeToLive(entry.leaseId);
+    const verdict = verdicts.get(entry.key);
     rows.push({
       subnet: key.subnet, node: value.attrs.nodeName ?? null, publicIp: value.attrs.publicIp,
       vtepMac: value.attrs.vtepMac ?? null, backendType: value.attrs.backendType, reservation: entry.reservation, ttlSeconds: ttl,
+      state: verdict === undefined ? 'unknown' : verdict.state === 'self' ? 'peer' : verdict.state,
+      reason: verdict && verdict.state !== 'peer' && verdict.state !== 'self' ? verdict.reason ?? null : null,
     });
   }));
+  skipped.sort((a, b) => a.key.localeCompare(b.key));
   rows.sort((a, b) => compareCidr(a.subnet as Cidr, b.subnet as Cidr));
   if (argv['json']) io.out(JSON.stringify({ leases: rows, skipped }, null, 2));
   else io.out(rows.length === 0 && skipped.length === 0 ? 'no leases' : renderLeases(rows, skipped));

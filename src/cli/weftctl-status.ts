@@ -12,6 +12,8 @@ import { deviceProblems, findOwnLease, subnetFileProblem } from '../core/device-
 import { parseNetworkConfigText } from '../core/network-config.js';
 import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
 import { classifyListing } from '../core/peer-set.js';
+import { hostPeers } from '../core/host-peers.js';
+import { encodeSubnetKey } from '../core/lease.js';
 import { type DriftReport, peerDrift } from '../core/peer-drift.js';
 import { deviceName } from '../core/vxlan-device.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
@@ -30,6 +32,10 @@ export interface StatusReport {
   /** `state` is `ok` or what is wrong with the file. */
   readonly subnetFile: { path: string; state: string };
   readonly drift: DriftReport | null;
+  /** Lease keys the acceptance rule refuses (never programmed), and peers whose subnet a foreign route uses here. */
+  readonly refused: readonly { key: string; subnet: Cidr | null; code: string; reason: string }[];
+  /** Reservations whose host has not started weftd yet. */
+  readonly pending: readonly { key: string; subnet: Cidr; reason: string }[];
   readonly problems: readonly string[];
   readonly ok: boolean;
 }
@@ -40,7 +46,8 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
   const parsed = configText === undefined ? undefined : parseNetworkConfigText(configText);
   if (!parsed?.ok) throw new UsageError(configText === undefined ? 'no network config in etcd' : 'the network config in etcd is invalid (see weftctl config get)');
   const config = parsed.config;
-  const leases = classifyListing((await registry.listLeases()).entries, config).valid;
+  const entries = (await registry.listLeases()).entries;
+  const leases = classifyListing(entries, config).valid;
   const file = await readSubnetFile(subnetFilePath);
   const own = findOwnLease(leases.map((l) => l.lease), node, file);
   const ownEntry = leases.find((l) => l.lease === own.lease)?.entry;
@@ -58,7 +65,18 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
   const fileProblem = subnetFileProblem(file, config, own.lease, link?.mtu);
   if (fileProblem !== undefined) problems.push(`subnet.env ${subnetFilePath}: ${fileProblem}`);
 
-  const drift = own.lease && link?.kind === 'vxlan' ? peerDrift(own.lease.subnet, leases.map((l) => l.lease), await kernel.readState(name)) : null;
+  const state = link?.kind === 'vxlan' ? await kernel.readState(name, config.network) : undefined;
+  const self = own.lease ? { subnet: own.lease.subnet, publicIp: own.lease.attrs.publicIp } : {};
+  const judged = hostPeers(config, entries, self, state?.foreign ?? []);
+  const refused = [
+    ...judged.verdicts.flatMap((v) => (v.state === 'refused' ? [{ key: v.key, subnet: v.lease?.subnet ?? null, code: v.code, reason: v.reason }] : [])),
+    ...[...judged.collisions].map(([subnet, reason]) => ({ key: encodeSubnetKey(subnet), subnet, code: 'route-collision', reason })),
+  ].sort((a, b) => a.key.localeCompare(b.key));
+  const pending = judged.verdicts.flatMap((v) => (v.state === 'pending' ? [{ key: v.key, subnet: v.lease.subnet, reason: v.reason ?? '' }] : []));
+  if (judged.collisions.size > 0) {
+    problems.push(`${judged.collisions.size} peers not programmed: a route weft does not own uses their subnet (${[...judged.collisions.keys()].join(', ')})`);
+  }
+  const drift = own.lease && state ? peerDrift(own.lease.subnet, judged.peers, state) : null;
   if (drift && !drift.inSync) {
     const drifted = drift.peers.filter((p) => !p.inSync).length;
     problems.push(`${drifted} of ${drift.peers.length} peers drifted${drift.extra.length > 0 ? `, ${drift.extra.length} unwanted entries` : ''}`);
@@ -69,7 +87,7 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
     lease: l ? { subnet: l.subnet, publicIp: l.attrs.publicIp, vtepMac: l.attrs.vtepMac ?? null, reservation: l.reservation, ttlSeconds: ttl } : null,
     device: link ? { ...link, problems: linkProblems } : null,
     subnetFile: { path: subnetFilePath, state: fileProblem ?? 'ok' },
-    drift, problems, ok: problems.length === 0,
+    drift, refused, pending, problems, ok: problems.length === 0,
   };
 }
 
@@ -96,6 +114,11 @@ export function renderStatus(r: StatusReport): string {
       r.drift.peers.map((p) => [p.subnet, p.node ?? '-', p.publicIp, p.vtepMac, p.route, p.neighbor, p.fdb])));
     for (const e of r.drift.extra) lines.push(`unwanted on the device: ${e}`);
   }
+  if (r.refused.length > 0) {
+    lines.push('');
+    lines.push(renderTable(['REFUSED KEY', 'REASON'], r.refused.map((x) => [x.key, x.reason])));
+  }
+  for (const p of r.pending) lines.push(`pending: ${p.key}: ${p.reason}`);
   lines.push('');
   lines.push(r.ok ? `in sync: ${r.drift?.peers.length ?? 0} peers` : `NOT in sync:\n  - ${r.problems.join('\n  - ')}`);
   return lines.join('\n');

@@ -11,6 +11,8 @@ import { type SubnetFileState, deviceProblems, findOwnLease, subnetFileProblem }
 import type { KernelState } from './kernel-state.js';
 import type { NetworkConfig } from './network-config.js';
 import { peerDrift } from './peer-drift.js';
+import { type HostPeers, hostPeers } from './host-peers.js';
+import type { RawLeaseKv } from './peer-set.js';
 import type { VxlanLinkInfo } from './vxlan-device.js';
 import { type Sysctls, checkBridgeNetfilter, checkForward, checkIpForward, checkMtu, checkRpFilter } from './doctor-host.js';
 import { checkDuplicates } from './lease-duplicates.js';
@@ -26,7 +28,8 @@ export type ReadyProbe =
   | { readonly kind: 'unreachable'; readonly url: string; readonly error: string };
 
 export type EtcdFacts =
-  | { readonly ok: true; readonly config: NetworkConfig; readonly leases: readonly ListedLease[] }
+  /** `leases`: the readable leases (to find this host's own); `entries`: every key, for the acceptance rule. */
+  | { readonly ok: true; readonly config: NetworkConfig; readonly leases: readonly ListedLease[]; readonly entries: readonly RawLeaseKv[] }
   | { readonly ok: false; readonly error: string };
 
 /** One ping through the device to a peer's VTEP address (`<peer subnet>.0`). */
@@ -70,7 +73,7 @@ export function evaluateDoctor(f: DoctorFacts): CheckResult[] {
     checkBridgeNetfilter(f.sysctl),
     checkRpFilter(f.sysctl, f.deviceName, f.device),
     checkMtu(f, config),
-    ...(f.etcd.ok ? [checkDuplicates(f.etcd.leases)] : []),
+    ...(f.etcd.ok ? [checkDuplicates(f.etcd.leases), checkRefusals(f, own)] : []),
     ...checkPeers(f, config, own),
     checkForward(f.iptables, config?.network),
   ];
@@ -127,7 +130,8 @@ function checkDevice(f: DoctorFacts, config: NetworkConfig | undefined, own: Lis
 function checkPeers(f: DoctorFacts, config: NetworkConfig | undefined, own: ListedLease | undefined): CheckResult[] {
   if (!f.etcd.ok || !config || !own) return [warn('peer entries', 'not checked: needs etcd and this host\'s lease', 'fix the checks above first')];
   if (!f.kernelState) return [warn('peer entries', 'not checked: no device', 'fix the device first')];
-  const drift = peerDrift(own.subnet, f.etcd.leases, f.kernelState);
+  const judged = doctorPeers(f, own);
+  const drift = peerDrift(own.subnet, judged?.peers ?? [], f.kernelState);
   const bad = drift.peers.filter((p) => !p.inSync);
   const entries = bad.length === 0 && drift.extra.length === 0
     ? ok('peer entries', `route, neighbour and FDB entry in place for all ${drift.peers.length} peers`)
@@ -144,4 +148,32 @@ function checkPeers(f: DoctorFacts, config: NetworkConfig | undefined, own: List
       `allow UDP ${config.backend.port} between ${own.attrs.publicIp} and ${p.publicIp} both ways (host firewalls: iptables -S INPUT on both hosts; cloud security groups); run weftctl doctor on ${p.node ?? p.publicIp} too`);
   });
   return [entries, ...reach];
+}
+
+/**
+ * The peers weftd on this host programs (the acceptance rule, and the route
+ * collisions the kernel read shows), for the peer checks and the probes.
+ */
+export function doctorPeers(f: Pick<DoctorFacts, 'etcd' | 'kernelState'>, own: ListedLease | undefined): HostPeers | undefined {
+  if (!f.etcd.ok || !own) return undefined;
+  return hostPeers(f.etcd.config, f.etcd.entries, { subnet: own.subnet, publicIp: own.attrs.publicIp }, f.kernelState?.foreign ?? []);
+}
+
+/** Refused leases (and, on this host, peers whose subnet a foreign route uses): never programmed, each with its reason. */
+function checkRefusals(f: DoctorFacts, own: ListedLease | undefined): CheckResult {
+  const judged = doctorPeers(f, own);
+  if (!judged) return warn('leases', 'not checked: needs this host\'s lease', 'fix the lease check first');
+  const refused = judged.verdicts.filter((v) => v.state === 'refused').map((v) => `${v.key}: ${v.reason}`);
+  const collisions = [...judged.collisions].map(([subnet, reason]) => `${subnet}: ${reason}`);
+  const pending = judged.verdicts.filter((v) => v.state === 'pending').length;
+  const counts = `${judged.peers.length} peers accepted${pending > 0 ? `, ${pending} reservations waiting for their host` : ''}`;
+  if (collisions.length > 0) {
+    return fail('leases', `${counts}; not programmed here because a route weft does not own uses the subnet: ${collisions.join('; ')}`,
+      'remove or move the host route (ip route show <subnet>), or release the lease if the route is right; weftd programs the peer on its next resync');
+  }
+  if (refused.length > 0) {
+    return warn('leases', `${counts}; ${refused.length} refused (never programmed): ${refused.join('; ')}`,
+      'weftctl leases shows every refusal; fix or delete the key in etcd (docs/troubleshooting.md, "A lease is refused")');
+  }
+  return ok('leases', counts);
 }

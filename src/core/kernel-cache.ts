@@ -18,7 +18,7 @@ import { type Cidr, type Ipv4, cidrIp } from './cidr.js';
 import {
   type FdbEntry, type KernelOp, type KernelState, type Neighbor, type Route, desiredState, planKernel,
 } from './kernel-state.js';
-import type { Lease } from './lease.js';
+import type { Peer } from './peer-acceptance.js';
 import type { Mac } from './mac.js';
 
 /** An entry and the last plan that wanted it. */
@@ -107,16 +107,16 @@ export class KernelCache {
    * building the desired state. No closures or arrays per lease: this loop
    * runs over every peer on every event.
    */
-  plan(selfSubnet: Cidr, leases: readonly Lease[]): KernelOp[] {
+  plan(selfSubnet: Cidr, leases: readonly Peer[]): KernelOp[] {
     const pass = ++this.#plans;
     for (const table of [this.#routes, this.#neighbors, this.#fdb] as const) table.begin(pass);
     const fdb: FdbEntry[] = [];
     const neighbors: Neighbor[] = [];
     const routes: Route[] = [];
     for (let i = 0; i < leases.length; i++) {
-      const { subnet, attrs } = leases[i] as Lease;
+      const { subnet, attrs } = leases[i] as Peer;
       const mac = attrs.vtepMac;
-      if (subnet === selfSubnet || attrs.backendType !== 'vxlan' || mac === undefined) continue;
+      if (subnet === selfSubnet) continue;
       const knownRoute = this.#routes.entries.get(subnet);
       // The known route's gateway string when it matches: no new string, and its hash is already computed.
       const gateway = knownRoute && isGatewayOf(knownRoute.entry.via, subnet) ? knownRoute.entry.via : cidrIp(subnet);
@@ -126,7 +126,7 @@ export class KernelCache {
       if (f === REPEATED || n === REPEATED || r === REPEATED) return planKernel(desiredState(selfSubnet, leases), this.state());
       if (f === undefined || f.entry.dst !== attrs.publicIp) fdb.push({ mac, dst: attrs.publicIp });
       if (n === undefined || n.entry.mac !== mac) neighbors.push({ ip: gateway, mac });
-      if (r === undefined || r.entry.via !== gateway) routes.push({ dst: subnet, via: gateway });
+      if (r === undefined || r.entry.via !== gateway || r.entry.legacy) routes.push({ dst: subnet, via: gateway });
     }
     return [
       ...fdb.map((entry) => ({ action: 'replace', kind: 'fdb', entry }) as const),
@@ -136,6 +136,20 @@ export class KernelCache {
       ...this.#neighbors.unseen().map((entry) => ({ action: 'delete', kind: 'neighbor', entry }) as const),
       ...this.#fdb.unseen().map((entry) => ({ action: 'delete', kind: 'fdb', entry }) as const),
     ];
+  }
+
+  /** How many of `peers` have their route, neighbour and FDB entry in this state (weft_peers_programmed). */
+  countProgrammed(selfSubnet: Cidr, peers: readonly Peer[]): number {
+    let count = 0;
+    for (let i = 0; i < peers.length; i++) {
+      const { subnet, attrs } = peers[i] as Peer;
+      if (subnet === selfSubnet) continue;
+      const route = this.#routes.entries.get(subnet)?.entry;
+      if (!route || route.legacy || !isGatewayOf(route.via, subnet)) continue;
+      if (this.#neighbors.entries.get(route.via)?.entry.mac !== attrs.vtepMac) continue;
+      if (this.#fdb.entries.get(attrs.vtepMac)?.entry.dst === attrs.publicIp) count++;
+    }
+    return count;
   }
 
   /** Records operations that took effect in the kernel. */

@@ -9,13 +9,26 @@
  * to resolve a gateway it has no neighbour for, and first when removing.
  */
 import { type Cidr, type Ipv4, cidrIp } from './cidr.js';
-import type { Lease } from './lease.js';
 import type { Mac } from './mac.js';
+import type { ForeignRoute, Peer } from './peer-acceptance.js';
 
-/** `<dst> via <via> dev <device> onlink` in the main table. */
+/**
+ * The routing protocol id that marks a route as weft's (`proto weft` once the
+ * name is in /etc/iproute2/rt_protos.d, `proto 87` before). weft replaces and
+ * deletes only routes that carry it.
+ */
+export const WEFT_ROUTE_PROTOCOL = 87;
+
+/** `<dst> via <via> dev <device> onlink proto weft` in the main table. */
 export interface Route {
   readonly dst: Cidr;
   readonly via: Ipv4;
+  /**
+   * Read from the kernel without weft's mark, in the exact shape an older weft
+   * installed (`proto boot`, onlink, no metric, on weft's device): weft takes
+   * it over by replacing it with a marked one (a route replace: no blip).
+   */
+  readonly legacy?: boolean;
 }
 
 /** `<ip> lladdr <mac> dev <device> nud permanent`. */
@@ -31,9 +44,12 @@ export interface FdbEntry {
 }
 
 export interface KernelState {
+  /** weft's routes (marked, or legacy-shaped on its device). */
   readonly routes: readonly Route[];
   readonly neighbors: readonly Neighbor[];
   readonly fdb: readonly FdbEntry[];
+  /** Main-table routes inside the overlay network that weft does not own, when read. */
+  readonly foreign?: readonly ForeignRoute[];
 }
 
 export type KernelAction = 'replace' | 'delete';
@@ -53,24 +69,25 @@ export interface KernelIndex {
 }
 
 /**
- * What the kernel should hold for these leases: every vxlan lease with a VTEP
- * MAC except our own subnet. When two leases carry the same MAC (a host that
- * moved and whose old lease has not expired yet) the later one in iteration
- * order wins the FDB entry, since a unicast MAC can have only one remote.
+ * What the kernel should hold for these peers (accepted by the acceptance
+ * rule, peer-acceptance.ts; our own subnet is never a peer). When two peers
+ * carry the same MAC (a host that moved and whose old lease has not expired
+ * yet) the later one in iteration order wins the FDB entry, since a unicast
+ * MAC can have only one remote.
  */
-export function desiredState(selfSubnet: Cidr, leases: Iterable<Lease>): KernelState {
+export function desiredState(selfSubnet: Cidr, leases: Iterable<Peer>): KernelState {
   const index = desiredIndex(selfSubnet, leases);
   return { routes: [...index.routes.values()], neighbors: [...index.neighbors.values()], fdb: [...index.fdb.values()] };
 }
 
 /** `desiredState`, keyed. */
-export function desiredIndex(selfSubnet: Cidr, leases: Iterable<Lease>): KernelIndex {
+export function desiredIndex(selfSubnet: Cidr, leases: Iterable<Peer>): KernelIndex {
   const routes = new Map<Cidr, Route>();
   const neighbors = new Map<Ipv4, Neighbor>();
   const fdb = new Map<Mac, FdbEntry>();
   for (const lease of leases) {
     const { subnet, attrs } = lease;
-    if (subnet === selfSubnet || attrs.backendType !== 'vxlan' || attrs.vtepMac === undefined) continue;
+    if (subnet === selfSubnet) continue;
     const gateway = cidrIp(subnet);
     fdb.delete(attrs.vtepMac);
     fdb.set(attrs.vtepMac, { mac: attrs.vtepMac, dst: attrs.publicIp });
@@ -91,7 +108,7 @@ export function desiredIndex(selfSubnet: Cidr, leases: Iterable<Lease>): KernelI
 export function planKernel(desired: KernelState, actual: KernelState): KernelOp[] {
   const fdb = diff(desired.fdb, actual.fdb, (e) => e.mac, (a, b) => a.dst === b.dst);
   const neighbors = diff(desired.neighbors, actual.neighbors, (e) => e.ip, (a, b) => a.mac === b.mac);
-  const routes = diff(desired.routes, actual.routes, (e) => e.dst, (a, b) => a.via === b.via);
+  const routes = diff(desired.routes, actual.routes, (e) => e.dst, (a, b) => a.via === b.via && !b.legacy);
   return [
     ...fdb.replace.map((entry) => ({ action: 'replace', kind: 'fdb', entry }) as const),
     ...neighbors.replace.map((entry) => ({ action: 'replace', kind: 'neighbor', entry }) as const),
@@ -142,7 +159,7 @@ export function isSatisfied(op: KernelOp, state: KernelState): boolean {
     }
     case 'route': {
       const found = state.routes.find((e) => e.dst === op.entry.dst);
-      return op.action === 'replace' ? found?.via === op.entry.via : found === undefined;
+      return op.action === 'replace' ? found?.via === op.entry.via && !found.legacy : found === undefined;
     }
   }
 }

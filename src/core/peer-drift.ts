@@ -7,7 +7,7 @@
  */
 import { type Cidr, cidrIp, compareCidr } from './cidr.js';
 import { type KernelState, desiredIndex } from './kernel-state.js';
-import type { Lease } from './lease.js';
+import type { Peer } from './peer-acceptance.js';
 
 /** `ok`, `missing`, or what the kernel has instead. */
 export type EntryState = 'ok' | 'missing' | `wrong: ${string}`;
@@ -30,7 +30,7 @@ export interface DriftReport {
   readonly inSync: boolean;
 }
 
-export function peerDrift(selfSubnet: Cidr, leases: Iterable<Lease>, actual: KernelState): DriftReport {
+export function peerDrift(selfSubnet: Cidr, leases: Iterable<Peer>, actual: KernelState): DriftReport {
   const list = [...leases];
   const want = desiredIndex(selfSubnet, list);
   const routes = new Map(actual.routes.map((r) => [r.dst as string, r]));
@@ -38,7 +38,7 @@ export function peerDrift(selfSubnet: Cidr, leases: Iterable<Lease>, actual: Ker
   const fdb = new Map(actual.fdb.map((f) => [f.mac as string, f]));
   const peers: PeerDrift[] = [];
   for (const { subnet, attrs } of list) {
-    if (subnet === selfSubnet || attrs.backendType !== 'vxlan' || attrs.vtepMac === undefined) continue;
+    if (subnet === selfSubnet) continue;
     const vtep = cidrIp(subnet);
     const r = routes.get(subnet);
     const n = neighbors.get(vtep);

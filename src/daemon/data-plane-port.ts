@@ -6,7 +6,7 @@
  */
 import type { Cidr, Ipv4 } from '../core/cidr.js';
 import { UsageError } from '../core/errors.js';
-import type { Lease } from '../core/lease.js';
+import type { Peer } from '../core/peer-acceptance.js';
 import { type Mac, vtepMacFor } from '../core/mac.js';
 import { type NetworkConfig, VXLAN_OVERHEAD } from '../core/network-config.js';
 
@@ -30,6 +30,14 @@ export interface PassResult {
   readonly applied: number;
   readonly failed: number;
   readonly changes: number;
+  /**
+   * Peers whose route, neighbour and FDB entry the kernel holds after this
+   * pass (as read, plus what was applied); absent when the pass could not
+   * tell (it failed before reading or applying anything).
+   */
+  readonly programmed?: number;
+  /** Peers refused because a route weft does not own already uses their subnet on this host. */
+  readonly refused?: readonly { readonly subnet: Cidr; readonly reason: string }[];
 }
 
 export interface ReconcileOptions {
@@ -45,7 +53,7 @@ export interface ReconcileOptions {
 
 export interface DataPlanePort {
   prepare(input: PrepareInput): Promise<Prepared>;
-  reconcile(selfSubnet: Cidr, leases: readonly Lease[], options?: ReconcileOptions): Promise<PassResult>;
+  reconcile(selfSubnet: Cidr, leases: readonly Peer[], options?: ReconcileOptions): Promise<PassResult>;
 }
 
 export class LeaseOnlyDataPlane implements DataPlanePort {
@@ -60,6 +68,6 @@ export class LeaseOnlyDataPlane implements DataPlanePort {
   }
 
   async reconcile(): Promise<PassResult> {
-    return { ok: true, applied: 0, failed: 0, changes: 0 };
+    return { ok: true, applied: 0, failed: 0, changes: 0, programmed: 0 };
   }
 }

@@ -11,7 +11,7 @@ import { type Cidr, type Ipv4, cidrIp, containsIp, parseCidr } from '../core/cid
 import { UsageError, WeftError } from '../core/errors.js';
 import { KernelCache } from '../core/kernel-cache.js';
 import { type KernelOp, type KernelState, desiredState, describeOp, planKernel, summarizeOps } from '../core/kernel-state.js';
-import type { Lease } from '../core/lease.js';
+import { type ForeignRoute, type Peer, routeCollisions } from '../core/peer-acceptance.js';
 import { type VxlanDeviceSpec, type VxlanLinkInfo, deviceMismatch, deviceSpec, vxlanLocal } from '../core/vxlan-device.js';
 import type { ApplyReport, Kernel } from '../adapters/kernel.js';
 import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from './data-plane-port.js';
@@ -34,8 +34,15 @@ export class DataPlane implements DataPlanePort {
   readonly #log: Logger;
   #spec: VxlanDeviceSpec | undefined;
   #network: Cidr | undefined;
-  /** What the last fully successful pass left in the kernel, for that device spec (a new prepare() drops it) and own subnet. */
-  #known: { readonly spec: VxlanDeviceSpec; readonly selfSubnet: Cidr; readonly kernel: KernelCache } | undefined;
+  /**
+   * What the last fully successful pass left in the kernel, for that device
+   * spec (a new prepare() drops it) and own subnet, and the foreign routes
+   * its resync read (for the route-collision rule until the next resync).
+   */
+  #known: { readonly spec: VxlanDeviceSpec; readonly selfSubnet: Cidr; readonly kernel: KernelCache;
+    readonly foreign: readonly ForeignRoute[] } | undefined;
+  /** Foreign routes as last read, kept across failed passes. */
+  #foreign: readonly ForeignRoute[] = [];
 
   constructor(options: DataPlaneOptions) {
     this.#kernel = options.kernel;
@@ -75,7 +82,7 @@ export class DataPlane implements DataPlanePort {
    * interval). Kernel failures are reported in the result and logged, never
    * thrown; any failure drops the known state, so the next pass reads.
    */
-  async reconcile(selfSubnet: Cidr, leases: readonly Lease[], options: ReconcileOptions = {}): Promise<PassResult> {
+  async reconcile(selfSubnet: Cidr, leases: readonly Peer[], options: ReconcileOptions = {}): Promise<PassResult> {
     const spec = this.#spec;
     const network = this.#network;
     if (!spec || !network) throw new Error('DataPlane.reconcile called before prepare');
@@ -86,27 +93,35 @@ export class DataPlane implements DataPlanePort {
     const deviceChanges: string[] = [];
     let ops: KernelOp[] = [];
     let report: ApplyReport = { applied: 0, failed: [] };
+    let peers = leases;
+    let refused: { subnet: Cidr; reason: string }[] = [];
     try {
       if (cached) {
-        ops = cached.plan(selfSubnet, leases);
+        ({ peers, refused } = withoutCollisions(leases, this.#foreign));
+        ops = cached.plan(selfSubnet, peers);
       } else {
         const actual = await this.#readKernel(spec, network, selfSubnet, deviceChanges);
+        this.#foreign = actual.foreign ?? [];
+        ({ peers, refused } = withoutCollisions(leases, this.#foreign));
         next = new KernelCache(actual);
-        ops = next.holdsAll ? next.plan(selfSubnet, leases) : planKernel(desiredState(selfSubnet, leases), actual);
+        ops = next.holdsAll ? next.plan(selfSubnet, peers) : planKernel(desiredState(selfSubnet, peers), actual);
       }
       if (ops.length > 0) report = await this.#kernel.apply(spec.name, ops);
     } catch (err) {
       if (!(err instanceof WeftError)) throw err;
       this.#log.error({ err, device: spec.name, deviceChanges }, 'data plane pass failed');
-      return { ok: false, applied: 0, failed: 0, changes: deviceChanges.length + ops.length };
+      return { ok: false, applied: 0, failed: 0, changes: deviceChanges.length + ops.length, ...refusedField(refused) };
     }
     this.#logPass(spec.name, cached ? 'cache' : 'kernel', deviceChanges, ops, report);
     const failed = report.failed.length;
-    if (failed === 0 && next) {
-      next.record(ops);
-      this.#known = { spec, selfSubnet, kernel: next };
-    }
-    return { ok: failed === 0, applied: report.applied, failed, changes: deviceChanges.length + ops.length };
+    if (!next) return { ok: failed === 0, applied: report.applied, failed, changes: deviceChanges.length + ops.length, ...refusedField(refused) };
+    const failedOps = new Set(report.failed.map((f) => f.op));
+    next.record(failed === 0 ? ops : ops.filter((op) => !failedOps.has(op)));
+    if (failed === 0) this.#known = { spec, selfSubnet, kernel: next, foreign: this.#foreign };
+    return {
+      ok: failed === 0, applied: report.applied, failed, changes: deviceChanges.length + ops.length,
+      programmed: next.countProgrammed(selfSubnet, peers), ...refusedField(refused),
+    };
   }
 
   /**
@@ -116,11 +131,11 @@ export class DataPlane implements DataPlanePort {
    * usually), so the common pass has no read waiting on another.
    */
   async #readKernel(spec: VxlanDeviceSpec, network: Cidr, selfSubnet: Cidr, deviceChanges: string[]): Promise<KernelState> {
-    const early = this.#kernel.readState(spec.name).catch(() => undefined);
+    const early = this.#kernel.readState(spec.name, network).catch(() => undefined);
     const link = await this.#ensureDevice(spec, deviceChanges);
     const reread = deviceChanges.length > 0;
     const [state] = await Promise.all([
-      reread ? this.#kernel.readState(spec.name) : early.then((read) => read ?? this.#kernel.readState(spec.name)),
+      reread ? this.#kernel.readState(spec.name, network) : early.then((read) => read ?? this.#kernel.readState(spec.name, network)),
       this.#ensureLinkConfig(link, cidrIp(selfSubnet), network, deviceChanges),
     ]);
     return state;
@@ -184,4 +199,18 @@ export class DataPlane implements DataPlanePort {
 function inNetwork(address: string, network: Cidr): boolean {
   const parsed = parseCidr(address, false);
   return parsed.ok && containsIp(network, parsed.ip);
+}
+
+/** The peers minus those whose subnet a foreign route already uses (refused, with the route named). */
+function withoutCollisions(leases: readonly Peer[], foreign: readonly ForeignRoute[]): { peers: readonly Peer[]; refused: { subnet: Cidr; reason: string }[] } {
+  const collisions = routeCollisions(leases, foreign);
+  if (collisions.size === 0) return { peers: leases, refused: [] };
+  return {
+    peers: leases.filter((l) => !collisions.has(l.subnet)),
+    refused: [...collisions].map(([subnet, reason]) => ({ subnet, reason })),
+  };
+}
+
+function refusedField(refused: readonly { subnet: Cidr; reason: string }[]): { refused?: readonly { subnet: Cidr; reason: string }[] } {
+  return refused.length > 0 ? { refused } : {};
 }

@@ -142,7 +142,7 @@ export class LeaseWatcher {
   }
 
   #warn(update: PeerSetUpdate): boolean {
-    for (const w of update.warnings) this.#deps.log.warn({ key: w.key, reason: w.reason }, 'skipping invalid lease');
+    for (const w of update.warnings) this.#deps.log.warn({ key: w.key, code: w.code, reason: w.reason }, 'refusing peer lease');
     return update.changed;
   }
 

@@ -3,6 +3,7 @@
  * (prom-client collect callbacks), so the loops only update plain data.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { REFUSAL_CODES } from '../core/peer-acceptance.js';
 import type { DaemonStatus } from './status.js';
 
 export const WEFT_VERSION = '0.1.0';
@@ -16,9 +17,18 @@ export function createMetrics(status: DaemonStatus, now: () => number = Date.now
     let last = 0;
     new Counter({ name, help, registers: [registry], collect() { const v = value(); if (v > last) this.inc(v - last); last = v; } });
   };
-  gauge('weft_peers_known', 'Valid peer leases in etcd (excluding this host).', () => status.peersKnown);
-  gauge('weft_peers_programmed', 'Peers whose route, neighbour and FDB entries were in place after the last successful pass.', () => status.peersProgrammed);
-  gauge('weft_leases_skipped', 'Lease keys skipped as invalid.', () => status.leasesSkipped);
+  gauge('weft_peers_known', 'Peer leases accepted by the acceptance rule (this host and refused or pending leases excluded).', () => status.peersKnown);
+  gauge('weft_peers_programmed', 'Peers whose route, neighbour and FDB entries the kernel holds, as read or applied by the last pass (0 with --dataplane none).', () => status.peersProgrammed);
+  gauge('weft_leases_pending', 'Reservations whose host has not started weftd yet (no VTEP MAC): not peers, not refused.', () => status.leasesPending);
+  new Gauge({
+    name: 'weft_leases_refused', help: 'Lease keys refused by the acceptance rule, by reason (never programmed; see weftctl leases).',
+    labelNames: ['reason'], registers: [registry],
+    collect() {
+      for (const code of REFUSAL_CODES) {
+        this.set({ reason: code }, code === 'route-collision' ? status.routeCollisions : status.leasesRefused.get(code) ?? 0);
+      }
+    },
+  });
   counter('weft_kernel_changes_applied_total', 'Kernel entries added, replaced or removed.', () => status.changesApplied);
   counter('weft_kernel_changes_failed_total', 'Kernel changes that failed (retried on the next pass).', () => status.changesFailed);
   counter('weft_reconcile_passes_total', 'Reconcile passes run.', () => status.passes);

@@ -19,6 +19,7 @@ import { LeaseWatcher } from './lease-watcher.js';
 import { DaemonStatus } from './status.js';
 import { probeEtcd } from './etcd-probe.js';
 import { ResyncSchedule } from './resync-schedule.js';
+import { RefusalLog } from './refusal-log.js';
 import { ThrottledLog } from './throttled-log.js';
 import type { TrafficRulesPort } from './traffic-rules.js';
 import { waitForConfig } from './wait-for-config.js';
@@ -81,7 +82,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   };
   const stop = AbortSignal.any([signal, lost.signal]);
   const wake = new Wakeup(deps.clock);
-  const peers = new PeerSet(config);
+  const peers = new PeerSet(config, { subnet: held.subnet, publicIp: prepared.publicIp });
   const watcher = new LeaseWatcher({ registry: deps.registry, peers, clock: deps.clock, log, onChange: () => wake.ring(), onLost });
   status.watch = watcher.stats;
   watcher.watchOwn(held.subnet, { nodeName: opts.nodeName, publicIp: prepared.publicIp });
@@ -116,6 +117,7 @@ interface LoopState {
 
 async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
   const throttled = new ThrottledLog(s.deps.log, 60_000, () => s.deps.clock.now());
+  const collisions = new RefusalLog(s.deps.log);
   const env = { network: s.network, subnet: s.held.subnet, mtu: s.mtu, ipMasq: s.opts.ipMasq };
   let seenVersion = -1;
   const schedule = new ResyncSchedule({ intervalMs: s.opts.resyncMs, clock: s.deps.clock, onDue: () => s.wake.ring() }, stop);
@@ -123,18 +125,19 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
     const started = s.deps.clock.now();
     const resync = schedule.due;
     try {
-      const peers = s.peers.values().filter((l) => l.subnet !== s.held.subnet);
-      s.status.leasesSkipped = s.peers.problems().size;
+      const peers = s.peers.values();
+      s.status.recordLeases(s.peers);
       if (s.peers.version !== seenVersion) {
         seenVersion = s.peers.version;
-        s.deps.log.info({ peers: peers.length, skipped: s.peers.problems().size }, 'peer set changed');
+        s.deps.log.info({ peers: peers.length, refused: s.status.leasesRefused.size, pending: s.status.leasesPending }, 'peer set changed');
       }
       const result = await s.deps.dataPlane.reconcile(s.held.subnet, peers, { resync });
+      collisions.report(result.refused ?? []);
+      s.status.routeCollisions = result.refused?.length ?? 0;
       // The rules depend only on the network and our subnet, so they are checked on
       // resync passes (and until the first pass is done), not on every peer event.
       if (s.opts.ipMasq && (resync || !s.status.ready)) await s.deps.trafficRules?.ensure(s.network, s.held.subnet); // never throws
-      const vxlanPeers = peers.filter((l) => l.attrs.backendType === 'vxlan' && l.attrs.vtepMac !== undefined).length;
-      s.status.recordPass(result, s.deps.clock.now() - started, s.deps.clock.now(), peers.length, vxlanPeers);
+      s.status.recordPass(result, s.deps.clock.now() - started, s.deps.clock.now(), peers.length);
       if (result.ok) {
         if (await ensureSubnetFile(s.opts.subnetFile, env)) s.deps.log.info({ path: s.opts.subnetFile, ...env }, 'wrote subnet.env');
         throttled.clear('pass', {}, 'reconcile pass succeeded again');

@@ -2,6 +2,8 @@
  * What weftd knows about itself, for logs, health checks and metrics:
  * updated by the loops, read by the HTTP endpoints. Plain data.
  */
+import type { RefusalCode } from '../core/peer-acceptance.js';
+import type { PeerSet } from '../core/peer-set.js';
 import type { HeldLease } from './acquire-lease.js';
 import type { PassResult } from './data-plane-port.js';
 import type { WatchStats } from './lease-watcher.js';
@@ -20,12 +22,18 @@ export class DaemonStatus {
   lastPassOk = false;
   lastPassError: string | undefined;
   lastPassMs = 0;
+  /** Accepted peers (the acceptance rule's peers, before the route-collision check). */
   peersKnown = 0;
-  /** Peers whose route, neighbour and FDB entry were in place after the last successful pass. */
+  /** Peers whose route, neighbour and FDB entry the kernel held after the last pass that could tell (0 with --dataplane none). */
   peersProgrammed = 0;
+  /** Refused lease keys by reason code; route collisions are counted in `routeCollisions`. */
+  leasesRefused = new Map<RefusalCode, number>();
+  /** Reservations whose host has not started yet. */
+  leasesPending = 0;
+  /** Accepted peers refused by the data plane because a route weft does not own uses their subnet. */
+  routeCollisions = 0;
   /** Pass durations in ms since the last scrape (drained by the metrics endpoint). */
   readonly passDurations: number[] = [];
-  leasesSkipped = 0;
   changesApplied = 0;
   changesFailed = 0;
   /** Since when etcd has been unreachable (undefined while it answers). */
@@ -44,10 +52,16 @@ export class DaemonStatus {
     this.etcdError = error;
   }
 
-  recordPass(result: PassResult, durationMs: number, now: number, peers: number, vxlanPeers = peers): void {
+  /** Takes the lease verdicts' counts from the peer set. */
+  recordLeases(peers: PeerSet): void {
+    this.leasesRefused = peers.refusalCounts();
+    this.leasesPending = peers.pendingCount;
+  }
+
+  recordPass(result: PassResult, durationMs: number, now: number, peers: number): void {
     this.passes++;
     if (this.passDurations.length < 10_000) this.passDurations.push(durationMs);
-    if (result.ok && result.failed === 0) this.peersProgrammed = vxlanPeers;
+    if (result.programmed !== undefined) this.peersProgrammed = result.programmed;
     this.lastPassAt = now;
     this.lastPassOk = result.ok;
     this.lastPassMs = durationMs;

@@ -4,11 +4,12 @@
  * overwrites, `delete` of a missing entry fails, a unicast MAC has one FDB
  * remote. Every mutating call is recorded so tests can check order and count.
  */
-import { type Cidr, type Ipv4, containsIp, parseCidr } from '../../src/core/cidr.js';
+import { type Cidr, type Ipv4, containsCidr, containsIp, parseCidr } from '../../src/core/cidr.js';
 import { KernelCommandError } from '../../src/core/errors.js';
 import { type InterfaceAddresses, selectExternalInterface } from '../../src/core/external-interface.js';
 import type { FdbEntry, KernelOp, KernelState, Neighbor, Route } from '../../src/core/kernel-state.js';
 import type { Mac } from '../../src/core/mac.js';
+import type { ForeignRoute } from '../../src/core/peer-acceptance.js';
 import type { ExternalInterface, VxlanDeviceSpec, VxlanLinkInfo } from '../../src/core/vxlan-device.js';
 import type { AddressChange, ApplyReport, InterfaceSelector, Kernel, OpFailure } from '../../src/adapters/kernel.js';
 
@@ -29,6 +30,11 @@ export class MemoryKernel implements Kernel {
   readonly calls: string[] = [];
   /** Every operation passed to apply, in order (failed ones included). */
   readonly ops: KernelOp[] = [];
+  /**
+   * Main-table routes that are not weft's (on other devices, other protocols).
+   * As in the kernel, a route replace with the same destination overwrites one.
+   */
+  foreignRoutes: ForeignRoute[] = [];
   /** Return an error message to make that operation fail. */
   failOp: ((op: KernelOp) => string | undefined) | undefined;
 
@@ -83,9 +89,10 @@ export class MemoryKernel implements Kernel {
     return { added, removed };
   }
 
-  async readState(device: string): Promise<KernelState> {
+  async readState(device: string, network?: Cidr): Promise<KernelState> {
     const dev = this.#device(device);
-    return { routes: [...dev.routes.values()], neighbors: [...dev.neighbors.values()], fdb: [...dev.fdb.values()] };
+    const state = { routes: [...dev.routes.values()], neighbors: [...dev.neighbors.values()], fdb: [...dev.fdb.values()] };
+    return network === undefined ? state : { ...state, foreign: this.foreignRoutes.filter((r) => containsCidr(network, r.dst)) };
   }
 
   async apply(device: string, ops: readonly KernelOp[]): Promise<ApplyReport> {
@@ -110,6 +117,7 @@ export class MemoryKernel implements Kernel {
     const table: Map<string, unknown> = op.kind === 'fdb' ? dev.fdb : op.kind === 'neighbor' ? dev.neighbors : dev.routes;
     const key = op.kind === 'fdb' ? op.entry.mac : op.kind === 'neighbor' ? op.entry.ip : op.entry.dst;
     if (op.action === 'replace') {
+      if (op.kind === 'route') this.foreignRoutes = this.foreignRoutes.filter((r) => r.dst !== op.entry.dst);
       table.set(key, op.entry);
       return undefined;
     }

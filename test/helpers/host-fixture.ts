@@ -6,7 +6,8 @@
 import { join } from 'node:path';
 import type { Cidr, Ipv4 } from '../../src/core/cidr.js';
 import { EMPTY_STATE, desiredState, planKernel } from '../../src/core/kernel-state.js';
-import { type Lease, encodeLeaseValue } from '../../src/core/lease.js';
+import { encodeLeaseValue } from '../../src/core/lease.js';
+import type { Peer } from '../../src/core/peer-acceptance.js';
 import { vtepMacFor } from '../../src/core/mac.js';
 import { parseNetworkConfig } from '../../src/core/network-config.js';
 import { deviceSpec } from '../../src/core/vxlan-device.js';
@@ -21,7 +22,7 @@ export interface HostFixture {
   readonly kernel: MemoryKernel;
   readonly subnetFile: string;
   /** host1, host2, host3: subnet 10.5.i.0/24, public IP 192.0.2.(10+i), MAC vtepMacFor(`host${i}`, 1). */
-  readonly leases: readonly Lease[];
+  readonly leases: readonly Peer[];
 }
 
 export async function hostFixture(dir: string): Promise<HostFixture> {
@@ -30,7 +31,7 @@ export async function hostFixture(dir: string): Promise<HostFixture> {
   const config = parsed.config;
   const registry = new MemoryRegistry();
   await registry.putConfig(CONFIG_TEXT);
-  const leases: Lease[] = [1, 2, 3].map((i) => ({
+  const leases: Peer[] = [1, 2, 3].map((i) => ({
     subnet: `10.5.${i}.0/24` as Cidr,
     attrs: { publicIp: `192.0.2.${10 + i}` as Ipv4, backendType: 'vxlan', vni: 1, vtepMac: vtepMacFor(`host${i}`, 1), nodeName: `host${i}` },
   }));

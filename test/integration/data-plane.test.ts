@@ -7,7 +7,7 @@
 import { execa } from 'execa';
 import t from 'tap';
 import type { Cidr } from '../../src/core/cidr.js';
-import type { Lease } from '../../src/core/lease.js';
+import type { Peer } from '../../src/core/peer-acceptance.js';
 import { type NetworkConfig, parseNetworkConfig } from '../../src/core/network-config.js';
 import { IpRoute2 } from '../../src/adapters/iproute2/iproute2.js';
 import { DataPlane, type PreparedDevice } from '../../src/daemon/data-plane.js';
@@ -29,7 +29,7 @@ interface Node {
   readonly records: ReturnType<typeof memoryLogger>['records'];
 }
 
-function leaseOf(node: Node, nodeName: string): Lease {
+function leaseOf(node: Node, nodeName: string): Peer {
   return { subnet: node.subnet, attrs: { publicIp: node.prepared.publicIp, backendType: 'vxlan', vni: VNI, vtepMac: node.prepared.vtepMac, nodeName } };
 }
 
@@ -86,7 +86,7 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'ping', 'tshark', 'sysctl'], true))
   });
 
   t.test('a removed lease takes its route, neighbour and FDB entry with it', async (t) => {
-    t.match(await node1.plane.reconcile(node1.subnet, [leases[0] as Lease]), { ok: true, applied: 3, failed: 0, changes: 3 });
+    t.match(await node1.plane.reconcile(node1.subnet, [leases[0] as Peer]), { ok: true, applied: 3, failed: 0, changes: 3 });
     const dev = `weft.${VNI}`;
     const [routes, neighbors, fdb] = await Promise.all([
       execa('ip', ['-n', node1.netns, 'route', 'show', 'dev', dev]), execa('ip', ['-n', node1.netns, 'neigh', 'show', 'dev', dev]),

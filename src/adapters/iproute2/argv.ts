@@ -3,7 +3,7 @@
  * are split on whitespace by iproute2 (with `#` and quotes special), so every
  * token is checked to be a plain word before it is joined into a line.
  */
-import type { KernelOp } from '../../core/kernel-state.js';
+import { type KernelOp, WEFT_ROUTE_PROTOCOL } from '../../core/kernel-state.js';
 import type { VxlanDeviceSpec } from '../../core/vxlan-device.js';
 
 export type Tool = 'ip' | 'bridge';
@@ -66,8 +66,14 @@ export function neighShowArgv(device: string): string[] {
   return ['-j', '-4', 'neigh', 'show', 'dev', assertToken(device)];
 }
 
+/** The main-table routes on one device. */
 export function routeShowArgv(device: string): string[] {
   return ['-j', '-4', 'route', 'show', 'dev', assertToken(device)];
+}
+
+/** Every main-table route inside `network`, on any device (`root`: prefixes at least as long as the network's). */
+export function routeShowInNetworkArgv(network: string): string[] {
+  return ['-j', '-4', 'route', 'show', 'root', assertToken(network)];
 }
 
 /** `bridge -j fdb show dev <device>`. */
@@ -103,9 +109,11 @@ export function batchLine(op: KernelOp, device: string): string {
     }
     case 'route': {
       const { dst, via } = op.entry;
+      // The mark goes on every route weft installs; a delete names the protocol
+      // the route carries, so the kernel refuses to delete anything else.
       return op.action === 'replace'
-        ? `route replace ${assertToken(dst)} via ${assertToken(via)} dev ${dev} onlink`
-        : `route del ${assertToken(dst)} via ${assertToken(via)} dev ${dev}`;
+        ? `route replace ${assertToken(dst)} via ${assertToken(via)} dev ${dev} onlink proto ${WEFT_ROUTE_PROTOCOL}`
+        : `route del ${assertToken(dst)} via ${assertToken(via)} dev ${dev}${op.entry.legacy ? '' : ` proto ${WEFT_ROUTE_PROTOCOL}`}`;
     }
   }
 }

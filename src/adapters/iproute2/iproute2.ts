@@ -81,13 +81,14 @@ export class IpRoute2 implements Kernel {
     return { added, removed };
   }
 
-  async readState(device: string): Promise<KernelState> {
+  async readState(device: string, network?: Cidr): Promise<KernelState> {
     const [neighbors, routes, fdb] = await Promise.all([
       this.#json('ip', argv.neighShowArgv(device)),
-      this.#json('ip', argv.routeShowArgv(device)),
+      this.#json('ip', network === undefined ? argv.routeShowArgv(device) : argv.routeShowInNetworkArgv(network)),
       this.#json('bridge', argv.fdbShowArgv(device)),
     ]);
-    return { neighbors: parse.parseNeighbors(neighbors), routes: parse.parseRoutes(routes), fdb: parse.parseFdb(fdb) };
+    const { ours, foreign } = parse.parseRoutes(routes, device);
+    return { neighbors: parse.parseNeighbors(neighbors), routes: ours, fdb: parse.parseFdb(fdb), ...(network === undefined ? {} : { foreign }) };
   }
 
   /**

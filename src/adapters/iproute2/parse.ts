@@ -2,12 +2,13 @@
  * Pure narrowing of `ip -j` / `bridge -j` JSON (iproute2 6.x) into typed
  * entries. Only weft-shaped entries are kept: PERMANENT neighbours with a MAC,
  * `self permanent` FDB entries with a remote (not the all-zero default-remote
- * entries), and main-table routes with a gateway, `onlink` and no metric.
- * Anything else on the device is someone else's and is left alone.
+ * entries), and main-table routes that carry weft's mark (parseRoutes).
+ * Anything else is someone else's and is left alone.
  */
 import { type Cidr, type Ipv4, isIpv4, parseCidr } from '../../core/cidr.js';
 import type { InterfaceAddresses } from '../../core/external-interface.js';
-import type { FdbEntry, Neighbor, Route } from '../../core/kernel-state.js';
+import { type FdbEntry, type Neighbor, type Route, WEFT_ROUTE_PROTOCOL } from '../../core/kernel-state.js';
+import type { ForeignRoute } from '../../core/peer-acceptance.js';
 import { parseMac } from '../../core/mac.js';
 import type { VxlanLinkInfo } from '../../core/vxlan-device.js';
 
@@ -68,16 +69,56 @@ export function parseFdb(json: unknown): FdbEntry[] {
   return out;
 }
 
-/** `ip -j -4 route show dev D` → onlink routes with a gateway and no metric. */
-export function parseRoutes(json: unknown): Route[] {
-  const out: Route[] = [];
+/** `ip -j -4 route show root NETWORK` (or `dev D`), split by owner. */
+export interface RoutesRead {
+  /** weft's routes on `device`: marked with weft's protocol, or legacy-shaped (see Route.legacy). */
+  readonly ours: Route[];
+  /** Every other route: someone else's, never replaced or deleted. */
+  readonly foreign: ForeignRoute[];
+}
+
+/**
+ * Splits a route listing into weft's and everybody else's. A route is weft's
+ * when it is on weft's device and carries weft's protocol (by name or
+ * number), or when it is on weft's device in the exact shape an older,
+ * unmarked weft installed: `proto boot` (iproute2 prints no protocol then),
+ * a gateway, `onlink`, no metric. A marked route on another device is
+ * neither (it is left alone and collides with nothing).
+ */
+export function parseRoutes(json: unknown, device: string): RoutesRead {
+  const ours: Route[] = [];
+  const foreign: ForeignRoute[] = [];
   for (const r of records(json)) {
-    const via = ipv4(r['gateway']);
     const dst = routeDst(r['dst']);
-    const metric = num(r['metric']) ?? 0;
-    if (dst && via && metric === 0 && hasString(r['flags'], 'onlink')) out.push({ dst, via });
+    if (!dst) continue;
+    const protocol = str(r['protocol']) ?? (num(r['protocol']) === undefined ? undefined : String(r['protocol']));
+    const marked = protocol === 'weft' || protocol === String(WEFT_ROUTE_PROTOCOL);
+    // `route show dev D` omits the device: such a listing is all on D.
+    const dev = str(r['dev']) ?? (r['type'] === undefined ? device : undefined);
+    const via = ipv4(r['gateway']);
+    if (marked && dev !== device) continue;
+    if (dev === device && via && (marked || (protocol === undefined && (num(r['metric']) ?? 0) === 0
+      && hasString(r['flags'], 'onlink') && (r['type'] === undefined || r['type'] === 'unicast')))) {
+      ours.push(marked ? { dst, via } : { dst, via, legacy: true });
+      continue;
+    }
+    foreign.push({ dst, description: describeRoute(r) });
   }
-  return out;
+  return { ours, foreign };
+}
+
+function describeRoute(r: Json): string {
+  const parts: string[] = [];
+  const type = str(r['type']);
+  if (type !== undefined && type !== 'unicast') parts.push(`type ${type}`);
+  const via = str(r['gateway']);
+  if (via !== undefined) parts.push(`via ${via}`);
+  const dev = str(r['dev']);
+  if (dev !== undefined) parts.push(`dev ${dev}`);
+  parts.push(`proto ${str(r['protocol']) ?? (r['protocol'] === undefined ? 'boot' : String(r['protocol']))}`);
+  const metric = num(r['metric']);
+  if (metric !== undefined) parts.push(`metric ${metric}`);
+  return parts.join(' ');
 }
 
 function routeDst(value: unknown): Cidr | undefined {

@@ -49,15 +49,17 @@ t.test('batch lines: flannel-identical entries', async (t) => {
   t.same(ops.map((op) => argv.batchLine(op, 'weft.1')), [
     'fdb replace 0a:00:00:00:00:02 dev weft.1 dst 192.0.2.12 self permanent',
     'neigh replace 10.5.2.0 lladdr 0a:00:00:00:00:02 dev weft.1 nud permanent',
-    'route replace 10.5.2.0/24 via 10.5.2.0 dev weft.1 onlink',
-    'route del 10.5.2.0/24 via 10.5.2.0 dev weft.1',
+    'route replace 10.5.2.0/24 via 10.5.2.0 dev weft.1 onlink proto 87',
+    'route del 10.5.2.0/24 via 10.5.2.0 dev weft.1 proto 87',
     'neigh del 10.5.2.0 dev weft.1',
     'fdb del 0a:00:00:00:00:02 dev weft.1 dst 192.0.2.12 self',
   ]);
   t.same(ops.map(argv.toolFor), ['bridge', 'ip', 'ip', 'ip', 'ip', 'bridge']);
   t.equal(argv.batchInput(ops.slice(1, 3), 'weft.1'),
-    'neigh replace 10.5.2.0 lladdr 0a:00:00:00:00:02 dev weft.1 nud permanent\nroute replace 10.5.2.0/24 via 10.5.2.0 dev weft.1 onlink\n');
+    'neigh replace 10.5.2.0 lladdr 0a:00:00:00:00:02 dev weft.1 nud permanent\nroute replace 10.5.2.0/24 via 10.5.2.0 dev weft.1 onlink proto 87\n');
   t.equal(argv.batchInput([], 'weft.1'), '');
+  t.equal(argv.batchLine({ action: 'delete', kind: 'route', entry: { ...route, legacy: true } }, 'weft.1'),
+    'route del 10.5.2.0/24 via 10.5.2.0 dev weft.1', 'an unmarked route of an older weft is deleted without the protocol filter');
 });
 
 t.test('tokens that could be mis-split in a batch line are refused', async (t) => {

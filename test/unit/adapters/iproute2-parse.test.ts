@@ -24,17 +24,37 @@ t.test('fdb: self permanent unicast entries, not the all-zero default remotes', 
   ]);
 });
 
-t.test('routes: gateway + onlink + no metric (any protocol); /32 gets its prefix', async (t) => {
-  t.same(parse.parseRoutes(json('route-show.json')), [
-    { dst: '10.5.2.0/24', via: '10.5.2.0' },
-    { dst: '10.5.3.0/24', via: '10.5.3.0' },
-    { dst: '10.5.4.0/24', via: '10.5.4.0' },
-    { dst: '10.5.8.0/24', via: '10.5.8.0' },
-    { dst: '10.5.52.0/24', via: '10.5.52.0' },
-    { dst: '10.5.61.0/24', via: '10.5.61.0' },
+t.test('routes on the device (a `dev` listing): unmarked routes of the old shape are weft\'s, to take over; the rest is foreign', async (t) => {
+  const read = parse.parseRoutes(json('route-show.json'), 'weft.1');
+  t.same(read.ours, [
+    { dst: '10.5.2.0/24', via: '10.5.2.0', legacy: true },
+    { dst: '10.5.3.0/24', via: '10.5.3.0', legacy: true },
+    { dst: '10.5.4.0/24', via: '10.5.4.0', legacy: true },
+    { dst: '10.5.8.0/24', via: '10.5.8.0', legacy: true },
+    { dst: '10.5.52.0/24', via: '10.5.52.0', legacy: true },
   ]);
-  t.same(parse.parseRoutes([{ dst: '10.5.9.9', gateway: '10.5.9.9', flags: ['onlink'] }, { dst: 'default', gateway: '1.2.3.4', flags: ['onlink'] }]),
-    [{ dst: '10.5.9.9/32', via: '10.5.9.9' }]);
+  t.same(read.foreign.map((r) => `${r.dst} ${r.description}`), [
+    '10.5.7.0/24 proto boot',
+    '10.5.60.5/32 via 10.5.60.5 proto boot metric 7',
+    '10.5.61.0/24 via 10.5.61.0 proto static',
+    '172.16.0.0/24 proto kernel',
+  ]);
+  t.same(parse.parseRoutes([{ dst: '10.5.9.9', gateway: '10.5.9.9', flags: ['onlink'] }, { dst: 'default', gateway: '1.2.3.4', flags: ['onlink'] }], 'weft.1').ours,
+    [{ dst: '10.5.9.9/32', via: '10.5.9.9', legacy: true }]);
+});
+
+t.test('routes in the network (a `root` listing): marked on our device are ours, marked elsewhere nobody\'s, the rest foreign', async (t) => {
+  const read = parse.parseRoutes(json('route-show-root.json'), 'weft.1');
+  t.same(read.ours, [
+    { dst: '10.5.3.0/24', via: '10.5.3.0', legacy: true },
+    { dst: '10.5.4.0/24', via: '10.5.4.0' },
+    { dst: '10.5.7.0/24', via: '10.5.7.0' },
+  ]);
+  t.same(read.foreign.map((r) => `${r.dst} ${r.description}`), [
+    '10.5.5.0/24 dev d1 proto static metric 100',
+    '10.5.1.0/24 dev cni0 proto kernel',
+    '10.5.6.0/24 type blackhole proto boot',
+  ]);
 });
 
 t.test('link: vxlan details, addresses and state', async (t) => {

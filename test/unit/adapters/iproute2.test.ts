@@ -41,8 +41,8 @@ t.test('apply: one bridge and one ip batch process, each in plan order, in the n
   t.same(calls[1]?.input?.split('\n'), [
     'fdb replace 0a:00:00:00:00:02 dev weft.1 dst 192.0.2.12 self permanent', 'fdb del 0a:00:00:00:00:03 dev weft.1 dst 192.0.2.13 self', '']);
   t.same(calls[0]?.input?.split('\n'), [
-    'neigh replace 10.5.2.0 lladdr 0a:00:00:00:00:02 dev weft.1 nud permanent', 'route replace 10.5.2.0/24 via 10.5.2.0 dev weft.1 onlink',
-    'route del 10.5.3.0/24 via 10.5.3.0 dev weft.1', 'neigh del 10.5.3.0 dev weft.1', '']);
+    'neigh replace 10.5.2.0 lladdr 0a:00:00:00:00:02 dev weft.1 nud permanent', 'route replace 10.5.2.0/24 via 10.5.2.0 dev weft.1 onlink proto 87',
+    'route del 10.5.3.0/24 via 10.5.3.0 dev weft.1 proto 87', 'neigh del 10.5.3.0 dev weft.1', '']);
   t.same(await kernel.apply('weft.1', []), { applied: 0, failed: [] });
   t.equal(calls.length, 2, 'no process for an empty plan');
   await kernel.apply('weft.1', [neigh(4), route(4)]);
@@ -99,7 +99,7 @@ t.test('apply: when ip neigh stops the batch, the first operation not in effect 
   const batches = calls.filter((c) => c.args.includes('-batch')).map((c) => c.input);
   t.same(batches.slice(1), [
     'neigh replace 10.5.3.0 lladdr 0a:00:00:00:00:03 dev weft.1 nud permanent\n',
-    'neigh replace 10.5.4.0 lladdr 0a:00:00:00:00:04 dev weft.1 nud permanent\nroute replace 10.5.4.0/24 via 10.5.4.0 dev weft.1 onlink\n',
+    'neigh replace 10.5.4.0 lladdr 0a:00:00:00:00:04 dev weft.1 nud permanent\nroute replace 10.5.4.0/24 via 10.5.4.0 dev weft.1 onlink proto 87\n',
   ]);
 });
 

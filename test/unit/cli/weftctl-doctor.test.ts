@@ -58,7 +58,7 @@ t.test('doctorCommand: exit 0 without FAIL, 1 with; text and JSON', async (t) =>
   const out: string[] = [];
   const io = { out: (s: string) => out.push(s), err: () => undefined };
   t.equal(await doctorCommand({ 'node-name': 'host1', 'subnet-file': h.subnetFile }, io, deps), 0);
-  t.match(out.pop(), /^ok {4}weftd .*\n\n14 checks: 13 ok, 1 warn, 0 FAIL$/s, 'the parent MTU is unknown to the fake kernel: a warn');
+  t.match(out.pop(), /^ok {4}weftd .*\n\n15 checks: 14 ok, 1 warn, 0 FAIL$/s, 'the parent MTU is unknown to the fake kernel: a warn');
   host.silent.add('10.5.3.0');
   t.equal(await doctorCommand({ 'node-name': 'host1', 'subnet-file': h.subnetFile, json: true }, io, deps), 1);
   const json = JSON.parse(out.pop() ?? '') as { ok: boolean; summary: object; results: { check: string; verdict: string }[] };

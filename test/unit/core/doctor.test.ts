@@ -3,6 +3,8 @@ import type { ListedLease } from '../../../src/core/allocate.js';
 import type { Cidr, Ipv4 } from '../../../src/core/cidr.js';
 import { type CheckResult, type DoctorFacts, evaluateDoctor, summarize } from '../../../src/core/doctor.js';
 import { desiredState } from '../../../src/core/kernel-state.js';
+import { encodeLeaseValue, encodeSubnetKey } from '../../../src/core/lease.js';
+import type { Peer } from '../../../src/core/peer-acceptance.js';
 import type { Mac } from '../../../src/core/mac.js';
 import { type NetworkConfig, parseNetworkConfig } from '../../../src/core/network-config.js';
 import type { VxlanLinkInfo } from '../../../src/core/vxlan-device.js';
@@ -11,7 +13,13 @@ import { peerLease } from '../../helpers/leases.js';
 const parsed = parseNetworkConfig({ Network: '10.5.0.0/16', Backend: { Type: 'vxlan' } });
 if (!parsed.ok) throw new Error('test config');
 const config: NetworkConfig = parsed.config;
-const leases: ListedLease[] = [1, 2, 3].map((i) => ({ ...peerLease(i), reservation: false }));
+const leases: (ListedLease & Peer)[] = [1, 2, 3].map((i) => ({ ...peerLease(i), reservation: false }));
+
+/** etcd facts for a listing of these leases (as the registry would return them). */
+function etcdOk(cfg: NetworkConfig, list: readonly ListedLease[]): DoctorFacts['etcd'] {
+  const entries = list.map((l) => ({ key: encodeSubnetKey(l.subnet), value: encodeLeaseValue(l.attrs), reservation: l.reservation }));
+  return { ok: true, config: cfg, leases: list, entries };
+}
 const self = '10.5.1.0/24' as Cidr;
 const device: VxlanLinkInfo = {
   name: 'weft.1', kind: 'vxlan', vni: 1, port: 8472, local: '192.0.2.11' as Ipv4, parent: 'eth0', learning: false, gbp: false,
@@ -24,7 +32,7 @@ function healthy(): DoctorFacts {
   return {
     nodeName: 'host1',
     readiness: { kind: 'answered', url: 'http://127.0.0.1:9180/readyz', status: 200, body: 'ready\n' },
-    etcd: { ok: true, config, leases },
+    etcd: etcdOk(config, leases),
     subnetFile: { path: '/run/weft/subnet.env', state: { ok: true, env: { network: config.network, subnet: self, mtu: 1450, ipMasq: false } } },
     deviceName: 'weft.1', device, parentMtu: 1500, cni0Mtu: 1450,
     sysctl: { ipForward: 1, bridgeNfCallIptables: 1, rpFilterAll: 0, rpFilterDevice: 2 },
@@ -46,9 +54,9 @@ const notOk = (facts: DoctorFacts): string[] => evaluateDoctor(facts).filter((r)
 t.test('a healthy host: every check ok, in a fixed order, no fixes', async (t) => {
   const results = evaluateDoctor(healthy());
   t.same(results.map((r) => r.check), ['weftd', 'etcd', 'lease', 'subnet.env', 'device', 'ip_forward', 'bridge-nf-call-iptables', 'rp_filter',
-    'mtu', 'duplicates', 'peer entries', 'vxlan 10.5.2.0/24', 'vxlan 10.5.3.0/24', 'FORWARD']);
+    'mtu', 'duplicates', 'leases', 'peer entries', 'vxlan 10.5.2.0/24', 'vxlan 10.5.3.0/24', 'FORWARD']);
   t.same(results.filter((r) => r.verdict !== 'ok' || r.fix !== null), []);
-  t.same(summarize(results), { ok: 14, warn: 0, fail: 0 });
+  t.same(summarize(results), { ok: 15, warn: 0, fail: 0 });
   t.match(byName(results, 'rp_filter').detail, 'all = 0, weft.1 = 2, effective 2 (loose)');
   t.match(byName(results, 'mtu').detail, 'weft.1 1450 = eth0 MTU 1500 − 50; cni0 1450');
 });
@@ -125,11 +133,11 @@ t.test('mtu: device = underlay − 50, Backend.MTU within the parent, cni0 not a
   t.match(check({ ...healthy(), cni0Mtu: 1400 }, 'mtu'), { verdict: 'ok' }, 'a smaller cni0 is merely wasteful');
   t.match(check({ ...healthy(), parentMtu: 9001 }, 'mtu'), { verdict: 'FAIL', detail: /weft\.1 MTU is 1450, want 8951 \(eth0 MTU 9001 − 50\)/, fix: /restart weftd/ });
   const jumbo = { ...config, backend: { ...config.backend, mtu: 9000 } };
-  t.match(check({ ...healthy(), etcd: { ok: true, config: jumbo, leases } }, 'mtu'), {
+  t.match(check({ ...healthy(), etcd: etcdOk(jumbo, leases) }, 'mtu'), {
     verdict: 'FAIL', detail: /Backend\.MTU 9000 is larger than eth0's MTU 1500; weft\.1 MTU is 1450, want 8950 \(Backend\.MTU 9000 − 50\)/,
   });
   const small = { ...config, backend: { ...config.backend, mtu: 1400 } };
-  t.match(check({ ...healthy(), device: { ...device, mtu: 1350 }, cni0Mtu: 1350, subnetFile: healthy().subnetFile, etcd: { ok: true, config: small, leases } }, 'mtu'),
+  t.match(check({ ...healthy(), device: { ...device, mtu: 1350 }, cni0Mtu: 1350, subnetFile: healthy().subnetFile, etcd: etcdOk(small, leases) }, 'mtu'),
     { verdict: 'ok', detail: 'weft.1 1350 = Backend.MTU 1400 − 50' });
   t.match(check({ ...healthy(), parentMtu: undefined }, 'mtu'), { verdict: 'warn' });
 });
@@ -137,13 +145,13 @@ t.test('mtu: device = underlay − 50, Backend.MTU within the parent, cni0 not a
 t.test('duplicates: a public IP, node name or VTEP MAC in two leases', async (t) => {
   const ghost: ListedLease = { subnet: '10.5.9.0/24' as Cidr, reservation: false,
     attrs: { publicIp: '192.0.2.12' as Ipv4, backendType: 'vxlan', vni: 1, vtepMac: '0a:00:00:00:00:09' as Mac, nodeName: 'host3' } };
-  const r = check({ ...healthy(), etcd: { ok: true, config, leases: [...leases, ghost] } }, 'duplicates');
+  const r = check({ ...healthy(), etcd: etcdOk(config, [...leases, ghost]) }, 'duplicates');
   t.equal(r.verdict, 'FAIL');
   t.match(r.detail, 'public IP 192.0.2.12 is in 2 leases: 10.5.2.0/24 (host2), 10.5.9.0/24 (host3)');
   t.match(r.detail, 'node name host3 is in 2 leases: 10.5.3.0/24 (host3), 10.5.9.0/24 (host3)');
   t.match(r.fix, /--public-ip.*weftctl release --force/);
   const sameMac = { ...ghost, attrs: { ...ghost.attrs, publicIp: '192.0.2.19' as Ipv4, nodeName: 'host9', vtepMac: '0a:00:00:00:00:02' as Mac } };
-  t.match(check({ ...healthy(), etcd: { ok: true, config, leases: [...leases, sameMac] } }, 'duplicates'), { detail: 'VTEP MAC 0a:00:00:00:00:02 is in 2 leases' });
+  t.match(check({ ...healthy(), etcd: etcdOk(config, [...leases, sameMac]) }, 'duplicates'), { detail: 'VTEP MAC 0a:00:00:00:00:02 is in 2 leases' });
 });
 
 t.test('peers: drifted entries FAIL and their probe is not judged; a silent peer FAILs alone', async (t) => {

@@ -2,13 +2,13 @@ import t from 'tap';
 import type { Cidr, Ipv4 } from '../../../src/core/cidr.js';
 import { KernelCache } from '../../../src/core/kernel-cache.js';
 import { EMPTY_STATE, type KernelOp, type KernelState, describeOp, desiredState, planKernel } from '../../../src/core/kernel-state.js';
-import type { Lease } from '../../../src/core/lease.js';
+import type { Peer } from '../../../src/core/peer-acceptance.js';
 import { peerLease, vxlanLease } from '../../helpers/leases.js';
 
 const self = '10.5.1.0/24' as Cidr;
 const short = (ops: readonly KernelOp[]): string[] => ops.map(describeOp);
 /** What planKernel says, which the cache must reproduce exactly (operations and order). */
-const reference = (leases: readonly Lease[], actual: KernelState): string[] => short(planKernel(desiredState(self, leases), actual));
+const reference = (leases: readonly Peer[], actual: KernelState): string[] => short(planKernel(desiredState(self, leases), actual));
 const GROUPS = ['replace fdb', 'replace neighbor', 'replace route', 'delete route', 'delete neighbor', 'delete fdb'];
 /** The operations in plan order, sorted within each group (table order is the kernel's business). */
 const grouped = (ops: readonly string[]): string[] => [...ops].sort((a, b) =>
@@ -26,18 +26,15 @@ function prng(seed: number): () => number {
 }
 
 /** Leases drawn from a small space, so keys collide: shared MACs, a /16 and a /24 with one gateway, own subnet, host-gw, no MAC. */
-function randomLeases(random: () => number): Lease[] {
+function randomLeases(random: () => number): Peer[] {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
-  const out: Lease[] = [];
+  const out: Peer[] = [];
   const count = Math.floor(random() * 8);
   for (let i = 0; i < count; i++) {
     const n = 1 + Math.floor(random() * 6);
     const subnet = pick([`10.5.${n}.0/24`, `10.5.${n}.0/24`, `10.5.${n}.0/24`, '10.5.0.0/16', self]);
     const lease = vxlanLease(subnet, pick(['192.0.2.11', '192.0.2.12', '192.0.2.13']), `0a:00:00:00:00:0${pick([1, 2, 3, 4])}`);
-    const kind = random();
-    if (kind < 0.1) out.push({ ...lease, attrs: { ...lease.attrs, backendType: 'host-gw' } });
-    else if (kind < 0.15) out.push({ ...lease, attrs: { ...lease.attrs, vtepMac: undefined } });
-    else out.push(lease);
+    out.push(lease);
   }
   return out;
 }

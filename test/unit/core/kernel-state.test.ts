@@ -3,18 +3,14 @@ import type { Cidr, Ipv4 } from '../../../src/core/cidr.js';
 import {
   EMPTY_STATE, type KernelOp, type KernelState, describeOp, desiredState, isSatisfied, planKernel, summarizeOps,
 } from '../../../src/core/kernel-state.js';
-import type { Lease } from '../../../src/core/lease.js';
+import type { Peer } from '../../../src/core/peer-acceptance.js';
 import { peerLease, vxlanLease } from '../../helpers/leases.js';
 
 const self = '10.5.1.0/24' as Cidr;
 const short = (ops: readonly KernelOp[]): string[] => ops.map(describeOp);
 
-t.test('desiredState: one neighbour, FDB entry and route per vxlan peer, not for itself', async (t) => {
-  const leases: Lease[] = [
-    peerLease(1), peerLease(2),
-    { subnet: '10.5.3.0/24' as Cidr, attrs: { ...peerLease(3).attrs, backendType: 'host-gw' } },
-    { subnet: '10.5.4.0/24' as Cidr, attrs: { ...peerLease(4).attrs, vtepMac: undefined } },
-  ];
+t.test('desiredState: one neighbour, FDB entry and route per peer, not for itself', async (t) => {
+  const leases: Peer[] = [peerLease(1), peerLease(2)];
   t.same(desiredState(self, leases), {
     routes: [{ dst: '10.5.2.0/24', via: '10.5.2.0' }],
     neighbors: [{ ip: '10.5.2.0', mac: '0a:00:00:00:00:02' }],

@@ -1,13 +1,13 @@
 import t from 'tap';
 import type { Cidr, Ipv4 } from '../../../src/core/cidr.js';
 import { EMPTY_STATE, type KernelState, desiredState } from '../../../src/core/kernel-state.js';
-import type { Lease } from '../../../src/core/lease.js';
+import type { Peer } from '../../../src/core/peer-acceptance.js';
 import type { Mac } from '../../../src/core/mac.js';
 import { peerDrift } from '../../../src/core/peer-drift.js';
 import { peerLease, vxlanLease } from '../../helpers/leases.js';
 
 const self = '10.5.1.0/24' as Cidr;
-const leases: Lease[] = [peerLease(1), peerLease(2), peerLease(3)];
+const leases: Peer[] = [peerLease(1), peerLease(2), peerLease(3)];
 const inPlace = desiredState(self, leases);
 
 t.test('every peer in place: in sync, self skipped, sorted by subnet', async (t) => {
@@ -54,10 +54,9 @@ t.test('entries no lease wants are listed as extra and break sync', async (t) =>
   t.same(r.extra, ['route 10.5.9.0/24 via 10.5.9.0', 'neighbour 10.5.9.0 lladdr 0a:00:00:00:00:09', 'fdb 0a:00:00:00:00:09 dst 192.0.2.19']);
 });
 
-t.test('non-vxlan and MAC-less leases are not peers; a flannel lease has node null', async (t) => {
+t.test('a flannel lease has node null', async (t) => {
   const flannel = vxlanLease('10.5.4.0/24', '192.0.2.14', '0a:00:00:00:00:04');
-  const hostGw: Lease = { subnet: '10.5.5.0/24' as Cidr, attrs: { ...peerLease(5).attrs, backendType: 'host-gw', vtepMac: undefined } };
-  const r = peerDrift(self, [flannel, hostGw], desiredState(self, [flannel, hostGw]));
+  const r = peerDrift(self, [flannel], desiredState(self, [flannel]));
   t.same(r.peers.map((p) => [p.subnet, p.node]), [['10.5.4.0/24', null]]);
   t.ok(r.inSync);
 });

@@ -132,3 +132,42 @@ t.test('classifyListing: valid leases keep their raw entry; readable keys with b
   t.equal(r.valid[0]?.lease.subnet, '10.5.1.0/24');
   t.same(r.occupied, ['10.5.2.0/24', '10.9.0.0/24'], 'unreadable values and out-of-network keys still hold their subnet');
 });
+
+t.test('acceptance: refusals never remove or change an accepted peer, and each is reported once', async (t) => {
+  const set = new PeerSet(config, { subnet: '10.5.1.0/24' as Cidr, publicIp: '192.0.2.11' as Ipv4 });
+  t.equal(set.put(kv('10.5.2.0-24', 'n2', { publicIp: '192.0.2.12' })).changed, true);
+  const hijack = set.put(kv('10.5.2.0-25', 'evil', { publicIp: '192.0.2.66' }));
+  t.same(hijack, { changed: false, warnings: [{ key: '10.5.2.0-25', code: 'subnet-length', reason: 'subnet 10.5.2.0/25 is a /25; this network leases /24 subnets' }] });
+  const turned = set.put(kv('10.5.2.0-24', 'n2', { publicIp: '127.0.0.1' }));
+  t.match(turned, { changed: false, warnings: [{ key: '10.5.2.0-24', code: 'public-ip' }] });
+  t.equal(set.get('10.5.2.0/24' as Cidr)?.attrs.publicIp, '192.0.2.12', 'the key keeps its last good lease');
+  t.match(set.verdicts().find((v) => v.key === '10.5.2.0-24'), { state: 'refused', reason: /loopback.*last good value is still programmed/ });
+  t.same(set.put(kv('10.5.2.0-24', 'n2', { publicIp: '127.0.0.1' })).warnings, [], 'the same refusal again is not reported again');
+  t.equal(set.put(kv('10.5.1.0-24', 'me', { publicIp: '192.0.2.11' })).changed, false, 'our own lease is not a peer');
+  t.same(set.values().map((l) => l.subnet), ['10.5.2.0/24']);
+  t.same(Object.fromEntries(set.refusalCounts()), { 'subnet-length': 1, 'public-ip': 1 });
+  t.equal(set.put(kv('10.5.2.0-24', 'n2', { publicIp: '192.0.2.13' })).changed, true, 'a good value again is taken');
+  t.same(Object.fromEntries(set.refusalCounts()), { 'subnet-length': 1 });
+});
+
+t.test('acceptance: two keys for one subnet: the first holds it, the second takes over only when the first goes', async (t) => {
+  const set = new PeerSet(config);
+  set.put(kv('10.5.3.0-24', 'n3', { publicIp: '192.0.2.13' }));
+  const dual = set.put(kv('10.5.3.0-24&fd00::-64', 'other', { publicIp: '192.0.2.99' }));
+  t.match(dual.warnings, [{ code: 'duplicate-subnet', reason: 'subnet 10.5.3.0/24 is already leased under key 10.5.3.0-24' }]);
+  t.equal(set.get('10.5.3.0/24' as Cidr)?.attrs.publicIp, '192.0.2.13');
+  t.equal(set.delete('10.5.3.0-24').changed, true);
+  t.equal(set.get('10.5.3.0/24' as Cidr)?.attrs.publicIp, '192.0.2.99', 'the refused duplicate is judged again and accepted');
+  t.same([...set.problems().keys()], []);
+});
+
+t.test('acceptance: a reservation made ahead of its host is pending, and a peer once its host writes its endpoint', async (t) => {
+  const set = new PeerSet(config);
+  const ahead = encodeLeaseValue({ publicIp: '192.0.2.14' as Ipv4, backendType: '', vni: undefined, vtepMac: undefined, nodeName: 'n4' });
+  t.same(set.put({ key: '10.5.4.0-24', value: ahead, reservation: true }), { changed: false, warnings: [] });
+  t.equal(set.pendingCount, 1);
+  t.match(set.verdicts(), [{ key: '10.5.4.0-24', state: 'pending', reason: /reservation for n4/ }]);
+  t.equal(set.put(kv('10.5.4.0-24', 'n4', { reservation: true, publicIp: '192.0.2.14' })).changed, true);
+  t.equal(set.pendingCount, 0);
+  t.equal(set.size, 1);
+});

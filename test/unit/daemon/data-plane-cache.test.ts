@@ -53,12 +53,12 @@ t.test('an event pass after a successful pass reads nothing and applies only the
   t.same([...kernel.reads].sort(), ['readDevice', 'readState']);
   kernel.reads = [];
   const opsBefore = kernel.ops.length;
-  t.same(await plane.reconcile(self, [peerLease(2), peerLease(3)], event), { ok: true, applied: 3, failed: 0, changes: 3 });
+  t.same(await plane.reconcile(self, [peerLease(2), peerLease(3)], event), { ok: true, applied: 3, failed: 0, changes: 3, programmed: 2 });
   t.same(kernel.reads, [], 'no read');
   t.equal(kernel.ops.length - opsBefore, 3, 'only the new peer');
   t.match(records.at(-1), { msg: 'data plane changed', planned: 'cache' });
   const calls = kernel.calls.length;
-  t.same(await plane.reconcile(self, [peerLease(2), peerLease(3)], event), { ok: true, applied: 0, failed: 0, changes: 0 });
+  t.same(await plane.reconcile(self, [peerLease(2), peerLease(3)], event), { ok: true, applied: 0, failed: 0, changes: 0, programmed: 2 });
   t.equal(kernel.calls.length, calls, 'nothing new: no kernel call at all');
   t.same(kernel.reads, []);
   t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, [peerLease(2), peerLease(3)])));
@@ -71,9 +71,9 @@ t.test('a hand edit is invisible to event passes and repaired by the next resync
   const { kernel, plane } = await setup();
   await plane.reconcile(self, [peerLease(2), peerLease(3)]);
   kernel.devices.get('weft.1')?.routes.delete('10.5.2.0/24' as Cidr);
-  t.same(await plane.reconcile(self, [peerLease(2), peerLease(3)], event), { ok: true, applied: 0, failed: 0, changes: 0 });
+  t.same(await plane.reconcile(self, [peerLease(2), peerLease(3)], event), { ok: true, applied: 0, failed: 0, changes: 0, programmed: 2 });
   t.equal(kernel.state('weft.1').routes.length, 1);
-  t.same(await plane.reconcile(self, [peerLease(2), peerLease(3)], { resync: true }), { ok: true, applied: 1, failed: 0, changes: 1 });
+  t.same(await plane.reconcile(self, [peerLease(2), peerLease(3)], { resync: true }), { ok: true, applied: 1, failed: 0, changes: 1, programmed: 2 });
   t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, [peerLease(2), peerLease(3)])));
 });
 
@@ -91,7 +91,7 @@ t.test('a failed operation drops the cache: the next event pass reads and retrie
   t.match(await plane.reconcile(self, [peerLease(2), peerLease(3)], event), { ok: false, failed: 1, applied: 2 });
   kernel.failOp = undefined;
   kernel.reads = [];
-  t.same(await plane.reconcile(self, [peerLease(2), peerLease(3)], event), { ok: true, applied: 1, failed: 0, changes: 1 });
+  t.same(await plane.reconcile(self, [peerLease(2), peerLease(3)], event), { ok: true, applied: 1, failed: 0, changes: 1, programmed: 2 });
   t.same([...kernel.reads].sort(), ['readDevice', 'readState'], 'read, not planned from the cache');
   t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, [peerLease(2), peerLease(3)])));
 });
@@ -128,7 +128,7 @@ t.test('leases sharing a MAC: event passes give the same result as resyncs', asy
   await plane.reconcile(self, [peerLease(3)]);
   t.match(await plane.reconcile(self, [peerLease(3), ...moved], event), { ok: true });
   t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, [peerLease(3), ...moved])));
-  t.same(await plane.reconcile(self, [peerLease(3), ...moved], { resync: true }), { ok: true, applied: 0, failed: 0, changes: 0 });
+  t.same(await plane.reconcile(self, [peerLease(3), ...moved], { resync: true }), { ok: true, applied: 0, failed: 0, changes: 0, programmed: 2 });
 });
 
 t.test('a resync that recreates an incompatible device plans against the new, empty device (not the entries read from the old one)', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { Cidr, Ipv4 } from '../../../src/core/cidr.js';
-import type { Lease } from '../../../src/core/lease.js';
+import type { Peer } from '../../../src/core/peer-acceptance.js';
 import { vtepMacFor } from '../../../src/core/mac.js';
 import { type NetworkConfig, parseNetworkConfig } from '../../../src/core/network-config.js';
 import { type KernelState, describeOp, desiredState } from '../../../src/core/kernel-state.js';
@@ -23,7 +23,7 @@ function sorted(state: KernelState): KernelState {
     fdb: [...state.fdb].sort(by((e) => e.mac)),
   };
 }
-const leases: Lease[] = [peerLease(1), peerLease(2), peerLease(3)];
+const leases: Peer[] = [peerLease(1), peerLease(2), peerLease(3)];
 
 async function setup(): Promise<{ kernel: MemoryKernel; plane: DataPlane; records: ReturnType<typeof memoryLogger>['records'] }> {
   const kernel = new MemoryKernel();
@@ -91,14 +91,14 @@ t.test('prepare: fixes the MTU in place, recreates an incompatible device', asyn
 t.test('reconcile: converges, then a pass with nothing new does nothing', async (t) => {
   const { kernel, plane, records } = await setup();
   const first = await plane.reconcile(self, leases);
-  t.same(first, { ok: true, applied: 6, failed: 0, changes: 8 }, '6 entries + address + link up');
+  t.same(first, { ok: true, applied: 6, failed: 0, changes: 8, programmed: 2 }, '6 entries + address + link up');
   t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, leases)));
   t.match(kernel.devices.get('weft.1')?.info, { up: true, addresses: ['10.5.1.0/32'] });
   t.ok(records.some((r) => r.level === LEVEL.info && r.msg === 'data plane changed'));
 
   const callsBefore = kernel.calls.length;
   const infosBefore = records.filter((r) => r.level >= LEVEL.info).length;
-  t.same(await plane.reconcile(self, leases), { ok: true, applied: 0, failed: 0, changes: 0 });
+  t.same(await plane.reconcile(self, leases), { ok: true, applied: 0, failed: 0, changes: 0, programmed: 2 });
   t.equal(kernel.calls.length, callsBefore, 'no kernel change at all');
   t.equal(records.filter((r) => r.level >= LEVEL.info).length, infosBefore, 'a no-op pass logs below info');
   t.equal(records.at(-1)?.msg, 'data plane in sync');
@@ -110,7 +110,7 @@ t.test('reconcile: a restarted daemon (new DataPlane, same kernel) changes nothi
   const calls = kernel.calls.length;
   const restarted = new DataPlane({ kernel, log: memoryLogger().log });
   await restarted.prepare({ config, nodeName: 'host1' });
-  t.same(await restarted.reconcile(self, leases), { ok: true, applied: 0, failed: 0, changes: 0 });
+  t.same(await restarted.reconcile(self, leases), { ok: true, applied: 0, failed: 0, changes: 0, programmed: 2 });
   t.equal(kernel.calls.length, calls);
 });
 
@@ -148,11 +148,11 @@ t.test('reconcile: a deleted device is recreated and fully repopulated', async (
 t.test('reconcile: a failing entry is reported, the others are applied, the next pass retries it', async (t) => {
   const { kernel, plane, records } = await setup();
   kernel.failOp = (op) => (op.kind === 'neighbor' && op.entry.ip === '10.5.2.0' ? 'RTNETLINK answers: Invalid argument' : undefined);
-  t.same(await plane.reconcile(self, leases), { ok: false, applied: 5, failed: 1, changes: 8 });
+  t.same(await plane.reconcile(self, leases), { ok: false, applied: 5, failed: 1, changes: 8, programmed: 1 });
   t.match(records.find((r) => r.msg === 'kernel operations failed; retrying next pass'),
     { level: LEVEL.warn, failed: 1, failures: [{ op: 'replace neighbor 10.5.2.0 lladdr 0a:00:00:00:00:02', error: /Invalid argument/ }] });
   kernel.failOp = undefined;
-  t.same(await plane.reconcile(self, leases), { ok: true, applied: 1, failed: 0, changes: 1 });
+  t.same(await plane.reconcile(self, leases), { ok: true, applied: 1, failed: 0, changes: 1, programmed: 2 });
   t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, leases)));
 });
 
@@ -171,4 +171,29 @@ t.test('reconcile: a device that cannot be created is a failed pass, not an exce
   t.same(await plane.reconcile(self, leases), { ok: false, applied: 0, failed: 0, changes: 0 });
   t.match(records.at(-1), { level: LEVEL.error, msg: 'data plane pass failed', err: { message: /Cannot find device "eth0"/ } });
   await t.rejects(new DataPlane({ kernel, log: memoryLogger().log }).reconcile(self, leases), { message: /before prepare/ });
+});
+
+t.test('route collision: a peer whose subnet a foreign route uses is refused, and the host route stays', async (t) => {
+  const { kernel, plane } = await setup();
+  const hostRoute = { dst: '10.5.3.0/24' as Cidr, description: 'dev eth1 proto static' };
+  kernel.foreignRoutes = [hostRoute];
+  const result = await plane.reconcile(self, leases);
+  t.match(result, { ok: true, programmed: 1, refused: [{ subnet: '10.5.3.0/24', reason: /route 10\.5\.3\.0\/24 dev eth1 proto static that weft does not own/ }] });
+  t.same(kernel.foreignRoutes, [hostRoute], 'the foreign route was not replaced');
+  t.same(kernel.state('weft.1').routes.map((r) => r.dst), ['10.5.2.0/24'], 'nothing of weft\'s for the refused peer');
+  t.match(await plane.reconcile(self, leases, { resync: false }), { refused: [{ subnet: '10.5.3.0/24' }] }, 'event passes keep refusing it');
+  kernel.foreignRoutes = [];
+  t.match(await plane.reconcile(self, leases), { ok: true, programmed: 2, applied: 3 }, 'programmed once the host route is gone (next resync)');
+});
+
+t.test('legacy routes (no mark, from an older weft) are taken over by a replace, never deleted first', async (t) => {
+  const { kernel, plane } = await setup();
+  await plane.reconcile(self, leases);
+  const dev = kernel.devices.get('weft.1');
+  if (!dev) throw new Error('no device');
+  for (const [dst, route] of dev.routes) dev.routes.set(dst, { ...route, legacy: true });
+  const before = kernel.ops.length;
+  t.match(await plane.reconcile(self, leases), { ok: true, applied: 2, programmed: 2 });
+  t.same(kernel.ops.slice(before).map(describeOp), ['replace route 10.5.2.0/24 via 10.5.2.0', 'replace route 10.5.3.0/24 via 10.5.3.0']);
+  t.notOk(kernel.state('weft.1').routes.some((r) => r.legacy), 'every route now carries the mark');
 });

@@ -1,0 +1,28 @@
+/**
+ * The acceptance rule applied to one listing from one host's point of view,
+ * for the one-shot readers (`weftctl status`, `doctor`): the peers weftd on
+ * that host programs, every key's verdict, and the peers refused because a
+ * route weft does not own already uses their subnet there. weftd itself
+ * gets the same answers from its long-lived PeerSet and data plane.
+ */
+import type { Cidr } from './cidr.js';
+import { type ForeignRoute, type SelfView, routeCollisions } from './peer-acceptance.js';
+import { type LeaseVerdict, type ListedPeer, PeerSet, type RawLeaseKv } from './peer-set.js';
+import type { NetworkConfig } from './network-config.js';
+
+export interface HostPeers {
+  /** Accepted and not colliding: what weftd programs on this host. */
+  readonly peers: readonly ListedPeer[];
+  readonly verdicts: readonly LeaseVerdict[];
+  /** Accepted peers refused on this host, with the colliding route. */
+  readonly collisions: ReadonlyMap<Cidr, string>;
+}
+
+export function hostPeers(config: NetworkConfig, entries: readonly RawLeaseKv[], self: SelfView,
+  foreign: readonly ForeignRoute[] = []): HostPeers {
+  const set = new PeerSet(config, self);
+  set.reset(entries);
+  const accepted = set.values();
+  const collisions = routeCollisions(accepted, foreign);
+  return { peers: accepted.filter((p) => !collisions.has(p.subnet)), verdicts: set.verdicts(), collisions };
+}

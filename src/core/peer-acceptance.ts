@@ -1,0 +1,120 @@
+/**
+ * The one acceptance rule for peer leases. Anyone who can write to etcd can
+ * write a lease, and weftd turns leases into routes, neighbours and FDB
+ * entries on the host: so a lease is programmed only when it describes a
+ * plausible peer of this network. Every reader (weftd's data plane, `weftctl
+ * leases`, `status`, `doctor`) judges leases here, through PeerSet, and shows
+ * the same reason for a refusal. Pure.
+ *
+ * A peer is programmable when:
+ * - its subnet is exactly `SubnetLen` long, aligned, inside `Network`, not
+ *   this host's subnet, and no other accepted lease holds it (PeerSet);
+ * - its `PublicIP` is a unicast address usable as an underlay destination:
+ *   not unspecified, loopback, multicast, limited broadcast or reserved
+ *   (240/4), not inside `Network`, not this host's own public IP;
+ * - its backend type is `vxlan` with our VNI and a unicast VTEP MAC;
+ * - (data plane only) no route that weft does not own has its subnet as
+ *   destination on this host (`routeCollisions`).
+ * A reservation made ahead of its host (no backend data yet) is pending, not
+ * refused: it is normal and becomes a peer once its host starts.
+ */
+import { type Cidr, type Ipv4, cidrPrefix, containsCidr, containsIp, ipv4ToInt } from './cidr.js';
+import type { Lease, LeaseAttrs } from './lease.js';
+import type { Mac } from './mac.js';
+import type { NetworkConfig } from './network-config.js';
+
+/** An accepted peer: a vxlan lease with its VTEP MAC, as the data plane programs it. */
+export interface Peer extends Lease {
+  readonly attrs: LeaseAttrs & { readonly vtepMac: Mac };
+}
+
+/** Why a lease is not programmed; the metric `weft_leases_refused` is labelled with it. */
+export const REFUSAL_CODES = [
+  'invalid-key', 'invalid-value', 'subnet-length', 'outside-network', 'own-subnet', 'duplicate-subnet',
+  'public-ip', 'backend-type', 'vni', 'route-collision',
+] as const;
+export type RefusalCode = (typeof REFUSAL_CODES)[number];
+
+export type Verdict =
+  | { readonly kind: 'peer'; readonly peer: Peer }
+  /** This host's own lease: not a peer, not refused. */
+  | { readonly kind: 'self' }
+  /** A reservation whose host has not written its endpoint yet. */
+  | { readonly kind: 'pending'; readonly reason: string }
+  | { readonly kind: 'refused'; readonly code: RefusalCode; readonly reason: string };
+
+/** What the judge knows about the host it runs on; both unknown for `weftctl leases` off a host. */
+export interface SelfView {
+  readonly subnet?: Cidr | undefined;
+  readonly publicIp?: Ipv4 | undefined;
+}
+
+/** Judges one decoded lease on its own (a duplicate subnet across keys is PeerSet's to see). */
+export function judgeLease(lease: Lease & { readonly reservation?: boolean }, config: NetworkConfig, self: SelfView): Verdict {
+  const { subnet, attrs } = lease;
+  if (self.subnet !== undefined && subnet === self.subnet) return { kind: 'self' };
+  const placement = subnetProblem(subnet, config);
+  if (placement) return placement;
+  if (lease.reservation && attrs.backendType === '' && attrs.vtepMac === undefined) {
+    return { kind: 'pending', reason: `reservation for ${attrs.nodeName ?? attrs.publicIp}; its host has not started weftd yet` };
+  }
+  const ip = publicIpProblem(attrs.publicIp, config, self);
+  if (ip) return { kind: 'refused', code: 'public-ip', reason: ip };
+  if (attrs.backendType !== 'vxlan') {
+    return { kind: 'refused', code: 'backend-type', reason: `backend type ${JSON.stringify(attrs.backendType)}; this network uses vxlan` };
+  }
+  if (attrs.vni !== config.backend.vni) {
+    return { kind: 'refused', code: 'vni', reason: `VNI ${attrs.vni === undefined ? '(none)' : attrs.vni}; this network uses VNI ${config.backend.vni}` };
+  }
+  // decodeLeaseValue already refuses a vxlan lease without a unicast MAC.
+  if (attrs.vtepMac === undefined) return { kind: 'refused', code: 'invalid-value', reason: 'no VTEP MAC' };
+  return { kind: 'peer', peer: lease as Peer };
+}
+
+function subnetProblem(subnet: Cidr, config: NetworkConfig): Verdict | undefined {
+  if (!containsCidr(config.network, subnet)) {
+    return { kind: 'refused', code: 'outside-network', reason: `subnet ${subnet} is outside the network ${config.network}` };
+  }
+  if (cidrPrefix(subnet) !== config.subnetLen) {
+    return { kind: 'refused', code: 'subnet-length', reason: `subnet ${subnet} is a /${cidrPrefix(subnet)}; this network leases /${config.subnetLen} subnets` };
+  }
+  return undefined;
+}
+
+/** Why `ip` cannot be a peer's VXLAN destination; undefined when it can. */
+export function publicIpProblem(ip: Ipv4, config: NetworkConfig, self: SelfView): string | undefined {
+  const n = ipv4ToInt(ip);
+  const first = n >>> 24;
+  if (first === 0) return `public IP ${ip} is in 0.0.0.0/8 ("this network"), not a host address`;
+  if (first === 127) return `public IP ${ip} is a loopback address`;
+  if (first >= 224 && first <= 239) return `public IP ${ip} is a multicast address`;
+  if (n === 0xffffffff) return `public IP ${ip} is the limited broadcast address`;
+  if (first >= 240) return `public IP ${ip} is in the reserved range 240.0.0.0/4`;
+  if (containsIp(config.network, ip)) return `public IP ${ip} is inside the overlay network ${config.network}; it must be an underlay address`;
+  if (self.publicIp !== undefined && ip === self.publicIp) return `public IP ${ip} is this host's own address`;
+  return undefined;
+}
+
+/** A route in the host's main table that weft does not own (another device, protocol or shape). */
+export interface ForeignRoute {
+  readonly dst: Cidr;
+  /** Enough to name it in a refusal, e.g. `dev eth1 proto static`. */
+  readonly description: string;
+}
+
+/**
+ * Peers whose subnet is the destination of a route weft does not own: weft
+ * would replace that route (and delete it when the lease goes), so such a
+ * lease is refused and the host's route stays as it was.
+ */
+export function routeCollisions(peers: readonly Peer[], foreign: readonly ForeignRoute[]): Map<Cidr, string> {
+  const collisions = new Map<Cidr, string>();
+  if (foreign.length === 0) return collisions;
+  const byDst = new Map<Cidr, ForeignRoute>();
+  for (const route of foreign) if (!byDst.has(route.dst)) byDst.set(route.dst, route);
+  for (const peer of peers) {
+    const route = byDst.get(peer.subnet);
+    if (route) collisions.set(peer.subnet, `the host already has a route ${route.dst} ${route.description} that weft does not own`);
+  }
+  return collisions;
+}
