@@ -112,7 +112,7 @@ export class KernelCache {
     for (const table of [this.#routes, this.#neighbors, this.#fdb] as const) table.begin(pass);
     const fdb: FdbEntry[] = [];
     const neighbors: Neighbor[] = [];
-    const routes: Route[] = [];
+    const routes: { readonly entry: Route; readonly known: boolean }[] = [];
     for (let i = 0; i < leases.length; i++) {
       const { subnet, attrs } = leases[i] as Peer;
       const mac = attrs.vtepMac;
@@ -126,12 +126,12 @@ export class KernelCache {
       if (f === REPEATED || n === REPEATED || r === REPEATED) return planKernel(desiredState(selfSubnet, leases), this.state());
       if (f === undefined || f.entry.dst !== attrs.publicIp) fdb.push({ mac, dst: attrs.publicIp });
       if (n === undefined || n.entry.mac !== mac) neighbors.push({ ip: gateway, mac });
-      if (r === undefined || r.entry.via !== gateway || r.entry.legacy) routes.push({ dst: subnet, via: gateway });
+      if (r === undefined || r.entry.via !== gateway || r.entry.legacy) routes.push({ entry: { dst: subnet, via: gateway }, known: r !== undefined });
     }
     return [
       ...fdb.map((entry) => ({ action: 'replace', kind: 'fdb', entry }) as const),
       ...neighbors.map((entry) => ({ action: 'replace', kind: 'neighbor', entry }) as const),
-      ...routes.map((entry) => ({ action: 'replace', kind: 'route', entry }) as const),
+      ...routes.map(({ entry, known }) => ({ action: known ? 'replace' : 'add', kind: 'route', entry }) as const),
       ...this.#routes.unseen().map((entry) => ({ action: 'delete', kind: 'route', entry }) as const),
       ...this.#neighbors.unseen().map((entry) => ({ action: 'delete', kind: 'neighbor', entry }) as const),
       ...this.#fdb.unseen().map((entry) => ({ action: 'delete', kind: 'fdb', entry }) as const),

@@ -52,11 +52,17 @@ export interface KernelState {
   readonly foreign?: readonly ForeignRoute[];
 }
 
-export type KernelAction = 'replace' | 'delete';
+/**
+ * `add` is for a route to a destination weft holds no route for: it fails
+ * (EEXIST) instead of overwriting a route someone else installed after the
+ * last read, so the pass fails, the next one reads the kernel and the lease
+ * is refused (route collision). `replace` is only for routes weft owns.
+ */
+export type KernelAction = 'add' | 'replace' | 'delete';
 
 export type KernelOp =
-  | { readonly action: KernelAction; readonly kind: 'fdb'; readonly entry: FdbEntry }
-  | { readonly action: KernelAction; readonly kind: 'neighbor'; readonly entry: Neighbor }
+  | { readonly action: 'replace' | 'delete'; readonly kind: 'fdb'; readonly entry: FdbEntry }
+  | { readonly action: 'replace' | 'delete'; readonly kind: 'neighbor'; readonly entry: Neighbor }
   | { readonly action: KernelAction; readonly kind: 'route'; readonly entry: Route };
 
 export const EMPTY_STATE: KernelState = Object.freeze({ routes: [], neighbors: [], fdb: [] });
@@ -112,7 +118,7 @@ export function planKernel(desired: KernelState, actual: KernelState): KernelOp[
   return [
     ...fdb.replace.map((entry) => ({ action: 'replace', kind: 'fdb', entry }) as const),
     ...neighbors.replace.map((entry) => ({ action: 'replace', kind: 'neighbor', entry }) as const),
-    ...routes.replace.map((entry) => ({ action: 'replace', kind: 'route', entry }) as const),
+    ...routes.replace.map((entry) => ({ action: routes.known.has(entry.dst) ? 'replace' : 'add', kind: 'route', entry }) as const),
     ...routes.remove.map((entry) => ({ action: 'delete', kind: 'route', entry }) as const),
     ...neighbors.remove.map((entry) => ({ action: 'delete', kind: 'neighbor', entry }) as const),
     ...fdb.remove.map((entry) => ({ action: 'delete', kind: 'fdb', entry }) as const),
@@ -125,7 +131,7 @@ export function planKernel(desired: KernelState, actual: KernelState): KernelOp[
  * entries.
  */
 function diff<K, T>(desired: readonly T[], actual: readonly T[], key: (e: T) => K,
-  same: (a: T, b: T) => boolean): { replace: T[]; remove: T[] } {
+  same: (a: T, b: T) => boolean): { replace: T[]; remove: T[]; known: ReadonlyMap<K, T> } {
   const have = new Map<K, T>();
   for (let i = 0; i < actual.length; i++) have.set(key(actual[i] as T), actual[i] as T);
   const want = new Set<K>();
@@ -139,7 +145,7 @@ function diff<K, T>(desired: readonly T[], actual: readonly T[], key: (e: T) => 
   }
   const remove: T[] = [];
   for (let i = 0; i < actual.length; i++) if (!want.has(key(actual[i] as T))) remove.push(actual[i] as T);
-  return { replace, remove };
+  return { replace, remove, known: have };
 }
 
 /**
@@ -159,7 +165,7 @@ export function isSatisfied(op: KernelOp, state: KernelState): boolean {
     }
     case 'route': {
       const found = state.routes.find((e) => e.dst === op.entry.dst);
-      return op.action === 'replace' ? found?.via === op.entry.via && !found.legacy : found === undefined;
+      return op.action !== 'delete' ? found?.via === op.entry.via && !found.legacy : found === undefined;
     }
   }
 }

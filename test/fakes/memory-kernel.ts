@@ -116,6 +116,11 @@ export class MemoryKernel implements Kernel {
   #applyOne(dev: MemoryDevice, op: KernelOp): string | undefined {
     const table: Map<string, unknown> = op.kind === 'fdb' ? dev.fdb : op.kind === 'neighbor' ? dev.neighbors : dev.routes;
     const key = op.kind === 'fdb' ? op.entry.mac : op.kind === 'neighbor' ? op.entry.ip : op.entry.dst;
+    if (op.action === 'add') {
+      if (table.has(key) || this.foreignRoutes.some((r) => r.dst === key)) return 'RTNETLINK answers: File exists';
+      table.set(key, op.entry);
+      return undefined;
+    }
     if (op.action === 'replace') {
       if (op.kind === 'route') this.foreignRoutes = this.foreignRoutes.filter((r) => r.dst !== op.entry.dst);
       table.set(key, op.entry);

@@ -111,8 +111,8 @@ export function batchLine(op: KernelOp, device: string): string {
       const { dst, via } = op.entry;
       // The mark goes on every route weft installs; a delete names the protocol
       // the route carries, so the kernel refuses to delete anything else.
-      return op.action === 'replace'
-        ? `route replace ${assertToken(dst)} via ${assertToken(via)} dev ${dev} onlink proto ${WEFT_ROUTE_PROTOCOL}`
+      return op.action !== 'delete'
+        ? `route ${op.action} ${assertToken(dst)} via ${assertToken(via)} dev ${dev} onlink proto ${WEFT_ROUTE_PROTOCOL}`
         : `route del ${assertToken(dst)} via ${assertToken(via)} dev ${dev}${op.entry.legacy ? '' : ` proto ${WEFT_ROUTE_PROTOCOL}`}`;
     }
   }

@@ -32,9 +32,9 @@ t.test('planKernel: empty kernel gets FDB, then neighbours, then routes', async 
   t.same(short(ops), [
     'replace fdb 0a:00:00:00:00:02 dst 192.0.2.12', 'replace fdb 0a:00:00:00:00:03 dst 192.0.2.13',
     'replace neighbor 10.5.2.0 lladdr 0a:00:00:00:00:02', 'replace neighbor 10.5.3.0 lladdr 0a:00:00:00:00:03',
-    'replace route 10.5.2.0/24 via 10.5.2.0', 'replace route 10.5.3.0/24 via 10.5.3.0',
+    'add route 10.5.2.0/24 via 10.5.2.0', 'add route 10.5.3.0/24 via 10.5.3.0',
   ]);
-  t.same(summarizeOps(ops), { replace_fdb: 2, replace_neighbor: 2, replace_route: 2 });
+  t.same(summarizeOps(ops), { replace_fdb: 2, replace_neighbor: 2, add_route: 2 });
 });
 
 t.test('planKernel: nothing to do when the kernel already matches', async (t) => {

@@ -197,3 +197,16 @@ t.test('legacy routes (no mark, from an older weft) are taken over by a replace,
   t.same(kernel.ops.slice(before).map(describeOp), ['replace route 10.5.2.0/24 via 10.5.2.0', 'replace route 10.5.3.0/24 via 10.5.3.0']);
   t.notOk(kernel.state('weft.1').routes.some((r) => r.legacy), 'every route now carries the mark');
 });
+
+t.test('a host route that appears between two resyncs is not overwritten by an event pass: add fails, the resync refuses', async (t) => {
+  const { kernel, plane } = await setup();
+  await plane.reconcile(self, [peerLease(2)]);
+  const hostRoute = { dst: '10.5.3.0/24' as Cidr, description: 'dev eth1 proto static' };
+  kernel.foreignRoutes = [hostRoute]; // added by someone after the last read
+  const event = await plane.reconcile(self, [peerLease(2), peerLease(3)], { resync: false });
+  t.match(event, { ok: false, failed: 1 }, 'the route add fails instead of replacing the host route');
+  t.same(kernel.foreignRoutes, [hostRoute]);
+  const next = await plane.reconcile(self, [peerLease(2), peerLease(3)], { resync: false });
+  t.match(next, { ok: true, refused: [{ subnet: '10.5.3.0/24' }], programmed: 1 }, 'after a failure the pass reads and refuses the lease');
+  t.same(kernel.foreignRoutes, [hostRoute], 'the host route is still there');
+});
