@@ -50,13 +50,16 @@ install: build
 	install -d $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/weft
 	sed 's#@LIBDIR@#$(LIBDIR)#g' systemd/weftd.service > $(DESTDIR)/etc/systemd/system/weftd.service
 	install -m 0644 systemd/weftd.env.example $(DESTDIR)/etc/weft/weftd.env.example
+	# The name of weft's route protocol (src/core/kernel-state.ts WEFT_ROUTE_PROTOCOL): `ip route` shows `proto weft`.
+	install -d $(DESTDIR)/etc/iproute2/rt_protos.d
+	printf '87\tweft\n' > $(DESTDIR)/etc/iproute2/rt_protos.d/weft.conf
 	@if [ -n "$(INSTALL_CONFLIST)" ]; then install -d $(DESTDIR)/etc/cni/net.d && install -m 0644 examples/10-weft.conflist $(DESTDIR)/etc/cni/net.d/10-weft.conflist; \
 	  else echo "sample CNI config not installed (make install INSTALL_CONFLIST=1 puts examples/10-weft.conflist in /etc/cni/net.d)"; fi
 
 uninstall:
 	rm -rf $(DESTDIR)$(LIBDIR)
 	rm -f $(DESTDIR)$(PREFIX)/bin/weftd $(DESTDIR)$(PREFIX)/bin/weftctl $(DESTDIR)$(CNI_BIN_DIR)/weft
-	rm -f $(DESTDIR)/etc/systemd/system/weftd.service $(DESTDIR)/etc/weft/weftd.env.example
+	rm -f $(DESTDIR)/etc/systemd/system/weftd.service $(DESTDIR)/etc/weft/weftd.env.example $(DESTDIR)/etc/iproute2/rt_protos.d/weft.conf
 	@echo "left in place: /etc/weft/weftd.env, /etc/cni/net.d/10-weft.conflist, leases in etcd (see docs/operations.md)"
 
 clean:

@@ -70,13 +70,22 @@ function placeholder(subnet: Cidr): Lease {
   return { subnet, attrs: { publicIp: '0.0.0.0' as Ipv4, backendType: '', vni: undefined, vtepMac: undefined, nodeName: undefined } };
 }
 
-/** Network addresses (as integers) of every subnet in range that no lease overlaps. */
+/**
+ * Network addresses (as integers) of every subnet in range that no lease
+ * overlaps: cautious, so a refused `/25` still keeps its `/24`, and an old
+ * `/22` from before a SubnetLen change keeps its four `/24`s. The one
+ * exception is a key whose block holds the whole network (`10.5.0.0-16` in
+ * 10.5.0.0/16): no allocator ever hands that out, and counting it would let
+ * one stray key make the network look exhausted to every new host.
+ */
 export function freeSubnets(config: NetworkConfig, leases: readonly Lease[]): number[] {
   const sameLength = new Set<number>();
   const odd: Lease[] = [];
+  const networkPrefix = cidrPrefix(config.network);
   for (const l of leases) {
-    if (cidrPrefix(l.subnet) === config.subnetLen) sameLength.add(ipv4ToInt(cidrIp(l.subnet)));
-    else odd.push(l);
+    const prefix = cidrPrefix(l.subnet);
+    if (prefix === config.subnetLen) sameLength.add(ipv4ToInt(cidrIp(l.subnet)));
+    else if (prefix > networkPrefix) odd.push(l);
   }
   return subnetStarts(config.subnetMin, config.subnetMax, config.subnetLen).filter((start) => {
     if (sameLength.has(start)) return false;

@@ -195,7 +195,7 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
     const before = await seen(1);
     const cases: { what: string; del: [string, string[]]; back: (s: Seen) => boolean; op: string; to: number }[] = [
       { what: `route ${subnet(2)}`, del: ['ip', ['route', 'del', subnet(2), 'dev', DEVICE]],
-        back: (s) => s.routes.get(subnet(2)) === before.routes.get(subnet(2)), op: 'replace_route', to: 2 },
+        back: (s) => s.routes.get(subnet(2)) === before.routes.get(subnet(2)), op: 'add_route', to: 2 },
       { what: `neighbour ${gateway(3)}`, del: ['ip', ['neigh', 'del', gateway(3), 'dev', DEVICE]],
         back: (s) => s.neighbors.get(gateway(3)) === mac(3), op: 'replace_neighbor', to: 3 },
       { what: `FDB entry ${mac(2)}`, del: ['bridge', ['fdb', 'del', mac(2), 'dev', DEVICE, 'dst', PUBLIC_IP[2] ?? '?', 'self']],
@@ -311,7 +311,7 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
     // Host3's own key turned to garbage: peers keep its last good lease, host3 keeps its subnet.
     await rewrite(key3, '{not json', original3.leaseHex);
     const keys = [...garbage.map(([k]) => k), key3].map((k) => k.split('/').at(-1) ?? '?');
-    const warnings = (key: string): LogLine[] => logsSince(mark).filter((l) => l.msg === 'skipping invalid lease' && l['key'] === key);
+    const warnings = (key: string): LogLine[] => logsSince(mark).filter((l) => l.msg === 'refusing peer lease' && l['key'] === key);
     await waitFor('a warning per garbage key', async () => keys.every((k) => warnings(k).length > 0));
     for (const k of keys) t.match(warnings(k)[0], { reason: /./ }, `${k}: ${String(warnings(k)[0]?.['reason'])}`);
     t.match(warnings(keys[2] ?? '?')[0], { reason: /outside the network 10\.5\.0\.0\/16/ });

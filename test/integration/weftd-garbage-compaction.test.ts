@@ -49,7 +49,7 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
     await etcd.etcdctl(['put', `${p}/subnets/10.60.1.0-24`, '{"PublicIP":"garbage"}']);
     await etcd.etcdctl(['put', `${p}/subnets/10.60.7.0-24`, peerValue('198.51.100.17', '02:00:00:00:00:17', 'good3')]);
     await a.waitForLog((l) => l.msg === 'peer set changed' && l.peers === 3, 10000, 'the new good peer');
-    const warnings = a.logs.filter((l) => l.msg === 'skipping invalid lease');
+    const warnings = a.logs.filter((l) => l.msg === 'refusing peer lease');
     for (const [key, , reason] of garbage) {
       const mine = warnings.filter((w) => w.key === key);
       t.equal(mine.length, 1, `${key}: exactly one warning`);

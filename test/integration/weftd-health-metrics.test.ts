@@ -54,9 +54,9 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
     await etcd.etcdctl(['put', '/weft/network/subnets/10.80.9.0-24', peerValue('198.51.100.9', '02:00:00:00:00:09', 'p9')]);
     await etcd.etcdctl(['put', '/weft/network/subnets/garbage', 'x']);
     t.ok(await until(async () => metric((await get(port, '/metrics')).body, 'weft_peers_known') === 1, 10000), 'peers known moves to 1');
-    t.ok(await until(async () => metric((await get(port, '/metrics')).body, 'weft_leases_skipped') === 1, 10000), 'the garbage key is counted as skipped');
+    t.ok(await until(async () => metric((await get(port, '/metrics')).body, 'weft_leases_refused{reason="invalid-key"}') === 1, 10000), 'the garbage key is counted as refused (invalid-key)');
     const m2 = (await get(port, '/metrics')).body;
-    t.equal(metric(m2, 'weft_peers_programmed'), 1);
+    t.equal(metric(m2, 'weft_peers_programmed'), 0, '--dataplane none programs nothing, and the metric says so');
     t.ok(metric(m2, 'weft_reconcile_passes_total') > passes1, 'passes counter moves');
     t.ok(metric(m2, 'weft_reconcile_pass_duration_seconds_count') >= 1, 'pass duration histogram has samples');
 

@@ -135,6 +135,8 @@ t.test('freeSubnets handles leases of other prefix lengths', async (t) => {
       '10.5.8.0', '10.5.10.0', '10.5.11.0', '10.5.12.0', '10.5.13.0', '10.5.14.0', '10.5.15.0']],
     [['10.4.0.0/16', '10.5.16.0/20'], Array.from({ length: 16 }, (_, i) => `10.5.${i}.0`)],
   ];
+  // A key holding the whole network is never a real lease: it takes nothing (else one stray key exhausts the network).
+  t.same(freeSubnets(narrow, [lease('10.5.0.0/16'), lease('10.0.0.0/8')]).length, 16, 'a key over the whole network takes nothing');
   for (const [taken, expected] of table) {
     const free = freeSubnets(narrow, taken.map((s) => lease(s))).map(intToIpv4);
     t.same(free, expected, taken.join(', ') || 'nothing taken');
