@@ -74,6 +74,7 @@ export class EtcdRegistry implements SubnetRegistry {
       key: kv.key.toString().slice(this.#subnetsPrefix.length),
       value: kv.value.toString(),
       reservation: leaseId === '0',
+      createRevision: String(kv.create_revision),
       leaseId,
       modRevision: String(kv.mod_revision),
     };

@@ -22,12 +22,14 @@ export async function leasesCommand(registry: SubnetRegistry, argv: Record<strin
   await Promise.all(listing.entries.map(async (entry) => {
     const key = decodeSubnetKey(entry.key);
     const value = decodeLeaseValue(entry.value);
+    const verdict = verdicts.get(entry.key);
     if (!key.ok || !value.ok) {
-      skipped.push({ key: entry.key, code: key.ok ? 'invalid-value' : 'invalid-key', reason: key.ok ? (value as { reason: string }).reason : key.reason });
+      // Unreadable keys are refused by the acceptance rule too; without a network config, say why here.
+      skipped.push(verdict?.state === 'refused' ? { key: entry.key, code: verdict.code, reason: verdict.reason }
+        : { key: entry.key, code: key.ok ? 'invalid-value' : 'invalid-key', reason: key.ok ? (value as { reason: string }).reason : key.reason });
       return;
     }
     const ttl = entry.reservation ? null : await registry.timeToLive(entry.leaseId);
-    const verdict = verdicts.get(entry.key);
     rows.push({
       subnet: key.subnet, node: value.attrs.nodeName ?? null, publicIp: value.attrs.publicIp,
       vtepMac: value.attrs.vtepMac ?? null, backendType: value.attrs.backendType, reservation: entry.reservation, ttlSeconds: ttl,

@@ -66,7 +66,7 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
   if (fileProblem !== undefined) problems.push(`subnet.env ${subnetFilePath}: ${fileProblem}`);
 
   const state = link?.kind === 'vxlan' ? await kernel.readState(name, config.network) : undefined;
-  const self = own.lease ? { subnet: own.lease.subnet, publicIp: own.lease.attrs.publicIp } : {};
+  const self = own.lease ? { subnet: own.lease.subnet, publicIp: own.lease.attrs.publicIp, vtepMac: own.lease.attrs.vtepMac } : {};
   const judged = hostPeers(config, entries, self, state?.foreign ?? []);
   const refused = [
     ...judged.verdicts.flatMap((v) => (v.state === 'refused' ? [{ key: v.key, subnet: v.lease?.subnet ?? null, code: v.code, reason: v.reason }] : [])),

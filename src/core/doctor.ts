@@ -156,7 +156,7 @@ function checkPeers(f: DoctorFacts, config: NetworkConfig | undefined, own: List
  */
 export function doctorPeers(f: Pick<DoctorFacts, 'etcd' | 'kernelState'>, own: ListedLease | undefined): HostPeers | undefined {
   if (!f.etcd.ok || !own) return undefined;
-  return hostPeers(f.etcd.config, f.etcd.entries, { subnet: own.subnet, publicIp: own.attrs.publicIp }, f.kernelState?.foreign ?? []);
+  return hostPeers(f.etcd.config, f.etcd.entries, { subnet: own.subnet, publicIp: own.attrs.publicIp, vtepMac: own.attrs.vtepMac }, f.kernelState?.foreign ?? []);
 }
 
 /** Refused leases (and, on this host, peers whose subnet a foreign route uses): never programmed, each with its reason. */

@@ -6,7 +6,7 @@
  * gets the same answers from its long-lived PeerSet and data plane.
  */
 import type { Cidr } from './cidr.js';
-import { type ForeignRoute, type SelfView, routeCollisions } from './peer-acceptance.js';
+import { type ForeignRoute, type SelfView, withoutCollisions } from './peer-acceptance.js';
 import { type LeaseVerdict, type ListedPeer, PeerSet, type RawLeaseKv } from './peer-set.js';
 import type { NetworkConfig } from './network-config.js';
 
@@ -22,7 +22,6 @@ export function hostPeers(config: NetworkConfig, entries: readonly RawLeaseKv[],
   foreign: readonly ForeignRoute[] = []): HostPeers {
   const set = new PeerSet(config, self);
   set.reset(entries);
-  const accepted = set.values();
-  const collisions = routeCollisions(accepted, foreign);
-  return { peers: accepted.filter((p) => !collisions.has(p.subnet)), verdicts: set.verdicts(), collisions };
+  const { peers, collisions } = withoutCollisions(self.subnet, set.values(), foreign);
+  return { peers, verdicts: set.verdicts(), collisions };
 }

@@ -175,7 +175,7 @@ export function describeOp(op: KernelOp): string {
   switch (op.kind) {
     case 'fdb': return `${op.action} fdb ${op.entry.mac} dst ${op.entry.dst}`;
     case 'neighbor': return `${op.action} neighbor ${op.entry.ip} lladdr ${op.entry.mac}`;
-    case 'route': return `${op.action} route ${op.entry.dst} via ${op.entry.via}`;
+    case 'route': return `${op.action} route ${op.entry.dst} via ${op.entry.via}${op.entry.legacy ? ' (unmarked)' : ''}`;
   }
 }
 

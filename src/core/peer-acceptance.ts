@@ -8,11 +8,12 @@
  *
  * A peer is programmable when:
  * - its subnet is exactly `SubnetLen` long, aligned, inside `Network`, not
- *   this host's subnet, and no other accepted lease holds it (PeerSet);
+ *   this host's subnet, and no older key holds it (PeerSet);
  * - its `PublicIP` is a unicast address usable as an underlay destination:
  *   not unspecified, loopback, multicast, limited broadcast or reserved
  *   (240/4), not inside `Network`, not this host's own public IP;
- * - its backend type is `vxlan` with our VNI and a unicast VTEP MAC;
+ * - its backend type is `vxlan` with our VNI and a unicast VTEP MAC that is
+ *   not this host's and that no older key uses (PeerSet);
  * - (data plane only) no route that weft does not own has its subnet as
  *   destination on this host (`routeCollisions`).
  * A reservation made ahead of its host (no backend data yet) is pending, not
@@ -30,7 +31,7 @@ export interface Peer extends Lease {
 
 /** Why a lease is not programmed; the metric `weft_leases_refused` is labelled with it. */
 export const REFUSAL_CODES = [
-  'invalid-key', 'invalid-value', 'subnet-length', 'outside-network', 'own-subnet', 'duplicate-subnet',
+  'invalid-key', 'invalid-value', 'subnet-length', 'outside-network', 'duplicate-subnet', 'duplicate-mac',
   'public-ip', 'backend-type', 'vni', 'route-collision',
 ] as const;
 export type RefusalCode = (typeof REFUSAL_CODES)[number];
@@ -47,6 +48,7 @@ export type Verdict =
 export interface SelfView {
   readonly subnet?: Cidr | undefined;
   readonly publicIp?: Ipv4 | undefined;
+  readonly vtepMac?: Mac | undefined;
 }
 
 /** Judges one decoded lease on its own (a duplicate subnet across keys is PeerSet's to see). */
@@ -68,6 +70,9 @@ export function judgeLease(lease: Lease & { readonly reservation?: boolean }, co
   }
   // decodeLeaseValue already refuses a vxlan lease without a unicast MAC.
   if (attrs.vtepMac === undefined) return { kind: 'refused', code: 'invalid-value', reason: 'no VTEP MAC' };
+  if (self.vtepMac !== undefined && attrs.vtepMac === self.vtepMac) {
+    return { kind: 'refused', code: 'duplicate-mac', reason: `VTEP MAC ${attrs.vtepMac} is this host's own` };
+  }
   return { kind: 'peer', peer: lease as Peer };
 }
 
@@ -100,6 +105,8 @@ export interface ForeignRoute {
   readonly dst: Cidr;
   /** Enough to name it in a refusal, e.g. `dev eth1 proto static`. */
   readonly description: string;
+  /** Its metric (0 when none): a route add with the same destination fails (EEXIST) only against metric 0. */
+  readonly metric?: number;
 }
 
 /**
@@ -118,3 +125,15 @@ export function routeCollisions(peers: readonly Peer[], foreign: readonly Foreig
   }
   return collisions;
 }
+
+/**
+ * The peers a host programs: `peers` minus those whose subnet a foreign route
+ * uses (with the route named). Our own subnet is no peer: its route on cni0
+ * is the bridge's, not a collision.
+ */
+export function withoutCollisions<P extends Peer>(selfSubnet: Cidr | undefined, peers: readonly P[],
+  foreign: readonly ForeignRoute[]): { peers: readonly P[]; collisions: Map<Cidr, string> } {
+  const collisions = routeCollisions(selfSubnet === undefined ? peers : peers.filter((p) => p.subnet !== selfSubnet), foreign);
+  return { peers: collisions.size === 0 ? peers : peers.filter((p) => !collisions.has(p.subnet)), collisions };
+}
+

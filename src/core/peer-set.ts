@@ -13,6 +13,7 @@
 import { type Cidr, containsCidr } from './cidr.js';
 import type { ListedLease } from './allocate.js';
 import { decodeLeaseValue, decodeSubnetKey, sameAttrs } from './lease.js';
+import type { Mac } from './mac.js';
 import type { NetworkConfig } from './network-config.js';
 import { type Peer, type RefusalCode, type SelfView, judgeLease } from './peer-acceptance.js';
 
@@ -22,6 +23,8 @@ export interface RawLeaseKv {
   readonly value: string;
   /** True when the key has no etcd lease attached (a reservation). */
   readonly reservation: boolean;
+  /** etcd's create revision of the key, when known: the older of two keys claiming one subnet or MAC keeps it. */
+  readonly createRevision?: string | undefined;
 }
 
 export interface RefusalWarning {
@@ -91,16 +94,18 @@ interface Refused {
 export class PeerSet {
   readonly #config: NetworkConfig;
   readonly #self: SelfView;
-  /** Accepted peers by subnet, and the key that holds each. */
-  readonly #peers = new Map<Cidr, { readonly key: string; readonly lease: ListedPeer }>();
+  /** Accepted peers by subnet, with the raw entry that holds each. */
+  readonly #peers = new Map<Cidr, { readonly kv: RawLeaseKv; readonly lease: ListedPeer }>();
   /** key → subnet of the accepted peer it holds, so a delete event (which has only the key) finds it. */
   readonly #byKey = new Map<string, Cidr>();
+  /** VTEP MAC → the key of the accepted peer that holds it (a unicast MAC has one FDB remote). */
+  readonly #macs = new Map<Mac, string>();
   /** Keys that are not peers: this host's own lease and pending reservations. */
   readonly #others = new Map<string, { readonly state: 'self' | 'pending'; readonly lease: ListedLease; readonly reason?: string }>();
   readonly #refused = new Map<string, Refused>();
   #version = 0;
 
-  /** `self`: this host's subnet and public IP, once known (weftctl off a host knows neither). */
+  /** `self`: this host's subnet, public IP and VTEP MAC, once known (weftctl off a host knows none). */
   constructor(config: NetworkConfig, self: SelfView = {}) {
     this.#config = config;
     this.#self = self;
@@ -149,10 +154,9 @@ export class PeerSet {
   /** Every key's verdict, in no particular order. */
   verdicts(): LeaseVerdict[] {
     const out: LeaseVerdict[] = [];
-    for (const { key, lease } of this.#peers.values()) {
-      const refusal = this.#refused.get(key);
+    for (const { kv, lease } of this.#peers.values()) {
       // A key whose new value is refused still has its last good lease programmed.
-      if (!refusal) out.push({ key, state: 'peer', lease });
+      if (!this.#refused.has(kv.key)) out.push({ key: kv.key, state: 'peer', lease });
     }
     for (const [key, o] of this.#others) out.push({ key, state: o.state, lease: o.lease, ...(o.reason ? { reason: o.reason } : {}) });
     for (const [key, r] of this.#refused) {
@@ -181,24 +185,24 @@ export class PeerSet {
     const warnings: RefusalWarning[] = [];
     let changed = false;
     const seen = new Set<string>();
-    for (const kv of kvs) {
-      seen.add(kv.key);
-      if (this.#put(kv, warnings)) changed = true;
-    }
+    for (const kv of kvs) seen.add(kv.key);
+    // Gone keys first, so a duplicate they held back is judged against what remains.
     for (const key of [...this.#byKey.keys(), ...this.#others.keys(), ...this.#refused.keys()]) {
       if (!seen.has(key) && this.#delete(key, warnings)) changed = true;
+    }
+    for (const kv of [...kvs].sort(byAge)) {
+      if (this.#put(kv, warnings)) changed = true;
     }
     if (changed) this.#version++;
     return { changed, warnings };
   }
 
   #put(kv: RawLeaseKv, warnings: RefusalWarning[]): boolean {
-    const classified = classifyLease(kv, this.#config);
-    if (!classified.ok) {
-      const key = decodeSubnetKey(kv.key);
-      return this.#refuse(kv, key.ok ? 'invalid-value' : 'invalid-key', classified.reason, undefined, warnings);
-    }
-    const lease = classified.lease;
+    const key = decodeSubnetKey(kv.key);
+    if (!key.ok) return this.#refuse(kv, 'invalid-key', key.reason, undefined, warnings);
+    const value = decodeLeaseValue(kv.value);
+    if (!value.ok) return this.#refuse(kv, 'invalid-value', value.reason, undefined, warnings);
+    const lease: ListedLease = { subnet: key.subnet, attrs: value.attrs, reservation: kv.reservation };
     const verdict = judgeLease(lease, this.#config, this.#self);
     switch (verdict.kind) {
       case 'refused':
@@ -215,19 +219,50 @@ export class PeerSet {
     }
   }
 
+  /**
+   * Accepts a plausible peer unless an older key already holds its subnet or
+   * its VTEP MAC (one FDB remote per MAC): the older key (etcd create
+   * revision) keeps it, so every host, whatever order it saw the keys in,
+   * makes the same choice, and a newly written key can never take over a
+   * subnet or MAC that a peer already uses.
+   */
   #accept(kv: RawLeaseKv, lease: ListedPeer, warnings: RefusalWarning[]): boolean {
-    const holder = this.#peers.get(lease.subnet);
-    if (holder && holder.key !== kv.key) {
-      return this.#refuse(kv, 'duplicate-subnet', `subnet ${lease.subnet} is already leased under key ${holder.key}`, lease, warnings);
+    const subnetHolder = this.#peers.get(lease.subnet);
+    const macKey = this.#macs.get(lease.attrs.vtepMac);
+    const macSubnet = macKey === undefined ? undefined : this.#byKey.get(macKey);
+    const macHolder = macSubnet === undefined ? undefined : this.#peers.get(macSubnet);
+    const conflicts = [
+      { holder: subnetHolder, code: 'duplicate-subnet', what: `subnet ${lease.subnet}` },
+      { holder: macHolder, code: 'duplicate-mac', what: `VTEP MAC ${lease.attrs.vtepMac}` },
+    ] as const;
+    for (const { holder, code, what } of conflicts) {
+      if (holder && holder.kv.key !== kv.key && byAge(holder.kv, kv) < 0) {
+        return this.#refuse(kv, code, `${what} is already used by the older key ${holder.kv.key}`, lease, warnings);
+      }
+    }
+    let changed = false;
+    for (const { holder, code } of conflicts) {
+      // This key is older than a holder (a listing seen out of order): the holder steps back.
+      if (holder && holder.kv.key !== kv.key && this.#byKey.has(holder.kv.key)) {
+        changed = this.#dropPeer(holder.kv.key, warnings, false) || changed;
+        this.#refused.set(holder.kv.key, { kv: holder.kv, code, reason: `held back for the older key ${kv.key}`, lease: holder.lease });
+      }
     }
     this.#refused.delete(kv.key);
     this.#others.delete(kv.key);
-    let changed = false;
-    const before = this.#byKey.get(kv.key);
-    if (before !== undefined && before !== lease.subnet) changed = this.#dropPeer(kv.key, warnings);
-    if (holder && holder.lease.reservation === lease.reservation && sameAttrs(holder.lease.attrs, lease.attrs)) return changed;
-    this.#peers.set(lease.subnet, { key: kv.key, lease });
+    const current = this.#peers.get(lease.subnet);
+    if (current && current.kv.key === kv.key && current.lease.reservation === lease.reservation && sameAttrs(current.lease.attrs, lease.attrs)) {
+      this.#peers.set(lease.subnet, { kv, lease: current.lease });
+      return changed;
+    }
+    const oldMac = current?.kv.key === kv.key ? current.lease.attrs.vtepMac : undefined;
+    this.#peers.set(lease.subnet, { kv, lease });
     this.#byKey.set(kv.key, lease.subnet);
+    this.#macs.set(lease.attrs.vtepMac, kv.key);
+    if (oldMac !== undefined && oldMac !== lease.attrs.vtepMac && this.#macs.get(oldMac) === kv.key) {
+      this.#macs.delete(oldMac);
+      this.#promote(warnings); // a key held back for the old MAC may now be accepted
+    }
     return true;
   }
 
@@ -246,19 +281,36 @@ export class PeerSet {
     return this.#dropPeer(key, warnings);
   }
 
-  /** Removes the peer `key` holds; a key refused only because it duplicated that subnet may now take its place. */
-  #dropPeer(key: string, warnings: RefusalWarning[]): boolean {
+  /**
+   * Removes the peer `key` holds. Keys held back because they duplicated its
+   * subnet or MAC are judged again, oldest first (`promote`), so the next in
+   * line takes its place.
+   */
+  #dropPeer(key: string, warnings: RefusalWarning[], promote = true): boolean {
     const subnet = this.#byKey.get(key);
     if (subnet === undefined) return false;
+    const held = this.#peers.get(subnet);
     this.#byKey.delete(key);
     this.#peers.delete(subnet);
-    for (const r of [...this.#refused.values()]) {
-      if (r.code === 'duplicate-subnet' && r.lease?.subnet === subnet) {
-        this.#refused.delete(r.kv.key);
-        this.#put(r.kv, warnings);
-        break;
-      }
-    }
+    if (held && this.#macs.get(held.lease.attrs.vtepMac) === key) this.#macs.delete(held.lease.attrs.vtepMac);
+    if (promote) this.#promote(warnings);
     return true;
   }
+
+  /** Judges again, oldest first, every key held back as a duplicate. */
+  #promote(warnings: RefusalWarning[]): void {
+    const waiting = [...this.#refused.values()].filter((r) => r.code === 'duplicate-subnet' || r.code === 'duplicate-mac');
+    for (const r of waiting.sort((a, b) => byAge(a.kv, b.kv))) {
+      if (this.#byKey.has(r.kv.key)) continue; // keeps its last good lease; its refused value stays refused
+      this.#put(r.kv, warnings); // a refusal with the same reason again is not reported again
+    }
+  }
+}
+
+/** Older first: by etcd create revision when both entries have one, else by key. */
+function byAge(a: RawLeaseKv, b: RawLeaseKv): number {
+  if (a.createRevision !== undefined && b.createRevision !== undefined && a.createRevision !== b.createRevision) {
+    return BigInt(a.createRevision) < BigInt(b.createRevision) ? -1 : 1;
+  }
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }

@@ -11,7 +11,7 @@ import { type Cidr, type Ipv4, cidrIp, containsIp, parseCidr } from '../core/cid
 import { UsageError, WeftError } from '../core/errors.js';
 import { KernelCache } from '../core/kernel-cache.js';
 import { type KernelOp, type KernelState, desiredState, describeOp, planKernel, summarizeOps } from '../core/kernel-state.js';
-import { type ForeignRoute, type Peer, routeCollisions } from '../core/peer-acceptance.js';
+import { type ForeignRoute, type Peer, withoutCollisions } from '../core/peer-acceptance.js';
 import { type VxlanDeviceSpec, type VxlanLinkInfo, deviceMismatch, deviceSpec, vxlanLocal } from '../core/vxlan-device.js';
 import type { ApplyReport, Kernel } from '../adapters/kernel.js';
 import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from './data-plane-port.js';
@@ -34,14 +34,9 @@ export class DataPlane implements DataPlanePort {
   readonly #log: Logger;
   #spec: VxlanDeviceSpec | undefined;
   #network: Cidr | undefined;
-  /**
-   * What the last fully successful pass left in the kernel, for that device
-   * spec (a new prepare() drops it) and own subnet, and the foreign routes
-   * its resync read (for the route-collision rule until the next resync).
-   */
-  #known: { readonly spec: VxlanDeviceSpec; readonly selfSubnet: Cidr; readonly kernel: KernelCache;
-    readonly foreign: readonly ForeignRoute[] } | undefined;
-  /** Foreign routes as last read, kept across failed passes. */
+  /** What the last fully successful pass left in the kernel, for that device spec (a new prepare() drops it) and own subnet. */
+  #known: { readonly spec: VxlanDeviceSpec; readonly selfSubnet: Cidr; readonly kernel: KernelCache } | undefined;
+  /** Main-table routes inside the network that weft does not own, as the last resync read them (the route-collision rule between resyncs). */
   #foreign: readonly ForeignRoute[] = [];
 
   constructor(options: DataPlaneOptions) {
@@ -97,12 +92,12 @@ export class DataPlane implements DataPlanePort {
     let refused: { subnet: Cidr; reason: string }[] = [];
     try {
       if (cached) {
-        ({ peers, refused } = withoutCollisions(leases, this.#foreign));
+        ({ peers, refused } = collisionsOf(selfSubnet, leases, this.#foreign));
         ops = cached.plan(selfSubnet, peers);
       } else {
         const actual = await this.#readKernel(spec, network, selfSubnet, deviceChanges);
         this.#foreign = actual.foreign ?? [];
-        ({ peers, refused } = withoutCollisions(leases, this.#foreign));
+        ({ peers, refused } = collisionsOf(selfSubnet, leases, this.#foreign));
         next = new KernelCache(actual);
         ops = next.holdsAll ? next.plan(selfSubnet, peers) : planKernel(desiredState(selfSubnet, peers), actual);
       }
@@ -110,14 +105,17 @@ export class DataPlane implements DataPlanePort {
     } catch (err) {
       if (!(err instanceof WeftError)) throw err;
       this.#log.error({ err, device: spec.name, deviceChanges }, 'data plane pass failed');
-      return { ok: false, applied: 0, failed: 0, changes: deviceChanges.length + ops.length, ...refusedField(refused) };
+      // What the kernel holds is unknown (the device could not be ensured or read): claim nothing.
+      // The collisions are those of the last read, so a failed pass does not look like they ended.
+      return { ok: false, applied: 0, failed: 0, changes: deviceChanges.length + ops.length, programmed: 0,
+        ...refusedField(collisionsOf(selfSubnet, leases, this.#foreign).refused) };
     }
     this.#logPass(spec.name, cached ? 'cache' : 'kernel', deviceChanges, ops, report);
     const failed = report.failed.length;
     if (!next) return { ok: failed === 0, applied: report.applied, failed, changes: deviceChanges.length + ops.length, ...refusedField(refused) };
     const failedOps = new Set(report.failed.map((f) => f.op));
     next.record(failed === 0 ? ops : ops.filter((op) => !failedOps.has(op)));
-    if (failed === 0) this.#known = { spec, selfSubnet, kernel: next, foreign: this.#foreign };
+    if (failed === 0) this.#known = { spec, selfSubnet, kernel: next };
     return {
       ok: failed === 0, applied: report.applied, failed, changes: deviceChanges.length + ops.length,
       programmed: next.countProgrammed(selfSubnet, peers), ...refusedField(refused),
@@ -201,14 +199,10 @@ function inNetwork(address: string, network: Cidr): boolean {
   return parsed.ok && containsIp(network, parsed.ip);
 }
 
-/** The peers minus those whose subnet a foreign route already uses (refused, with the route named). */
-function withoutCollisions(leases: readonly Peer[], foreign: readonly ForeignRoute[]): { peers: readonly Peer[]; refused: { subnet: Cidr; reason: string }[] } {
-  const collisions = routeCollisions(leases, foreign);
-  if (collisions.size === 0) return { peers: leases, refused: [] };
-  return {
-    peers: leases.filter((l) => !collisions.has(l.subnet)),
-    refused: [...collisions].map(([subnet, reason]) => ({ subnet, reason })),
-  };
+/** The route-collision refusals of a pass, in PassResult's form. */
+function collisionsOf(selfSubnet: Cidr, leases: readonly Peer[], foreign: readonly ForeignRoute[]): { peers: readonly Peer[]; refused: { subnet: Cidr; reason: string }[] } {
+  const { peers, collisions } = withoutCollisions(selfSubnet, leases, foreign);
+  return { peers, refused: [...collisions].map(([subnet, reason]) => ({ subnet, reason })) };
 }
 
 function refusedField(refused: readonly { subnet: Cidr; reason: string }[]): { refused?: readonly { subnet: Cidr; reason: string }[] } {

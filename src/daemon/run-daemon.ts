@@ -82,7 +82,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   };
   const stop = AbortSignal.any([signal, lost.signal]);
   const wake = new Wakeup(deps.clock);
-  const peers = new PeerSet(config, { subnet: held.subnet, publicIp: prepared.publicIp });
+  const peers = new PeerSet(config, { subnet: held.subnet, publicIp: prepared.publicIp, vtepMac: prepared.vtepMac });
   const watcher = new LeaseWatcher({ registry: deps.registry, peers, clock: deps.clock, log, onChange: () => wake.ring(), onLost });
   status.watch = watcher.stats;
   watcher.watchOwn(held.subnet, { nodeName: opts.nodeName, publicIp: prepared.publicIp });

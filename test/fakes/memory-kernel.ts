@@ -117,7 +117,8 @@ export class MemoryKernel implements Kernel {
     const table: Map<string, unknown> = op.kind === 'fdb' ? dev.fdb : op.kind === 'neighbor' ? dev.neighbors : dev.routes;
     const key = op.kind === 'fdb' ? op.entry.mac : op.kind === 'neighbor' ? op.entry.ip : op.entry.dst;
     if (op.action === 'add') {
-      if (table.has(key) || this.foreignRoutes.some((r) => r.dst === key)) return 'RTNETLINK answers: File exists';
+      // As in the kernel: EEXIST only against a route with the same destination and metric (weft's routes have none).
+      if (table.has(key) || this.foreignRoutes.some((r) => r.dst === key && (r.metric ?? 0) === 0)) return 'RTNETLINK answers: File exists';
       table.set(key, op.entry);
       return undefined;
     }

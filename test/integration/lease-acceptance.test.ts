@@ -93,11 +93,13 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping'], true)) 
 
   await etcdctl(['put', `${PREFIX}/config`, JSON.stringify({ Network: '10.5.0.0/16', Backend: { Type: 'vxlan', VNI: 1 } })]);
   const subnets = new Map<number, string>();
-  for (const host of rig.hosts) {
-    const i = host.index;
-    daemons.set(i, startWeftd(['--etcd-endpoints', ETCD_ENDPOINT, '--etcd-prefix', PREFIX, '--subnet-file', subnetFile(i),
-      '--node-name', host.nodeName, '--iface', 'eth0', '--resync-interval', RESYNC, '--healthz-port', String(HEALTHZ_PORT)], { netns: host.netns }));
-  }
+  const start = (i: number): WeftdProcess => {
+    const d = startWeftd(['--etcd-endpoints', ETCD_ENDPOINT, '--etcd-prefix', PREFIX, '--subnet-file', subnetFile(i), '--node-name', `host${i}`,
+      '--iface', 'eth0', '--resync-interval', RESYNC, '--healthz-port', String(HEALTHZ_PORT), '--log-level', 'debug'], { netns: rig.host(i).netns });
+    daemons.set(i, d);
+    return d;
+  };
+  for (const host of rig.hosts) start(host.index);
   for (const host of rig.hosts) {
     const lease = await daemon(host.index).waitForLog((l) => l.msg === 'acquired subnet lease', 20_000, 'a lease');
     subnets.set(host.index, String(lease['subnet']));
@@ -198,16 +200,23 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping'], true)) 
     await sh(1, 'ip', ['route', 'del', contested]);
   });
 
-  t.test('routes of an older, unmarking weft are taken over without a lost packet', async (t) => {
+  t.test('an upgrade from a release that marked nothing: the new weftd takes its routes over without a lost packet', async (t) => {
     const host2 = subnet(2);
     const gw = host2.replace('/24', '');
-    const traffic = ping(1, 2, ['-c', '40', '-i', '0.1', '-W', '1']);
+    const traffic = Promise.all([ping(1, 2, ['-c', '60', '-i', '0.1', '-W', '1']), ping(2, 1, ['-c', '60', '-i', '0.1', '-W', '1'])]);
     await sleep(300);
-    // What an upgrade starts from: the same route without the mark (proto boot).
+    // The old release stops (its state stays, as on every stop) and left its route unmarked (proto boot).
+    t.equal(await daemon(1).stop('SIGTERM'), 0);
     await sh(1, 'ip', ['route', 'replace', host2, 'via', gw, 'dev', DEVICE, 'onlink', 'proto', 'boot']);
-    t.notOk((await weftRoutes(1)).has(host2), 'the route is unmarked now');
-    await waitFor('the route is marked again', async () => (await weftRoutes(1)).has(host2), 10_000);
-    t.match(await traffic, /40 packets transmitted, 40 received/);
+    t.notOk((await weftRoutes(1)).has(host2), 'the route is unmarked, as the old release left it');
+    const upgraded = start(1);
+    await upgraded.waitForLog(msgIs('first reconcile pass done; ready'), 20_000, 'the new weftd ready');
+    t.ok((await weftRoutes(1)).has(host2), 'marked by the new weftd');
+    const change = upgraded.logs.find((l) => l.msg === 'data plane changed');
+    t.same(change?.['ops'], { replace_route: 1 }, 'taken over by one route replace: nothing deleted, nothing re-added');
+    const [a, b] = await traffic;
+    t.match(a, /60 packets transmitted, 60 received/);
+    t.match(b, /60 packets transmitted, 60 received/);
   });
 
   t.test('hostile etcd: a few hundred random and adversarial keys and values while pods ping', async (t) => {

@@ -66,14 +66,17 @@ export function neighShowArgv(device: string): string[] {
   return ['-j', '-4', 'neigh', 'show', 'dev', assertToken(device)];
 }
 
-/** The main-table routes on one device. */
+/**
+ * The main-table routes on one device. `-N`: protocols as numbers, so weft's
+ * mark reads 87 whatever name a local rt_protos file gives it.
+ */
 export function routeShowArgv(device: string): string[] {
-  return ['-j', '-4', 'route', 'show', 'dev', assertToken(device)];
+  return ['-N', '-j', '-4', 'route', 'show', 'dev', assertToken(device)];
 }
 
 /** Every main-table route inside `network`, on any device (`root`: prefixes at least as long as the network's). */
 export function routeShowInNetworkArgv(network: string): string[] {
-  return ['-j', '-4', 'route', 'show', 'root', assertToken(network)];
+  return ['-N', '-j', '-4', 'route', 'show', 'root', assertToken(network)];
 }
 
 /** `bridge -j fdb show dev <device>`. */

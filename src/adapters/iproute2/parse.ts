@@ -78,12 +78,13 @@ export interface RoutesRead {
 }
 
 /**
- * Splits a route listing into weft's and everybody else's. A route is weft's
- * when it is on weft's device and carries weft's protocol (by name or
- * number), or when it is on weft's device in the exact shape an older,
- * unmarked weft installed: `proto boot` (iproute2 prints no protocol then),
- * a gateway, `onlink`, no metric. A marked route on another device is
- * neither (it is left alone and collides with nothing).
+ * Splits a route listing (read with `-N`: numeric protocols) into weft's and
+ * everybody else's. A route is weft's when it is on weft's device and
+ * carries protocol 87, or when it is on weft's device in the exact shape an
+ * older, unmarked weft installed: `proto boot` (iproute2 prints no protocol
+ * then), a gateway, `onlink`, no metric. Everything else is foreign, a
+ * marked route on another device too (left on an old `weft.<VNI>`, say):
+ * weft does not touch it, and a lease it collides with is refused by name.
  */
 export function parseRoutes(json: unknown, device: string): RoutesRead {
   const ours: Route[] = [];
@@ -92,20 +93,25 @@ export function parseRoutes(json: unknown, device: string): RoutesRead {
     const dst = routeDst(r['dst']);
     if (!dst) continue;
     const protocol = str(r['protocol']) ?? (num(r['protocol']) === undefined ? undefined : String(r['protocol']));
-    const marked = protocol === 'weft' || protocol === String(WEFT_ROUTE_PROTOCOL);
+    const marked = protocol === String(WEFT_ROUTE_PROTOCOL);
     // `route show dev D` omits the device: such a listing is all on D.
     const dev = str(r['dev']) ?? (r['type'] === undefined ? device : undefined);
     const via = ipv4(r['gateway']);
-    if (marked && dev !== device) continue;
     if (dev === device && via && (marked || (protocol === undefined && (num(r['metric']) ?? 0) === 0
       && hasString(r['flags'], 'onlink') && (r['type'] === undefined || r['type'] === 'unicast')))) {
       ours.push(marked ? { dst, via } : { dst, via, legacy: true });
       continue;
     }
-    foreign.push({ dst, description: describeRoute(r) });
+    const metric = num(r['metric']);
+    foreign.push(metric === undefined ? { dst, description: describeRoute(r) } : { dst, description: describeRoute(r), metric });
   }
   return { ours, foreign };
 }
+
+/** iproute2's names for the protocols a refusal is likely to name (rt_protos). */
+const PROTOCOL_NAMES: Record<string, string> = {
+  '2': 'kernel', '3': 'boot', '4': 'static', '16': 'dhcp', '186': 'bgp', '188': 'ospf', [String(WEFT_ROUTE_PROTOCOL)]: 'weft',
+};
 
 function describeRoute(r: Json): string {
   const parts: string[] = [];
@@ -115,7 +121,8 @@ function describeRoute(r: Json): string {
   if (via !== undefined) parts.push(`via ${via}`);
   const dev = str(r['dev']);
   if (dev !== undefined) parts.push(`dev ${dev}`);
-  parts.push(`proto ${str(r['protocol']) ?? (r['protocol'] === undefined ? 'boot' : String(r['protocol']))}`);
+  const protocol = r['protocol'] === undefined ? '3' : String(r['protocol']);
+  parts.push(`proto ${PROTOCOL_NAMES[protocol] ?? protocol}`);
   const metric = num(r['metric']);
   if (metric !== undefined) parts.push(`metric ${metric}`);
   return parts.join(' ');

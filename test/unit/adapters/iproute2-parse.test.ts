@@ -43,7 +43,7 @@ t.test('routes on the device (a `dev` listing): unmarked routes of the old shape
     [{ dst: '10.5.9.9/32', via: '10.5.9.9', legacy: true }]);
 });
 
-t.test('routes in the network (a `root` listing): marked on our device are ours, marked elsewhere nobody\'s, the rest foreign', async (t) => {
+t.test('routes in the network (a `root` listing, numeric protocols): marked on our device are ours, everything else foreign', async (t) => {
   const read = parse.parseRoutes(json('route-show-root.json'), 'weft.1');
   t.same(read.ours, [
     { dst: '10.5.3.0/24', via: '10.5.3.0', legacy: true },
@@ -51,10 +51,13 @@ t.test('routes in the network (a `root` listing): marked on our device are ours,
     { dst: '10.5.7.0/24', via: '10.5.7.0' },
   ]);
   t.same(read.foreign.map((r) => `${r.dst} ${r.description}`), [
+    '10.5.9.0/24 via 10.5.9.0 dev weft.2 proto weft',
     '10.5.5.0/24 dev d1 proto static metric 100',
     '10.5.1.0/24 dev cni0 proto kernel',
     '10.5.6.0/24 type blackhole proto boot',
   ]);
+  t.same(parse.parseRoutes([{ dst: '10.5.8.0/24', gateway: '10.5.8.0', dev: 'weft.1', protocol: 'weft', flags: ['onlink'] }], 'weft.1').ours, [],
+    'a protocol name is never trusted (routes are read with -N): another name for 87 could be anything');
 });
 
 t.test('link: vxlan details, addresses and state', async (t) => {

@@ -9,10 +9,18 @@ const parsed = parseNetworkConfig({ Network: '10.5.0.0/16' });
 if (!parsed.ok) throw new Error('bad test config');
 const config = parsed.config;
 
-function kv(key: string, node = `node-${key}`, extra: { reservation?: boolean; publicIp?: string } = {}): RawLeaseKv {
+/** A MAC of the key's own (leases of different keys never share one unless a test says so). */
+function macFor(key: string): Mac {
+  let h = 0;
+  for (const c of key) h = (h * 31 + c.charCodeAt(0)) & 0xffff;
+  return `02:00:00:00:${(h >> 8).toString(16).padStart(2, '0')}:${(h & 255).toString(16).padStart(2, '0')}` as Mac;
+}
+
+function kv(key: string, node = `node-${key}`, extra: { reservation?: boolean; publicIp?: string; mac?: string; createRevision?: number } = {}): RawLeaseKv {
   const value = encodeLeaseValue({
-    publicIp: (extra.publicIp ?? '192.0.2.10') as Ipv4, backendType: 'vxlan', vni: 1, vtepMac: '02:00:00:00:00:0a' as Mac, nodeName: node,
+    publicIp: (extra.publicIp ?? '192.0.2.10') as Ipv4, backendType: 'vxlan', vni: 1, vtepMac: (extra.mac ?? macFor(key)) as Mac, nodeName: node,
   });
+  if (extra.createRevision !== undefined) return { key, value, reservation: extra.reservation ?? false, createRevision: String(extra.createRevision) };
   return { key, value, reservation: extra.reservation ?? false };
 }
 const garbage = (key: string): RawLeaseKv => ({ key, value: '{"PublicIP":', reservation: false });
@@ -150,11 +158,11 @@ t.test('acceptance: refusals never remove or change an accepted peer, and each i
   t.same(Object.fromEntries(set.refusalCounts()), { 'subnet-length': 1 });
 });
 
-t.test('acceptance: two keys for one subnet: the first holds it, the second takes over only when the first goes', async (t) => {
+t.test('acceptance: two keys for one subnet: the older holds it, the other takes over only when it goes', async (t) => {
   const set = new PeerSet(config);
-  set.put(kv('10.5.3.0-24', 'n3', { publicIp: '192.0.2.13' }));
-  const dual = set.put(kv('10.5.3.0-24&fd00::-64', 'other', { publicIp: '192.0.2.99' }));
-  t.match(dual.warnings, [{ code: 'duplicate-subnet', reason: 'subnet 10.5.3.0/24 is already leased under key 10.5.3.0-24' }]);
+  set.put(kv('10.5.3.0-24', 'n3', { publicIp: '192.0.2.13', createRevision: 5 }));
+  const dual = set.put(kv('10.5.3.0-24&fd00::-64', 'other', { publicIp: '192.0.2.99', createRevision: 9 }));
+  t.match(dual.warnings, [{ code: 'duplicate-subnet', reason: 'subnet 10.5.3.0/24 is already used by the older key 10.5.3.0-24' }]);
   t.equal(set.get('10.5.3.0/24' as Cidr)?.attrs.publicIp, '192.0.2.13');
   t.equal(set.delete('10.5.3.0-24').changed, true);
   t.equal(set.get('10.5.3.0/24' as Cidr)?.attrs.publicIp, '192.0.2.99', 'the refused duplicate is judged again and accepted');
@@ -171,3 +179,40 @@ t.test('acceptance: a reservation made ahead of its host is pending, and a peer 
   t.equal(set.pendingCount, 0);
   t.equal(set.size, 1);
 });
+
+t.test('acceptance: the older key wins whatever order a host sees the keys in', async (t) => {
+  const older = kv('10.5.3.0-24&fd00::-64', 'first', { publicIp: '192.0.2.13', createRevision: 4 });
+  const younger = kv('10.5.3.0-24', 'second', { publicIp: '192.0.2.99', createRevision: 8 });
+  const watched = new PeerSet(config);
+  watched.put(younger); // a watch can deliver the younger key first only if the older one was refused before; still:
+  watched.put(older);
+  const listed = new PeerSet(config);
+  listed.reset([younger, older]);
+  for (const set of [watched, listed]) {
+    t.equal(set.get('10.5.3.0/24' as Cidr)?.attrs.nodeName, 'first');
+    t.match(set.verdicts().find((v) => v.key === '10.5.3.0-24'), { state: 'refused', code: 'duplicate-subnet' });
+  }
+});
+
+t.test('acceptance: a VTEP MAC has one owner: the older key, never this host\'s own MAC', async (t) => {
+  const set = new PeerSet(config, { subnet: '10.5.1.0/24' as Cidr, publicIp: '192.0.2.11' as Ipv4, vtepMac: '02:aa:00:00:00:01' as Mac });
+  set.put(kv('10.5.2.0-24', 'n2', { publicIp: '192.0.2.12', mac: '02:bb:00:00:00:02', createRevision: 3 }));
+  const copy = set.put(kv('10.5.7.0-24', 'thief', { publicIp: '192.0.2.77', mac: '02:bb:00:00:00:02', createRevision: 10 }));
+  t.match(copy.warnings, [{ key: '10.5.7.0-24', code: 'duplicate-mac', reason: 'VTEP MAC 02:bb:00:00:00:02 is already used by the older key 10.5.2.0-24' }]);
+  t.same(set.values().map((l) => l.subnet), ['10.5.2.0/24'], 'the copy cannot redirect the first peer\'s FDB entry');
+  t.match(set.put(kv('10.5.8.0-24', 'mimic', { publicIp: '192.0.2.78', mac: '02:aa:00:00:00:01' })).warnings,
+    [{ code: 'duplicate-mac', reason: 'VTEP MAC 02:aa:00:00:00:01 is this host\'s own' }]);
+  t.equal(set.put(kv('10.5.2.0-24', 'n2', { publicIp: '192.0.2.12', mac: '02:bb:00:00:00:22', createRevision: 3 })).changed, true, 'the first peer moves to a new MAC');
+  t.same(set.values().map((l) => l.subnet).sort(), ['10.5.2.0/24', '10.5.7.0/24'], 'the old MAC is free: the held-back key is taken');
+  t.same(Object.fromEntries(set.refusalCounts()), { 'duplicate-mac': 1 });
+});
+
+t.test('acceptance: the codes name the rule that refused, for the metric', async (t) => {
+  const set = new PeerSet(config);
+  const codes = (key: string, value = kv(key).value): string | undefined => set.put({ key, value, reservation: false }).warnings[0]?.code;
+  t.equal(codes('10.6.3.0-24'), 'outside-network');
+  t.equal(codes('10.5.3.0-25'), 'subnet-length');
+  t.equal(codes('10.5.3.7-24'), 'invalid-key');
+  t.equal(codes('10.5.4.0-24', '{'), 'invalid-value');
+});
+

@@ -168,7 +168,7 @@ t.test('reconcile: a device that cannot be created is a failed pass, not an exce
   const { kernel, plane, records } = await setup();
   await kernel.deleteDevice('weft.1');
   kernel.interfaces = [];
-  t.same(await plane.reconcile(self, leases), { ok: false, applied: 0, failed: 0, changes: 0 });
+  t.same(await plane.reconcile(self, leases), { ok: false, applied: 0, failed: 0, changes: 0, programmed: 0 });
   t.match(records.at(-1), { level: LEVEL.error, msg: 'data plane pass failed', err: { message: /Cannot find device "eth0"/ } });
   await t.rejects(new DataPlane({ kernel, log: memoryLogger().log }).reconcile(self, leases), { message: /before prepare/ });
 });
@@ -209,4 +209,24 @@ t.test('a host route that appears between two resyncs is not overwritten by an e
   const next = await plane.reconcile(self, [peerLease(2), peerLease(3)], { resync: false });
   t.match(next, { ok: true, refused: [{ subnet: '10.5.3.0/24' }], programmed: 1 }, 'after a failure the pass reads and refuses the lease');
   t.same(kernel.foreignRoutes, [hostRoute], 'the host route is still there');
+});
+
+t.test('our own subnet\'s route (cni0) is no collision, even when the own lease is passed in', async (t) => {
+  const { kernel, plane } = await setup();
+  kernel.foreignRoutes = [{ dst: self, description: 'dev cni0 proto kernel' }];
+  const result = await plane.reconcile(self, leases);
+  t.match(result, { ok: true, programmed: 2 });
+  t.notOk('refused' in result, 'nothing refused');
+});
+
+t.test('a host route with a metric that appears between resyncs coexists until the resync refuses the lease', async (t) => {
+  const { kernel, plane } = await setup();
+  await plane.reconcile(self, [peerLease(2)]);
+  const dhcp = { dst: '10.5.3.0/24' as Cidr, description: 'dev eth1 proto dhcp metric 100', metric: 100 };
+  kernel.foreignRoutes = [dhcp];
+  t.match(await plane.reconcile(self, [peerLease(2), peerLease(3)], { resync: false }), { ok: true }, 'the kernel accepts the add');
+  t.match(await plane.reconcile(self, [peerLease(2), peerLease(3)], { resync: true }), { ok: true, refused: [{ subnet: '10.5.3.0/24' }], programmed: 1 },
+    'the resync sees the host route and refuses the lease');
+  t.same(kernel.state('weft.1').routes.map((r) => r.dst), ['10.5.2.0/24'], 'weft\'s own route for it is gone again');
+  t.same(kernel.foreignRoutes, [dhcp], 'the host route was never touched');
 });
