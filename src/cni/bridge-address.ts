@@ -15,9 +15,16 @@
  * ADD fails with 11 (try again later), naming the stale address, the
  * containers and the fix. The check and the delete run under a lock, so two
  * parallel ADDs never delete a bridge the other one just attached to.
+ *
+ * A bridge with no ports and the MAC 00:00:00:00:00:00 is deleted too: it is
+ * what a failed first ADD leaves once its veth is gone (the bridge plugin
+ * made the bridge, then failed before giving it an address), and the bridge
+ * plugin fails every later ADD on it with "could not set bridge's mac:
+ * invalid argument". A bridge the plugin has just created has a random MAC,
+ * so a concurrent ADD's new bridge is never mistaken for it.
  */
 import { type Cidr, cidrPrefix, nthAddress } from '../core/cidr.js';
-import type { BridgeProbe } from './bridge-probe.js';
+import type { BridgeLink, BridgeProbe } from './bridge-probe.js';
 import { CniCode, CniError } from './errors.js';
 import type { Logger } from './log.js';
 import type { JsonObject } from './netconf.js';
@@ -44,6 +51,13 @@ export function expectedBridge(conf: JsonObject, subnet: Cidr): ExpectedBridge |
   return { name, gateway: `${nthAddress(subnet, 1)}/${cidrPrefix(subnet)}`, subnet };
 }
 
+const ZERO_MAC = '00:00:00:00:00:00';
+
+/** A bridge left unusable by a failed first ADD (see above). */
+export function isBrokenBridge(link: BridgeLink): boolean {
+  return link.ports.length === 0 && link.mac === ZERO_MAC;
+}
+
 /** The addresses the bridge plugin would object to. */
 export function staleAddresses(addresses: readonly string[], gateway: string): string[] {
   return addresses.filter((a) => a !== gateway);
@@ -59,12 +73,18 @@ export interface BridgeAddressDeps {
 }
 
 export async function ensureBridgeAddress(expected: ExpectedBridge, deps: BridgeAddressDeps): Promise<void> {
-  const first = await deps.probe.read(expected.name);
-  if (first === undefined || staleAddresses(first.addresses, expected.gateway).length === 0) return;
+  const needsWork = (link: BridgeLink | undefined): link is BridgeLink => link !== undefined
+    && (staleAddresses(link.addresses, expected.gateway).length > 0 || isBrokenBridge(link));
+  if (!needsWork(await deps.probe.read(expected.name))) return;
   await deps.withLock(expected.name, async () => {
     const link = await deps.probe.read(expected.name);
-    const stale = link === undefined ? [] : staleAddresses(link.addresses, expected.gateway);
-    if (link === undefined || stale.length === 0) return;
+    if (!needsWork(link)) return;
+    const stale = staleAddresses(link.addresses, expected.gateway);
+    if (stale.length === 0) {
+      await deps.probe.remove(expected.name);
+      deps.log.warn('bridge left without ports, address and MAC by an earlier failed ADD: deleted it, the delegate recreates it', { bridge: expected.name });
+      return;
+    }
     if (link.ports.length === 0) {
       await deps.probe.remove(expected.name);
       deps.log.warn('bridge had a stale address and nothing attached: deleted it, the delegate recreates it with the new one',

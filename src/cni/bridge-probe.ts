@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 import { CniCode, CniError } from './errors.js';
 
 export interface BridgeLink {
+  /** The link's MAC address. */
+  readonly mac: string;
   /** IPv4 addresses as `a.b.c.d/len`. */
   readonly addresses: readonly string[];
   /** Names of the links enslaved to the bridge (the containers' host-side veths). */
@@ -52,7 +54,7 @@ function failed(args: readonly string[], r: Ran): CniError {
 export function createIpBridgeProbe(): BridgeProbe {
   return {
     async read(name) {
-      const addrArgs = ['-j', '-4', 'addr', 'show', 'dev', name];
+      const addrArgs = ['-j', 'addr', 'show', 'dev', name]; // not -4: a link without IPv4 addresses would not be listed at all
       const addr = await run(addrArgs);
       if (addr.code !== 0) {
         if (/does not exist/i.test(addr.stderr)) return undefined;
@@ -61,7 +63,7 @@ export function createIpBridgeProbe(): BridgeProbe {
       const portArgs = ['-j', 'link', 'show', 'master', name];
       const ports = await run(portArgs);
       if (ports.code !== 0) throw failed(portArgs, ports);
-      return { addresses: parseAddresses(addr.stdout), ports: parseLinkNames(ports.stdout) };
+      return { mac: parseMac(addr.stdout), addresses: parseAddresses(addr.stdout), ports: parseLinkNames(ports.stdout) };
     },
     async remove(name) {
       const args = ['link', 'del', 'dev', name];
@@ -77,6 +79,12 @@ export function parseAddresses(json: string): string[] {
   return links.flatMap((l) => (Array.isArray(l['addr_info']) ? (l['addr_info'] as Array<Record<string, unknown>>) : []))
     .filter((a) => a['family'] === 'inet' && typeof a['local'] === 'string' && typeof a['prefixlen'] === 'number')
     .map((a) => `${String(a['local'])}/${String(a['prefixlen'])}`);
+}
+
+/** The first link's MAC in `ip -j addr show` output ('' when absent). */
+export function parseMac(json: string): string {
+  const address = parseJsonList(json)[0]?.['address'];
+  return typeof address === 'string' ? address : '';
 }
 
 /** `ip -j link show master X` → link names. */

@@ -12,14 +12,14 @@ const MOVED = 'FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.99.1/24\nFLANNEL
 t.test('cni0 with the right address, or none yet: nothing is touched', async (t) => {
   const node = makeNode(t.testdir());
   t.equal((await node.cni('ADD', node.netconf())).code, 0, 'no bridge yet');
-  node.bridge.links.set('cni0', { addresses: ['10.5.34.1/24'], ports: ['veth1'] });
+  node.bridge.links.set('cni0', { mac: '0a:58:0a:05:22:01', addresses: ['10.5.34.1/24'], ports: ['veth1'] });
   t.equal((await node.cni('ADD', node.netconf(), 'c2')).code, 0);
   t.same(node.bridge.removed, []);
 });
 
 t.test('stale address and nothing attached: the bridge is deleted before the delegate runs', async (t) => {
   const node = makeNode(t.testdir(), MOVED);
-  node.bridge.links.set('cni0', { addresses: ['10.5.34.1/24'], ports: [] });
+  node.bridge.links.set('cni0', { mac: '0a:58:0a:05:22:01', addresses: ['10.5.34.1/24'], ports: [] });
   node.invoker.handlers.ADD = () => {
     t.same(node.bridge.removed, ['cni0'], 'deleted before the delegate ran');
     return '{"cniVersion":"1.0.0"}';
@@ -35,7 +35,7 @@ t.test('stale address with containers attached: 11 naming the address, the conta
   await node.cni('ADD', node.netconf(), 'old-pod');
   delete node.invoker.handlers.ADD;
   writeFileSync(node.subnetFile, MOVED);
-  node.bridge.links.set('cni0', { addresses: ['10.5.34.1/24'], ports: ['vethaaa', 'vethzzz'] });
+  node.bridge.links.set('cni0', { mac: '0a:58:0a:05:22:01', addresses: ['10.5.34.1/24'], ports: ['vethaaa', 'vethzzz'] });
   const calls = node.invoker.calls.length;
   const out = await node.cni('ADD', node.netconf(), 'new-pod');
   t.equal(out.json?.['code'], 11);
@@ -51,9 +51,9 @@ t.test('stale address with containers attached: 11 naming the address, the conta
 
 t.test('the locked re-check sees a bridge another ADD just fixed, and leaves it alone', async (t) => {
   const node = makeNode(t.testdir(), MOVED);
-  node.bridge.links.set('cni0', { addresses: ['10.5.34.1/24'], ports: [] });
+  node.bridge.links.set('cni0', { mac: '0a:58:0a:05:22:01', addresses: ['10.5.34.1/24'], ports: [] });
   node.bridge.onRead = (name, reads) => {
-    if (reads === 2) node.bridge.links.set(name, { addresses: ['10.5.99.1/24'], ports: ['vethnew'] });
+    if (reads === 2) node.bridge.links.set(name, { mac: '0a:58:0a:05:22:01', addresses: ['10.5.99.1/24'], ports: ['vethnew'] });
   };
   t.equal((await node.cni('ADD', node.netconf())).code, 0);
   t.same(node.bridge.removed, []);
@@ -62,15 +62,25 @@ t.test('the locked re-check sees a bridge another ADD just fixed, and leaves it 
 t.test('not checked when the bridge gets no gateway, forceAddress is set, or the delegate is not bridge', async (t) => {
   for (const delegate of [{ isGateway: false }, { forceAddress: true }, { type: 'ptp' }]) {
     const node = makeNode(t.testdir(), MOVED);
-    node.bridge.links.set('cni0', { addresses: ['10.5.34.1/24'], ports: ['veth1'] });
+    node.bridge.links.set('cni0', { mac: '0a:58:0a:05:22:01', addresses: ['10.5.34.1/24'], ports: ['veth1'] });
     t.equal((await node.cni('ADD', node.netconf({ delegate }))).code, 0, JSON.stringify(delegate));
   }
 });
 
 t.test('a bridge named in the delegate is the one checked', async (t) => {
   const node = makeNode(t.testdir(), MOVED);
-  node.bridge.links.set('weft0', { addresses: ['10.5.34.1/24'], ports: [] });
-  node.bridge.links.set('cni0', { addresses: ['10.5.34.1/24'], ports: ['veth1'] });
+  node.bridge.links.set('weft0', { mac: '0a:58:0a:05:22:01', addresses: ['10.5.34.1/24'], ports: [] });
+  node.bridge.links.set('cni0', { mac: '0a:58:0a:05:22:01', addresses: ['10.5.34.1/24'], ports: ['veth1'] });
   t.equal((await node.cni('ADD', node.netconf({ delegate: { bridge: 'weft0' } }))).code, 0);
   t.same(node.bridge.removed, ['weft0']);
+});
+
+t.test('a bridge left with no ports, no address and a zero MAC by a failed first ADD is deleted; a fresh one is not', async (t) => {
+  const node = makeNode(t.testdir());
+  node.bridge.links.set('cni0', { mac: '00:00:00:00:00:00', addresses: [], ports: [] });
+  t.equal((await node.cni('ADD', node.netconf())).code, 0);
+  t.same(node.bridge.removed, ['cni0']);
+  node.bridge.links.set('cni0', { mac: '0a:58:0a:05:22:01', addresses: [], ports: [] });
+  t.equal((await node.cni('ADD', node.netconf(), 'c2')).code, 0);
+  t.same(node.bridge.removed, ['cni0'], 'a bridge another ADD is just setting up (random MAC) is left alone');
 });
