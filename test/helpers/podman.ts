@@ -168,16 +168,19 @@ export class PodmanHost {
     return existsSync(dir) ? readdirSync(dir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).sort() : [];
   }
 
-  /** weft's saved delegate configs, one per container. */
-  savedConfigs(): string[] {
-    return existsSync(this.dataDir) ? readdirSync(this.dataDir).sort() : [];
+  /** weft's attachment records for a network (default: this host's), as `<container id>:<ifname>`. */
+  savedConfigs(network = this.network): string[] {
+    const dir = join(this.dataDir, '_attachments', network);
+    return existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('.')).sort() : [];
   }
 
-  /** The delegate config weft saved for a container (what it gave bridge + host-local). */
-  async savedConfig(name: string): Promise<Record<string, unknown> | undefined> {
+  /** The delegate config weft saved for a container's eth0 (what it gave bridge + host-local). */
+  async savedConfig(name: string, ifname = 'eth0', network = this.network): Promise<Record<string, unknown> | undefined> {
     const id = (await this.cmd('inspect', name, '--format', '{{.Id}}')).stdout.trim();
-    const path = join(this.dataDir, id);
-    return id !== '' && existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> : undefined;
+    const path = join(this.dataDir, '_attachments', network, `${id}:${ifname}`);
+    if (id === '' || !existsSync(path)) return undefined;
+    const record = JSON.parse(readFileSync(path, 'utf8')) as { conf: string };
+    return JSON.parse(record.conf) as Record<string, unknown>;
   }
 
   /** What our containers left: podman's list, sandbox namespaces, live PIDs, mounts in our dir. */
