@@ -278,6 +278,31 @@ const CASES: Case[] = [
     },
   },
   {
+    spec: 'upgrade (issue 13: state migrated from the old layout)',
+    title: 'a container whose state is an old-layout file <dataDir>/<id>: DEL releases its address and veth; GC adopts a stale one',
+    async run(t, node) {
+      const [kept, stale] = [await node.addPod('up1'), await node.addPod('up2')];
+      for (const pod of [kept, stale]) {
+        t.equal((await node.pod('ADD', pod, node.netconf())).code, 0);
+        // What the previous release left: the delegate config alone, named by the container ID.
+        const recordFile = join(node.dataDir, '_attachments', node.network, `${pod}:eth0`);
+        const record = JSON.parse(readFileSync(recordFile, 'utf8')) as { conf: string };
+        writeFileSync(join(node.dataDir, pod), record.conf, { mode: 0o600 });
+        rmSync(recordFile);
+      }
+      t.same([node.savedConfigs(), node.otherDataFiles()], [[], [kept, stale].sort()], 'only old-layout files');
+      const del = await node.pod('DEL', kept, node.netconf());
+      t.same([del.code, del.stdout], [0, ''], del.stdout);
+      t.notOk(await hasLink(kept, 'eth0'), 'the pre-upgrade container\'s veth is gone');
+      t.equal(node.leasedAddresses().length, 1, 'and its address released');
+      const gc = await node.weft('GC', node.netconf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [] }));
+      t.same([gc.code, gc.stdout], [0, ''], gc.stdout);
+      // The old layout did not record CNI_NETNS, so GC's DEL has none: the address is released, the veth
+      // goes with the netns the runtime deletes (docs/cni.md).
+      t.same([node.leasedAddresses(), node.savedConfigs(), node.otherDataFiles()], [[], [], []], 'GC released the other one\'s address');
+    },
+  },
+  {
     spec: '§2 Parameters (CNI_NETNS is the container\'s namespace); §2 Errors code 4',
     title: 'CNI_NETNS naming the plugin\'s own namespace is refused: nothing is created on the host',
     async run(t, node) {
