@@ -53,9 +53,9 @@ export function expectedBridge(conf: JsonObject, subnet: Cidr): ExpectedBridge |
 
 const ZERO_MAC = '00:00:00:00:00:00';
 
-/** A bridge left unusable by a failed first ADD (see above). */
-export function isBrokenBridge(link: BridgeLink): boolean {
-  return link.ports.length === 0 && link.mac === ZERO_MAC;
+/** A bridge left unusable by a failed first ADD once it has no ports (see above). */
+export function hasZeroMac(link: BridgeLink): boolean {
+  return link.mac === ZERO_MAC;
 }
 
 /** The addresses the bridge plugin would object to. */
@@ -74,24 +74,26 @@ export interface BridgeAddressDeps {
 
 export async function ensureBridgeAddress(expected: ExpectedBridge, deps: BridgeAddressDeps): Promise<void> {
   const needsWork = (link: BridgeLink | undefined): link is BridgeLink => link !== undefined
-    && (staleAddresses(link.addresses, expected.gateway).length > 0 || isBrokenBridge(link));
+    && (staleAddresses(link.addresses, expected.gateway).length > 0 || hasZeroMac(link));
   if (!needsWork(await deps.probe.read(expected.name))) return;
   await deps.withLock(expected.name, async () => {
     const link = await deps.probe.read(expected.name);
     if (!needsWork(link)) return;
     const stale = staleAddresses(link.addresses, expected.gateway);
+    const ports = await deps.probe.ports(expected.name);
     if (stale.length === 0) {
+      if (ports.length > 0) return; // a zero MAC with ports cannot happen (the bridge takes a port's MAC); leave it to the delegate
       await deps.probe.remove(expected.name);
       deps.log.warn('bridge left without ports, address and MAC by an earlier failed ADD: deleted it, the delegate recreates it', { bridge: expected.name });
       return;
     }
-    if (link.ports.length === 0) {
+    if (ports.length === 0) {
       await deps.probe.remove(expected.name);
       deps.log.warn('bridge had a stale address and nothing attached: deleted it, the delegate recreates it with the new one',
         { bridge: expected.name, stale, gateway: expected.gateway });
       return;
     }
-    throw staleBridgeError(expected, stale, deps.describePorts(link.ports));
+    throw staleBridgeError(expected, stale, deps.describePorts(ports));
   });
 }
 

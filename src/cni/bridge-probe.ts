@@ -12,13 +12,13 @@ export interface BridgeLink {
   readonly mac: string;
   /** IPv4 addresses as `a.b.c.d/len`. */
   readonly addresses: readonly string[];
-  /** Names of the links enslaved to the bridge (the containers' host-side veths). */
-  readonly ports: readonly string[];
 }
 
 export interface BridgeProbe {
   /** The bridge, or undefined when there is no link of that name. */
   read(name: string): Promise<BridgeLink | undefined>;
+  /** Names of the links enslaved to the bridge (the containers' host-side veths); read only when needed (one more process). */
+  ports(name: string): Promise<string[]>;
   /** Deletes the link; one that is already gone is fine. */
   remove(name: string): Promise<void>;
 }
@@ -60,10 +60,13 @@ export function createIpBridgeProbe(): BridgeProbe {
         if (/does not exist/i.test(addr.stderr)) return undefined;
         throw failed(addrArgs, addr);
       }
-      const portArgs = ['-j', 'link', 'show', 'master', name];
-      const ports = await run(portArgs);
-      if (ports.code !== 0) throw failed(portArgs, ports);
-      return { mac: parseMac(addr.stdout), addresses: parseAddresses(addr.stdout), ports: parseLinkNames(ports.stdout) };
+      return { mac: parseMac(addr.stdout), addresses: parseAddresses(addr.stdout) };
+    },
+    async ports(name) {
+      const args = ['-j', 'link', 'show', 'master', name];
+      const r = await run(args);
+      if (r.code !== 0) throw failed(args, r);
+      return parseLinkNames(r.stdout);
     },
     async remove(name) {
       const args = ['link', 'del', 'dev', name];

@@ -15,6 +15,7 @@ t.test('cni0 with the right address, or none yet: nothing is touched', async (t)
   node.bridge.links.set('cni0', { mac: '0a:58:0a:05:22:01', addresses: ['10.5.34.1/24'], ports: ['veth1'] });
   t.equal((await node.cni('ADD', node.netconf(), 'c2')).code, 0);
   t.same(node.bridge.removed, []);
+  t.equal(node.bridge.portReads, 0, 'the ports are not read for a healthy bridge');
 });
 
 t.test('stale address and nothing attached: the bridge is deleted before the delegate runs', async (t) => {
@@ -83,4 +84,15 @@ t.test('a bridge left with no ports, no address and a zero MAC by a failed first
   node.bridge.links.set('cni0', { mac: '0a:58:0a:05:22:01', addresses: [], ports: [] });
   t.equal((await node.cni('ADD', node.netconf(), 'c2')).code, 0);
   t.same(node.bridge.removed, ['cni0'], 'a bridge another ADD is just setting up (random MAC) is left alone');
+});
+
+t.test('iproute2 JSON: addresses, MAC and port names', async (t) => {
+  const { parseAddresses, parseLinkNames, parseMac } = await import('../../../src/cni/bridge-probe.js');
+  const addr = JSON.stringify([{ ifname: 'cni0', address: '00:00:00:00:00:00', addr_info: [
+    { family: 'inet', local: '10.5.34.1', prefixlen: 24 }, { family: 'inet6', local: 'fe80::1', prefixlen: 64 }, { family: 'inet', local: '10.5.99.1', prefixlen: 24 }] }]);
+  t.same(parseAddresses(addr), ['10.5.34.1/24', '10.5.99.1/24']);
+  t.equal(parseMac(addr), '00:00:00:00:00:00');
+  t.same([parseAddresses(''), parseMac('[]')], [[], '']);
+  t.same(parseLinkNames(JSON.stringify([{ ifname: 'veth1' }, { ifname: 'veth2' }])), ['veth1', 'veth2']);
+  t.same(parseLinkNames('[]'), []);
 });
