@@ -161,7 +161,8 @@ function findRecord(ctx: CommandContext, key: AttachmentKey, forDel = false): At
     log.info('adopted the record of the old layout', { attachment: describeKey(key) });
     return adopted;
   }
-  if (forDel && readLegacy(netconf.dataDir, key.containerId)?.network === undefined && readLegacy(netconf.dataDir, key.containerId) !== undefined) {
+  const legacy = forDel ? readLegacy(netconf.dataDir, key.containerId) : undefined;
+  if (legacy !== undefined && legacy.network === undefined) {
     log.warn('old-layout file is unreadable; removing it without a delegate DEL', { containerId: key.containerId });
     removeLegacy(netconf.dataDir, key.containerId);
   }
