@@ -78,7 +78,9 @@ function inner(setup: Setup): void {
   }
   // Warm-up ADD creates the bridge; the delegate config weft saves is what bridge gets directly.
   timeOnce(weft, [], cniEnv('ADD', setup, setup.podA), netconf);
-  const delegateConf = readFileSync(join(setup.dir, 'data', setup.podA), 'utf8');
+  const network = (JSON.parse(netconf) as { name: string }).name;
+  const record = JSON.parse(readFileSync(join(setup.dir, 'data', '_attachments', network, `${setup.podA}:eth0`), 'utf8')) as { conf: string };
+  const delegateConf = record.conf;
   timeOnce(weft, [], cniEnv('DEL', setup, setup.podA), netconf);
   for (let i = 0; i < setup.runs + 2; i++) {
     const keep = i >= 2;

@@ -94,7 +94,7 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
   const probes = device?.kind === 'vxlan' && name ? await probePeers(host, name, peers) : [];
   return {
     nodeName: opts.nodeName, readiness: ready, etcd, subnetFile: { path: opts.subnetFile, state: subnetFile },
-    deviceName: name, device, parentMtu: parent?.mtu, cni0Mtu: cni0?.mtu,
+    deviceName: name, device, parentMtu: parent?.mtu, cni0Mtu: cni0?.mtu, cni0Addresses: cni0?.addresses,
     sysctl: { ipForward, bridgeNfCallIptables, rpFilterAll, rpFilterDevice }, iptables, kernelState, probes,
   };
 }

@@ -18,6 +18,7 @@ export const DEFAULT_IPAM_TYPE = 'host-local';
 export function buildDelegateConf(netconf: NetConf, env: SubnetEnv): JsonObject {
   const conf: Record<string, Json> = { ...netconf.delegate };
   if (netconf.runtimeConfig !== undefined) conf['runtimeConfig'] = netconf.runtimeConfig;
+  if (netconf.args !== undefined) conf['args'] = netconf.args;
   conf['name'] = netconf.name;
   const type = typeof conf['type'] === 'string' ? conf['type'] : DEFAULT_DELEGATE_TYPE;
   conf['type'] = type;

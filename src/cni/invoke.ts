@@ -14,9 +14,16 @@ export type DelegateCommand = 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC' | 'VERSI
 
 /** The side-effect boundary for delegation; tests use a fake. */
 export interface PluginInvoker {
-  /** Resolves with the delegate's stdout on success; throws CniError on failure. */
-  exec(type: string, command: DelegateCommand, stdin: string): Promise<string>;
+  /**
+   * Resolves with the delegate's stdout on success. Throws a DelegateError
+   * when the delegate ran and failed, another CniError when it could not run.
+   * `env` overrides CNI_* variables for this call (GC's DEL of one attachment).
+   */
+  exec(type: string, command: DelegateCommand, stdin: string, env?: Readonly<Record<string, string>>): Promise<string>;
 }
+
+/** The delegate ran and failed: whatever it did before failing may need a DEL. */
+export class DelegateError extends CniError {}
 
 export interface ExecInvokerOptions {
   readonly path: readonly string[];
@@ -34,9 +41,9 @@ interface RunResult {
 
 export function createExecInvoker(options: ExecInvokerOptions): PluginInvoker {
   return {
-    async exec(type, command, stdin) {
+    async exec(type, command, stdin, overrides = {}) {
       const file = findPlugin(type, options.path);
-      const env = { ...options.env, CNI_COMMAND: command };
+      const env = { ...options.env, ...overrides, CNI_COMMAND: command };
       const result = await runWithRetry(file, stdin, env);
       if (result.stderr !== '') options.onStderr(type, result.stderr);
       if (result.code === 0) return result.stdout;
@@ -92,14 +99,14 @@ function run(file: string, stdin: string, env: Record<string, string | undefined
   });
 }
 
-function delegateError(type: string, command: DelegateCommand, result: RunResult): CniError {
+function delegateError(type: string, command: DelegateCommand, result: RunResult): DelegateError {
   const parsed = parseErrorJson(result.stdout);
   if (parsed !== undefined) {
-    return new CniError(parsed.code, parsed.msg, parsed.details === undefined ? {} : { details: parsed.details });
+    return new DelegateError(parsed.code, parsed.msg, parsed.details === undefined ? {} : { details: parsed.details });
   }
   const how = result.signal !== null ? `was killed by ${result.signal}` : `exited with ${result.code}`;
   const text = (result.stderr.trim() || result.stdout.trim()).slice(0, 2000);
-  return new CniError(CniCode.Internal, `delegate ${type} ${command} ${how}${text === '' ? '' : `: ${text}`}`);
+  return new DelegateError(CniCode.Internal, `delegate ${type} ${command} ${how}${text === '' ? '' : `: ${text}`}`);
 }
 
 function parseErrorJson(stdout: string): { code: number; msg: string; details: string | undefined } | undefined {

@@ -31,6 +31,8 @@ export interface NetConf {
   readonly delegate: JsonObject | undefined;
   readonly ipam: JsonObject | undefined;
   readonly runtimeConfig: JsonObject | undefined;
+  /** The netconf's `args` (spec "Network configuration": data for plugins), passed to the delegate. */
+  readonly args: JsonObject | undefined;
   readonly prevResult: JsonObject | undefined;
   /** GC only: the attachments the runtime still knows; undefined when absent. */
   readonly validAttachments: readonly Attachment[] | undefined;
@@ -70,6 +72,7 @@ export function parseNetConf(stdin: string): NetConf {
     delegate: checkDelegate(optionalObject(raw, 'delegate', problems), problems),
     ipam: checkIpam(optionalObject(raw, 'ipam', problems), problems),
     runtimeConfig: optionalObject(raw, 'runtimeConfig', problems),
+    args: optionalObject(raw, 'args', problems),
     prevResult: optionalObject(raw, 'prevResult', problems),
     validAttachments: attachments(raw, problems),
     logFile: raw['logFile'] === undefined ? undefined : absolutePath(raw, 'logFile', '', problems),

@@ -4,15 +4,16 @@
  * output or a spec error object on stdout. I/O is injected so tests drive it
  * without processes; `main` wires the real process.
  */
-import { readSync, writeSync } from 'node:fs';
+import { readSync, statSync, writeSync } from 'node:fs';
 import { parseCniArgs, type CniArgs } from './args.js';
+import { type BridgeProbe, createIpBridgeProbe } from './bridge-probe.js';
 import { cmdAdd, cmdCheck, cmdDel, type Command } from './commands.js';
 import { CniCode, CniError, toErrorJson } from './errors.js';
 import { createExecInvoker, type PluginInvoker } from './invoke.js';
 import { createLogger, type Logger } from './log.js';
 import { parseNetConf } from './netconf.js';
 import { cmdGc, cmdStatus } from './status-gc.js';
-import { CURRENT_VERSION, isSupportedVersion, SUPPORTED_VERSIONS, versionAnswer } from './version.js';
+import { CURRENT_VERSION, SUPPORTED_VERSIONS, versionAnswer } from './version.js';
 
 export interface Writer {
   write(text: string): unknown;
@@ -29,6 +30,10 @@ export interface CniIo {
 export interface CniDeps {
   /** The delegate runner for this call; the real one execs plugins from CNI_PATH. */
   readonly invoker: (args: CniArgs, log: Logger) => PluginInvoker;
+  /** Reads and changes the bridge (cni0) in the plugin's own network namespace. */
+  readonly bridge: () => BridgeProbe;
+  /** True when `path` is the network namespace this process runs in. */
+  readonly isOwnNetns: (path: string) => boolean;
 }
 
 const COMMANDS: Record<CniArgs['command'], Command> = { ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc };
@@ -49,12 +54,14 @@ export async function runCni(io: CniIo, deps: CniDeps): Promise<number> {
       io.stderr.write(`${ABOUT}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`);
       throw new CniError(CniCode.InvalidEnvironment, 'required environment variables missing: CNI_COMMAND');
     }
-    const args = parseCniArgs(command, io.env);
+    // stdin first: every error after this point is labelled with the request's cniVersion.
     stdin = io.readStdin();
+    const args = parseCniArgs(command, io.env);
+    refuseOwnNetns(args, deps);
     const netconf = parseNetConf(stdin);
     log = createLogger({ level: netconf.logLevel, file: netconf.logFile, stderr: io.stderr,
-      base: { cmd: args.command, ...(args.containerId === '' ? {} : { containerId: args.containerId }), network: netconf.name } });
-    const out = await COMMANDS[args.command]({ args, netconf, invoker: deps.invoker(args, log), log });
+      base: { cmd: args.command, ...(args.containerId === '' ? {} : { containerId: args.containerId, ifname: args.ifname }), network: netconf.name } });
+    const out = await COMMANDS[args.command]({ args, netconf, invoker: deps.invoker(args, log), bridge: deps.bridge(), log });
     if (out !== undefined) io.stdout.write(out); // byte for byte: the delegate's result is passed on unchanged
     return 0;
   } catch (err) {
@@ -66,13 +73,37 @@ export async function runCni(io: CniIo, deps: CniDeps): Promise<number> {
   }
 }
 
-/** The netconf's cniVersion when it is one weft speaks, for labelling an error. */
+/**
+ * A CNI_NETNS that is the plugin's own namespace (the host's) is refused:
+ * the delegate would create, or on DEL delete, CNI_IFNAME among the host's
+ * own links.
+ */
+function refuseOwnNetns(args: CniArgs, deps: CniDeps): void {
+  if (args.netns === '' || (args.command !== 'ADD' && args.command !== 'CHECK' && args.command !== 'DEL')) return;
+  if (deps.isOwnNetns(args.netns)) {
+    throw new CniError(CniCode.InvalidEnvironment,
+      `CNI_NETNS ${args.netns} is the network namespace the plugin runs in (the host's), not a container's: refusing to ${args.command === 'DEL' ? 'delete' : args.command === 'ADD' ? 'create' : 'check'} ${args.ifname} there`);
+  }
+}
+
+/** The request's cniVersion (any version-shaped string), for labelling an error. */
 function peekVersion(stdin: string): string {
   try {
     const version: unknown = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
-    return typeof version === 'string' && isSupportedVersion(version) ? version : CURRENT_VERSION;
+    return typeof version === 'string' && /^\d+\.\d+\.\d+$/.test(version) ? version : CURRENT_VERSION;
   } catch {
     return CURRENT_VERSION;
+  }
+}
+
+/** Compares device and inode, as the kernel identifies a namespace. */
+export function isOwnNetns(path: string): boolean {
+  try {
+    const theirs = statSync(path);
+    const ours = statSync('/proc/self/ns/net');
+    return theirs.dev === ours.dev && theirs.ino === ours.ino;
+  } catch {
+    return false; // missing or unreadable: the delegate reports it
   }
 }
 
@@ -133,6 +164,8 @@ export async function main(): Promise<number> {
         env: process.env,
         onStderr: (type, text) => log.warn('delegate stderr', { delegate: type, stderr: text.trim() }),
       }),
+      bridge: createIpBridgeProbe,
+      isOwnNetns,
     },
   );
 }

@@ -2,8 +2,9 @@
  * The doctor's checks of the host around weft: forwarding sysctls, reverse
  * path filtering, MTUs and the FORWARD chain. Pure, like doctor.ts.
  */
-import type { Cidr } from './cidr.js';
+import { type Cidr, cidrPrefix, nthAddress } from './cidr.js';
 import { type CheckResult, fail, ok, warn } from './check-result.js';
+import type { SubnetFileState } from './device-check.js';
 import { analyzeForward } from './forward-chain.js';
 import { type NetworkConfig, VXLAN_OVERHEAD } from './network-config.js';
 import type { VxlanLinkInfo } from './vxlan-device.js';
@@ -99,4 +100,23 @@ export function checkForward(iptables: { ok: true; rules: string } | { ok: false
   return fail('FORWARD', `${policy} and no rule accepts traffic ${missing.join(' or ')}: pods cannot reach pods on other hosts`,
     `run weftd with --ip-masq (its WEFT-FWD chain accepts ${network} both ways, as flannel's FLANNEL-FWD does), `
     + `or iptables -I FORWARD -s ${network} -j ACCEPT; iptables -I FORWARD -d ${network} -j ACCEPT (Docker sets the policy to DROP)`);
+}
+
+/**
+ * cni0's IPv4 addresses against this host's subnet (flannel's most reported
+ * CNI error): after the subnet changed, the bridge plugin refuses every ADD
+ * with `"cni0" already has an IP address different from …`. The weft CNI
+ * plugin re-addresses cni0 itself once no pod is attached to it.
+ */
+export function checkCni0Address(addresses: readonly string[], file: SubnetFileState): CheckResult {
+  const name = 'cni0 address';
+  if (!file.ok) return warn(name, 'not checked: subnet.env is not readable', 'fix subnet.env first');
+  const { subnet } = file.env;
+  const gateway = `${nthAddress(subnet, 1)}/${cidrPrefix(subnet)}`;
+  const stale = addresses.filter((a) => a !== gateway);
+  if (stale.length === 0) return ok(name, addresses.length === 0 ? `none yet (the next CNI ADD gives it ${gateway})` : `${gateway}, the gateway of ${subnet}`);
+  return fail(name, `cni0 has ${stale.join(', ')}, but this host's subnet is ${subnet} (gateway ${gateway}): every CNI ADD fails `
+    + `("cni0" already has an IP address different from ${gateway}) while pods from the old subnet are attached`,
+  'remove or recreate the pods still attached to cni0 (`ip link show master cni0` lists their veths); the weft CNI plugin '
+    + 're-addresses cni0 on the next ADD once none is attached (by hand, with nothing attached: ip link del cni0)');
 }

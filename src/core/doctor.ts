@@ -14,7 +14,7 @@ import { peerDrift } from './peer-drift.js';
 import { type HostPeers, hostPeers } from './host-peers.js';
 import type { RawLeaseKv } from './peer-set.js';
 import type { VxlanLinkInfo } from './vxlan-device.js';
-import { type Sysctls, checkBridgeNetfilter, checkForward, checkIpForward, checkMtu, checkRpFilter } from './doctor-host.js';
+import { type Sysctls, checkBridgeNetfilter, checkCni0Address, checkForward, checkIpForward, checkMtu, checkRpFilter } from './doctor-host.js';
 import { checkDuplicates } from './lease-duplicates.js';
 
 export type { CheckResult, Verdict } from './check-result.js';
@@ -52,6 +52,8 @@ export interface DoctorFacts {
   readonly parentMtu: number | undefined;
   /** MTU of `cni0`; undefined when there is no cni0. */
   readonly cni0Mtu: number | undefined;
+  /** IPv4 addresses of `cni0` (`a.b.c.d/len`); undefined when there is no cni0 (then no check is shown). */
+  readonly cni0Addresses?: readonly string[] | undefined;
   readonly sysctl: Sysctls;
   /** `iptables -S` of the filter table. */
   readonly iptables: { readonly ok: true; readonly rules: string } | { readonly ok: false; readonly error: string };
@@ -73,6 +75,7 @@ export function evaluateDoctor(f: DoctorFacts): CheckResult[] {
     checkBridgeNetfilter(f.sysctl),
     checkRpFilter(f.sysctl, f.deviceName, f.device),
     checkMtu(f, config),
+    ...(f.cni0Addresses === undefined ? [] : [checkCni0Address(f.cni0Addresses, f.subnetFile.state)]),
     ...(f.etcd.ok ? [checkDuplicates(f.etcd.leases), checkRefusals(f, own)] : []),
     ...checkPeers(f, config, own),
     checkForward(f.iptables, config?.network),

@@ -4,7 +4,7 @@
  * ADD result). VERSION answers `supportedVersions`.
  */
 import { CniError } from '../../src/cni/errors.js';
-import type { DelegateCommand, PluginInvoker } from '../../src/cni/invoke.js';
+import { type DelegateCommand, DelegateError, type PluginInvoker } from '../../src/cni/invoke.js';
 
 export interface DelegateCall {
   readonly type: string;
@@ -12,6 +12,8 @@ export interface DelegateCall {
   readonly stdin: string;
   /** stdin parsed as JSON (undefined when it is not JSON). */
   readonly conf: Record<string, unknown> | undefined;
+  /** The CNI_* overrides of this call. */
+  readonly env: Readonly<Record<string, string>>;
 }
 
 export type Handler = (call: DelegateCall) => string | CniError;
@@ -23,19 +25,23 @@ export class FakePluginInvoker implements PluginInvoker {
   readonly calls: DelegateCall[] = [];
   supportedVersions: readonly string[] = PLUGINS_1_1_1_VERSIONS;
   readonly handlers: Partial<Record<DelegateCommand, Handler>> = {};
+  /** Plugin types that are not in CNI_PATH: exec fails before anything runs (a plain CniError). */
+  readonly missing = new Set<string>();
 
-  async exec(type: string, command: DelegateCommand, stdin: string): Promise<string> {
+  async exec(type: string, command: DelegateCommand, stdin: string, env: Readonly<Record<string, string>> = {}): Promise<string> {
+    if (this.missing.has(type)) throw new CniError(999, `failed to find delegate plugin "${type}" in CNI_PATH [/opt/cni/bin]`);
     let conf: Record<string, unknown> | undefined;
     try {
       conf = JSON.parse(stdin) as Record<string, unknown>;
     } catch {
       conf = undefined;
     }
-    const call: DelegateCall = { type, command, stdin, conf };
+    const call: DelegateCall = { type, command, stdin, conf, env };
     this.calls.push(call);
     const handler = this.handlers[command];
     const answer = handler !== undefined ? handler(call) : this.defaultAnswer(call);
-    if (answer instanceof CniError) throw answer;
+    // The delegate ran and failed, as the real invoker reports it.
+    if (answer instanceof CniError) throw new DelegateError(answer.cniCode, answer.message, answer.details === undefined ? {} : { details: answer.details });
     return answer;
   }
 

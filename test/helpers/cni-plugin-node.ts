@@ -126,14 +126,21 @@ export class CniPluginNode {
     return this.weft(command, stdin, { containerId: podNs, netns: `/run/netns/${podNs}`, ifname: 'eth0', env });
   }
 
-  /** Addresses host-local holds for this network (its lease files). */
-  leasedAddresses(): string[] {
-    const dir = join(this.ipamDir, this.network);
+  /** Addresses host-local holds for a network (default: this node's), from its lease files. */
+  leasedAddresses(network = this.network): string[] {
+    const dir = join(this.ipamDir, network);
     return existsSync(dir) ? readdirSync(dir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).sort() : [];
   }
 
-  savedConfigs(): string[] {
-    return existsSync(this.dataDir) ? readdirSync(this.dataDir).sort() : [];
+  /** weft's attachment records for a network (default: this node's), as `<container id>:<ifname>`. */
+  savedConfigs(network = this.network): string[] {
+    const dir = join(this.dataDir, '_attachments', network);
+    return existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('.')).sort() : [];
+  }
+
+  /** Every file and directory under dataDir other than the records (old-layout files, leftovers). */
+  otherDataFiles(): string[] {
+    return existsSync(this.dataDir) ? readdirSync(this.dataDir).filter((f) => f !== '_attachments').sort() : [];
   }
 
   async cleanup(): Promise<void> {

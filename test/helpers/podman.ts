@@ -105,6 +105,18 @@ export class PodmanHost {
 
   /** Writes containers.conf and the network's conflist. */
   configure(): this {
+    this.#writeContainersConf();
+    this.writeWeftNetwork(this.network, this.#options.subnetFile);
+    return this;
+  }
+
+  /** Writes containers.conf only (the networks come from createWeftNetwork). */
+  configureEngine(): this {
+    this.#writeContainersConf();
+    return this;
+  }
+
+  #writeContainersConf(): void {
     for (const dir of Object.values(this.#dirs)) mkdirSync(dir, { recursive: true });
     // runc (crun fails on this host's hybrid cgroups); rlimits within our hard limits (no CAP_SYS_RESOURCE).
     writeFileSync(this.#conf, [
@@ -113,15 +125,34 @@ export class PodmanHost {
       '[network]', 'network_backend = "cni"', `cni_plugin_dirs = ["${this.#options.cniBin}", "${PLUGINS_DIR}"]`,
       `network_config_dir = "${this.#dirs.netd}"`, '',
     ].join('\n'));
+  }
+
+  /**
+   * `<netd>/<name>.conflist`: the shipped sample (weft + portmap) with private
+   * paths; every network shares this host's dataDir and host-local dir, as
+   * networks on one host do by default. `delegate` is merged into weft's.
+   */
+  writeWeftNetwork(name: string, subnetFile: string, delegate: Record<string, unknown> = {}): void {
     // The shipped sample (examples/10-weft.conflist: weft with hairpinMode + isDefaultGateway, then portmap), with private paths.
     const sample = JSON.parse(readFileSync(SAMPLE_CONFLIST, 'utf8')) as { plugins: Record<string, unknown>[] };
     const [weft, portmap, ...rest] = sample.plugins;
     if (weft?.['type'] !== 'weft' || portmap?.['type'] !== 'portmap' || rest.length > 0) throw new Error(`${SAMPLE_CONFLIST}: expected [weft, portmap]`);
-    writeFileSync(join(this.#dirs.netd, `${this.network}.conflist`), JSON.stringify({
-      ...sample, name: this.network,
-      plugins: [{ ...weft, subnetFile: this.#options.subnetFile, dataDir: this.dataDir, ipam: { dataDir: this.ipamDir } }, portmap],
+    writeFileSync(join(this.#dirs.netd, `${name}.conflist`), JSON.stringify({
+      ...sample, name,
+      plugins: [{ ...weft, subnetFile, dataDir: this.dataDir, ipam: { dataDir: this.ipamDir },
+        delegate: { ...(weft['delegate'] as Record<string, unknown>), ...delegate } }, portmap],
     }, null, 2));
-    return this;
+  }
+
+  /**
+   * `podman network create <name>`, then its conflist replaced by weft's:
+   * podman 4.3's CNI backend only generates bridge, macvlan and ipvlan
+   * configs, so this is how an operator gets a weft network podman knows.
+   */
+  async createWeftNetwork(name: string, subnetFile: string, delegate: Record<string, unknown> = {}): Promise<Run> {
+    const r = await this.cmd('network', 'create', name);
+    if (r.code === 0) this.writeWeftNetwork(name, subnetFile, delegate);
+    return r;
   }
 
   #argv(args: readonly string[]): string[] {
@@ -139,9 +170,9 @@ export class PodmanHost {
   }
 
   /** `podman run -d --name <name> --network <ours> [options] --rootfs <rootfs> command…` (timed), then tracks the container. */
-  async run(name: string, options: readonly string[], command: readonly string[]): Promise<Run & { ms: number }> {
+  async run(name: string, options: readonly string[], command: readonly string[], network = this.network): Promise<Run & { ms: number }> {
     const started = Date.now();
-    const r = await this.cmd('run', '-d', '--name', name, '--network', this.network, ...options, '--rootfs', this.#options.rootfs, ...command);
+    const r = await this.cmd('run', '-d', '--name', name, '--network', network, ...options, '--rootfs', this.#options.rootfs, ...command);
     const info = await this.cmd('inspect', name, '--format', '{{.NetworkSettings.SandboxKey}} {{.State.Pid}} {{.State.ConmonPid}}');
     const [sandbox = '', ...pids] = info.stdout.trim().split(/\s+/);
     this.#tracked.set(name, {
@@ -154,30 +185,33 @@ export class PodmanHost {
     return { ...r, ms: Date.now() - started };
   }
 
-  async address(name: string): Promise<string> {
-    return (await this.cmd('inspect', name, '--format', `{{.NetworkSettings.Networks.${this.network}.IPAddress}}`)).stdout.trim();
+  async address(name: string, network = this.network): Promise<string> {
+    return (await this.cmd('inspect', name, '--format', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`)).stdout.trim();
   }
 
   sandbox(name: string): string | undefined {
     return this.#tracked.get(name)?.sandbox;
   }
 
-  /** Addresses host-local holds for the network (its lease files). */
-  leasedAddresses(): string[] {
-    const dir = join(this.ipamDir, this.network);
+  /** Addresses host-local holds for a network (default: this host's), from its lease files. */
+  leasedAddresses(network = this.network): string[] {
+    const dir = join(this.ipamDir, network);
     return existsSync(dir) ? readdirSync(dir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).sort() : [];
   }
 
-  /** weft's saved delegate configs, one per container. */
-  savedConfigs(): string[] {
-    return existsSync(this.dataDir) ? readdirSync(this.dataDir).sort() : [];
+  /** weft's attachment records for a network (default: this host's), as `<container id>:<ifname>`. */
+  savedConfigs(network = this.network): string[] {
+    const dir = join(this.dataDir, '_attachments', network);
+    return existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('.')).sort() : [];
   }
 
-  /** The delegate config weft saved for a container (what it gave bridge + host-local). */
-  async savedConfig(name: string): Promise<Record<string, unknown> | undefined> {
+  /** The delegate config weft saved for a container's eth0 (what it gave bridge + host-local). */
+  async savedConfig(name: string, ifname = 'eth0', network = this.network): Promise<Record<string, unknown> | undefined> {
     const id = (await this.cmd('inspect', name, '--format', '{{.Id}}')).stdout.trim();
-    const path = join(this.dataDir, id);
-    return id !== '' && existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> : undefined;
+    const path = join(this.dataDir, '_attachments', network, `${id}:${ifname}`);
+    if (id === '' || !existsSync(path)) return undefined;
+    const record = JSON.parse(readFileSync(path, 'utf8')) as { conf: string };
+    return JSON.parse(record.conf) as Record<string, unknown>;
   }
 
   /** What our containers left: podman's list, sandbox namespaces, live PIDs, mounts in our dir. */

@@ -43,8 +43,9 @@ async function lifecycle(t: Test): Promise<void> {
     t.equal(await podAddress(pod1), '10.77.5.2/24');
     t.match(await mustRun('ip', ['-n', pod1, 'route']), /10\.77\.0\.0\/16 via 10\.77\.5\.1 dev eth0/);
     t.match(await mustRun('ip', ['-n', pod1, 'link', 'show', 'eth0']), /mtu 1450/);
-    t.same(node.savedConfigs(), [pod1]);
-    t.match(JSON.parse(readFileSync(join(node.dataDir, pod1), 'utf8')), { type: 'bridge', ipMasq: false, isGateway: true, mtu: 1450 });
+    t.same(node.savedConfigs(), [`${pod1}:eth0`]);
+    const record = JSON.parse(readFileSync(join(node.dataDir, '_attachments', node.network, `${pod1}:eth0`), 'utf8')) as { conf: string };
+    t.match(JSON.parse(record.conf), { type: 'bridge', ipMasq: false, isGateway: true, mtu: 1450 });
   });
 
   await t.test('CHECK passes with the real bridge (thanks to the explicit gw)', async (t) => {
@@ -81,15 +82,16 @@ async function lifecycle(t: Test): Promise<void> {
     t.match(out.json, { ips: [{ address: /^10\.77\.5\.\d+\/24$/ }] });
   });
 
-  await t.test('GC (1.1.0) drops saved configs of forgotten containers; the 1.1.1 bridge is not asked', async (t) => {
+  await t.test('GC (1.1.0) releases forgotten containers with the 1.1.1 bridge\'s DEL (it has no GC of its own)', async (t) => {
     const ghost = `${node.tag}-ghost`;
     const before = node.leasedAddresses().length;
     const out = await node.weft('GC', node.netconf({ cniVersion: '1.1.0',
       'cni.dev/valid-attachments': [{ containerID: pod1, ifname: 'eth0' }, { containerID: pod2, ifname: 'eth0' }] }));
     t.same([out.code, out.stdout], [0, ''], out.stdout);
-    t.same(node.savedConfigs(), [pod1, pod2].sort());
-    // host-local 1.1.1 has no GC, so the forgotten container's address stays reserved (see docs/cni.md).
-    t.equal(node.leasedAddresses().length, before);
+    t.same(node.savedConfigs(), [`${pod1}:eth0`, `${pod2}:eth0`].sort());
+    t.equal(node.leasedAddresses().length, before - 1, 'the ghost\'s address is free again');
+    const link = await runProgram('ip', ['-n', ghost, 'link', 'show', 'eth0']);
+    t.not(link.code, 0, 'and its eth0 is gone');
     await node.deleteNamespace(ghost);
   });
 

@@ -5,6 +5,7 @@
  * printed fix makes it ok again.
  */
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { requirePrerequisites } from '../helpers/require.js';
 import { HEALTHZ_PORT, PREFIX, startWeftCluster } from '../helpers/weft-cluster.js';
 
@@ -151,6 +152,25 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
     t.match(d.get('device'), { verdict: 'ok', detail: new RegExp(`^${DEVICE} up`) }, 'the device is found without the config');
     t.match(d.get('lease'), { verdict: 'warn' });
     t.match(d.get('ip_forward'), { verdict: 'ok' });
+  });
+
+  t.test('cni0 with an address from another subnet: FAIL naming it, with the fix; the right address is ok', async (t) => {
+    const subnet = /FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.1\/(\d+)/.exec(readFileSync(c.subnetFile(1), 'utf8'));
+    const gateway = `${subnet?.[1] ?? ''}.1/${subnet?.[2] ?? ''}`;
+    t.notOk((await doctor(1)).get('cni0 address'), 'no cni0: no row');
+    await c.sh(1, 'ip', ['link', 'add', 'cni0', 'mtu', '1400', 'type', 'bridge']);
+    try {
+      await c.sh(1, 'ip', ['addr', 'add', '10.5.250.1/24', 'dev', 'cni0']);
+      const d = await doctor(1);
+      t.same(d.fails(), ['cni0 address']);
+      t.match(d.get('cni0 address'), { detail: new RegExp(`cni0 has 10\\.5\\.250\\.1/24, but this host's subnet is .*\\(gateway ${gateway.replace(/\./g, '\\.')}\\)`),
+        fix: /remove or recreate the pods still attached to cni0/ });
+      await c.sh(1, 'ip', ['addr', 'flush', 'dev', 'cni0']);
+      await c.sh(1, 'ip', ['addr', 'add', gateway, 'dev', 'cni0']);
+      t.match((await doctor(1)).get('cni0 address'), { verdict: 'ok', detail: `${gateway}, the gateway of ` });
+    } finally {
+      await c.sh(1, 'ip', ['link', 'del', 'cni0']);
+    }
   });
 
   t.test('weftd stopped: the /readyz probe FAILs; without --healthz-port doctor says it only inferred', async (t) => {

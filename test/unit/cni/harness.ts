@@ -3,9 +3,10 @@
  * CNI_* environment, stdin, and a fake delegate; returns what the runtime
  * would see (exit code, stdout, stderr).
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCni } from '../../../src/cni/run.js';
+import { FakeBridgeProbe } from '../../fakes/fake-bridge-probe.js';
 import { FakePluginInvoker } from '../../fakes/fake-plugin-invoker.js';
 
 export const SUBNET_ENV = 'FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.34.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n';
@@ -23,6 +24,13 @@ export interface Node {
   readonly subnetFile: string;
   readonly dataDir: string;
   readonly invoker: FakePluginInvoker;
+  readonly bridge: FakeBridgeProbe;
+  /** CNI_NETNS paths that count as the plugin's own namespace. */
+  readonly ownNetns: Set<string>;
+  /** The parsed attachment record, or undefined when there is none. */
+  record(id?: string, ifname?: string, network?: string): Record<string, unknown> | undefined;
+  /** `<containerId>:<ifname>` of every record of a network (default weftnet). */
+  records(network?: string): string[];
   /** A netconf for this node, with `extra` merged in. */
   netconf(extra?: Record<string, unknown>): Record<string, unknown>;
   run(env: Record<string, string>, stdin: string | Record<string, unknown>): Promise<Outcome>;
@@ -35,8 +43,18 @@ export function makeNode(dir: string, subnetEnv: string | null = SUBNET_ENV): No
   const dataDir = join(dir, 'data');
   if (subnetEnv !== null) writeFileSync(subnetFile, subnetEnv);
   const invoker = new FakePluginInvoker();
+  const bridge = new FakeBridgeProbe();
+  const ownNetns = new Set<string>();
   const node: Node = {
-    dir, subnetFile, dataDir, invoker,
+    dir, subnetFile, dataDir, invoker, bridge, ownNetns,
+    record(id = 'c1', ifname = 'eth0', network = 'weftnet') {
+      const path = join(dataDir, '_attachments', network, `${id}:${ifname}`);
+      return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> : undefined;
+    },
+    records(network = 'weftnet') {
+      const dir = join(dataDir, '_attachments', network);
+      return existsSync(dir) ? readdirSync(dir).sort() : [];
+    },
     netconf: (extra = {}) => ({ cniVersion: '1.0.0', name: 'weftnet', type: 'weft', subnetFile, dataDir, ...extra }),
     async run(env, stdin) {
       let stdout = '';
@@ -51,7 +69,7 @@ export function makeNode(dir: string, subnetEnv: string | null = SUBNET_ENV): No
         },
         stdout: { write: (text: string) => { stdout += text; } },
         stderr: { write: (text: string) => { stderr += text; } },
-      }, { invoker: () => invoker });
+      }, { invoker: () => invoker, bridge: () => bridge, isOwnNetns: (path) => ownNetns.has(path) });
       return { code, stdout, stderr, json: stdout.trim() === '' ? undefined : JSON.parse(stdout) as Record<string, unknown> };
     },
     cni(command, stdin, id = 'c1', extraEnv = {}) {

@@ -15,7 +15,7 @@ t.test('VERSION reads neither stdin nor any other variable', async (t) => {
   const code = await runCni({
     env, readStdin: () => { throw new Error('stdin read'); },
     stdout: { write: (s: string) => { stdout += s; } }, stderr: { write: () => true },
-  }, { invoker: () => { throw new Error('invoker built'); } });
+  }, { invoker: () => { throw new Error('invoker built'); }, bridge: () => { throw new Error('bridge probe built'); }, isOwnNetns: () => { throw new Error('netns looked at'); } });
   t.equal(code, 0);
   t.same(JSON.parse(stdout), { cniVersion: '1.1.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
   t.same(touched, []);
@@ -58,10 +58,29 @@ t.test('every bad input gets its code, stdout carries exactly one JSON error, no
   t.notOk(existsSync(node.dataDir));
 });
 
-t.test('errors are labelled with the netconf version when it is known', async (t) => {
+t.test('SPEC Error: errors carry the request\'s cniVersion whenever stdin could be read', async (t) => {
   const node = makeNode(t.testdir(), null);
   t.equal((await node.cni('ADD', node.netconf({ cniVersion: '0.4.0' }))).json?.['cniVersion'], '0.4.0');
-  t.equal((await node.cni('ADD', '{')).json?.['cniVersion'], '1.1.0');
+  const env = await node.cni('ADD', node.netconf({ cniVersion: '0.3.1' }), 'c1', { CNI_NETNS: '' });
+  t.same([env.json?.['code'], env.json?.['cniVersion']], [4, '0.3.1'], 'a missing CNI_NETNS, found before the netconf is parsed');
+  const command = await node.run({ CNI_COMMAND: 'FROB', CNI_PATH: '/x' }, node.netconf({ cniVersion: '0.3.0' }));
+  t.same([command.json?.['code'], command.json?.['cniVersion']], [4, '0.3.0'], 'an unknown command');
+  t.same((await node.cni('ADD', node.netconf({ cniVersion: '0.2.0' }))).json, {
+    cniVersion: '0.2.0', code: 1, msg: 'incompatible CNI versions: config is "0.2.0"', details: 'weft supports 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0' });
+  t.equal((await node.cni('ADD', '{')).json?.['cniVersion'], '1.1.0', 'not JSON: weft\'s own version');
+});
+
+t.test('SPEC Parameters CNI_NETNS: the plugin\'s own network namespace is refused with 4 for ADD, CHECK and DEL', async (t) => {
+  const node = makeNode(t.testdir());
+  node.ownNetns.add('/proc/1/ns/net');
+  for (const command of ['ADD', 'CHECK', 'DEL']) {
+    const out = await node.cni(command, node.netconf(), 'c1', { CNI_NETNS: '/proc/1/ns/net' });
+    t.equal(out.json?.['code'], 4, command);
+    t.match(out.json?.['msg'], /CNI_NETNS \/proc\/1\/ns\/net is the network namespace the plugin runs in/, command);
+  }
+  t.same(node.invoker.calls, [], 'the delegate never ran');
+  t.same(node.records(), []);
+  t.equal((await node.cni('ADD', node.netconf())).code, 0, 'another netns is fine');
 });
 
 t.test('a bug inside a command is 999 with its message; the stack goes to stderr only', async (t) => {
@@ -83,5 +102,5 @@ t.test('logs are JSON lines on stderr at the netconf level, or in logFile', asyn
   const filed = await node.cni('ADD', node.netconf({ logLevel: 'debug', logFile }), 'c2');
   t.equal(filed.stderr, '');
   const { readFileSync } = await import('node:fs');
-  t.match(readFileSync(logFile, 'utf8'), /"msg":"delegate config saved".*\n.*"msg":"added"/);
+  t.match(readFileSync(logFile, 'utf8'), /"msg":"attachment record saved".*\n.*"msg":"added"/);
 });

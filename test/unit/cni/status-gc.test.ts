@@ -1,5 +1,5 @@
 import t from 'tap';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError } from '../../../src/cni/errors.js';
 import { makeNode, SUBNET_ENV } from './harness.js';
@@ -38,17 +38,37 @@ t.test('STATUS and GC need cniVersion 1.1.0', async (t) => {
   }
 });
 
-t.test('GC removes saved configs of containers not listed, only for this network', async (t) => {
+t.test('SPEC GC: each stale attachment of this network is released with the delegate DEL, then its record dropped', async (t) => {
   const node = makeNode(t.testdir());
   for (const id of ['keep', 'stale1', 'stale2']) await node.cni('ADD', node.netconf(), id);
+  await node.cni('ADD', node.netconf(), 'keep', { CNI_IFNAME: 'net1' });
   await node.cni('ADD', node.netconf({ name: 'othernet' }), 'other-net');
-  writeFileSync(join(node.dataDir, 'not-json'), 'x');
-  writeFileSync(join(node.dataDir, '.tmp-inflight-1'), 'x');
+  writeFileSync(join(node.dataDir, '_attachments', 'weftnet', '.tmp-inflight-1'), 'x');
+  const adds = node.invoker.calls.length;
   const out = await node.run({ CNI_COMMAND: 'GC', CNI_PATH: '/x' },
     node.netconf({ ...V11, 'cni.dev/valid-attachments': [{ containerID: 'keep', ifname: 'eth0' }] }));
-  t.same([out.code, out.stdout], [0, '']);
-  t.same(readdirSync(node.dataDir).sort(), ['.tmp-inflight-1', 'keep', 'not-json', 'other-net']);
+  t.same([out.code, out.stdout], [0, ''], out.stdout);
+  const dels = node.invoker.calls.slice(adds).filter((c) => c.command === 'DEL');
+  t.same(dels.map((c) => `${c.env['CNI_CONTAINERID']}/${c.env['CNI_IFNAME']} ${c.env['CNI_NETNS']}`).sort(),
+    ['keep/net1 /run/netns/keep', 'stale1/eth0 /run/netns/stale1', 'stale2/eth0 /run/netns/stale2'], 'one DEL per stale attachment, with its own CNI_* values');
+  t.ok(dels.every((c) => c.conf?.['name'] === 'weftnet' && c.conf?.['type'] === 'bridge'), 'with the saved config');
+  t.same(node.records(), ['.tmp-inflight-1', 'keep:eth0']);
+  t.same(node.records('othernet'), ['other-net:eth0'], 'another network\'s records are not touched');
   t.notOk(node.invoker.summary().includes('bridge GC'), 'a 1.0.0-only delegate is not asked for GC');
+});
+
+t.test('GC: a stale attachment whose DEL fails keeps its record; the others are released; GC reports the failure', async (t) => {
+  const node = makeNode(t.testdir());
+  for (const id of ['s1', 's2']) await node.cni('ADD', node.netconf(), id);
+  node.invoker.handlers.DEL = (call) => (call.env['CNI_CONTAINERID'] === 's1' ? new CniError(999, 'iptables is locked') : '');
+  const gc = (): Promise<Awaited<ReturnType<typeof node.run>>> => node.run({ CNI_COMMAND: 'GC', CNI_PATH: '/x' }, node.netconf({ ...V11, 'cni.dev/valid-attachments': [] }));
+  const out = await gc();
+  t.equal(out.json?.['code'], 999);
+  t.match(out.json?.['msg'], /weftnet\/s1\/eth0: iptables is locked/);
+  t.same(node.records(), ['s1:eth0']);
+  delete node.invoker.handlers.DEL;
+  t.equal((await gc()).code, 0, 'the next GC releases it');
+  t.same(node.records(), []);
 });
 
 t.test('GC is passed to a 1.1.0 delegate with the valid attachments', async (t) => {
@@ -71,7 +91,8 @@ t.test('GC without subnet.env still cleans up; without the attachment list it re
   writeFileSync(node.subnetFile, '');
   const out = await node.run({ CNI_COMMAND: 'GC', CNI_PATH: '/x' }, node.netconf({ ...V11, 'cni.dev/valid-attachments': [] }));
   t.equal(out.code, 0);
-  t.notOk(existsSync(join(node.dataDir, 'stale')));
+  t.same(node.records(), []);
+  t.same(node.invoker.summary(), ['bridge ADD', 'bridge DEL']);
   const refused = await node.run({ CNI_COMMAND: 'GC', CNI_PATH: '/x' }, node.netconf(V11));
   t.equal(refused.json?.['code'], 7);
 });

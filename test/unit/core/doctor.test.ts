@@ -182,3 +182,16 @@ t.test('FORWARD: DROP without accept rules FAILs with the fix; with them, or ACC
   t.match(fwd('-P FORWARD ACCEPT\n-A FORWARD -j REJECT\n'), { verdict: 'FAIL', detail: /policy ACCEPT, and -A FORWARD -j REJECT and no rule/ });
   t.match(check({ ...healthy(), iptables: { ok: false, error: 'iptables: not found' } }, 'FORWARD'), { verdict: 'warn', detail: /iptables: not found/ });
 });
+
+t.test('cni0 address: shown only when cni0 exists; FAIL with the stale address and the fix when it is not the subnet\'s gateway', async (t) => {
+  t.notOk(evaluateDoctor(healthy()).some((r) => r.check === 'cni0 address'), 'no cni0: no row');
+  t.match(check({ ...healthy(), cni0Addresses: ['10.5.1.1/24'] }, 'cni0 address'), { verdict: 'ok', detail: '10.5.1.1/24, the gateway of 10.5.1.0/24', fix: null });
+  t.match(check({ ...healthy(), cni0Addresses: [] }, 'cni0 address'), { verdict: 'ok', detail: /none yet/ });
+  t.match(check({ ...healthy(), cni0Addresses: ['10.5.7.1/24'] }, 'cni0 address'), {
+    verdict: 'FAIL',
+    detail: /cni0 has 10\.5\.7\.1\/24, but this host's subnet is 10\.5\.1\.0\/24 \(gateway 10\.5\.1\.1\/24\): every CNI ADD fails/,
+    fix: /remove or recreate the pods still attached to cni0.*re-addresses cni0 on the next ADD once none is attached/,
+  });
+  t.match(check({ ...healthy(), cni0Addresses: ['10.5.7.1/24'], subnetFile: { path: '/x', state: { ok: false, missing: true, errors: [] } } }, 'cni0 address'),
+    { verdict: 'warn', detail: /not checked/ });
+});
