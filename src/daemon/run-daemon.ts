@@ -45,7 +45,7 @@ export interface DaemonDeps {
   readonly random: () => number;
   readonly log: Logger;
   readonly status?: DaemonStatus;
-  /** weft's --ip-masq iptables rules, checked after every data-plane pass when opts.ipMasq is on. */
+  /** weft's --ip-masq iptables rules, made present (or absent when --ip-masq is off) on resync passes. */
   readonly trafficRules?: TrafficRulesPort | undefined;
 }
 
@@ -136,7 +136,7 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
       s.status.routeCollisions = result.refused?.length ?? 0;
       // The rules depend only on the network and our subnet, so they are checked on
       // resync passes (and until the first pass is done), not on every peer event.
-      if (s.opts.ipMasq && (resync || !s.status.ready)) await s.deps.trafficRules?.ensure(s.network, s.held.subnet); // never throws
+      if (resync || !s.status.ready) await s.deps.trafficRules?.ensure(s.network, s.held.subnet); // never throws
       s.status.recordPass(result, s.deps.clock.now() - started, s.deps.clock.now(), peers.length);
       if (result.ok) {
         if (await ensureSubnetFile(s.opts.subnetFile, env)) s.deps.log.info({ path: s.opts.subnetFile, ...env }, 'wrote subnet.env');
