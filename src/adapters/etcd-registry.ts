@@ -5,6 +5,7 @@
 import { Etcd3, type IKeyValue, type IOptions, type Watcher } from 'etcd3';
 import type { Cidr } from '../core/cidr.js';
 import { RegistryError, errorMessage } from '../core/errors.js';
+import { type EtcdContext, explainEtcdFailure } from '../core/etcd-failure.js';
 import { encodeSubnetKey } from '../core/lease.js';
 import type {
   ClaimResult, LeaseListing, RegistryEntry, RegistryEvent, SubnetRegistry, WatchHandlers,
@@ -56,9 +57,12 @@ export class EtcdRegistry implements SubnetRegistry {
   readonly #client: Etcd3;
   readonly #configKey: string;
   readonly #subnetsPrefix: string;
+  readonly #context: EtcdContext;
 
-  constructor(client: Etcd3, prefix: string) {
+  /** `context` names the endpoints (and user) in errors; default: the prefix only. */
+  constructor(client: Etcd3, prefix: string, context?: EtcdContext) {
     this.#client = client;
+    this.#context = context ?? { endpoints: ['(unnamed)'], prefix };
     const p = normalizePrefix(prefix);
     this.#configKey = `${p}/config`;
     this.#subnetsPrefix = `${p}/subnets/`;
@@ -83,7 +87,7 @@ export class EtcdRegistry implements SubnetRegistry {
     try {
       return await fn();
     } catch (err) {
-      throw new RegistryError(`etcd ${what} failed: ${errorMessage(err)}`, { cause: err });
+      throw new RegistryError(explainEtcdFailure(`etcd ${what} failed`, errorMessage(err), this.#context).message, { cause: err });
     }
   }
 
