@@ -147,7 +147,7 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
     const d = await doctor(1, ['--etcd-endpoints', 'http://192.0.2.1:2399']);
     t.equal(d.code, 1);
     t.same(d.fails(), ['etcd']);
-    t.match(d.get('etcd'), { detail: /ECONNREFUSED 192\.0\.2\.1:2399/, fix: /--etcd-endpoints/ });
+    t.match(d.get('etcd'), { detail: /etcd at http:\/\/192\.0\.2\.1:2399 is unreachable/, fix: /--etcd-endpoints/ });
     t.match(d.get('device'), { verdict: 'ok', detail: new RegExp(`^${DEVICE} up`) }, 'the device is found without the config');
     t.match(d.get('lease'), { verdict: 'warn' });
     t.match(d.get('ip_forward'), { verdict: 'ok' });
