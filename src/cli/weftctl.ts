@@ -58,11 +58,12 @@ function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & 
     .command('reserve <subnet>', 'make a subnet a reservation (no TTL) for a host', (c) => c
       .positional('subnet', { type: 'string', demandOption: true })
       .option('public-ip', { type: 'string', describe: 'the host\'s public IP (needed when the subnet is not leased yet)' })
-      .option('node-name', { type: 'string', describe: 'the host\'s weftd --node-name' }),
+      .option('node-name', { type: 'string', describe: 'the host\'s weftd --node-name' })
+      .option('force', { type: 'boolean', default: false, describe: 'also turn a live lease into a reservation (its host stops renewing it)' }),
     (argv) => run(reserveCommand, argv as never))
     .command('release <subnet>', 'delete a reservation', (c) => c
       .positional('subnet', { type: 'string', demandOption: true })
-      .option('force', { type: 'boolean', default: false, describe: 'also delete a live lease (its host re-acquires a subnet)' }),
+      .option('force', { type: 'boolean', default: false, describe: 'also delete a live lease, or a reservation its host holds (that host\'s weftd exits and leases again)' }),
     (argv) => run(releaseCommand, argv as never))
     .command('cleanup', 'remove weft\'s iptables chains and jumps (--ip-masq) from this host; stop weftd first', (c) => c,
       (argv) => run({ local: cleanupCommand }, argv as never))
