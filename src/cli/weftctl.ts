@@ -53,7 +53,7 @@ function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & 
       .option('mtu', { type: 'number', describe: 'set: underlay MTU (Backend.MTU; default the external interface\'s)' })
       .option('effective', { type: 'boolean', default: false, describe: 'get: show the config with defaults applied' }),
     (argv) => run(argv['action'] === 'get' ? configGet : configSet, argv as never))
-    .command('leases', 'list subnet leases and reservations', (c) => c.option('json', { type: 'boolean', default: false }),
+    .command('leases', 'list subnet leases and reservations', (c) => c.option('json', { type: 'boolean', default: false, describe: 'print JSON (for scripts)' }),
       (argv) => run(leasesCommand, argv as never))
     .command('reserve <subnet>', 'make a subnet a reservation (no TTL) for a host', (c) => c
       .positional('subnet', { type: 'string', demandOption: true })
@@ -70,7 +70,7 @@ function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & 
     .command('status', 'on a host: its lease, device and per-peer kernel entries; exit 1 on any drift', (c) => c
       .option('node-name', { type: 'string', describe: 'weftd\'s --node-name (default: the hostname)' })
       .option('subnet-file', { type: 'string', default: DEFAULT_SUBNET_FILE, describe: 'weftd\'s --subnet-file' })
-      .option('json', { type: 'boolean', default: false })
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON (for scripts)' })
       .config(host(HOST_SETTINGS)),
     (argv) => run(statusCommand, argv as never))
     .command('doctor', 'on a host: check what breaks overlays (weftd, etcd, sysctls, MTU, peers over UDP, FORWARD); exit 1 on any FAIL', (c) => c
@@ -78,7 +78,7 @@ function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & 
       .option('subnet-file', { type: 'string', default: DEFAULT_SUBNET_FILE, describe: 'weftd\'s --subnet-file' })
       .option('healthz-ip', { type: 'string', default: '127.0.0.1', describe: 'weftd\'s --healthz-ip' })
       .option('healthz-port', { type: 'number', default: 0, describe: 'weftd\'s --healthz-port: probe /readyz (0: infer readiness from subnet.env and the device)' })
-      .option('json', { type: 'boolean', default: false })
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON (for scripts)' })
       .config(host([...HOST_SETTINGS, ...HEALTHZ_SETTINGS])),
     (argv) => run({ local: doctorCommand }, argv as never));
 }
