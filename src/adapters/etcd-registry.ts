@@ -182,7 +182,8 @@ export class EtcdRegistry implements SubnetRegistry {
       if (stopped) return;
       stopped = true;
       if (watcher) void watcher.cancel().catch(() => undefined);
-      handlers.onError(err);
+      // The operator's words (a compaction keeps its text: the watcher counts those).
+      handlers.onError(new RegistryError(explainEtcdFailure('etcd watch failed', errorMessage(err), this.#context).message, { cause: err }));
     };
     this.#client.watch().prefix(this.#subnetsPrefix).startRevision(fromRevision).create()
       .then((w) => {
@@ -198,7 +199,7 @@ export class EtcdRegistry implements SubnetRegistry {
           if (events.length > 0) handlers.onEvents(events, String(res.header.revision));
         });
         w.on('error', (err: Error) => fail(err));
-        w.on('disconnected', (err: Error) => fail(new RegistryError(`watch disconnected: ${errorMessage(err)}`, { cause: err })));
+        w.on('disconnected', (err: Error) => fail(err));
       })
       .catch((err: unknown) => fail(err instanceof Error ? err : new Error(String(err))));
     return () => {
