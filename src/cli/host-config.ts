@@ -80,8 +80,12 @@ export function checkHostBooleans(args: readonly string[], settings: HostSetting
   checkBooleanSpellings(args, {}, undefined, booleanFlags);
 }
 
-/** Names in the env file that are not a WEFTD_* setting of `flags` (a typo would otherwise be ignored). */
+/**
+ * `WEFTD_*` names in the env file that are not a setting of `flags` (a typo
+ * would otherwise be ignored). Other variables (a proxy, NODE_OPTIONS) are
+ * the unit's business and left alone.
+ */
 export function unknownFileSettings(settings: HostSettings, flags: readonly string[]): string[] {
   const known = new Set(flags.map((f) => envName(ENV_PREFIX, f)));
-  return [...settings.file.keys()].filter((k) => !known.has(k));
+  return [...settings.file.keys()].filter((k) => k.startsWith(`${ENV_PREFIX}_`) && !known.has(k));
 }

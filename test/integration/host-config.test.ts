@@ -53,7 +53,7 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
   t.test('weftd and weftctl read the same env file; variables beat it; flags beat both', async (t) => {
     const prefix = '/hostcfg/network';
     await etcd.etcdctl(['put', `${prefix}/config`, '{"Network":"10.41.0.0/16"}']);
-    const env = file('weftd.env', ['# as installed', `WEFTD_ETCD_ENDPOINTS=${etcd.endpoints.join(',')}`, `WEFTD_ETCD_PREFIX="${prefix}"`,
+    const env = file('weftd.env', ['# as installed', 'HTTPS_PROXY=http://proxy.example:3128', `WEFTD_ETCD_ENDPOINTS=${etcd.endpoints.join(',')}`, `WEFTD_ETCD_PREFIX="${prefix}"`,
       'WEFTD_NODE_NAME=filehost', `WEFTD_SUBNET_FILE=${join(dir, 'subnet.env')}`, 'WEFTD_PUBLIC_IP=198.51.100.7', 'WEFTD_IP_MASQ=false']);
     const d = startWeftd(['--dataplane', 'none', '--config-file', env]);
     t.teardown(() => d.stop());
