@@ -5,6 +5,7 @@
 import { Etcd3, type IKeyValue, type IOptions, type Watcher } from 'etcd3';
 import type { Cidr } from '../core/cidr.js';
 import { RegistryError, errorMessage } from '../core/errors.js';
+import { type EtcdContext, explainEtcdFailure } from '../core/etcd-failure.js';
 import { encodeSubnetKey } from '../core/lease.js';
 import type {
   ClaimResult, LeaseListing, RegistryEntry, RegistryEvent, SubnetRegistry, WatchHandlers,
@@ -56,9 +57,12 @@ export class EtcdRegistry implements SubnetRegistry {
   readonly #client: Etcd3;
   readonly #configKey: string;
   readonly #subnetsPrefix: string;
+  readonly #context: EtcdContext;
 
-  constructor(client: Etcd3, prefix: string) {
+  /** `context` names the endpoints (and user) in errors; default: the prefix only. */
+  constructor(client: Etcd3, prefix: string, context?: EtcdContext) {
     this.#client = client;
+    this.#context = context ?? { endpoints: ['(unnamed)'], prefix };
     const p = normalizePrefix(prefix);
     this.#configKey = `${p}/config`;
     this.#subnetsPrefix = `${p}/subnets/`;
@@ -84,7 +88,7 @@ export class EtcdRegistry implements SubnetRegistry {
     try {
       return await fn();
     } catch (err) {
-      throw new RegistryError(`etcd ${what} failed: ${errorMessage(err)}`, { cause: err });
+      throw new RegistryError(explainEtcdFailure(`etcd ${what} failed`, errorMessage(err), this.#context).message, { cause: err });
     }
   }
 
@@ -179,7 +183,8 @@ export class EtcdRegistry implements SubnetRegistry {
       if (stopped) return;
       stopped = true;
       if (watcher) void watcher.cancel().catch(() => undefined);
-      handlers.onError(err);
+      // The operator's words (a compaction keeps its text: the watcher counts those).
+      handlers.onError(new RegistryError(explainEtcdFailure('etcd watch failed', errorMessage(err), this.#context).message, { cause: err }));
     };
     this.#client.watch().prefix(this.#subnetsPrefix).startRevision(fromRevision).create()
       .then((w) => {
@@ -195,7 +200,7 @@ export class EtcdRegistry implements SubnetRegistry {
           if (events.length > 0) handlers.onEvents(events, String(res.header.revision));
         });
         w.on('error', (err: Error) => fail(err));
-        w.on('disconnected', (err: Error) => fail(new RegistryError(`watch disconnected: ${errorMessage(err)}`, { cause: err })));
+        w.on('disconnected', (err: Error) => fail(err));
       })
       .catch((err: unknown) => fail(err instanceof Error ? err : new Error(String(err))));
     return () => {

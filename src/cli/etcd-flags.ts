@@ -70,7 +70,8 @@ export async function openRegistry(conn: EtcdConnection): Promise<EtcdRegistry> 
     cert: await readFlagFile('etcd-certfile', conn.certFile),
     key: await readFlagFile('etcd-keyfile', conn.keyFile),
   };
-  return new EtcdRegistry(new Etcd3(etcdClientOptions(conn, tls)), conn.prefix);
+  return new EtcdRegistry(new Etcd3(etcdClientOptions(conn, tls)), conn.prefix,
+    { endpoints: conn.endpoints, prefix: conn.prefix, username: conn.username, clientCert: conn.certFile !== undefined });
 }
 
 export function configKey(prefix: string): string {

@@ -19,6 +19,13 @@ export interface LeaseRow {
   readonly state: 'peer' | 'pending' | 'refused' | 'unknown';
   /** Why it is pending or refused; null for a peer. */
   readonly reason: string | null;
+  /** The etcd lease id in hex, the form `etcdctl lease timetolive` takes; null for reservations. */
+  readonly leaseId: string | null;
+}
+
+/** etcd3 gives lease ids in decimal; etcdctl prints and takes them in hex. */
+export function leaseIdHex(decimal: string): string {
+  return BigInt(decimal).toString(16);
 }
 
 export interface SkippedRow {

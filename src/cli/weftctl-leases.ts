@@ -5,7 +5,7 @@ import { decodeLeaseValue, decodeSubnetKey, encodeLeaseValue, encodeSubnetKey } 
 import { parseNetworkConfigText } from '../core/network-config.js';
 import { type LeaseVerdict, PeerSet } from '../core/peer-set.js';
 import type { RegistryEntry, SubnetRegistry } from '../adapters/registry.js';
-import { type LeaseRow, type SkippedRow, renderLeases } from './leases-table.js';
+import { type LeaseRow, type SkippedRow, leaseIdHex, renderLeases } from './leases-table.js';
 import type { CtlIo } from './ctl-io.js';
 
 export async function leasesCommand(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo): Promise<number> {
@@ -35,6 +35,7 @@ export async function leasesCommand(registry: SubnetRegistry, argv: Record<strin
       vtepMac: value.attrs.vtepMac ?? null, backendType: value.attrs.backendType, reservation: entry.reservation, ttlSeconds: ttl,
       state: verdict === undefined ? 'unknown' : verdict.state === 'self' ? 'peer' : verdict.state,
       reason: verdict && verdict.state !== 'peer' && verdict.state !== 'self' ? verdict.reason ?? null : null,
+      leaseId: entry.reservation ? null : leaseIdHex(entry.leaseId),
     });
   }));
   skipped.sort((a, b) => a.key.localeCompare(b.key));
@@ -63,9 +64,14 @@ export async function reserveCommand(registry: SubnetRegistry, argv: Record<stri
     return 0;
   }
   if (entry) {
+    const holder = describeHolder(entry);
+    if (!argv['force']) {
+      throw new UsageError(`${subnet} is a live lease of ${holder}; with --force it becomes a reservation (no TTL): ${holder} keeps it, `
+        + 'its weftd stops renewing it, and no other host can ever get it until weftctl release');
+    }
     const res = await registry.replace(subnet, entry.value, entry.modRevision, 0);
     if (!res.ok) throw new UsageError(`${subnet} changed while reserving it; try again`);
-    io.out(`${subnet} is now a reservation (no TTL) for its current holder`);
+    io.out(`${subnet} is now a reservation (no TTL) for ${holder}`);
     return 0;
   }
   const publicIp = argv['public-ip'];
@@ -80,6 +86,11 @@ export async function reserveCommand(registry: SubnetRegistry, argv: Record<stri
   return 0;
 }
 
+function describeHolder(entry: RegistryEntry): string {
+  const value = decodeLeaseValue(entry.value);
+  return value.ok ? value.attrs.nodeName ?? value.attrs.publicIp : 'an unreadable lease';
+}
+
 export async function releaseCommand(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo): Promise<number> {
   const subnet = subnetArg(argv['subnet']);
   const entry = await findEntry(registry, subnet);
@@ -87,10 +98,14 @@ export async function releaseCommand(registry: SubnetRegistry, argv: Record<stri
     io.out(`${subnet} is not leased or reserved; nothing to do`);
     return 0;
   }
+  const who = describeHolder(entry);
   if (!entry.reservation && !argv['force']) {
-    const holder = decodeLeaseValue(entry.value);
-    const who = holder.ok ? holder.attrs.nodeName ?? holder.attrs.publicIp : 'an unreadable lease';
     throw new UsageError(`${subnet} is a live lease of ${who}, not a reservation; use --force to delete it (that host's weftd then exits and leases again)`);
+  }
+  const value = decodeLeaseValue(entry.value);
+  if (entry.reservation && value.ok && value.attrs.vtepMac !== undefined && !argv['force']) {
+    throw new UsageError(`${subnet} is reserved for ${who}, which has come up and holds it (its VTEP MAC is in the reservation); `
+      + `use --force to release it: ${who}'s weftd then exits and leases a subnet again (its pods keep addresses from ${subnet} until recreated)`);
   }
   if (!(await registry.remove(subnet, entry.modRevision))) throw new UsageError(`${subnet} changed while releasing it; try again`);
   io.out(`${subnet} released`);

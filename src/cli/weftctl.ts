@@ -1,5 +1,8 @@
 /**
- * weftctl: the operator's CLI. Same etcd flags as weftd (and WEFTCTL_* env).
+ * weftctl: the operator's CLI. Same etcd flags as weftd, and the same host
+ * configuration (WEFTD_* variables, then /etc/weft/weftd.env; the command line
+ * wins): etcd flags for every command, weftd's node name, subnet file and
+ * healthz address for status and doctor (host-config.ts).
  *   weftctl config get | set      network config (set validates before writing)
  *   weftctl leases [--json]       every lease with its TTL, or "reservation"
  *   weftctl reserve SUBNET        pin a subnet (no TTL) to a host
@@ -19,6 +22,13 @@ import { statusCommand } from './weftctl-status.js';
 import { doctorCommand } from './weftctl-doctor.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
 import type { CtlIo } from './ctl-io.js';
+import { ENV_FILE_OPTION, type HostSettings, checkHostBooleans, readHostSettings, settingsFor } from './host-config.js';
+
+/** weftd's settings that weftctl shares: every command's etcd connection, and the host's identity for status/doctor. */
+const ETCD_SETTINGS = ['etcd-endpoints', 'etcd-prefix', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'etcd-username', 'etcd-password'] as const;
+const HOST_SETTINGS = ['node-name', 'subnet-file'] as const;
+const HEALTHZ_SETTINGS = ['healthz-ip', 'healthz-port'] as const;
+const BOOLEAN_FLAGS = ['json', 'force', 'effective'] as const;
 
 export type { CtlIo } from './ctl-io.js';
 
@@ -27,51 +37,67 @@ type Handler = (registry: SubnetRegistry, argv: Record<string, unknown> & EtcdFl
 /** A command that acts on this host only: main() opens no etcd connection for it. */
 type LocalCommand = { readonly local: (argv: Record<string, unknown>, io: CtlIo) => Promise<number> };
 
-function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & EtcdFlagValues) => void): Argv {
-  const y = withEtcdFlags(yargs()).scriptName('weftctl').env('WEFTCTL').parserConfiguration({ 'duplicate-arguments-array': false }).strict().demandCommand(1, 'a command is required').help().version(false).wrap(100);
+function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & EtcdFlagValues) => void, settings?: HostSettings): Argv {
+  const host = (flags: readonly string[]): Record<string, string> => (settings ? settingsFor(settings, flags) : {});
+  const y = withEtcdFlags(yargs()).scriptName('weftctl').option('config-file', ENV_FILE_OPTION).config(host(ETCD_SETTINGS)).parserConfiguration({ 'duplicate-arguments-array': false }).strict().demandCommand(1, 'a command is required').help().version(false).wrap(100);
   return y
     .command('config <action> [file]', 'show or set the network config', (c) => c
       .positional('action', { choices: ['get', 'set'] as const })
       .positional('file', { type: 'string', describe: 'JSON file for set ("-" for stdin)' })
-      .option('network', { type: 'string' }).option('subnet-len', { type: 'number' })
-      .option('subnet-min', { type: 'string' }).option('subnet-max', { type: 'string' })
-      .option('vni', { type: 'number' }).option('port', { type: 'number' }).option('mtu', { type: 'number' })
+      .option('network', { type: 'string', describe: 'set: the overlay network (Network), e.g. 10.5.0.0/16' })
+      .option('subnet-len', { type: 'number', describe: 'set: prefix length of each host\'s subnet (SubnetLen; default 24, or network prefix + 2)' })
+      .option('subnet-min', { type: 'string', describe: 'set: first subnet handed out (SubnetMin; default the second subnet)' })
+      .option('subnet-max', { type: 'string', describe: 'set: last subnet handed out (SubnetMax; default the last subnet)' })
+      .option('vni', { type: 'number', describe: 'set: VXLAN id (Backend.VNI; default 1)' })
+      .option('port', { type: 'number', describe: 'set: VXLAN UDP port (Backend.Port; default 8472)' })
+      .option('mtu', { type: 'number', describe: 'set: underlay MTU (Backend.MTU; default the external interface\'s)' })
       .option('effective', { type: 'boolean', default: false, describe: 'get: show the config with defaults applied' }),
     (argv) => run(argv['action'] === 'get' ? configGet : configSet, argv as never))
-    .command('leases', 'list subnet leases and reservations', (c) => c.option('json', { type: 'boolean', default: false }),
+    .command('leases', 'list subnet leases and reservations', (c) => c.option('json', { type: 'boolean', default: false, describe: 'print JSON (for scripts)' }),
       (argv) => run(leasesCommand, argv as never))
     .command('reserve <subnet>', 'make a subnet a reservation (no TTL) for a host', (c) => c
       .positional('subnet', { type: 'string', demandOption: true })
       .option('public-ip', { type: 'string', describe: 'the host\'s public IP (needed when the subnet is not leased yet)' })
-      .option('node-name', { type: 'string', describe: 'the host\'s weftd --node-name' }),
+      .option('node-name', { type: 'string', describe: 'the host\'s weftd --node-name' })
+      .option('force', { type: 'boolean', default: false, describe: 'also turn a live lease into a reservation (its host stops renewing it)' }),
     (argv) => run(reserveCommand, argv as never))
     .command('release <subnet>', 'delete a reservation', (c) => c
       .positional('subnet', { type: 'string', demandOption: true })
-      .option('force', { type: 'boolean', default: false, describe: 'also delete a live lease (its host re-acquires a subnet)' }),
+      .option('force', { type: 'boolean', default: false, describe: 'also delete a live lease, or a reservation its host holds (that host\'s weftd exits and leases again)' }),
     (argv) => run(releaseCommand, argv as never))
     .command('cleanup', 'remove weft\'s iptables chains and jumps (--ip-masq) from this host; stop weftd first', (c) => c,
       (argv) => run({ local: cleanupCommand }, argv as never))
     .command('status', 'on a host: its lease, device and per-peer kernel entries; exit 1 on any drift', (c) => c
       .option('node-name', { type: 'string', describe: 'weftd\'s --node-name (default: the hostname)' })
       .option('subnet-file', { type: 'string', default: DEFAULT_SUBNET_FILE, describe: 'weftd\'s --subnet-file' })
-      .option('json', { type: 'boolean', default: false }),
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON (for scripts)' })
+      .config(host(HOST_SETTINGS)),
     (argv) => run(statusCommand, argv as never))
     .command('doctor', 'on a host: check what breaks overlays (weftd, etcd, sysctls, MTU, peers over UDP, FORWARD); exit 1 on any FAIL', (c) => c
       .option('node-name', { type: 'string', describe: 'weftd\'s --node-name (default: the hostname)' })
       .option('subnet-file', { type: 'string', default: DEFAULT_SUBNET_FILE, describe: 'weftd\'s --subnet-file' })
       .option('healthz-ip', { type: 'string', default: '127.0.0.1', describe: 'weftd\'s --healthz-ip' })
       .option('healthz-port', { type: 'number', default: 0, describe: 'weftd\'s --healthz-port: probe /readyz (0: infer readiness from subnet.env and the device)' })
-      .option('json', { type: 'boolean', default: false }),
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON (for scripts)' })
+      .config(host([...HOST_SETTINGS, ...HEALTHZ_SETTINGS])),
     (argv) => run({ local: doctorCommand }, argv as never));
 }
 
 export async function main(args: readonly string[], io: CtlIo = {
   out: (t) => process.stdout.write(`${t}\n`), err: (t) => process.stderr.write(`${t}\n`),
-}): Promise<number> {
+}, env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
   let chosen: { handler: Handler | LocalCommand; argv: Record<string, unknown> & EtcdFlagValues } | undefined;
   let failure: string | undefined;
   let output = '';
-  const parser = build((handler, argv) => { chosen = { handler, argv }; })
+  let settings: HostSettings;
+  try {
+    settings = await readHostSettings(args, env);
+    checkHostBooleans(args, settings, BOOLEAN_FLAGS, []);
+  } catch (err) {
+    io.err(`weftctl: ${errorMessage(err)}\n\n${await build(() => undefined).getHelp()}`);
+    return 1;
+  }
+  const parser = build((handler, argv) => { chosen = { handler, argv }; }, settings)
     .fail((msg, err) => { failure = msg || errorMessage(err); })
     .exitProcess(false);
   // yargs reads a bare "-" as a flag; it means stdin here.

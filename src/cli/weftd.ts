@@ -1,6 +1,7 @@
 /**
- * weftd: flags (flannel's names; each also read from WEFTD_<FLAG>, the
- * command line wins) → typed options → real adapters → runDaemon.
+ * weftd: flags (flannel's names; each also read from WEFTD_<FLAG>, then from
+ * the env file /etc/weft/weftd.env, the command line wins; host-config.ts)
+ * → typed options → real adapters → runDaemon.
  * Exit codes: 0 clean stop, 1 bad flags/config or startup failure, 2 lease lost.
  */
 import { hostname } from 'node:os';
@@ -20,8 +21,11 @@ import { configKey, etcdConnection, openRegistry, withEtcdFlags } from './etcd-f
 import { LOG_LEVELS, createLogger } from './log.js';
 import { startHealthServer } from '../daemon/health-server.js';
 import { createKernelDataPlane } from './kernel-data-plane.js';
+import { ENV_FILE_OPTION, ENV_PREFIX, type HostSettings, checkHostBooleans, readHostSettings, settingsFor, unknownFileSettings } from './host-config.js';
 
-function parser() {
+const BOOLEAN_FLAGS = ['ip-masq'] as const;
+
+function parser(fileSettings: Record<string, string> = {}) {
   return withEtcdFlags(yargs())
     .scriptName('weftd')
     .usage('$0 [flags]\n\nLeases a subnet from etcd and keeps this host\'s VXLAN overlay in sync with its peers.')
@@ -29,7 +33,7 @@ function parser() {
     .option('public-ip', { type: 'string', describe: 'IP address advertised to peers and used as the VXLAN source; must be an address of the external interface (default: the interface address)' })
     .option('subnet-file', { type: 'string', default: DEFAULT_SUBNET_FILE, describe: 'where to write subnet.env' })
     .option('subnet-lease-ttl', { type: 'string', default: '24h', describe: 'TTL of the subnet lease in etcd (renewed every third of it)' })
-    .option('ip-masq', { type: 'boolean', default: false, describe: 'masquerade traffic leaving the overlay network (iptables chains WEFT-POSTRTG, WEFT-FWD)' })
+    .option('ip-masq', { type: 'boolean', default: true, describe: 'masquerade traffic leaving the overlay network and accept forwarding to and from it (iptables chains WEFT-POSTRTG, WEFT-FWD); false removes them' })
     .option('healthz-ip', { type: 'string', default: '127.0.0.1', describe: 'address for the health/metrics endpoint' })
     .option('healthz-port', { type: 'number', default: 0, describe: 'port for /healthz, /readyz and /metrics (0: off)' })
     .option('healthz-etcd-grace', { type: 'string', default: '2m', describe: '/healthz fails once etcd has been unreachable this long' })
@@ -37,7 +41,9 @@ function parser() {
     .option('resync-interval', { type: 'string', default: '10s', describe: 'full reconcile of kernel state at least this often' })
     .option('dataplane', { choices: ['vxlan', 'none'] as const, default: 'vxlan' as const, describe: 'none: lease and watch only, program no kernel state' })
     .option('log-level', { choices: LOG_LEVELS, default: 'info' as const, describe: 'log level' })
-    .env('WEFTD')
+    .option('config-file', ENV_FILE_OPTION)
+    .env(ENV_PREFIX)
+    .config(fileSettings)
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .strict()
     .help()
@@ -63,6 +69,7 @@ function validate(argv: ParsedDaemonFlags['argv']): DaemonOptions {
     throw new UsageError(`--healthz-port "${argv['healthz-port']}" must be a port number (0 to disable)`);
   }
   if (parseDuration(argv['healthz-etcd-grace']) === undefined) throw new UsageError(`--healthz-etcd-grace "${argv['healthz-etcd-grace']}" must be a duration like 2m`);
+  if (!/^\d+$/.test(String(argv['healthz-port']))) throw new UsageError(`--healthz-port "${argv['healthz-port']}" must be a port number (0 to disable)`);
   if (!isIpv4(argv['healthz-ip'])) throw new UsageError(`--healthz-ip "${argv['healthz-ip']}" is not an IPv4 address`);
   const conn = etcdConnection(argv);
   return {
@@ -73,15 +80,39 @@ function validate(argv: ParsedDaemonFlags['argv']): DaemonOptions {
 
 /** Parses flags; throws UsageError (with usage text) on anything wrong. */
 export async function parseDaemonFlags(args: readonly string[]): Promise<ParsedDaemonFlags | undefined> {
+  const withUsage = async (err: unknown): Promise<UsageError> => new UsageError(`${errorMessage(err)}\n\n${await parser().getHelp()}`);
+  let settings: HostSettings;
+  const flags = daemonFlagNames();
+  try {
+    settings = await readHostSettings(args);
+    const unknown = unknownFileSettings(settings, flags);
+    if (unknown.length > 0) throw new UsageError(`${settings.path}: ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a weftd setting' : 'are not weftd settings'} (see weftd --help: WEFTD_ + the flag in upper case, '-' as '_')`);
+    checkHostBooleans(args, settings, BOOLEAN_FLAGS, BOOLEAN_FLAGS);
+  } catch (err) {
+    throw await withUsage(err);
+  }
   let failure: string | undefined;
   let helped = false;
-  const argv = await parser()
+  const argv = await parser(fileSettings(settings, flags))
     .fail((msg, err) => { failure = msg || errorMessage(err); })
     .exitProcess(false)
     .parseAsync([...args], {}, (_err, _argv, output) => { if (output) { helped = true; process.stdout.write(`${output}\n`); } });
-  if (failure) throw new UsageError(`${failure}\n\n${await parser().getHelp()}`);
+  if (failure) throw await withUsage(failure);
   if (helped) return undefined;
-  return { argv, options: validate(argv) };
+  try {
+    return { argv, options: validate(argv) };
+  } catch (err) {
+    throw await withUsage(err);
+  }
+}
+
+/** Every flag weftd takes (the names its WEFTD_* settings come from). */
+export function daemonFlagNames(): string[] {
+  return Object.keys((parser() as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key).filter((k) => !['help', 'version', '$0', 'config-file'].includes(k));
+}
+
+function fileSettings(settings: HostSettings, flags: readonly string[]): Record<string, string> {
+  return settingsFor(settings, flags, { fileOnly: true });
 }
 
 export async function main(args: readonly string[]): Promise<number> {
@@ -114,8 +145,9 @@ export async function main(args: readonly string[]): Promise<number> {
         etcdGraceMs: parseDuration(argv['healthz-etcd-grace']) ?? 120_000, staleAfterMs: Math.max(60_000, 6 * options.resyncMs) });
     }
     const dataPlane: DataPlanePort = argv.dataplane === 'none' ? new LeaseOnlyDataPlane() : await createKernelDataPlane(log);
-    // --ip-masq: weft's iptables chains (docs/masquerade.md); --dataplane none programs nothing, iptables included.
-    const trafficRules = options.ipMasq && argv.dataplane !== 'none' ? new TrafficRules({ iptables: new IptablesCli(), log: log.child({ component: 'iptables' }) }) : undefined;
+    // --ip-masq: weft's iptables chains, present or absent (docs/masquerade.md); --dataplane none programs nothing, iptables included.
+    const trafficRules = argv.dataplane !== 'none'
+      ? new TrafficRules({ iptables: new IptablesCli(), log: log.child({ component: 'iptables' }), enabled: options.ipMasq }) : undefined;
     return await runDaemon(options, { registry, dataPlane, clock: systemClock, random: Math.random, log, status, trafficRules }, controller.signal);
   } catch (err) {
     if (controller.signal.aborted) return 0;

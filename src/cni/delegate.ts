@@ -1,9 +1,10 @@
 /**
  * Builds the delegate's network configuration from the netconf and this
  * host's subnet.env, with flannel's CNI plugin rules (flannel-io/cni-plugin
- * doCmdAdd / getDelegateIPAM) and one deliberate difference: the route to the
+ * doCmdAdd / getDelegateIPAM) and two deliberate differences: the route to the
  * overlay network carries an explicit `gw`, because the bridge plugin's CHECK
- * (containernetworking/plugins 1.1.1, upstream #886) fails without one.
+ * (containernetworking/plugins 1.1.1, upstream #886) fails without one; and
+ * `ipMasq` defaults to false whatever FLANNEL_IPMASQ says (see delegateIpMasq).
  * Pure: no I/O.
  */
 import { nthAddress } from '../core/cidr.js';
@@ -22,12 +23,25 @@ export function buildDelegateConf(netconf: NetConf, env: SubnetEnv): JsonObject 
   conf['name'] = netconf.name;
   const type = typeof conf['type'] === 'string' ? conf['type'] : DEFAULT_DELEGATE_TYPE;
   conf['type'] = type;
-  if (conf['ipMasq'] === undefined) conf['ipMasq'] = !env.ipMasq;
+  if (conf['ipMasq'] === undefined) conf['ipMasq'] = delegateIpMasq(env);
   if (conf['mtu'] === undefined) conf['mtu'] = env.mtu;
   if (conf['isGateway'] === undefined && type === 'bridge') conf['isGateway'] = true;
   conf['cniVersion'] = netconf.cniVersion;
   conf['ipam'] = buildIpam(netconf.ipam, env);
   return conf;
+}
+
+/**
+ * The delegate's `ipMasq` when the netconf does not set it: always false.
+ * flannel's plugin uses `!FLANNEL_IPMASQ`, so without `--ip-masq` the bridge
+ * masquerades every pod's traffic that leaves the pod subnet, pod-to-pod across
+ * hosts included, in a per-pod chain that outlives a later `--ip-masq`. In
+ * weft, masquerading is weftd's job alone (`--ip-masq`, on by default): its
+ * rules match the network and the subnet, not a pod, so switching the flag
+ * changes the traffic of existing pods too (docs/masquerade.md).
+ */
+export function delegateIpMasq(_env: SubnetEnv): boolean {
+  return false;
 }
 
 /**

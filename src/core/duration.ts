@@ -1,19 +1,21 @@
-/** Durations on the command line: `90`, `90s`, `15m`, `24h`, `1h30m`, `500ms` (bare numbers are seconds). */
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/**
+ * Durations on the command line and in WEFTD_* variables, exactly these
+ * spellings (docs/configuration.md): a bare number of seconds (`90`, `1.5`), or
+ * `<number><unit>` parts with units `d`, `h`, `m`, `s`, `ms`, each at most once
+ * and in that order (`500ms`, `90s`, `15m`, `24h`, `1h30m`, `1.5h`, `7d`).
+ * No spaces, signs or other units.
+ */
+const UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+const NUMBER = String.raw`\d+(?:\.\d+)?`;
+const DURATION = new RegExp(`^(?:(${NUMBER})d)?(?:(${NUMBER})h)?(?:(${NUMBER})m)?(?:(${NUMBER})s)?(?:(${NUMBER})ms)?$`);
 
 /** Returns milliseconds, or undefined when the text is not a duration. */
 export function parseDuration(text: string): number | undefined {
-  const trimmed = text.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(trimmed); m; m = re.exec(trimmed)) {
-    total += Number(m[1]) * (UNIT_MS[m[2] ?? 's'] ?? 0);
-    matched = re.lastIndex;
-  }
-  if (matched === 0 || matched !== trimmed.length) return undefined;
-  return Math.round(total);
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const m = DURATION.exec(text);
+  if (!m || text === '') return undefined;
+  const units = ['d', 'h', 'm', 's', 'ms'] as const;
+  return Math.round(units.reduce((total, unit, i) => total + Number(m[i + 1] ?? 0) * (UNIT_MS[unit] ?? 0), 0));
 }
 
 /** `86400000` → `24h`, `5400000` → `1h30m`, `2500` → `2.5s`. */

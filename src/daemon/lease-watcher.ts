@@ -24,6 +24,8 @@ export interface LeaseWatcherDeps {
   readonly onChange: () => void;
   /** Called once when our own key is deleted or taken over. */
   readonly onLost: (reason: string) => void;
+  /** Called once when our own key turns into a reservation (no etcd lease), e.g. `weftctl reserve --force`. */
+  readonly onReserved?: () => void;
 }
 
 export interface WatchStats {
@@ -44,7 +46,7 @@ const MAX_BACKOFF_MS = 10_000;
 export class LeaseWatcher {
   readonly #deps: LeaseWatcherDeps;
   readonly #throttled: ThrottledLog;
-  #own: { key: string; self: Identity } | undefined;
+  #own: { key: string; self: Identity; reserved?: boolean } | undefined;
   #firstList: (() => void) | undefined;
   /** Resolves after the first successful listing. */
   readonly ready: Promise<void>;
@@ -57,8 +59,8 @@ export class LeaseWatcher {
   }
 
   /** Starts checking our own key (after the lease is acquired). */
-  watchOwn(subnet: Cidr, self: Identity): void {
-    this.#own = { key: encodeSubnetKey(subnet), self };
+  watchOwn(subnet: Cidr, self: Identity, reserved = false): void {
+    this.#own = { key: encodeSubnetKey(subnet), self, reserved };
   }
 
   /** Runs until the signal aborts. */
@@ -150,7 +152,7 @@ export class LeaseWatcher {
     if (!this.#own) return;
     const entry = entries.find((e) => e.key === this.#own?.key);
     if (!entry) this.#lost(`our lease ${this.#own.key} is gone from etcd (expired or deleted)`);
-    else this.#checkOwnValue(entry.value);
+    else this.#checkOwnValue(entry.value, entry.reservation);
   }
 
   #checkOwnEvent(ev: RegistryEvent): void {
@@ -158,11 +160,11 @@ export class LeaseWatcher {
     if (ev.type === 'delete' && ev.key === this.#own.key) {
       this.#lost(`our lease ${this.#own.key} was deleted from etcd (expired or removed by an operator)`);
     } else if (ev.type === 'put' && ev.entry.key === this.#own.key) {
-      this.#checkOwnValue(ev.entry.value);
+      this.#checkOwnValue(ev.entry.value, ev.entry.reservation);
     }
   }
 
-  #checkOwnValue(value: string): void {
+  #checkOwnValue(value: string, reservation: boolean): void {
     const own = this.#own;
     if (!own) return;
     const decoded = decodeLeaseValue(value);
@@ -172,6 +174,12 @@ export class LeaseWatcher {
     }
     if (!isOwnLease({ subnet: '' as Cidr, attrs: decoded.attrs }, own.self)) {
       this.#lost(`our lease ${own.key} was taken over by node ${decoded.attrs.nodeName ?? '(flannel)'} with public IP ${decoded.attrs.publicIp}`);
+      return;
+    }
+    if (reservation && !own.reserved) {
+      own.reserved = true;
+      this.#deps.log.info({ key: own.key }, 'our lease became a reservation (no TTL); no longer renewing it');
+      this.#deps.onReserved?.();
     }
   }
 

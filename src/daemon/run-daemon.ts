@@ -45,7 +45,7 @@ export interface DaemonDeps {
   readonly random: () => number;
   readonly log: Logger;
   readonly status?: DaemonStatus;
-  /** weft's --ip-masq iptables rules, checked after every data-plane pass when opts.ipMasq is on. */
+  /** weft's --ip-masq iptables rules, made present (or absent when --ip-masq is off) on resync passes. */
   readonly trafficRules?: TrafficRulesPort | undefined;
 }
 
@@ -83,9 +83,16 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   const stop = AbortSignal.any([signal, lost.signal]);
   const wake = new Wakeup(deps.clock);
   const peers = new PeerSet(config, { subnet: held.subnet, publicIp: prepared.publicIp, vtepMac: prepared.vtepMac });
-  const watcher = new LeaseWatcher({ registry: deps.registry, peers, clock: deps.clock, log, onChange: () => wake.ring(), onLost });
+  // A reservation made for our subnet while we run (weftctl reserve --force): stop renewing the etcd lease.
+  const keeperStop = new AbortController();
+  const onReserved = (): void => {
+    if (status.lease) status.lease = { ...status.lease, leaseId: '0', reservation: true };
+    status.leaseTtlSeconds = undefined;
+    keeperStop.abort();
+  };
+  const watcher = new LeaseWatcher({ registry: deps.registry, peers, clock: deps.clock, log, onChange: () => wake.ring(), onLost, onReserved });
   status.watch = watcher.stats;
-  watcher.watchOwn(held.subnet, { nodeName: opts.nodeName, publicIp: prepared.publicIp });
+  watcher.watchOwn(held.subnet, { nodeName: opts.nodeName, publicIp: prepared.publicIp }, held.reservation);
   const background = [
     watcher.run(stop),
     probeEtcd({ registry: deps.registry, clock: deps.clock, log, status, intervalMs: opts.etcdProbeMs ?? 5000, configText }, stop),
@@ -93,7 +100,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
       registry: deps.registry, leaseId: held.leaseId, ttlSeconds: opts.leaseTtlSeconds, clock: deps.clock, log, onLost,
       onRenewed: (ttl) => { status.leaseTtlSeconds = ttl; status.leaseRenewedAt = deps.clock.now(); },
       onError: () => { status.etcdErrors++; },
-    }, stop),
+    }, AbortSignal.any([stop, keeperStop.signal])),
   ];
   await Promise.race([watcher.ready, new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
 
@@ -136,7 +143,7 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
       s.status.routeCollisions = result.refused?.length ?? 0;
       // The rules depend only on the network and our subnet, so they are checked on
       // resync passes (and until the first pass is done), not on every peer event.
-      if (s.opts.ipMasq && (resync || !s.status.ready)) await s.deps.trafficRules?.ensure(s.network, s.held.subnet); // never throws
+      if (resync || !s.status.ready) await s.deps.trafficRules?.ensure(s.network, s.held.subnet); // never throws
       s.status.recordPass(result, s.deps.clock.now() - started, s.deps.clock.now(), peers.length);
       if (result.ok) {
         if (await ensureSubnetFile(s.opts.subnetFile, env)) s.deps.log.info({ path: s.opts.subnetFile, ...env }, 'wrote subnet.env');

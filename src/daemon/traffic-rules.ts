@@ -4,8 +4,10 @@
  * anything differs rewrite only what differs in one `iptables-restore
  * --noflush` transaction per table. A pass that finds the rules right writes
  * nothing, so a restart never flushes them. Failures are logged (throttled)
- * and retried on the next pass; they never stop the daemon. Rules are only
- * removed by `weftctl cleanup` (removeTrafficRules).
+ * and retried on the next pass; they never stop the daemon. With `--ip-masq`
+ * off the same check makes sure they are absent (removeTrafficRules, which
+ * `weftctl cleanup` also uses), so switching the flag converges every pod of
+ * the host, existing ones included.
  */
 import type { Logger } from 'pino';
 import type { Cidr } from '../core/cidr.js';
@@ -24,7 +26,7 @@ export interface TrafficRulesResult {
   readonly changed: boolean;
 }
 
-/** What the reconcile loop calls once per pass when `--ip-masq` is on. Never throws. */
+/** What the reconcile loop calls on resync passes: rules present (`--ip-masq`) or absent. Never throws. */
 export interface TrafficRulesPort {
   ensure(network: Cidr, subnet: Cidr): Promise<TrafficRulesResult>;
 }
@@ -78,15 +80,39 @@ export class TrafficRules implements TrafficRulesPort {
   readonly #iptables: Iptables;
   readonly #log: Logger;
   readonly #throttled: ThrottledLog;
+  readonly #enabled: boolean;
   #checked = false;
 
-  constructor(deps: { iptables: Iptables; log: Logger; now?: () => number }) {
+  /** `enabled` false (`--ip-masq=false`): keep weft's chains and jumps absent instead. */
+  constructor(deps: { iptables: Iptables; log: Logger; now?: () => number; enabled?: boolean }) {
     this.#iptables = deps.iptables;
     this.#log = deps.log;
+    this.#enabled = deps.enabled ?? true;
     this.#throttled = new ThrottledLog(deps.log, 60_000, deps.now ?? Date.now);
   }
 
   async ensure(network: Cidr, subnet: Cidr): Promise<TrafficRulesResult> {
+    return this.#enabled ? this.#ensurePresent(network, subnet) : this.#ensureAbsent();
+  }
+
+  async #ensureAbsent(): Promise<TrafficRulesResult> {
+    let removals: readonly ChainRemoval[];
+    try {
+      removals = await removeTrafficRules(this.#iptables);
+    } catch (err) {
+      this.#throttled.warn('iptables', { err: errorMessage(err) }, 'cannot check for traffic rules to remove (--ip-masq is off); retrying next pass');
+      return { ok: false, changed: false };
+    }
+    this.#throttled.clear('iptables', {}, 'traffic rules can be checked again');
+    if (removals.length > 0) {
+      this.#log.info({ removed: removals.map((r) => ({ table: r.table, chain: r.chain, rules: r.rules, jumps: r.deleteJumps.length })) },
+        'traffic rules removed (--ip-masq is off)');
+    }
+    this.#checked = true;
+    return { ok: true, changed: removals.length > 0 };
+  }
+
+  async #ensurePresent(network: Cidr, subnet: Cidr): Promise<TrafficRulesResult> {
     let outcome: EnsureOutcome;
     try {
       outcome = await ensureTrafficRules(this.#iptables, { network, subnet });

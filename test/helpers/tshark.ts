@@ -26,9 +26,10 @@ export async function startCapture(o: CaptureOptions): Promise<{ done: (graceMs?
     ...(o.decodeAs ?? []).flatMap((d) => ['-d', d]), '-l', '-c', String(o.packets), '-a', 'duration:20',
     '-T', 'fields', ...o.fields.flatMap((f) => ['-e', f])];
   const child = execa('ip', args, { reject: false, buffer: { stdout: true, stderr: false } });
+  let stderr = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('tshark did not start capturing within 15 s')), 15_000);
-    child.stderr?.on('data', (d: Buffer) => { if (d.toString().includes('Capturing on')) { clearTimeout(timer); resolve(); } });
+    const timer = setTimeout(() => reject(new Error(`tshark did not start capturing within 15 s in ${o.netns}: ${stderr.slice(-500)}`)), 15_000);
+    child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); if (stderr.includes('Capturing on')) { clearTimeout(timer); resolve(); } });
   });
   await sleep(1000);
   const result = child.then((r) => String(r.stdout).split('\n').filter((l) => l !== ''));

@@ -102,9 +102,9 @@ export function startWeftd(args: readonly string[], options: { netns?: string; e
 }
 
 /** Runs weftctl to completion. */
-export async function runWeftctl(args: readonly string[], options: { netns?: string; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runWeftctl(args: readonly string[], options: { netns?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const [cmd, argv] = nodeArgv(WEFTCTL_BIN, args, options.netns);
-  const r = await execa(cmd, argv, { env: childEnv(), extendEnv: false, reject: false, ...(options.input === undefined ? {} : { input: options.input }) });
+  const r = await execa(cmd, argv, { env: childEnv(options.env), extendEnv: false, reject: false, ...(options.input === undefined ? {} : { input: options.input }) });
   return { code: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 

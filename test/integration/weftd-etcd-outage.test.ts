@@ -28,6 +28,9 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
     await new Promise((r) => setTimeout(r, 30_000));
     t.equal(a.child.exitCode, null, 'weftd still running after 30 s without etcd');
     const outage = a.logs.slice(before);
+    const reasons = outage.filter((l) => typeof l['err'] === 'string').map((l) => String(l['err']));
+    t.ok(reasons.some((e) => e.includes(`etcd at ${etcd.endpoints.join(', ')} is unreachable: check that etcd runs there`)), 'the log says etcd is unreachable, naming the endpoint');
+    t.same(reasons.filter((e) => /circuit breaker|UNAVAILABLE|No connection established|DEADLINE_EXCEEDED/.test(e)), [], 'and shows no client-library text');
     const warnings = outage.filter((l: LogLine) => (l.level ?? 0) >= 40);
     t.ok(warnings.length >= 1, 'the outage is logged');
     t.ok(warnings.length <= 6, `bounded logging: ${warnings.length} warnings in 30 s`);

@@ -59,7 +59,7 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
     const ttl = await etcd.etcdctl(['lease', 'timetolive', (stored?.lease ?? 0n).toString(16)]);
     t.match(ttl, /granted with TTL\(3600s\)/, 'etcdctl lease timetolive shows the TTL');
     const env = await readFile(join(dir, `${pfx.replace(/\//g, '_')}-h1.env`), 'utf8');
-    t.equal(env, `FLANNEL_NETWORK=10.20.0.0/16\nFLANNEL_SUBNET=${subnet.replace(/\.0\//, '.1/')}\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n`);
+    t.equal(env, `FLANNEL_NETWORK=10.20.0.0/16\nFLANNEL_SUBNET=${subnet.replace(/\.0\//, '.1/')}\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n`);
     t.equal(await a.stop('SIGTERM'), 0, 'clean exit on SIGTERM');
     t.ok(await get(keyOf(pfx, subnet)), 'lease kept after SIGTERM');
     const again = weftd(pfx, 'h1');

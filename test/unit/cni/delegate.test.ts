@@ -25,13 +25,14 @@ t.test("flannel's IPv4 test vector (cni-plugin flannel_linux_test.go), with weft
 });
 
 t.test('kube-flannel style delegate: hairpin, default gateway, runtimeConfig passed through', async (t) => {
+  // FLANNEL_IPMASQ=false: flannel's plugin would give ipMasq:true (masquerading pod-to-pod traffic); weft's gives false.
   const json = delegateJson({
     cniVersion: '1.0.0', name: 'cbr0', type: 'weft',
     delegate: { hairpinMode: true, isDefaultGateway: true },
     runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] },
   }, env('FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n'));
   t.equal(json,
-    '{"cniVersion":"1.0.0","hairpinMode":true,"ipMasq":true,"ipam":{"ranges":[[{"subnet":"10.244.7.0/24"}]],'
+    '{"cniVersion":"1.0.0","hairpinMode":true,"ipMasq":false,"ipam":{"ranges":[[{"subnet":"10.244.7.0/24"}]],'
     + '"routes":[{"dst":"10.244.0.0/16","gw":"10.244.7.1"}],"type":"host-local"},"isDefaultGateway":true,"isGateway":true,'
     + '"mtu":1450,"name":"cbr0","runtimeConfig":{"portMappings":[{"containerPort":80,"hostPort":8080,"protocol":"tcp"}]},"type":"bridge"}');
 });
@@ -65,7 +66,7 @@ t.test('the range is the network address even for small subnets; gw is its first
   t.same(conf.ipam.ranges, [[{ subnet: '172.31.255.240/28' }]]);
   t.same(conf.ipam.routes, [{ dst: '172.16.0.0/12', gw: '172.31.255.241' }]);
   t.equal(conf.mtu, 8951);
-  t.equal(conf.ipMasq, true);
+  t.equal(conf.ipMasq, false, 'weftd masquerades, never the bridge');
 });
 
 t.test('a flanneld dual-stack file: IPv4 part used, IPv6 keys ignored', async (t) => {
@@ -79,4 +80,12 @@ t.test('a flanneld dual-stack file: IPv4 part used, IPv6 keys ignored', async (t
 t.test('canonical rendering sorts keys at every level and keeps array order', async (t) => {
   t.equal(renderCanonicalJson({ b: 1, a: [{ z: 1, y: [2, 1] }, null], c: { e: true, d: 'x' } }),
     '{"a":[{"y":[2,1],"z":1},null],"b":1,"c":{"d":"x","e":true}}');
+});
+
+t.test('ipMasq is false whatever FLANNEL_IPMASQ says; an explicit delegate.ipMasq wins', async (t) => {
+  for (const masq of ['true', 'false']) {
+    const e = env(`FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=${masq}\n`);
+    t.equal(JSON.parse(delegateJson({ cniVersion: '1.0.0', name: 'n' }, e)).ipMasq, false, `FLANNEL_IPMASQ=${masq}`);
+    t.equal(JSON.parse(delegateJson({ cniVersion: '1.0.0', name: 'n', delegate: { ipMasq: true } }, e)).ipMasq, true, `explicit, FLANNEL_IPMASQ=${masq}`);
+  }
 });

@@ -7,7 +7,8 @@ const H = 60 * M;
 
 t.test('parseDuration', async (t) => {
   const table: [string, number | undefined][] = [
-    ['90', 90 * S], ['1.5', 1500], ['0', 0], [' 5m ', 5 * M],
+    ['90', 90 * S], ['1.5', 1500], ['0', 0], [' 5m ', undefined], ['5m ', undefined], ['7d', 7 * 24 * H],
+    ['30m1h', undefined], ['1s1s', undefined], ['10S', undefined], ['1h30', undefined], ['1e3', undefined], ['+5s', undefined], ['1w', undefined],
     ['90s', 90 * S], ['15m', 15 * M], ['24h', 24 * H], ['1d', 24 * H], ['500ms', 500], ['1h30m', H + 30 * M],
     ['1.5h', 90 * M], ['2m500ms', 2 * M + 500], ['1h1m1s', H + M + S], ['0s', 0],
     ['', undefined], ['abc', undefined], ['5x', undefined], ['1h 30m', undefined], ['-5s', undefined], ['5m10', undefined],

@@ -165,3 +165,18 @@ t.test('removeTrafficRules: removes chains and jumps in both tables, leaves the 
   t.same(await removeTrafficRules(ipt), []);
   t.equal(ipt.restores.length, 1, 'nothing to write the second time');
 });
+
+t.test('--ip-masq off: the same check removes weft\'s chains and jumps (once, logged) and leaves foreign rules', async (t) => {
+  const ipt = new MemoryIptables();
+  installed(ipt);
+  const { log, records } = memoryLogger();
+  const rules = new TrafficRules({ iptables: ipt, log, enabled: false });
+  t.same(await rules.ensure(network, subnet), { ok: true, changed: true });
+  t.equal(ipt.rules('nat', MASQ_CHAIN), undefined, 'nat chain gone');
+  t.equal(ipt.rules('filter', FORWARD_CHAIN), undefined, 'filter chain gone');
+  t.same(ipt.rules('nat', 'POSTROUTING'), [KUBE], 'kube-proxy\'s jump stays');
+  t.same(ipt.rules('filter', 'FORWARD'), []);
+  t.same(records.filter((r) => r.msg === 'traffic rules removed (--ip-masq is off)').length, 1);
+  t.same(await rules.ensure(network, subnet), { ok: true, changed: false }, 'nothing left: nothing written');
+  t.equal(ipt.restores.length, 1);
+});
