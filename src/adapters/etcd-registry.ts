@@ -1,15 +1,22 @@
 /**
  * SubnetRegistry on etcd v3 (the `etcd3` client), in flannel's layout:
- * `<prefix>/config` and `<prefix>/subnets/A.B.C.D-LEN`.
+ * `<prefix>/config` and `<prefix>/subnets/A.B.C.D-LEN`, plus weft's node
+ * presence keys `<prefix>/weft-nodes/<name>` (outside flannel's view).
+ * The lease listing is read in pages at one revision: a single range reply
+ * bigger than gRPC's 4 MiB receive limit would fail.
  */
 import { Etcd3, type IKeyValue, type IOptions, type Watcher } from 'etcd3';
 import type { Cidr } from '../core/cidr.js';
 import { RegistryError, errorMessage } from '../core/errors.js';
 import { type EtcdContext, explainEtcdFailure } from '../core/etcd-failure.js';
 import { encodeSubnetKey } from '../core/lease.js';
+import type { PresenceEntry } from '../core/node-presence.js';
 import type {
-  ClaimResult, LeaseListing, RegistryEntry, RegistryEvent, SubnetRegistry, WatchHandlers,
+  ClaimResult, LeaseListing, RegistryEntry, RegistryEvent, RestoreResult, SubnetRegistry, WatchHandlers,
 } from './registry.js';
+
+/** Keys per page of the lease listing (halved while a page is over the message limit). */
+export const LIST_PAGE_SIZE = 500;
 
 export interface EtcdConnection {
   readonly endpoints: readonly string[];
@@ -48,6 +55,19 @@ export function etcdClientOptions(conn: EtcdConnection, tls: EtcdTlsMaterial): I
   return options;
 }
 
+/** The end of a prefix range: the prefix with its last byte incremented. */
+function prefixEnd(prefix: string): Buffer {
+  const end = Buffer.from(prefix);
+  end[end.length - 1] = (end[end.length - 1] ?? 0) + 1;
+  return end;
+}
+
+/** gRPC's RESOURCE_EXHAUSTED (code 8): the reply was bigger than the receive limit. */
+function isTooLarge(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === 8 || /larger than max|RESOURCE_EXHAUSTED/i.test(errorMessage(err));
+}
+
 function normalizePrefix(prefix: string): string {
   const trimmed = prefix.replace(/\/+$/, '');
   return trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
@@ -58,14 +78,18 @@ export class EtcdRegistry implements SubnetRegistry {
   readonly #configKey: string;
   readonly #subnetsPrefix: string;
   readonly #context: EtcdContext;
+  readonly #nodesPrefix: string;
+  readonly #pageSize: number;
 
   /** `context` names the endpoints (and user) in errors; default: the prefix only. */
-  constructor(client: Etcd3, prefix: string, context?: EtcdContext) {
+  constructor(client: Etcd3, prefix: string, context?: EtcdContext, options: { pageSize?: number } = {}) {
     this.#client = client;
     this.#context = context ?? { endpoints: ['(unnamed)'], prefix };
     const p = normalizePrefix(prefix);
     this.#configKey = `${p}/config`;
     this.#subnetsPrefix = `${p}/subnets/`;
+    this.#nodesPrefix = `${p}/weft-nodes/`;
+    this.#pageSize = options.pageSize ?? LIST_PAGE_SIZE;
   }
 
   #key(subnet: Cidr): string {
@@ -101,9 +125,39 @@ export class EtcdRegistry implements SubnetRegistry {
     await this.#call('put config', () => this.#client.put(this.#configKey).value(text).exec());
   }
 
+  /**
+   * Pages of at most `limit` keys, each starting after the last key of the one
+   * before, all at the first page's revision (a consistent snapshot). A page
+   * over the client's message limit (RESOURCE_EXHAUSTED) is re-read with half
+   * the limit; one key is at most etcd's 1.5 MiB request limit, so it fits.
+   */
   async listLeases(): Promise<LeaseListing> {
-    const res = await this.#call('list leases', () => this.#client.getAll().prefix(this.#subnetsPrefix).exec());
-    return { entries: res.kvs.map((kv) => this.#entry(kv)), revision: String(res.header.revision) };
+    const end = prefixEnd(this.#subnetsPrefix);
+    const entries: RegistryEntry[] = [];
+    let start = Buffer.from(this.#subnetsPrefix);
+    let revision: string | undefined;
+    let limit = this.#pageSize;
+    for (;;) {
+      let page;
+      try {
+        page = await this.#client.kv.range({ key: start, range_end: end, limit, ...(revision ? { revision } : {}) });
+      } catch (err) {
+        if (limit > 1 && isTooLarge(err)) { limit = Math.max(1, Math.floor(limit / 2)); continue; }
+        throw new RegistryError(explainEtcdFailure('etcd list leases failed', errorMessage(err), this.#context).message, { cause: err });
+      }
+      revision ??= String(page.header.revision);
+      for (const kv of page.kvs) entries.push(this.#entry(kv));
+      const last = page.kvs[page.kvs.length - 1];
+      if (!page.more || !last) break;
+      start = Buffer.concat([last.key, Buffer.from([0])]);
+    }
+    return { entries, revision: revision ?? '0' };
+  }
+
+  async getLease(subnet: Cidr): Promise<RegistryEntry | undefined> {
+    const res = await this.#call('get lease', () => this.#client.get(this.#key(subnet)).exec());
+    const kv = res.kvs[0];
+    return kv ? this.#entry(kv) : undefined;
   }
 
   async #grant(ttlSeconds: number): Promise<string> {
@@ -111,9 +165,8 @@ export class EtcdRegistry implements SubnetRegistry {
     return String(res.ID);
   }
 
-  async claim(subnet: Cidr, value: string, ttlSeconds: number): Promise<ClaimResult> {
+  async #createIfAbsent(key: string, value: string, ttlSeconds: number): Promise<ClaimResult> {
     const leaseId = ttlSeconds > 0 ? await this.#grant(ttlSeconds) : '0';
-    const key = this.#key(subnet);
     const put = this.#client.put(key).value(value);
     if (leaseId !== '0') put.lease(leaseId);
     const res = await this.#call('claim', () => this.#client.if(key, 'Create', '==', 0).then(put).commit());
@@ -124,9 +177,8 @@ export class EtcdRegistry implements SubnetRegistry {
     return { ok: true, leaseId, modRevision: String(res.header.revision) };
   }
 
-  async replace(subnet: Cidr, value: string, modRevision: string, ttlSeconds: number): Promise<ClaimResult> {
+  async #replaceIfUnchanged(key: string, value: string, modRevision: string, ttlSeconds: number): Promise<ClaimResult> {
     const leaseId = ttlSeconds > 0 ? await this.#grant(ttlSeconds) : '0';
-    const key = this.#key(subnet);
     const put = this.#client.put(key).value(value);
     if (leaseId !== '0') put.lease(leaseId);
     const res = await this.#call('replace', () => this.#client.if(key, 'Mod', '==', modRevision).then(put).commit());
@@ -135,6 +187,41 @@ export class EtcdRegistry implements SubnetRegistry {
       return { ok: false };
     }
     return { ok: true, leaseId, modRevision: String(res.header.revision) };
+  }
+
+  claim(subnet: Cidr, value: string, ttlSeconds: number): Promise<ClaimResult> {
+    return this.#createIfAbsent(this.#key(subnet), value, ttlSeconds);
+  }
+
+  replace(subnet: Cidr, value: string, modRevision: string, ttlSeconds: number): Promise<ClaimResult> {
+    return this.#replaceIfUnchanged(this.#key(subnet), value, modRevision, ttlSeconds);
+  }
+
+  async restore(subnet: Cidr, value: string, modRevision: string, leaseId: string): Promise<RestoreResult> {
+    const key = this.#key(subnet);
+    const put = this.#client.put(key).value(value);
+    if (leaseId !== '0') put.lease(leaseId);
+    try {
+      const res = await this.#client.if(key, 'Mod', '==', modRevision).then(put).commit();
+      return res.succeeded ? { ok: true, modRevision: String(res.header.revision) } : { ok: false, reason: 'changed' };
+    } catch (err) {
+      if (/lease not found/i.test(errorMessage(err))) return { ok: false, reason: 'lease-gone' };
+      throw new RegistryError(explainEtcdFailure('etcd restore lease value failed', errorMessage(err), this.#context).message, { cause: err });
+    }
+  }
+
+  async getPresence(nodeName: string): Promise<PresenceEntry | undefined> {
+    const res = await this.#call('get node presence', () => this.#client.get(this.#nodesPrefix + nodeName).exec());
+    const kv = res.kvs[0];
+    return kv ? { value: kv.value.toString(), leaseId: String(kv.lease), modRevision: String(kv.mod_revision) } : undefined;
+  }
+
+  claimPresence(nodeName: string, value: string, ttlSeconds: number): Promise<ClaimResult> {
+    return this.#createIfAbsent(this.#nodesPrefix + nodeName, value, ttlSeconds);
+  }
+
+  replacePresence(nodeName: string, value: string, modRevision: string, ttlSeconds: number): Promise<ClaimResult> {
+    return this.#replaceIfUnchanged(this.#nodesPrefix + nodeName, value, modRevision, ttlSeconds);
   }
 
   async remove(subnet: Cidr, modRevision?: string): Promise<boolean> {

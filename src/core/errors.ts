@@ -70,3 +70,12 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** Another running host holds this host's node name (its presence key). */
+export class NodeNameInUseError extends WeftError {
+  readonly nodeName: string;
+  constructor(nodeName: string, message: string) {
+    super('node-name-in-use', message);
+    this.nodeName = nodeName;
+  }
+}

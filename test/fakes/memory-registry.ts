@@ -3,6 +3,8 @@
  *
  * - one store revision, bumped by every write; each key keeps its mod revision;
  * - claim = create-if-absent, replace/remove = compare-and-swap on the mod revision;
+ *   restore = compare-and-swap that keeps the key's etcd lease (fails when it is gone);
+ * - node presence keys (outside the subnets prefix: no watch events) on their own leases;
  * - leases with a TTL counted on an injected Clock (a ManualClock in tests):
  *   expiry or revoke deletes the attached keys in one revision and watchers see
  *   the deletes; keepAlive of an unknown or expired lease answers 0;
@@ -14,11 +16,12 @@
  *   unreachable etcd.
  */
 import type { Cidr } from '../../src/core/cidr.js';
+import type { PresenceEntry } from '../../src/core/node-presence.js';
 import { RegistryError } from '../../src/core/errors.js';
 import { encodeSubnetKey } from '../../src/core/lease.js';
 import type { Clock } from '../../src/adapters/clock.js';
 import type {
-  ClaimResult, LeaseListing, RegistryEntry, RegistryEvent, SubnetRegistry, WatchHandlers,
+  ClaimResult, LeaseListing, RegistryEntry, RegistryEvent, RestoreResult, SubnetRegistry, WatchHandlers,
 } from '../../src/adapters/registry.js';
 import { ManualClock } from './manual-clock.js';
 
@@ -38,7 +41,7 @@ export class CompactedError extends Error {
 }
 
 interface StoredKey { value: string; leaseId: string; modRevision: number }
-interface StoredLease { readonly ttlSeconds: number; expiresAt: number; readonly keys: Set<string>; timer: AbortController }
+interface StoredLease { readonly ttlSeconds: number; expiresAt: number; readonly keys: Set<string>; readonly presence: Set<string>; timer: AbortController }
 interface Commit { readonly revision: number; readonly events: readonly RegistryEvent[] }
 interface ActiveWatch { next: number; readonly handlers: WatchHandlers; scheduled: boolean }
 
@@ -48,6 +51,7 @@ export class MemoryRegistry implements SubnetRegistry {
   readonly calls: string[] = [];
   readonly #delay: (() => Promise<void>) | undefined;
   readonly #keys = new Map<string, StoredKey>();
+  readonly #presence = new Map<string, StoredKey>();
   readonly #leases = new Map<string, StoredLease>();
   readonly #watches = new Set<ActiveWatch>();
   #history: Commit[] = [];
@@ -118,6 +122,48 @@ export class MemoryRegistry implements SubnetRegistry {
     return { ok: true, leaseId, modRevision: String(rev) };
   }
 
+  async getLease(subnet: Cidr): Promise<RegistryEntry | undefined> {
+    await this.#request('getLease');
+    return this.entry(encodeSubnetKey(subnet));
+  }
+
+  async restore(subnet: Cidr, value: string, modRevision: string, leaseId: string): Promise<RestoreResult> {
+    await this.#request('restore');
+    const key = encodeSubnetKey(subnet);
+    const current = this.#keys.get(key);
+    if (leaseId !== '0' && !this.#leases.has(leaseId)) return { ok: false, reason: 'lease-gone' };
+    if (!current || String(current.modRevision) !== modRevision) return { ok: false, reason: 'changed' };
+    return { ok: true, modRevision: String(this.putRaw(key, value, leaseId)) };
+  }
+
+  async getPresence(nodeName: string): Promise<PresenceEntry | undefined> {
+    await this.#request('getPresence');
+    return this.presence(nodeName);
+  }
+
+  async claimPresence(nodeName: string, value: string, ttlSeconds: number): Promise<ClaimResult> {
+    await this.#request('claimPresence');
+    const leaseId = this.grant(ttlSeconds);
+    await this.#step();
+    if (this.#presence.has(nodeName)) {
+      this.#dropLease(leaseId);
+      return { ok: false };
+    }
+    return { ok: true, leaseId, modRevision: String(this.putPresenceRaw(nodeName, value, leaseId)) };
+  }
+
+  async replacePresence(nodeName: string, value: string, modRevision: string, ttlSeconds: number): Promise<ClaimResult> {
+    await this.#request('replacePresence');
+    const leaseId = this.grant(ttlSeconds);
+    await this.#step();
+    const current = this.#presence.get(nodeName);
+    if (!current || String(current.modRevision) !== modRevision) {
+      this.#dropLease(leaseId);
+      return { ok: false };
+    }
+    return { ok: true, leaseId, modRevision: String(this.putPresenceRaw(nodeName, value, leaseId)) };
+  }
+
   async remove(subnet: Cidr, modRevision?: string): Promise<boolean> {
     await this.#request('remove');
     const key = encodeSubnetKey(subnet);
@@ -180,6 +226,24 @@ export class MemoryRegistry implements SubnetRegistry {
     return { key, value: kv.value, reservation: kv.leaseId === '0', leaseId: kv.leaseId, modRevision: String(kv.modRevision) };
   }
 
+  /** A node's presence key, as etcd would return it. */
+  presence(nodeName: string): PresenceEntry | undefined {
+    const kv = this.#presence.get(nodeName);
+    return kv ? { value: kv.value, leaseId: kv.leaseId, modRevision: String(kv.modRevision) } : undefined;
+  }
+
+  /** Unconditional put of a presence key (another host's weftd, in tests). Returns its mod revision. */
+  putPresenceRaw(nodeName: string, value: string, leaseId: string): number {
+    const lease = this.#leases.get(leaseId);
+    if (!lease) throw new RegistryError(`etcd put failed: requested lease ${leaseId} not found`);
+    const previous = this.#presence.get(nodeName);
+    if (previous) this.#leases.get(previous.leaseId)?.presence.delete(nodeName);
+    lease.presence.add(nodeName);
+    const revision = ++this.#revision;
+    this.#presence.set(nodeName, { value, leaseId, modRevision: revision });
+    return revision;
+  }
+
   /** Live etcd leases (granted, not yet expired or revoked). */
   get leaseCount(): number {
     return this.#leases.size;
@@ -192,7 +256,7 @@ export class MemoryRegistry implements SubnetRegistry {
   /** Grants an etcd lease that expires `ttlSeconds` from now on the clock. */
   grant(ttlSeconds: number): string {
     const id = String(this.#nextLeaseId++);
-    const lease: StoredLease = { ttlSeconds, expiresAt: 0, keys: new Set(), timer: new AbortController() };
+    const lease: StoredLease = { ttlSeconds, expiresAt: 0, keys: new Set(), presence: new Set(), timer: new AbortController() };
     this.#leases.set(id, lease);
     this.#arm(id, lease);
     return id;
@@ -267,6 +331,9 @@ export class MemoryRegistry implements SubnetRegistry {
     if (!lease) return;
     lease.timer.abort();
     this.#leases.delete(leaseId);
+    for (const name of lease.presence) {
+      if (this.#presence.get(name)?.leaseId === leaseId) this.#presence.delete(name);
+    }
     this.#deleteKeys([...lease.keys].sort());
   }
 
