@@ -63,3 +63,18 @@ export async function ensureSubnetFile(path: string, env: SubnetEnv): Promise<bo
   await writeFileAtomic(path, wanted, 0o644);
   return true;
 }
+
+/**
+ * Removes subnet.env (missing is fine): done before weftd gives up a subnet,
+ * so the CNI plugin answers "not ready" instead of handing out its addresses.
+ * Returns whether a file was removed.
+ */
+export async function removeSubnetFile(path: string): Promise<boolean> {
+  try {
+    await rm(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}

@@ -17,6 +17,7 @@ import { type DaemonOptions, runDaemon } from '../daemon/run-daemon.js';
 import { DaemonStatus } from '../daemon/status.js';
 import { TrafficRules } from '../daemon/traffic-rules.js';
 import { IptablesCli } from '../adapters/iptables.js';
+import { readInstanceId } from '../adapters/instance-id.js';
 import { configKey, etcdConnection, openRegistry, withEtcdFlags } from './etcd-flags.js';
 import { LOG_LEVELS, createLogger } from './log.js';
 import { startHealthServer } from '../daemon/health-server.js';
@@ -37,7 +38,9 @@ function parser(fileSettings: Record<string, string> = {}) {
     .option('healthz-ip', { type: 'string', default: '127.0.0.1', describe: 'address for the health/metrics endpoint' })
     .option('healthz-port', { type: 'number', default: 0, describe: 'port for /healthz, /readyz and /metrics (0: off)' })
     .option('healthz-etcd-grace', { type: 'string', default: '2m', describe: '/healthz fails once etcd has been unreachable this long' })
-    .option('node-name', { type: 'string', default: hostname(), describe: 'this host\'s identity in its lease' })
+    .option('node-name', { type: 'string', default: hostname(), describe: 'this host\'s identity in its lease; must be unique among running hosts' })
+    .option('node-presence-ttl', { type: 'string', default: '30s', hidden: true, describe: 'advanced: TTL of the node name\'s presence key in etcd (how long a crashed host\'s name stays taken)' })
+    .option('instance-id', { type: 'string', hidden: true, describe: 'advanced/tests: this weftd instance\'s id for the presence key (default: from the boot id and network namespace)' })
     .option('resync-interval', { type: 'string', default: '10s', describe: 'full reconcile of kernel state at least this often' })
     .option('dataplane', { choices: ['vxlan', 'none'] as const, default: 'vxlan' as const, describe: 'none: lease and watch only, program no kernel state' })
     .option('log-level', { choices: LOG_LEVELS, default: 'info' as const, describe: 'log level' })
@@ -70,11 +73,16 @@ function validate(argv: ParsedDaemonFlags['argv']): DaemonOptions {
   }
   if (parseDuration(argv['healthz-etcd-grace']) === undefined) throw new UsageError(`--healthz-etcd-grace "${argv['healthz-etcd-grace']}" must be a duration like 2m`);
   if (!/^\d+$/.test(String(argv['healthz-port']))) throw new UsageError(`--healthz-port "${argv['healthz-port']}" must be a port number (0 to disable)`);
+  const presenceMs = parseDuration(argv['node-presence-ttl']);
+  if (presenceMs === undefined || presenceMs < 2000) throw new UsageError(`--node-presence-ttl "${argv['node-presence-ttl']}" must be a duration of at least 2s, like 30s`);
+  const instanceId = argv['instance-id'];
+  if (instanceId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(instanceId)) throw new UsageError(`--instance-id "${instanceId}" must be 1-64 letters, digits, '.', '_' or '-'`);
   if (!isIpv4(argv['healthz-ip'])) throw new UsageError(`--healthz-ip "${argv['healthz-ip']}" is not an IPv4 address`);
   const conn = etcdConnection(argv);
   return {
     nodeName, subnetFile: argv['subnet-file'], leaseTtlSeconds: Math.round(ttlMs / 1000), ipMasq: argv['ip-masq'],
     resyncMs, configKey: configKey(conn.prefix), iface: argv.iface || undefined, publicIp: publicIp as Ipv4 | undefined,
+    presenceTtlSeconds: Math.round(presenceMs / 1000), instanceId: instanceId ?? '',
   };
 }
 
@@ -140,6 +148,7 @@ export async function main(args: readonly string[]): Promise<number> {
   let health: { close(): Promise<void> } | undefined;
   try {
     registry = await openRegistry(etcdConnection(argv));
+    const instanceId = options.instanceId !== '' ? options.instanceId : await readInstanceId();
     if (argv['healthz-port'] > 0) {
       health = await startHealthServer({ ip: argv['healthz-ip'], port: argv['healthz-port'], status, log,
         etcdGraceMs: parseDuration(argv['healthz-etcd-grace']) ?? 120_000, staleAfterMs: Math.max(60_000, 6 * options.resyncMs) });
@@ -148,7 +157,7 @@ export async function main(args: readonly string[]): Promise<number> {
     // --ip-masq: weft's iptables chains, present or absent (docs/masquerade.md); --dataplane none programs nothing, iptables included.
     const trafficRules = argv.dataplane !== 'none'
       ? new TrafficRules({ iptables: new IptablesCli(), log: log.child({ component: 'iptables' }), enabled: options.ipMasq }) : undefined;
-    return await runDaemon(options, { registry, dataPlane, clock: systemClock, random: Math.random, log, status, trafficRules }, controller.signal);
+    return await runDaemon({ ...options, instanceId }, { registry, dataPlane, clock: systemClock, random: Math.random, log, status, trafficRules }, controller.signal);
   } catch (err) {
     if (controller.signal.aborted) return 0;
     log.fatal({ err: errorMessage(err), code: err instanceof WeftError ? err.code : undefined }, 'weftd cannot start');

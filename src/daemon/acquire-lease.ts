@@ -33,6 +33,8 @@ export interface AcquireInput {
   readonly clock: Clock;
   readonly log: Logger;
   readonly signal: AbortSignal;
+  /** Awaited before the lease of `subnet` is written (weftd removes a subnet.env that names another subnet). */
+  readonly beforeTake?: (subnet: Cidr) => Promise<void>;
 }
 
 const MAX_ROUNDS = 50;
@@ -67,6 +69,7 @@ async function applyDecision(input: AcquireInput, decision: AllocationDecision,
       if (!entry) return undefined;
       if (decision.lease.reservation) {
         // A reservation naming this host: keep it a reservation (no TTL).
+        await input.beforeTake?.(decision.lease.subnet);
         if (entry.value !== value) {
           const res = await registry.replace(decision.lease.subnet, value, entry.modRevision, 0);
           if (!res.ok) return undefined;
@@ -74,6 +77,7 @@ async function applyDecision(input: AcquireInput, decision: AllocationDecision,
         log.info({ subnet: decision.lease.subnet }, 'using reserved subnet');
         return { subnet: decision.lease.subnet, attrs: input.attrs, leaseId: '0', reservation: true };
       }
+      await input.beforeTake?.(decision.lease.subnet);
       const res = await registry.replace(decision.lease.subnet, value, entry.modRevision, input.ttlSeconds);
       if (!res.ok) return undefined;
       if (entry.leaseId !== '0') await registry.revoke(entry.leaseId).catch(() => undefined);
@@ -88,6 +92,7 @@ async function applyDecision(input: AcquireInput, decision: AllocationDecision,
       return undefined;
     }
     case 'claim': {
+      await input.beforeTake?.(decision.subnet);
       const res = await registry.claim(decision.subnet, value, input.ttlSeconds);
       if (!res.ok) {
         log.debug({ subnet: decision.subnet }, 'lost the race for a subnet; retrying');

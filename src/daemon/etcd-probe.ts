@@ -9,6 +9,7 @@ import { errorMessage } from '../core/errors.js';
 import type { Clock } from '../adapters/clock.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
 import type { DaemonStatus } from './status.js';
+import { jittered } from './jitter.js';
 import { ThrottledLog } from './throttled-log.js';
 
 export interface EtcdProbeInput {
@@ -19,6 +20,8 @@ export interface EtcdProbeInput {
   readonly intervalMs: number;
   /** The config text weftd started with. */
   readonly configText: string;
+  /** Jitter for the interval (default Math.random). */
+  readonly random?: () => number;
 }
 
 export async function probeEtcd(input: EtcdProbeInput, signal: AbortSignal): Promise<void> {
@@ -26,7 +29,7 @@ export async function probeEtcd(input: EtcdProbeInput, signal: AbortSignal): Pro
   let warnedChange = false;
   while (!signal.aborted) {
     try {
-      await input.clock.sleep(input.intervalMs, signal);
+      await input.clock.sleep(jittered(input.intervalMs, input.random ?? Math.random, 0.2), signal);
     } catch {
       return;
     }

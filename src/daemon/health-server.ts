@@ -22,6 +22,7 @@ export interface HealthServerInput {
 
 export function healthProblem(status: DaemonStatus, now: number, staleAfterMs: number, etcdGraceMs = 120_000): string | undefined {
   if (status.leaseLost) return `lease lost: ${status.leaseLost}`;
+  if (status.identityConflict) return `node name conflict: ${status.identityConflict}`;
   if (status.etcdDownSince !== undefined && now - status.etcdDownSince > etcdGraceMs) {
     return `etcd unreachable for ${Math.round((now - status.etcdDownSince) / 1000)}s: ${status.etcdError ?? 'unknown error'}`;
   }

@@ -4,11 +4,13 @@
  * etcd being unreachable is logged (throttled) and retried; etcd answering
  * that the lease no longer exists means it expired and the key is gone.
  * A keepalive can never overwrite another host's key: it writes no key.
+ * Intervals and retries are jittered, so hosts do not renew in lockstep.
  */
 import type { Logger } from 'pino';
 import { errorMessage } from '../core/errors.js';
 import type { Clock } from '../adapters/clock.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
+import { jittered } from './jitter.js';
 import { ThrottledLog } from './throttled-log.js';
 
 export interface LeaseKeeperInput {
@@ -22,14 +24,17 @@ export interface LeaseKeeperInput {
   readonly onRenewed?: (ttlSeconds: number) => void;
   /** Counts failed keepalive requests (for metrics). */
   readonly onError?: (err: unknown) => void;
+  /** Jitter (default Math.random). */
+  readonly random?: () => number;
 }
 
 /** Runs until the signal aborts or the lease is lost. Reservations ('0') need nothing. */
 export async function keepLeaseAlive(input: LeaseKeeperInput, signal: AbortSignal): Promise<void> {
   if (input.leaseId === '0') return;
   const throttled = new ThrottledLog(input.log, 60_000, () => input.clock.now());
+  const random = input.random ?? Math.random;
   const interval = Math.max(1000, Math.floor((input.ttlSeconds * 1000) / 3));
-  let delay = interval;
+  let delay = jittered(interval, random, 0.2);
   while (!signal.aborted) {
     try {
       await input.clock.sleep(delay, signal);
@@ -44,11 +49,11 @@ export async function keepLeaseAlive(input: LeaseKeeperInput, signal: AbortSigna
       }
       throttled.clear('keepalive', { ttl }, 'lease renewed again');
       input.onRenewed?.(ttl);
-      delay = interval;
+      delay = jittered(interval, random, 0.2);
     } catch (err) {
       input.onError?.(err);
       throttled.warn('keepalive', { err: errorMessage(err) }, 'cannot renew lease; etcd unreachable, retrying');
-      delay = Math.min(interval, 1000);
+      delay = jittered(Math.min(interval, 1000), random);
     }
   }
 }

@@ -2,17 +2,21 @@
  * Keeps the PeerSet equal to the subnets prefix in etcd: list at revision R,
  * watch from R+1; on compaction, a broken stream or any watch error, re-list
  * and diff (never "start from nothing"), with exponential backoff and
- * throttled logs. It also watches this host's own key: deleted or taken over
- * by another host means the lease is lost.
+ * throttled logs; every pause and the periodic safety re-list are jittered.
+ * It also watches this host's own key: deleted or taken over by another node
+ * name means the lease is lost; our name with other attributes is reported to
+ * onOwnDrift (the own-lease guard writes our value back).
  */
 import type { Logger } from 'pino';
 import { type Identity, isOwnLease } from '../core/allocate.js';
 import type { Cidr } from '../core/cidr.js';
 import { errorMessage } from '../core/errors.js';
-import { decodeLeaseValue, encodeSubnetKey } from '../core/lease.js';
+import { type LeaseAttrs, decodeLeaseValue, encodeSubnetKey } from '../core/lease.js';
+import { classifyOwnValue } from '../core/own-lease.js';
 import type { PeerSet, PeerSetUpdate } from '../core/peer-set.js';
 import type { Clock } from '../adapters/clock.js';
 import type { RegistryEntry, RegistryEvent, SubnetRegistry } from '../adapters/registry.js';
+import { Backoff, jittered } from './jitter.js';
 import { ThrottledLog } from './throttled-log.js';
 
 export interface LeaseWatcherDeps {
@@ -26,6 +30,10 @@ export interface LeaseWatcherDeps {
   readonly onLost: (reason: string) => void;
   /** Called once when our own key turns into a reservation (no etcd lease), e.g. `weftctl reserve --force`. */
   readonly onReserved?: () => void;
+  /** Called when our own key holds our node name with other attributes (or an unreadable value). */
+  readonly onOwnDrift?: (entry: RegistryEntry, reason: string) => void;
+  /** Jitter for backoff and the periodic re-list (default Math.random). */
+  readonly random?: () => number;
 }
 
 export interface WatchStats {
@@ -46,7 +54,7 @@ const MAX_BACKOFF_MS = 10_000;
 export class LeaseWatcher {
   readonly #deps: LeaseWatcherDeps;
   readonly #throttled: ThrottledLog;
-  #own: { key: string; self: Identity; reserved?: boolean } | undefined;
+  #own: { key: string; self: Identity; reserved?: boolean; attrs?: LeaseAttrs | undefined } | undefined;
   #firstList: (() => void) | undefined;
   /** Resolves after the first successful listing. */
   readonly ready: Promise<void>;
@@ -58,14 +66,18 @@ export class LeaseWatcher {
     this.ready = new Promise((resolve) => { this.#firstList = resolve; });
   }
 
-  /** Starts checking our own key (after the lease is acquired). */
-  watchOwn(subnet: Cidr, self: Identity, reserved = false): void {
-    this.#own = { key: encodeSubnetKey(subnet), self, reserved };
+  /** Starts checking our own key (after the lease is acquired); with `attrs`, also for drift from our value. */
+  watchOwn(subnet: Cidr, self: Identity, reserved = false, attrs?: LeaseAttrs): void {
+    this.#own = { key: encodeSubnetKey(subnet), self, reserved, attrs };
+  }
+
+  get #random(): () => number {
+    return this.#deps.random ?? Math.random;
   }
 
   /** Runs until the signal aborts. */
   async run(signal: AbortSignal): Promise<void> {
-    let backoff = MIN_BACKOFF_MS;
+    const backoff = new Backoff(MIN_BACKOFF_MS, MAX_BACKOFF_MS, this.#random);
     while (!signal.aborted) {
       let revision: string;
       try {
@@ -80,9 +92,9 @@ export class LeaseWatcher {
       } catch (err) {
         this.stats.listErrors++;
         this.stats.lastError = errorMessage(err);
-        this.#throttled.warn('list', { err: errorMessage(err), retryInMs: backoff }, 'cannot list leases from etcd; retrying');
-        await this.#pause(backoff, signal);
-        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        const delay = backoff.next();
+        this.#throttled.warn('list', { err: errorMessage(err), retryInMs: delay }, 'cannot list leases from etcd; retrying');
+        await this.#pause(delay, signal);
         continue;
       }
       const started = this.#deps.clock.now();
@@ -92,10 +104,10 @@ export class LeaseWatcher {
       this.stats.watchRestarts++;
       if (/compact/i.test(errorMessage(err))) this.stats.compactions++;
       this.stats.lastError = errorMessage(err);
-      if (this.#deps.clock.now() - started > 30_000) backoff = MIN_BACKOFF_MS;
-      this.#throttled.warn('watch', { err: errorMessage(err), retryInMs: backoff }, 'lease watch ended; re-listing');
-      await this.#pause(backoff, signal);
-      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      if (this.#deps.clock.now() - started > 30_000) backoff.reset();
+      const delay = backoff.next();
+      this.#throttled.warn('watch', { err: errorMessage(err), retryInMs: delay }, 'lease watch ended; re-listing');
+      await this.#pause(delay, signal);
     }
   }
 
@@ -125,7 +137,7 @@ export class LeaseWatcher {
       });
       if (finished) cancel();
       signal.addEventListener('abort', onAbort, { once: true });
-      this.#deps.clock.sleep(RELIST_MS, relist.signal).then(() => finish('relist'), () => undefined);
+      this.#deps.clock.sleep(jittered(RELIST_MS, this.#random, 0.2), relist.signal).then(() => finish('relist'), () => undefined);
     });
   }
 
@@ -152,7 +164,7 @@ export class LeaseWatcher {
     if (!this.#own) return;
     const entry = entries.find((e) => e.key === this.#own?.key);
     if (!entry) this.#lost(`our lease ${this.#own.key} is gone from etcd (expired or deleted)`);
-    else this.#checkOwnValue(entry.value, entry.reservation);
+    else this.#checkOwnValue(entry);
   }
 
   #checkOwnEvent(ev: RegistryEvent): void {
@@ -160,13 +172,25 @@ export class LeaseWatcher {
     if (ev.type === 'delete' && ev.key === this.#own.key) {
       this.#lost(`our lease ${this.#own.key} was deleted from etcd (expired or removed by an operator)`);
     } else if (ev.type === 'put' && ev.entry.key === this.#own.key) {
-      this.#checkOwnValue(ev.entry.value, ev.entry.reservation);
+      this.#checkOwnValue(ev.entry);
     }
   }
 
-  #checkOwnValue(value: string, reservation: boolean): void {
+  #checkOwnValue(entry: RegistryEntry): void {
     const own = this.#own;
     if (!own) return;
+    const value = entry.value;
+    if (own.attrs && this.#deps.onOwnDrift) {
+      const verdict = classifyOwnValue(value, own.attrs);
+      if (verdict.kind === 'taken') {
+        this.#lost(`our lease ${own.key} was taken over by node ${verdict.by} with public IP ${verdict.publicIp}`);
+        return;
+      }
+      // First the reservation (no etcd lease any more), so that a write-back keeps it a reservation.
+      this.#noteReservation(own, entry.reservation);
+      if (verdict.kind === 'drifted') this.#deps.onOwnDrift(entry, verdict.reason);
+      return;
+    }
     const decoded = decodeLeaseValue(value);
     if (!decoded.ok) {
       this.#deps.log.warn({ key: own.key, reason: decoded.reason }, 'our own lease value was overwritten with something unreadable; keeping our subnet');
@@ -176,6 +200,10 @@ export class LeaseWatcher {
       this.#lost(`our lease ${own.key} was taken over by node ${decoded.attrs.nodeName ?? '(flannel)'} with public IP ${decoded.attrs.publicIp}`);
       return;
     }
+    this.#noteReservation(own, entry.reservation);
+  }
+
+  #noteReservation(own: { key: string; reserved?: boolean }, reservation: boolean): void {
     if (reservation && !own.reserved) {
       own.reserved = true;
       this.#deps.log.info({ key: own.key }, 'our lease became a reservation (no TTL); no longer renewing it');

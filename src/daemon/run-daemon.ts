@@ -1,9 +1,13 @@
 /**
- * weftd's life: config → data-plane prepare (device, VTEP MAC) → lease →
- * watch peers → reconcile forever. Only the reconcile loop touches the
- * kernel. subnet.env appears only after the first full pass succeeded, so a
- * CNI ADD never sees a half-ready host. Shutdown leaves lease, device and
- * entries in place; a restart converges without removing anything.
+ * weftd's life: config → data-plane prepare (device, VTEP MAC) → node name
+ * (presence key) → lease → watch peers → reconcile forever. Only the
+ * reconcile loop touches the kernel. subnet.env appears only after the first
+ * full pass succeeded, so a CNI ADD never sees a half-ready host, and it is
+ * removed before weftd gives up a subnet (lost lease, or a subnet other than
+ * the one the file names). etcd trouble during start-up is waited out.
+ * Shutdown leaves lease, device, entries and subnet.env in place (it only
+ * releases the node name's presence key); a restart converges without
+ * removing anything.
  */
 import type { Logger } from 'pino';
 import type { Cidr, Ipv4 } from '../core/cidr.js';
@@ -11,11 +15,14 @@ import { LeaseLostError, errorMessage } from '../core/errors.js';
 import { PeerSet } from '../core/peer-set.js';
 import type { Clock } from '../adapters/clock.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
-import { ensureSubnetFile, readSubnetFile } from '../adapters/subnet-file.js';
+import { ensureSubnetFile, readSubnetFile, removeSubnetFile } from '../adapters/subnet-file.js';
 import { acquireLease, type HeldLease } from './acquire-lease.js';
 import type { DataPlanePort } from './data-plane-port.js';
 import { keepLeaseAlive } from './lease-keeper.js';
 import { LeaseWatcher } from './lease-watcher.js';
+import { claimIdentity, keepIdentity } from './node-identity.js';
+import { OwnLeaseGuard } from './own-lease-guard.js';
+import { retryAtStartup } from './startup-retry.js';
 import { DaemonStatus } from './status.js';
 import { probeEtcd } from './etcd-probe.js';
 import { ResyncSchedule } from './resync-schedule.js';
@@ -36,6 +43,10 @@ export interface DaemonOptions {
   readonly configKey: string;
   /** How often etcd's reachability is checked (default 5 s). */
   readonly etcdProbeMs?: number;
+  /** This weftd instance (adapters/instance-id.ts): same on a restart on this host, different on a clone. */
+  readonly instanceId: string;
+  /** TTL of the node name's presence key (default 30 s). */
+  readonly presenceTtlSeconds?: number;
 }
 
 export interface DaemonDeps {
@@ -55,18 +66,30 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   const status = deps.status ?? new DaemonStatus();
   const previousFile = await readSubnetFile(opts.subnetFile);
   const previous: Cidr | undefined = previousFile.ok ? previousFile.env.subnet : undefined;
-  const { config, text: configText } = await waitForConfig({ registry: deps.registry, clock: deps.clock, log, configKey: opts.configKey }, signal);
+  const { config, text: configText } = await waitForConfig({ registry: deps.registry, clock: deps.clock, log, configKey: opts.configKey, random: deps.random }, signal);
   log.info({ network: config.network, subnetLen: config.subnetLen, vni: config.backend.vni, port: config.backend.port }, 'network config loaded');
 
   const prepared = await deps.dataPlane.prepare({
     config, nodeName: opts.nodeName,
     ...(opts.iface ? { iface: opts.iface } : {}), ...(opts.publicIp ? { publicIp: opts.publicIp } : {}),
   });
+  const retry = { clock: deps.clock, random: deps.random, log };
+  const identity = {
+    registry: deps.registry, nodeName: opts.nodeName, ttlSeconds: opts.presenceTtlSeconds ?? 30, clock: deps.clock, random: deps.random, log,
+    self: { instanceId: opts.instanceId, publicIp: prepared.publicIp, startedAt: new Date(deps.clock.now()).toISOString() },
+  };
+  // The name first: a second host with our name stops here, before it could touch our lease.
+  const presenceLease = await retryAtStartup('claim node name', () => claimIdentity(identity, signal), retry, signal);
+  status.identity = { nodeName: opts.nodeName, instanceId: opts.instanceId };
   const attrs = { publicIp: prepared.publicIp, backendType: 'vxlan', vni: config.backend.vni, vtepMac: prepared.vtepMac, nodeName: opts.nodeName };
-  const held = await acquireLease({
+  const beforeTake = async (subnet: Cidr): Promise<void> => {
+    if (previous === undefined || subnet === previous) return;
+    if (await removeSubnetFile(opts.subnetFile)) log.warn({ path: opts.subnetFile, previous, subnet }, 'removed subnet.env: it names a subnet this host is not taking');
+  };
+  const held = await retryAtStartup('acquire subnet lease', () => acquireLease({
     registry: deps.registry, config, attrs, previous, ttlSeconds: opts.leaseTtlSeconds,
-    random: deps.random, clock: deps.clock, log, signal,
-  });
+    random: deps.random, clock: deps.clock, log, signal, beforeTake,
+  }), retry, signal);
   status.lease = held;
   status.leaseTtlSeconds = held.reservation ? undefined : opts.leaseTtlSeconds;
   status.leaseRenewedAt = deps.clock.now();
@@ -85,19 +108,33 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   const peers = new PeerSet(config, { subnet: held.subnet, publicIp: prepared.publicIp, vtepMac: prepared.vtepMac });
   // A reservation made for our subnet while we run (weftctl reserve --force): stop renewing the etcd lease.
   const keeperStop = new AbortController();
+  let ownLeaseId = held.leaseId;
   const onReserved = (): void => {
     if (status.lease) status.lease = { ...status.lease, leaseId: '0', reservation: true };
     status.leaseTtlSeconds = undefined;
+    ownLeaseId = '0'; // a write-back of our value keeps it a reservation
     keeperStop.abort();
   };
-  const watcher = new LeaseWatcher({ registry: deps.registry, peers, clock: deps.clock, log, onChange: () => wake.ring(), onLost, onReserved });
+  const guard = new OwnLeaseGuard({
+    registry: deps.registry, subnet: held.subnet, attrs: held.attrs, leaseId: () => ownLeaseId, clock: deps.clock, random: deps.random, log, onLost,
+    identityConflict: () => status.identityConflict, onCorrected: () => { status.ownLeaseCorrections++; },
+  }, stop);
+  const watcher = new LeaseWatcher({
+    registry: deps.registry, peers, clock: deps.clock, log, onChange: () => wake.ring(), onLost, onReserved, random: deps.random,
+    onOwnDrift: (entry, reason) => guard.drifted(entry, reason),
+  });
   status.watch = watcher.stats;
-  watcher.watchOwn(held.subnet, { nodeName: opts.nodeName, publicIp: prepared.publicIp }, held.reservation);
+  watcher.watchOwn(held.subnet, { nodeName: opts.nodeName, publicIp: prepared.publicIp }, held.reservation, held.attrs);
+  const identityKept = keepIdentity({
+    ...identity, leaseId: presenceLease,
+    onConflict: (conflict) => { status.identityConflict = conflict; },
+    onError: () => { status.etcdErrors++; },
+  }, stop);
   const background = [
     watcher.run(stop),
-    probeEtcd({ registry: deps.registry, clock: deps.clock, log, status, intervalMs: opts.etcdProbeMs ?? 5000, configText }, stop),
+    probeEtcd({ registry: deps.registry, clock: deps.clock, log, status, intervalMs: opts.etcdProbeMs ?? 5000, configText, random: deps.random }, stop),
     keepLeaseAlive({
-      registry: deps.registry, leaseId: held.leaseId, ttlSeconds: opts.leaseTtlSeconds, clock: deps.clock, log, onLost,
+      registry: deps.registry, leaseId: held.leaseId, ttlSeconds: opts.leaseTtlSeconds, clock: deps.clock, log, onLost, random: deps.random,
       onRenewed: (ttl) => { status.leaseTtlSeconds = ttl; status.leaseRenewedAt = deps.clock.now(); },
       onError: () => { status.etcdErrors++; },
     }, AbortSignal.any([stop, keeperStop.signal])),
@@ -105,9 +142,20 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   await Promise.race([watcher.ready, new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
 
   await reconcileLoop({ opts, deps, held, peers, wake, status, mtu: prepared.mtu, network: config.network }, stop);
-  await Promise.allSettled(background);
+  await Promise.allSettled([...background, guard.idle()]);
+  const lastPresenceLease = await identityKept;
+  if (lostReason) {
+    // The subnet may be someone else's now: the CNI plugin must answer "not ready", not hand out its addresses.
+    await removeSubnetFile(opts.subnetFile).then(
+      (removed) => { if (removed) log.warn({ path: opts.subnetFile, subnet: held.subnet }, 'removed subnet.env: this host no longer holds its subnet'); },
+      (err: unknown) => log.error({ path: opts.subnetFile, err: errorMessage(err) }, 'cannot remove subnet.env'));
+  }
+  // Release the node name, so a restart (or the host's replacement) need not wait for it to expire.
+  if (lastPresenceLease !== '' && status.identityConflict === undefined) {
+    await deps.registry.revoke(lastPresenceLease).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'cannot release the node name presence key; it expires on its own'));
+  }
   if (lostReason) return 2;
-  log.info({ subnet: held.subnet }, 'stopped; lease, device and kernel entries left in place');
+  log.info({ subnet: held.subnet }, 'stopped; lease, device, kernel entries and subnet.env left in place');
   return 0;
 }
 

@@ -10,6 +10,12 @@ import type { WatchStats } from './lease-watcher.js';
 
 export class DaemonStatus {
   lease: HeldLease | undefined;
+  /** This host's node name and weftd instance, once the name is claimed. */
+  identity: { readonly nodeName: string; readonly instanceId: string } | undefined;
+  /** Set while another weftd instance holds our node name (our presence key had expired). */
+  identityConflict: string | undefined;
+  /** How often our own lease value was found changed in etcd and written back. */
+  ownLeaseCorrections = 0;
   leaseLost: string | undefined;
   leaseTtlSeconds: number | undefined;
   leaseRenewedAt: number | undefined;

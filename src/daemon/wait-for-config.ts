@@ -8,6 +8,7 @@ import { ConfigError, errorMessage } from '../core/errors.js';
 import { type NetworkConfig, parseNetworkConfigText } from '../core/network-config.js';
 import type { Clock } from '../adapters/clock.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
+import { jittered } from './jitter.js';
 import { ThrottledLog } from './throttled-log.js';
 
 export interface WaitForConfigInput {
@@ -16,6 +17,8 @@ export interface WaitForConfigInput {
   readonly log: Logger;
   readonly configKey: string;
   readonly pollMs?: number;
+  /** Jitter for the poll interval (default Math.random). */
+  readonly random?: () => number;
 }
 
 export async function waitForConfig(input: WaitForConfigInput, signal: AbortSignal): Promise<{ config: NetworkConfig; text: string }> {
@@ -43,6 +46,6 @@ export async function waitForConfig(input: WaitForConfigInput, signal: AbortSign
       throttled.warn('missing', { key: input.configKey },
         'network config not found in etcd; waiting for it (create it with `weftctl config set`)');
     }
-    await input.clock.sleep(input.pollMs ?? 1000, signal);
+    await input.clock.sleep(jittered(input.pollMs ?? 1000, input.random ?? Math.random), signal);
   }
 }

@@ -13,7 +13,7 @@ function start(ttlSeconds: number, leaseId?: string) {
   const lost: string[] = [];
   const renewed: number[] = [];
   const input: LeaseKeeperInput = {
-    registry, leaseId: id, ttlSeconds, clock, log, onLost: (reason) => lost.push(reason), onRenewed: (ttl) => renewed.push(ttl),
+    registry, leaseId: id, ttlSeconds, clock, log, onLost: (reason) => lost.push(reason), onRenewed: (ttl) => renewed.push(ttl), random: () => 0,
   };
   const ac = new AbortController();
   let finished = false;

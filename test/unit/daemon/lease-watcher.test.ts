@@ -32,7 +32,7 @@ function start(registry: MemoryRegistry, clock: ManualClock, own?: string) {
   const changes: string[][] = [];
   const lost: string[] = [];
   const watcher = new LeaseWatcher({
-    registry, peers, clock, log, onChange: () => changes.push(subnets(peers)), onLost: (reason) => lost.push(reason),
+    registry, peers, clock, log, onChange: () => changes.push(subnets(peers)), onLost: (reason) => lost.push(reason), random: () => 0,
   });
   if (own) watcher.watchOwn(own as Cidr, self);
   const ac = new AbortController();
