@@ -15,8 +15,15 @@ import type {
   ClaimResult, LeaseListing, RegistryEntry, RegistryEvent, RestoreResult, SubnetRegistry, WatchHandlers,
 } from './registry.js';
 
-/** Keys per page of the lease listing (halved while a page is over the message limit). */
-export const LIST_PAGE_SIZE = 500;
+/**
+ * Paging of the lease listing: the first page has FIRST_PAGE_KEYS keys; later
+ * pages are sized from the bytes per key seen so far to about PAGE_BYTES
+ * (at most MAX_PAGE_KEYS keys), far below gRPC's 4 MiB receive limit. A page
+ * still over the limit is re-read with half the keys.
+ */
+export const FIRST_PAGE_KEYS = 16;
+export const PAGE_BYTES = 1024 * 1024;
+export const MAX_PAGE_KEYS = 2000;
 
 export interface EtcdConnection {
   readonly endpoints: readonly string[];
@@ -79,17 +86,17 @@ export class EtcdRegistry implements SubnetRegistry {
   readonly #subnetsPrefix: string;
   readonly #context: EtcdContext;
   readonly #nodesPrefix: string;
-  readonly #pageSize: number;
+  readonly #firstPage: number;
 
   /** `context` names the endpoints (and user) in errors; default: the prefix only. */
-  constructor(client: Etcd3, prefix: string, context?: EtcdContext, options: { pageSize?: number } = {}) {
+  constructor(client: Etcd3, prefix: string, context?: EtcdContext, options: { firstPageKeys?: number } = {}) {
     this.#client = client;
     this.#context = context ?? { endpoints: ['(unnamed)'], prefix };
     const p = normalizePrefix(prefix);
     this.#configKey = `${p}/config`;
     this.#subnetsPrefix = `${p}/subnets/`;
     this.#nodesPrefix = `${p}/weft-nodes/`;
-    this.#pageSize = options.pageSize ?? LIST_PAGE_SIZE;
+    this.#firstPage = options.firstPageKeys ?? FIRST_PAGE_KEYS;
   }
 
   #key(subnet: Cidr): string {
@@ -126,17 +133,18 @@ export class EtcdRegistry implements SubnetRegistry {
   }
 
   /**
-   * Pages of at most `limit` keys, each starting after the last key of the one
-   * before, all at the first page's revision (a consistent snapshot). A page
-   * over the client's message limit (RESOURCE_EXHAUSTED) is re-read with half
-   * the limit; one key is at most etcd's 1.5 MiB request limit, so it fits.
+   * Pages, each starting after the last key of the one before, all at the
+   * first page's revision (a consistent snapshot). A page over the client's
+   * message limit (RESOURCE_EXHAUSTED) is re-read with half the keys; one key
+   * is at most etcd's 1.5 MiB request limit, so it always fits.
    */
   async listLeases(): Promise<LeaseListing> {
     const end = prefixEnd(this.#subnetsPrefix);
     const entries: RegistryEntry[] = [];
     let start = Buffer.from(this.#subnetsPrefix);
     let revision: string | undefined;
-    let limit = this.#pageSize;
+    let limit = this.#firstPage;
+    let bytes = 0;
     for (;;) {
       let page;
       try {
@@ -146,10 +154,14 @@ export class EtcdRegistry implements SubnetRegistry {
         throw new RegistryError(explainEtcdFailure('etcd list leases failed', errorMessage(err), this.#context).message, { cause: err });
       }
       revision ??= String(page.header.revision);
-      for (const kv of page.kvs) entries.push(this.#entry(kv));
+      for (const kv of page.kvs) {
+        entries.push(this.#entry(kv));
+        bytes += kv.key.length + kv.value.length;
+      }
       const last = page.kvs[page.kvs.length - 1];
       if (!page.more || !last) break;
       start = Buffer.concat([last.key, Buffer.from([0])]);
+      limit = Math.max(1, Math.min(MAX_PAGE_KEYS, Math.floor(PAGE_BYTES / Math.max(1, bytes / entries.length))));
     }
     return { entries, revision: revision ?? '0' };
   }
