@@ -97,9 +97,11 @@ export async function keepIdentity(input: IdentityKeeperInput, signal: AbortSign
       leaseId = '';
       const next = await reclaim(input);
       if (next.kind === 'held') {
-        if (conflict !== next.conflict) input.log.error({ nodeName: input.nodeName, conflict: next.conflict }, 'our node name presence expired and another weftd instance now holds it');
-        conflict = next.conflict;
-        input.onConflict(conflict);
+        if (conflict !== next.conflict) {
+          input.log.error({ nodeName: input.nodeName, conflict: next.conflict }, 'our node name presence expired and another weftd instance now holds it');
+          conflict = next.conflict;
+          input.onConflict(conflict);
+        }
         continue;
       }
       leaseId = next.leaseId;
