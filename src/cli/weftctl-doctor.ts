@@ -14,6 +14,8 @@ import { errorMessage } from '../core/errors.js';
 import { parseNetworkConfigText } from '../core/network-config.js';
 import { classifyListing } from '../core/peer-set.js';
 import { deviceName } from '../core/vxlan-device.js';
+import { checkNodeName } from '../core/doctor-identity.js';
+import { readInstanceId } from '../adapters/instance-id.js';
 import { type HostProbe, LocalHostProbe } from '../adapters/host-probe.js';
 import { IpRoute2 } from '../adapters/iproute2/iproute2.js';
 import type { Kernel } from '../adapters/kernel.js';
@@ -28,12 +30,16 @@ export interface DoctorOptions {
   readonly subnetFile: string;
   /** weftd's health endpoint; undefined: infer readiness from subnet.env and the device. */
   readonly healthz: { readonly ip: string; readonly port: number } | undefined;
+  /** weftd's --instance-id when it was given one (default: read from this host). */
+  readonly instanceId?: string | undefined;
 }
 
 export interface DoctorDeps {
   readonly openRegistry: () => Promise<SubnetRegistry>;
   readonly kernel: Kernel;
   readonly host: HostProbe;
+  /** This host's weftd instance id (adapters/instance-id.ts). */
+  readonly instanceId?: () => Promise<string>;
 }
 
 /** How many pings run at once. */
@@ -99,6 +105,21 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
   };
 }
 
+/** Who holds this host's node name; undefined when etcd cannot be read (the etcd check says why). */
+async function nodeNameCheck(opts: DoctorOptions, deps: DoctorDeps): Promise<CheckResult | undefined> {
+  let registry: SubnetRegistry | undefined;
+  try {
+    registry = await deps.openRegistry();
+    const presence = await registry.getPresence(opts.nodeName);
+    const instanceId = opts.instanceId ?? await (deps.instanceId ?? readInstanceId)().catch(() => undefined);
+    return checkNodeName(opts.nodeName, presence, instanceId);
+  } catch {
+    return undefined;
+  } finally {
+    registry?.close();
+  }
+}
+
 export function renderDoctor(results: readonly CheckResult[]): string {
   const width = Math.max(...results.map((r) => r.check.length));
   const lines: string[] = [];
@@ -118,6 +139,7 @@ function options(argv: Record<string, unknown>): DoctorOptions {
     nodeName: str('node-name') ?? hostname(),
     subnetFile: str('subnet-file') ?? DEFAULT_SUBNET_FILE,
     healthz: port > 0 ? { ip: str('healthz-ip') ?? '127.0.0.1', port } : undefined,
+    instanceId: str('instance-id'),
   };
 }
 
@@ -130,7 +152,8 @@ function hostDeps(argv: Record<string, unknown>): DoctorDeps {
 export async function doctorCommand(argv: Record<string, unknown>, io: CtlIo, deps: DoctorDeps = hostDeps(argv)): Promise<number> {
   const opts = options(argv);
   const facts = await gatherDoctorFacts(opts, deps);
-  const results = evaluateDoctor(facts);
+  const identity = await nodeNameCheck(opts, deps);
+  const results = [...evaluateDoctor(facts), ...(identity ? [identity] : [])];
   const summary = summarize(results);
   io.out(argv['json'] ? JSON.stringify({ node: opts.nodeName, results, summary, ok: summary.fail === 0 }, null, 2) : renderDoctor(results));
   return summary.fail === 0 ? 0 : 1;

@@ -78,6 +78,7 @@ function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & 
       .option('subnet-file', { type: 'string', default: DEFAULT_SUBNET_FILE, describe: 'weftd\'s --subnet-file' })
       .option('healthz-ip', { type: 'string', default: '127.0.0.1', describe: 'weftd\'s --healthz-ip' })
       .option('healthz-port', { type: 'number', default: 0, describe: 'weftd\'s --healthz-port: probe /readyz (0: infer readiness from subnet.env and the device)' })
+      .option('instance-id', { type: 'string', hidden: true, describe: 'weftd\'s --instance-id, if it was given one' })
       .option('json', { type: 'boolean', default: false, describe: 'print JSON (for scripts)' })
       .config(host([...HOST_SETTINGS, ...HEALTHZ_SETTINGS])),
     (argv) => run({ local: doctorCommand }, argv as never));

@@ -6,7 +6,9 @@
  */
 import t from 'tap';
 import { requirePrerequisites } from '../helpers/require.js';
-import { HEALTHZ_PORT, startWeftCluster } from '../helpers/weft-cluster.js';
+import { HEALTHZ_PORT, PREFIX, startWeftCluster } from '../helpers/weft-cluster.js';
+import { ETCD_ENDPOINT } from '../rig/rig.js';
+import { startWeftd } from '../helpers/weftd-process.js';
 
 const DEVICE = 'weft.1';
 
@@ -68,6 +70,7 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
     t.match(r.stdout, new RegExp(`^ok +weftd +ready: http://127\\.0\\.0\\.1:${HEALTHZ_PORT}/readyz answered 200$`, 'm'));
     for (const j of others(1)) t.match(r.stdout, new RegExp(`^ok +vxlan ${c.subnet(j)} +${gateway(j)} answered through ${DEVICE}: UDP 8472 to 192\\.0\\.2\\.1${j} \\(host${j}\\) and back works$`, 'm'));
     t.match(r.stdout, /\n15 checks: \d+ ok, \d+ warn, 0 FAIL$/);
+    t.match(r.stdout, /^ok +node name +"host1" is held by this host's weftd \(public IP 192\.0\.2\.11/m, 'the instance id (boot id + netns) matches weftd\'s');
     const json = JSON.parse((await c.weftctl(1, 'doctor', ['--json'])).stdout) as DoctorJson;
     t.equal(json.ok, true);
     t.same(json.results.filter((x) => x.verdict === 'FAIL'), []);
@@ -106,5 +109,22 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
     await c.sh(1, 'ip', ['route', 'replace', c.subnet(2), 'via', gateway(2), 'dev', DEVICE, 'onlink']);
     await c.sh(1, 'ip', ['neigh', 'replace', gateway(3), 'lladdr', mac3, 'dev', DEVICE, 'nud', 'permanent']);
     t.equal((await c.weftctl(1, 'status')).code, 0, 'exit 0 once the entries match again');
+  });
+
+  t.test('two rig hosts, one node name: the second weftd fails naming the first; doctor there reports the conflict', async (t) => {
+    const before = await c.etcdctl(['get', `${PREFIX}/subnets/${c.subnet(1).replace('/', '-')}`, '-w', 'json']);
+    // A clone of host1 on host2 (another network namespace, same kernel: only the netns part of the instance id differs).
+    // Lease-only, so host2's own device and entries are not touched.
+    const clone = startWeftd(['--dataplane', 'none', '--public-ip', '192.0.2.12', '--etcd-endpoints', ETCD_ENDPOINT, '--etcd-prefix', PREFIX,
+      '--node-name', 'host1', '--subnet-file', `${c.subnetFile(2)}.clone`, '--node-presence-ttl', '2s'], { netns: c.rig.host(2).netns });
+    t.teardown(() => clone.stop('SIGKILL'));
+    const doctor = await c.weftctl(2, 'doctor', ['--json', '--node-name', 'host1']);
+    const check = (JSON.parse(doctor.stdout) as DoctorJson).results.find((x) => x.check === 'node name');
+    t.match(check, { verdict: 'FAIL', detail: /node name "host1" is already in use by another running host \(public IP 192\.0\.2\.11/, fix: /unique --node-name/ });
+    t.equal(await clone.exited, 1, 'the clone exits 1');
+    t.match(clone.stderr(), /node name "host1" is already in use by another running host \(public IP 192\.0\.2\.11.*unique --node-name/s);
+    t.equal(await c.etcdctl(['get', `${PREFIX}/subnets/${c.subnet(1).replace('/', '-')}`, '-w', 'json']).then((x) => x.replace(/"revision":\d+,/, '')),
+      before.replace(/"revision":\d+,/, ''), 'host1\'s lease is untouched');
+    t.equal((await c.weftctl(1, 'status')).code, 0, 'host1 is still fine');
   });
 }

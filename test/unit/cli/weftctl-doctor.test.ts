@@ -2,6 +2,9 @@ import t from 'tap';
 import type { HostProbe } from '../../../src/adapters/host-probe.js';
 import { doctorCommand, gatherDoctorFacts, renderDoctor } from '../../../src/cli/weftctl-doctor.js';
 import { evaluateDoctor } from '../../../src/core/doctor.js';
+import type { Ipv4 } from '../../../src/core/cidr.js';
+import { encodePresence } from '../../../src/core/node-presence.js';
+import type { MemoryRegistry } from '../../fakes/memory-registry.js';
 import { hostFixture } from '../../helpers/host-fixture.js';
 
 /** A host whose sysctls, iptables and peers are all fine unless told otherwise; records pings and GETs. */
@@ -21,6 +24,12 @@ class FakeHostProbe implements HostProbe {
     this.gets.push(url);
     return { ok: true, status: 200, body: 'ready\n' };
   }
+}
+
+/** The registry with `node`'s presence key held by weftd instance `instanceId`. */
+function withPresence<R extends MemoryRegistry>(registry: R, node: string, instanceId: string): R {
+  registry.putPresenceRaw(node, encodePresence({ instanceId, publicIp: '198.51.100.77' as Ipv4, startedAt: '2026-11-27T10:00:00.000Z' }), registry.grant(30));
+  return registry;
 }
 
 const options = (subnetFile: string, port?: number) => ({ nodeName: 'host1', subnetFile, healthz: port ? { ip: '127.0.0.1', port } : undefined });
@@ -54,16 +63,27 @@ t.test('doctorCommand: exit 0 without FAIL, 1 with; text and JSON', async (t) =>
   const h = await hostFixture(dir);
   const host = new FakeHostProbe();
   // doctor closes the registry it opened: each run gets a fresh one with the same content.
-  const deps = { openRegistry: async () => (await hostFixture(dir)).registry, kernel: h.kernel, host };
+  const deps = { openRegistry: async () => withPresence((await hostFixture(dir)).registry, 'host1', 'instance-host1'), kernel: h.kernel, host, instanceId: async () => 'instance-host1' };
   const out: string[] = [];
   const io = { out: (s: string) => out.push(s), err: () => undefined };
   t.equal(await doctorCommand({ 'node-name': 'host1', 'subnet-file': h.subnetFile }, io, deps), 0);
-  t.match(out.pop(), /^ok {4}weftd .*\n\n15 checks: 14 ok, 1 warn, 0 FAIL$/s, 'the parent MTU is unknown to the fake kernel: a warn');
+  t.match(out.pop(), /^ok {4}weftd .*ok {4}node name +"host1" is held by this host's weftd .*\n\n16 checks: 15 ok, 1 warn, 0 FAIL$/s, 'the parent MTU is unknown to the fake kernel: a warn');
   host.silent.add('10.5.3.0');
   t.equal(await doctorCommand({ 'node-name': 'host1', 'subnet-file': h.subnetFile, json: true }, io, deps), 1);
   const json = JSON.parse(out.pop() ?? '') as { ok: boolean; summary: object; results: { check: string; verdict: string }[] };
   t.match(json, { ok: false, summary: { fail: 1 } });
   t.same(json.results.filter((r) => r.verdict === 'FAIL').map((r) => r.check), ['vxlan 10.5.3.0/24']);
+});
+
+t.test('doctorCommand: two hosts with one node name is a FAIL naming the other host', async (t) => {
+  const dir = t.testdir();
+  const h = await hostFixture(dir);
+  const deps = { openRegistry: async () => withPresence((await hostFixture(dir)).registry, 'host1', 'a-clone'), kernel: h.kernel, host: new FakeHostProbe(), instanceId: async () => 'instance-host1' };
+  const out: string[] = [];
+  t.equal(await doctorCommand({ 'node-name': 'host1', 'subnet-file': h.subnetFile, json: true }, { out: (s: string) => out.push(s), err: () => undefined }, deps), 1);
+  const json = JSON.parse(out.pop() ?? '') as { results: { check: string; verdict: string; detail: string; fix: string }[] };
+  const check = json.results.find((r) => r.check === 'node name');
+  t.match(check, { verdict: 'FAIL', detail: /node name "host1" is already in use by another running host \(public IP 198\.51\.100\.77/, fix: /unique --node-name/ });
 });
 
 t.test('renderDoctor: aligned columns, the fix under its check', async (t) => {
