@@ -29,7 +29,7 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
   const weftd = (etcd: EtcdCluster, pfx: string, node: string, ip: string): WeftdProcess => {
     const p = startWeftd(['--dataplane', 'none', '--etcd-endpoints', etcd.endpoints.join(','), '--etcd-prefix', pfx,
       '--node-name', node, '--public-ip', ip, '--subnet-file', join(dir, `${node}.env`), '--subnet-lease-ttl', '1h',
-      '--node-presence-ttl', '3s', '--instance-id', `instance-${node}`]);
+    ], { env: { WEFTD_NODE_PRESENCE_TTL: '3s', WEFTD_INSTANCE_ID: `instance-${node}` } });
     running.push(p);
     return p;
   };

@@ -39,7 +39,7 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
   const weftd = (pfx: string, host: string, node: string, ip: string, extra: string[] = []): WeftdProcess => {
     const p = startWeftd(['--dataplane', 'none', '--etcd-endpoints', etcd.endpoints.join(','), '--etcd-prefix', pfx,
       '--node-name', node, '--public-ip', ip, '--subnet-file', envFile(pfx, host), '--subnet-lease-ttl', '1h',
-      '--node-presence-ttl', `${PRESENCE_TTL_S}s`, '--instance-id', `instance-${host}`, ...extra]);
+      ...extra], { env: { WEFTD_NODE_PRESENCE_TTL: `${PRESENCE_TTL_S}s`, WEFTD_INSTANCE_ID: `instance-${host}` } });
     running.push(p);
     return p;
   };
