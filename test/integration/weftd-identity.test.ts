@@ -65,7 +65,7 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
     const before = await get(keyOf(pfx, subnet));
     const presence = await get(`${pfx}/weft-nodes/web1`);
     t.match(presence?.value, /"InstanceID":"instance-hostA","PublicIP":"198\.51\.100\.11"/, 'presence key names the holder');
-    t.not(presence?.lease, '0', 'presence key lives on an etcd lease');
+    t.ok(presence !== undefined && presence.lease !== '0', 'presence key lives on an etcd lease');
     t.notOk((await etcd.etcdctl(['get', '--prefix', `${pfx}/subnets/`, '--keys-only'])).includes('weft-nodes'), 'presence key is outside subnets/');
 
     const second = weftd(pfx, 'hostB', 'web1', '198.51.100.12');
