@@ -89,7 +89,11 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   const held = await retryAtStartup('acquire subnet lease', () => acquireLease({
     registry: deps.registry, config, attrs, previous, ttlSeconds: opts.leaseTtlSeconds,
     random: deps.random, clock: deps.clock, log, signal, beforeTake,
-  }), retry, signal);
+  }), retry, signal).catch(async (err: unknown) => {
+    // No lease (no free subnet, or stopped while waiting): release the name rather than let it expire.
+    await deps.registry.revoke(presenceLease).catch(() => undefined);
+    throw err;
+  });
   status.lease = held;
   status.leaseTtlSeconds = held.reservation ? undefined : opts.leaseTtlSeconds;
   status.leaseRenewedAt = deps.clock.now();

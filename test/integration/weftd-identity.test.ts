@@ -169,6 +169,19 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
     await other.stop();
   });
 
+  t.test('a start-up that gets no lease releases the node name at once', async (t) => {
+    const pfx = prefix();
+    await etcd.etcdctl(['put', `${pfx}/config`, '{"Network":"10.47.0.0/28","SubnetLen":30,"SubnetMax":"10.47.0.4"}']);
+    const a = weftd(pfx, 'hostA', 'only1', '198.51.100.71');
+    await acquired(a);
+    const b = weftd(pfx, 'hostB', 'none1', '198.51.100.72');
+    t.equal(await b.exited, 1, 'no free subnet');
+    t.ok(b.logs.some(msgIs('claimed node name')));
+    t.notOk(await get(`${pfx}/weft-nodes/none1`), 'its presence key is gone, not left to expire');
+    t.ok(await get(`${pfx}/weft-nodes/only1`), 'the running host keeps its own');
+    await a.stop();
+  });
+
   t.test('a normal stop and restart keeps subnet.env', async (t) => {
     const pfx = prefix();
     await config(pfx, '10.45.0.0/16');
