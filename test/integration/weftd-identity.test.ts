@@ -125,12 +125,22 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
     const forged = ours?.value.replace('198.51.100.31', '198.51.100.99').replace(/"VtepMAC":"[0-9a-f:]+"/, '"VtepMAC":"02:00:00:00:00:99"') ?? '';
     t.not(forged, ours?.value);
     const t0 = Date.now();
-    await etcd.etcdctl(['put', keyOf(pfx, subnet), forged]);
+    // A script that edits the value and keeps the key's etcd lease.
+    await etcd.etcdctl(['put', `--lease=${BigInt(ours?.lease ?? '0').toString(16)}`, keyOf(pfx, subnet), forged]);
     await a.waitForLog(msgIs('wrote our true lease value back'), 10000, 'the write-back');
     t.ok(Date.now() - t0 < 5000, `corrected within a few seconds (${Date.now() - t0} ms)`);
     const now = await get(keyOf(pfx, subnet));
     t.equal(now?.value, ours?.value, 'our true value is back');
     t.equal(now?.lease, ours?.lease, 'still on our etcd lease (renewals keep working)');
+    // A plain `etcdctl put` drops the etcd lease: weft treats our key as a reservation now (as after
+    // `weftctl reserve --force`), and the write-back keeps it one.
+    const corrections = a.logs.filter(msgIs('wrote our true lease value back')).length;
+    await etcd.etcdctl(['put', keyOf(pfx, subnet), forged]);
+    const deadline = Date.now() + 10000;
+    while (a.logs.filter(msgIs('wrote our true lease value back')).length === corrections && Date.now() < deadline) await sleep(100);
+    const reserved = await get(keyOf(pfx, subnet));
+    t.equal(reserved?.value, ours?.value, 'our true value is back again');
+    t.equal(reserved?.lease, '0', 'kept as a reservation');
     t.ok(a.logs.some((l) => l.msg === 'our own lease value in etcd was changed; writing our true value back' && /PublicIP 198\.51\.100\.99/.test(String(l.reason))), 'warned with what changed');
     t.equal(a.child.exitCode, null, 'still running');
     t.equal(await a.stop(), 0);

@@ -23,14 +23,16 @@ function start() {
   registry.putRaw(KEY, encodeLeaseValue(ours), registry.grant(3600));
   const drifts: { entry: RegistryEntry; reason: string }[] = [];
   const lost: string[] = [];
+  const events: string[] = [];
   const watcher = new LeaseWatcher({
     registry, peers: new PeerSet(parsed.ok ? parsed.config : ({} as never)), clock, log, random: () => 0,
-    onChange: () => undefined, onLost: (r) => lost.push(r), onOwnDrift: (entry, reason) => drifts.push({ entry, reason }),
+    onChange: () => undefined, onLost: (r) => lost.push(r), onReserved: () => events.push('reserved'),
+    onOwnDrift: (entry, reason) => { drifts.push({ entry, reason }); events.push('drift'); },
   });
-  watcher.watchOwn('10.5.7.0/24' as Cidr, { nodeName: 'me', publicIp: ours.publicIp }, ours);
+  watcher.watchOwn('10.5.7.0/24' as Cidr, { nodeName: 'me', publicIp: ours.publicIp }, false, ours);
   const ac = new AbortController();
   const running = watcher.run(ac.signal);
-  return { registry, drifts, lost, watcher, stop: async () => { ac.abort(); await running; } };
+  return { registry, drifts, lost, events, watcher, stop: async () => { ac.abort(); await running; } };
 }
 
 t.test('our value rewritten with our name and another address is reported as drift, with the entry', async (t) => {
@@ -53,5 +55,14 @@ t.test('another node name in our key is a lost lease', async (t) => {
   await settle();
   t.match(w.lost, [/taken over by node intruder with public IP 198\.51\.100\.9/]);
   t.same(w.drifts, []);
+  await w.stop();
+});
+
+t.test('our value rewritten without an etcd lease: first a reservation, then the drift (so the write-back keeps it one)', async (t) => {
+  const w = start();
+  await w.watcher.ready;
+  w.registry.putRaw(KEY, encodeLeaseValue({ ...ours, publicIp: '198.51.100.9' as Ipv4 }), '0');
+  await settle();
+  t.same(w.events, ['reserved', 'drift']);
   await w.stop();
 });

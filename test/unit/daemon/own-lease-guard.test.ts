@@ -22,7 +22,7 @@ function setup(conflict?: string) {
   let corrected = 0;
   const ac = new AbortController();
   const guard = new OwnLeaseGuard({
-    registry, subnet, attrs: ours, leaseId, clock, random: () => 0, log, onLost: (r) => lost.push(r),
+    registry, subnet, attrs: ours, leaseId: () => leaseId, clock, random: () => 0, log, onLost: (r) => lost.push(r),
     identityConflict: () => conflict, onCorrected: () => { corrected++; },
   }, ac.signal);
   return { clock, registry, leaseId, lost, guard, ac, corrected: () => corrected };
@@ -30,7 +30,7 @@ function setup(conflict?: string) {
 
 t.test('a drifted value is written back on the same etcd lease', async (t) => {
   const s = setup();
-  s.registry.putRaw(key, forged, '0'); // etcdctl put without --lease
+  s.registry.putRaw(key, forged, s.leaseId); // etcdctl put --lease=<ours>
   const entry = s.registry.entry(key);
   if (!entry) throw new Error('missing');
   s.guard.drifted(entry, 'PublicIP');
@@ -89,4 +89,21 @@ t.test('another instance holds our node name: lost instead of fighting', async (
   await s.guard.idle();
   t.match(s.lost[0], /another weftd instance holds our node name/);
   t.equal(s.registry.entry(key)?.value, forged);
+});
+
+t.test('our key turned into a reservation: the write-back keeps it one (no etcd lease)', async (t) => {
+  const clock = new ManualClock();
+  const registry = new MemoryRegistry({ clock });
+  registry.putRaw(key, forged, '0'); // weftctl reserve --force, or etcdctl put without --lease
+  const lost: string[] = [];
+  const guard = new OwnLeaseGuard({
+    registry, subnet, attrs: ours, leaseId: () => '0', clock, random: () => 0, log, onLost: (r) => lost.push(r), identityConflict: () => undefined,
+  }, new AbortController().signal);
+  const entry = registry.entry(key);
+  if (!entry) throw new Error('missing');
+  guard.drifted(entry, 'PublicIP');
+  await guard.idle();
+  t.equal(registry.entry(key)?.value, encodeLeaseValue(ours));
+  t.equal(registry.entry(key)?.leaseId, '0', 'still a reservation');
+  t.same(lost, []);
 });
