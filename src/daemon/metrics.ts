@@ -19,6 +19,8 @@ export function createMetrics(status: DaemonStatus, now: () => number = Date.now
   };
   gauge('weft_peers_known', 'Peer leases accepted by the acceptance rule (this host and refused or pending leases excluded).', () => status.peersKnown);
   gauge('weft_peers_programmed', 'Peers whose route, neighbour and FDB entries the kernel holds, as read or applied by the last pass (0 with --dataplane none).', () => status.peersProgrammed);
+  gauge('weft_node_name_conflict', '1 while another weftd instance holds this host\'s node name (see weftctl doctor), else 0.', () => (status.identityConflict === undefined ? 0 : 1));
+  counter('weft_own_lease_corrections_total', 'Times this host\'s lease value was found changed in etcd and written back.', () => status.ownLeaseCorrections);
   gauge('weft_leases_pending', 'Reservations whose host has not started weftd yet (no VTEP MAC): not peers, not refused.', () => status.leasesPending);
   new Gauge({
     name: 'weft_leases_refused', help: 'Lease keys refused by the acceptance rule, by reason (never programmed; see weftctl leases).',
