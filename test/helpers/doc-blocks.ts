@@ -73,7 +73,7 @@ function splitComment(command: string): [string, string] {
 export function untestedCommands(text: string): string[] {
   return fencedBlocks(text).filter((b) => b.info !== 'console doctest')
     .flatMap((b) => b.lines.map((l, i) => ({ l, n: b.line + i + 1 })))
-    .filter(({ l }) => /^\s*(\$\s+)?(sudo\s+)?(weftctl|etcdctl|weftd)\b/.test(l))
+    .filter(({ l }) => /^\s*(\$\s+)?(sudo\s+)?(weftctl|etcdctl|weftd)(\s|$)/.test(l)) // `weftd: …` is a message, not a command
     .map(({ l, n }) => `line ${n}: ${l.trim()}`);
 }
 

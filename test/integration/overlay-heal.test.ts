@@ -142,13 +142,19 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
     t.not(link.exitCode, 0, 'no device was created');
   });
 
+  const extra: Record<number, string[]> = {
+    1: ['--iface', 'eth0'],
+    2: ['--public-ip', PUBLIC_IP[2] ?? '?'], // the interface is the one holding the public IP
+    3: ['--iface', 'eth0', '--public-ip', PUBLIC_IP[3] ?? '?'],
+  };
+  const start = (i: number): WeftdProcess => {
+    const d = startWeftd(weftdArgs(i, extra[i] ?? []), { netns: rig.host(i).netns });
+    daemons.set(i, d);
+    return d;
+  };
+
   t.test('three hosts: every pod reaches every other pod; local is the public IP', async (t) => {
-    const extra: Record<number, string[]> = {
-      1: ['--iface', 'eth0'],
-      2: ['--public-ip', PUBLIC_IP[2] ?? '?'], // the interface is the one holding the public IP
-      3: ['--iface', 'eth0', '--public-ip', PUBLIC_IP[3] ?? '?'],
-    };
-    for (const i of [1, 2, 3]) daemons.set(i, startWeftd(weftdArgs(i, extra[i] ?? []), { netns: rig.host(i).netns }));
+    for (const i of [1, 2, 3]) start(i);
     await Promise.all([1, 2, 3].map(async (i) => {
       const d = daemon(i);
       const lease = await d.waitForLog(msgIs('acquired subnet lease'), 20_000, `host${i}'s lease`);
@@ -274,6 +280,12 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
     t.not(original.leaseHex, '0', 'host3\'s key carries an etcd lease');
 
     const newMac = '0a:5e:00:00:00:99';
+    // While host3's weftd runs it writes its true value back (own-lease integrity):
+    await rewrite(key3, JSON.stringify({ ...attrs, BackendData: { ...attrs.BackendData, VtepMAC: newMac } }), original.leaseHex);
+    await waitFor('host3 to write its true value back', async () => (await leaseOf(key3)).value === original.value);
+    t.ok(daemon(3).logs.some((l) => l.msg === 'wrote our true lease value back'), 'host3 corrected its own lease');
+    // A peer that really changed (here: host3 stopped, its lease rewritten as a flannel host's would be) is followed.
+    t.equal(await daemon(3).stop('SIGTERM'), 0, 'host3 stops; its lease, device and entries stay');
     await rewrite(key3, JSON.stringify({ ...attrs, BackendData: { ...attrs.BackendData, VtepMAC: newMac } }), original.leaseHex);
     await waitFor('host1 to follow the new MAC', async () => {
       const s = await seen(1);
@@ -288,10 +300,11 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
       return s.fdb.get(mac(3)) === movedIp && s.neighbors.get(gateway(3)) === mac(3) && !s.fdb.has(newMac);
     });
     t.pass(`FDB ${mac(3)} → ${movedIp}, neighbour back to ${mac(3)}, FDB ${newMac} gone`);
-    t.equal(daemon(3).child.exitCode, null, 'host3 keeps running (its lease is still its own)');
 
     await rewrite(key3, original.value, original.leaseHex);
     await waitFor('host1 to be back to the original', async () => (await seen(1)).fdb.get(mac(3)) === PUBLIC_IP[3]);
+    await start(3).waitForLog(msgIs('first reconcile pass done; ready'), 20_000, 'host3 back');
+    t.equal((await leaseOf(key3)).value, original.value, 'host3 kept its lease');
     t.match(await ping(1, 3), /2 received/, 'pod1 → pod3 again');
   });
 
@@ -308,9 +321,10 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
     ];
     const mark = daemon(1).logs.length;
     for (const [key, value] of garbage) await etcdctl(['put', key, value]);
-    // Host3's own key turned to garbage: peers keep its last good lease, host3 keeps its subnet.
+    // Host3's own key turned to garbage: host3 writes its value back; meanwhile peers keep its last good lease.
     await rewrite(key3, '{not json', original3.leaseHex);
-    const keys = [...garbage.map(([k]) => k), key3].map((k) => k.split('/').at(-1) ?? '?');
+    await waitFor('host3 to write its true value back', async () => (await leaseOf(key3)).value === original3.value);
+    const keys = garbage.map(([k]) => k.split('/').at(-1) ?? '?');
     const warnings = (key: string): LogLine[] => logsSince(mark).filter((l) => l.msg === 'refusing peer lease' && l['key'] === key);
     await waitFor('a warning per garbage key', async () => keys.every((k) => warnings(k).length > 0));
     for (const k of keys) t.match(warnings(k)[0], { reason: /./ }, `${k}: ${String(warnings(k)[0]?.['reason'])}`);
@@ -320,7 +334,6 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
 
     // The same garbage again, then a marker key: once the marker is warned about, the repeats were processed.
     for (const [key, value] of garbage) await etcdctl(['put', key, value]);
-    await rewrite(key3, '{not json', original3.leaseHex);
     const marker = leaseKey(freeSubnet(3));
     await etcdctl(['put', marker, '[]']);
     await waitFor('the marker warning', async () => warnings(marker.split('/').at(-1) ?? '?').length > 0);
@@ -333,9 +346,8 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
     const results = await Promise.all(pairs.map(([a, b]) => ping(a, b)));
     pairs.forEach(([a, b], k) => t.match(results[k], /2 received/, `pod${a} → pod${b}`));
     t.equal(daemon(3).child.exitCode, null, 'host3 keeps running');
-    t.ok(daemon(3).logs.some((l) => l.msg === 'our own lease value was overwritten with something unreadable; keeping our subnet'));
+    t.equal((await leaseOf(key3)).value, original3.value, 'host3\'s lease holds its true value');
 
-    await rewrite(key3, original3.value, original3.leaseHex);
     for (const [key] of [...garbage, [marker]]) await etcdctl(['del', key ?? '?']);
   });
 
