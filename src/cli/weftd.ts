@@ -135,9 +135,16 @@ export async function main(args: readonly string[]): Promise<number> {
   const { argv, options } = parsed;
   const log = createLogger(argv['log-level'], 'weftd');
   const controller = new AbortController();
-  const onSignal = (sig: string): void => { log.info({ signal: sig }, 'stopping'); controller.abort(); };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
+  const onSignal = (sig: string): void => {
+    if (controller.signal.aborted) return;
+    log.info({ signal: sig }, 'stopping');
+    controller.abort();
+  };
+  // `on`, not `once`: execa's signal-exit (loaded while an ip/bridge child runs) re-raises a
+  // signal that has no other listener left, which killed weftd mid-shutdown when `once` had
+  // already removed ours (exit by SIGTERM instead of a clean stop).
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
   const status = new DaemonStatus();
   status.readyListeners.push(() => {
     const subnet = status.lease?.subnet ?? '';

@@ -22,22 +22,14 @@ import t from 'tap';
 import { requirePrerequisites } from '../helpers/require.js';
 import { childEnv, type LogLine, msgIs, runWeftctl, startWeftd, type WeftdProcess } from '../helpers/weftd-process.js';
 import { ETCD_ENDPOINT, Rig } from '../rig/rig.js';
+import { seededRandom } from '../helpers/prng.js';
 
 const PREFIX = '/weft/acceptance';
 const DEVICE = 'weft.1';
 const RESYNC = '2s';
 const HEALTHZ_PORT = 9180;
 
-/** A small seeded PRNG (mulberry32), so a failing hostile run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 const value = (publicIp: unknown, mac: unknown = '0a:aa:00:00:00:01', extra: Record<string, unknown> = {}): string =>
   JSON.stringify({ PublicIP: publicIp, PublicIPv6: null, BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: mac }, ...extra });

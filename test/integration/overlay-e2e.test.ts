@@ -83,7 +83,9 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
     const before = await entries(2);
     const traffic = ping(1, 2, ['-c', '80', '-i', '0.05', '-W', '1']);
     await sleep(500);
-    t.equal(await daemons.get(2)?.stop('SIGTERM'), 0, 'clean exit');
+    const d2 = daemons.get(2);
+    // A stop during a pass once killed weftd by a re-raised SIGTERM (execa's signal-exit): say so if it comes back.
+    t.equal(await d2?.stop('SIGTERM'), 0, `clean exit (signal ${String(d2?.child.signalCode)}; stderr ${d2?.stderr().slice(-800) ?? ''})`);
     t.equal(await entries(2), before, 'entries stay while the daemon is down');
     const restarted = start(2, ['--log-level', 'debug']);
     const first = await restarted.waitForLog((l) => l.msg === 'data plane in sync' || l.msg === 'data plane changed', 20000, 'the first pass');

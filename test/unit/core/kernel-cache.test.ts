@@ -4,6 +4,7 @@ import { KernelCache } from '../../../src/core/kernel-cache.js';
 import { EMPTY_STATE, type KernelOp, type KernelState, describeOp, desiredState, planKernel } from '../../../src/core/kernel-state.js';
 import type { Peer } from '../../../src/core/peer-acceptance.js';
 import { peerLease, vxlanLease } from '../../helpers/leases.js';
+import { seededRandom } from '../../helpers/prng.js';
 
 const self = '10.5.1.0/24' as Cidr;
 const short = (ops: readonly KernelOp[]): string[] => ops.map(describeOp);
@@ -14,16 +15,7 @@ const GROUPS = ['replace fdb', 'replace neighbor', 'replace route|add route', 'd
 const grouped = (ops: readonly string[]): string[] => [...ops].sort((a, b) =>
   (GROUPS.findIndex((g) => g.split('|').some((p) => a.startsWith(p))) - GROUPS.findIndex((g) => g.split('|').some((p) => b.startsWith(p)))) || a.localeCompare(b));
 
-/** A deterministic PRNG (mulberry32), so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 /** Leases drawn from a small space, so keys collide: shared MACs, a /16 and a /24 with one gateway, own subnet, host-gw, no MAC. */
 function randomLeases(random: () => number): Peer[] {

@@ -10,6 +10,7 @@ import { type NetworkConfig, parseNetworkConfig, subnetCapacity } from '../../..
 import { type AcquireInput, type HeldLease, acquireLease } from '../../../src/daemon/acquire-lease.js';
 import { ManualClock } from '../../fakes/manual-clock.js';
 import { MemoryRegistry } from '../../fakes/memory-registry.js';
+import { seededRandom } from '../../helpers/prng.js';
 
 const log = pino({ level: 'silent' });
 const TTL = 86_400;
@@ -21,16 +22,7 @@ function config(fields: Record<string, unknown>): NetworkConfig {
 }
 const net16 = config({ Network: '10.5.0.0/16' });
 
-/** A small deterministic PRNG (mulberry32), one stream per host. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = seededRandom;
 
 function attrsFor(node: string, publicIp: string, vni = 1): LeaseAttrs & { nodeName: string } {
   return { publicIp: publicIp as Ipv4, backendType: 'vxlan', vni, vtepMac: vtepMacFor(node, vni), nodeName: node };
