@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import t from 'tap';
+import { metric } from '../helpers/metrics.js';
 import { requirePrerequisites } from '../helpers/require.js';
 import { childEnv, type LogLine, msgIs, runWeftctl, startWeftd, type WeftdProcess } from '../helpers/weftd-process.js';
 import { ETCD_ENDPOINT, Rig } from '../rig/rig.js';
@@ -54,10 +55,6 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping'], true)) 
   };
   const metrics = async (i: number): Promise<string> => (await execa('ip', ['netns', 'exec', rig.host(i).netns, process.execPath, '-e',
     `fetch('http://127.0.0.1:${HEALTHZ_PORT}/metrics').then((r) => r.text()).then((b) => process.stdout.write(b))`], { env: childEnv() })).stdout;
-  const metric = (body: string, series: string): number | undefined => {
-    const line = body.split('\n').find((l) => l.startsWith(`${series} `));
-    return line === undefined ? undefined : Number(line.slice(series.length + 1));
-  };
   const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
     while (!(await check())) {

@@ -14,21 +14,9 @@ import { join } from 'node:path';
 import t from 'tap';
 import { type EtcdCluster, freePort, startEtcd } from '../helpers/etcd-server.js';
 import { msgIs, runWeftctl, startWeftd } from '../helpers/weftd-process.js';
+import { metric, until } from '../helpers/metrics.js';
 import { requirePrerequisites } from '../helpers/require.js';
 
-function metric(body: string, name: string): number {
-  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(body);
-  return m?.[1] === undefined ? NaN : Number(m[1]);
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return false;
-}
 
 if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
   let etcd: EtcdCluster;
