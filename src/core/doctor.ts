@@ -65,6 +65,7 @@ export interface DoctorFacts {
 export function evaluateDoctor(f: DoctorFacts): CheckResult[] {
   const config = f.etcd.ok ? f.etcd.config : undefined;
   const own = f.etcd.ok ? findOwnLease(f.etcd.leases, f.nodeName, f.subnetFile.state).lease : undefined;
+  const judged = doctorPeers(f, own); // once, for the leases check and the peer checks
   return [
     checkDaemon(f),
     checkEtcd(f),
@@ -76,8 +77,8 @@ export function evaluateDoctor(f: DoctorFacts): CheckResult[] {
     checkRpFilter(f.sysctl, f.deviceName, f.device),
     checkMtu(f, config),
     ...(f.cni0Addresses === undefined ? [] : [checkCni0Address(f.cni0Addresses, f.subnetFile.state)]),
-    ...(f.etcd.ok ? [checkDuplicates(f.etcd.leases), checkRefusals(f, own)] : []),
-    ...checkPeers(f, config, own),
+    ...(f.etcd.ok ? [checkDuplicates(f.etcd.leases), checkRefusals(judged)] : []),
+    ...checkPeers(f, config, own, judged),
     checkForward(f.iptables, config?.network),
   ];
 }
@@ -130,10 +131,9 @@ function checkDevice(f: DoctorFacts, config: NetworkConfig | undefined, own: Lis
   return fail('device', `${d.name}: ${problems.join('; ')}`, 'weftd repairs the device on its next pass (it recreates an incompatible one); if this persists, read weftd\'s log');
 }
 
-function checkPeers(f: DoctorFacts, config: NetworkConfig | undefined, own: ListedLease | undefined): CheckResult[] {
+function checkPeers(f: DoctorFacts, config: NetworkConfig | undefined, own: ListedLease | undefined, judged: HostPeers | undefined): CheckResult[] {
   if (!f.etcd.ok || !config || !own) return [warn('peer entries', 'not checked: needs etcd and this host\'s lease', 'fix the checks above first')];
   if (!f.kernelState) return [warn('peer entries', 'not checked: no device', 'fix the device first')];
-  const judged = doctorPeers(f, own);
   const drift = peerDrift(own.subnet, judged?.peers ?? [], f.kernelState);
   const bad = drift.peers.filter((p) => !p.inSync);
   const entries = bad.length === 0 && drift.extra.length === 0
@@ -164,8 +164,7 @@ export function doctorPeers(f: Pick<DoctorFacts, 'etcd' | 'kernelState'>, own: L
 }
 
 /** Refused leases (and, on this host, peers whose subnet a foreign route uses): never programmed, each with its reason. */
-function checkRefusals(f: DoctorFacts, own: ListedLease | undefined): CheckResult {
-  const judged = doctorPeers(f, own);
+function checkRefusals(judged: HostPeers | undefined): CheckResult {
   if (!judged) return warn('leases', 'not checked: needs this host\'s lease', 'fix the lease check first');
   const refused = judged.verdicts.filter((v) => v.state === 'refused').map((v) => `${v.key}: ${v.reason}`);
   const collisions = [...judged.collisions].map(([subnet, reason]) => `${subnet}: ${reason}`);
