@@ -100,8 +100,9 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping'], true)) 
   /** A /24 in the network that neither host holds. */
   const freeSubnet = (n: number): string => {
     const taken = new Set([third(subnet(1)), third(subnet(2))]);
+    // Distinct n give distinct subnets (the tests use n = 77 and 101..107): a held one moves up by 100, not to n + 1.
     let x = n;
-    while (taken.has(x)) x++;
+    while (taken.has(x)) x += 100;
     return `10.5.${x}.0/24`;
   };
   const keyOf = (s: string): string => `${PREFIX}/subnets/${s.replace('/', '-')}`;
