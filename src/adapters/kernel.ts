@@ -60,4 +60,6 @@ export interface Kernel {
   readState(device: string, network?: Cidr): Promise<KernelState>;
   /** Applies the operations in order; failures are reported per operation. */
   apply(device: string, ops: readonly KernelOp[]): Promise<ApplyReport>;
+  /** Ends long-lived helpers (batch children), if the implementation keeps any. */
+  close?(): void;
 }

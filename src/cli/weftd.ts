@@ -153,6 +153,7 @@ export async function main(args: readonly string[]): Promise<number> {
   });
   let registry: Awaited<ReturnType<typeof openRegistry>> | undefined;
   let health: { close(): Promise<void> } | undefined;
+  let dataPlane: DataPlanePort | undefined;
   try {
     registry = await openRegistry(etcdConnection(argv));
     const instanceId = options.instanceId !== '' ? options.instanceId : await readInstanceId();
@@ -160,7 +161,7 @@ export async function main(args: readonly string[]): Promise<number> {
       health = await startHealthServer({ ip: argv['healthz-ip'], port: argv['healthz-port'], status, log,
         etcdGraceMs: parseDuration(argv['healthz-etcd-grace']) ?? 120_000, staleAfterMs: Math.max(60_000, 6 * options.resyncMs) });
     }
-    const dataPlane: DataPlanePort = argv.dataplane === 'none' ? new LeaseOnlyDataPlane() : await createKernelDataPlane(log);
+    dataPlane = argv.dataplane === 'none' ? new LeaseOnlyDataPlane() : await createKernelDataPlane(log);
     // --ip-masq: weft's iptables chains, present or absent (docs/masquerade.md); --dataplane none programs nothing, iptables included.
     const trafficRules = argv.dataplane !== 'none'
       ? new TrafficRules({ iptables: new IptablesCli(), log: log.child({ component: 'iptables' }), enabled: options.ipMasq }) : undefined;
@@ -172,6 +173,7 @@ export async function main(args: readonly string[]): Promise<number> {
     return 1;
   } finally {
     await health?.close();
+    dataPlane?.close?.();
     registry?.close();
   }
 }

@@ -80,11 +80,25 @@ class Table<K, T> {
   }
 }
 
+/** Kernel entries seen to change behind weft's back (kernel notifications), to plan again. */
+export interface DriftedKeys {
+  readonly routes: ReadonlySet<Cidr>;
+  readonly neighbors: ReadonlySet<Ipv4>;
+  readonly fdb: ReadonlySet<Mac>;
+}
+
 export class KernelCache {
   readonly #routes = new Table<Cidr, Route>();
   readonly #neighbors = new Table<Ipv4, Neighbor>();
   readonly #fdb = new Table<Mac, FdbEntry>();
   #plans = 0;
+  /**
+   * What the last plan wanted: the peer of each programmed subnet, and which
+   * subnet wants each VTEP MAC and gateway. With it a plan for a few changed
+   * subnets (`planDelta`) looks at those alone. Undefined until a full plan
+   * made it, and after a plan that could not tell (a key wanted twice).
+   */
+  #planned: { readonly peers: Map<Cidr, Peer>; readonly macs: Map<Mac, Cidr>; readonly gateways: Map<Ipv4, Cidr> } | undefined;
 
   /**
    * False when `state` listed two entries under one key (a vxlan FDB entry
@@ -123,11 +137,15 @@ export class KernelCache {
       const r = this.#routes.visit(subnet, knownRoute);
       const n = this.#neighbors.visit(gateway);
       const f = this.#fdb.visit(mac);
-      if (f === REPEATED || n === REPEATED || r === REPEATED) return planKernel(desiredState(selfSubnet, leases), this.state());
+      if (f === REPEATED || n === REPEATED || r === REPEATED) {
+        this.#planned = undefined;
+        return planKernel(desiredState(selfSubnet, leases), this.state());
+      }
       if (f === undefined || f.entry.dst !== attrs.publicIp) fdb.push({ mac, dst: attrs.publicIp });
       if (n === undefined || n.entry.mac !== mac) neighbors.push({ ip: gateway, mac });
       if (r === undefined || r.entry.via !== gateway || r.entry.legacy) routes.push({ entry: { dst: subnet, via: gateway }, known: r !== undefined });
     }
+    this.#remember(selfSubnet, leases);
     return [
       ...fdb.map((entry) => ({ action: 'replace', kind: 'fdb', entry }) as const),
       ...neighbors.map((entry) => ({ action: 'replace', kind: 'neighbor', entry }) as const),
@@ -136,6 +154,131 @@ export class KernelCache {
       ...this.#neighbors.unseen().map((entry) => ({ action: 'delete', kind: 'neighbor', entry }) as const),
       ...this.#fdb.unseen().map((entry) => ({ action: 'delete', kind: 'fdb', entry }) as const),
     ];
+  }
+
+  /**
+   * The plan for a few subnets whose peer changed (`peerOf` gives the peer a
+   * subnet has now, undefined when it has none) and for kernel entries seen
+   * to drift, against what the last plan wanted: O(changes), not O(peers).
+   * The same operations `plan` would give for the whole set, provided the
+   * subnets not named did not change. Undefined when it cannot tell (no full
+   * plan yet, or a VTEP MAC that moves to a subnet while another still
+   * wants it): the caller then plans the whole set.
+   */
+  planDelta(selfSubnet: Cidr, changed: Iterable<Cidr>, peerOf: (subnet: Cidr) => Peer | undefined, drifted?: DriftedKeys): KernelOp[] | undefined {
+    const planned = this.#planned;
+    if (!planned) return undefined;
+    const subnets = new Set(changed);
+    const strayNeighbors: Ipv4[] = [];
+    const strayFdb: Mac[] = [];
+    for (const dst of drifted?.routes ?? []) subnets.add(dst);
+    for (const ip of drifted?.neighbors ?? []) {
+      const owner = planned.gateways.get(ip);
+      if (owner === undefined) strayNeighbors.push(ip);
+      else subnets.add(owner);
+    }
+    for (const mac of drifted?.fdb ?? []) {
+      const owner = planned.macs.get(mac);
+      if (owner === undefined) strayFdb.push(mac);
+      else subnets.add(owner);
+    }
+    // First what is wanted now, so a MAC or gateway that moves between two changed subnets is not deleted.
+    const before = new Map<Cidr, Peer | undefined>();
+    for (const subnet of subnets) {
+      const old = planned.peers.get(subnet);
+      before.set(subnet, old);
+      if (old === undefined) continue;
+      planned.peers.delete(subnet);
+      if (planned.macs.get(old.attrs.vtepMac) === subnet) planned.macs.delete(old.attrs.vtepMac);
+      const gateway = cidrIp(subnet);
+      if (planned.gateways.get(gateway) === subnet) planned.gateways.delete(gateway);
+    }
+    for (const subnet of subnets) {
+      const peer = subnet === selfSubnet ? undefined : peerOf(subnet);
+      if (peer === undefined) continue;
+      const gateway = cidrIp(subnet);
+      if (planned.macs.has(peer.attrs.vtepMac) || planned.gateways.has(gateway)) {
+        this.#planned = undefined; // wanted twice: only the whole set can say what wins
+        return undefined;
+      }
+      planned.peers.set(subnet, peer);
+      planned.macs.set(peer.attrs.vtepMac, subnet);
+      planned.gateways.set(gateway, subnet);
+    }
+    const ops: { fdb: KernelOp[]; neighbors: KernelOp[]; routes: KernelOp[]; routeDeletes: KernelOp[]; neighborDeletes: KernelOp[]; fdbDeletes: KernelOp[] } =
+      { fdb: [], neighbors: [], routes: [], routeDeletes: [], neighborDeletes: [], fdbDeletes: [] };
+    const deleteNeighbor = (ip: Ipv4): void => {
+      const held = this.#neighbors.entries.get(ip);
+      if (held && !planned.gateways.has(ip)) ops.neighborDeletes.push({ action: 'delete', kind: 'neighbor', entry: held.entry });
+    };
+    const deleteFdb = (mac: Mac): void => {
+      const held = this.#fdb.entries.get(mac);
+      if (held && !planned.macs.has(mac)) ops.fdbDeletes.push({ action: 'delete', kind: 'fdb', entry: held.entry });
+    };
+    for (const subnet of subnets) {
+      const peer = planned.peers.get(subnet);
+      const old = before.get(subnet);
+      const gateway = cidrIp(subnet);
+      const route = this.#routes.entries.get(subnet)?.entry;
+      if (peer === undefined) {
+        if (route) ops.routeDeletes.push({ action: 'delete', kind: 'route', entry: route });
+        deleteNeighbor(gateway);
+        if (old) deleteFdb(old.attrs.vtepMac);
+        continue;
+      }
+      const { vtepMac: mac, publicIp } = peer.attrs;
+      if (this.#fdb.entries.get(mac)?.entry.dst !== publicIp) ops.fdb.push({ action: 'replace', kind: 'fdb', entry: { mac, dst: publicIp } });
+      if (this.#neighbors.entries.get(gateway)?.entry.mac !== mac) ops.neighbors.push({ action: 'replace', kind: 'neighbor', entry: { ip: gateway, mac } });
+      if (route === undefined || route.via !== gateway || route.legacy) {
+        ops.routes.push({ action: route === undefined ? 'add' : 'replace', kind: 'route', entry: { dst: subnet, via: gateway } });
+      }
+      if (old && old.attrs.vtepMac !== mac) deleteFdb(old.attrs.vtepMac);
+    }
+    for (const ip of strayNeighbors) deleteNeighbor(ip);
+    for (const mac of strayFdb) deleteFdb(mac);
+    return [...ops.fdb, ...ops.neighbors, ...ops.routes, ...ops.routeDeletes, ...ops.neighborDeletes, ...ops.fdbDeletes];
+  }
+
+  /** How many subnets the last plan wanted programmed (undefined when unknown). */
+  get plannedCount(): number | undefined {
+    return this.#planned?.peers.size;
+  }
+
+  /** Which planned subnet wants this kernel entry, if any (for kernel notifications). */
+  wanted(kind: KernelOp['kind'], key: string): Cidr | undefined {
+    const planned = this.#planned;
+    if (!planned) return undefined;
+    switch (kind) {
+      case 'route': return planned.peers.has(key as Cidr) ? key as Cidr : undefined;
+      case 'neighbor': return planned.gateways.get(key as Ipv4);
+      case 'fdb': return planned.macs.get(key as Mac);
+    }
+  }
+
+  /** What the cache holds for this key (what weft believes the kernel has). */
+  held(kind: 'route', key: Cidr): Route | undefined;
+  held(kind: 'neighbor', key: Ipv4): Neighbor | undefined;
+  held(kind: 'fdb', key: Mac): FdbEntry | undefined;
+  held(kind: KernelOp['kind'], key: string): Route | Neighbor | FdbEntry | undefined {
+    switch (kind) {
+      case 'route': return this.#routes.entries.get(key as Cidr)?.entry;
+      case 'neighbor': return this.#neighbors.entries.get(key as Ipv4)?.entry;
+      case 'fdb': return this.#fdb.entries.get(key as Mac)?.entry;
+    }
+  }
+
+  #remember(selfSubnet: Cidr, leases: readonly Peer[]): void {
+    const peers = new Map<Cidr, Peer>();
+    const macs = new Map<Mac, Cidr>();
+    const gateways = new Map<Ipv4, Cidr>();
+    for (let i = 0; i < leases.length; i++) {
+      const peer = leases[i] as Peer;
+      if (peer.subnet === selfSubnet) continue;
+      peers.set(peer.subnet, peer);
+      macs.set(peer.attrs.vtepMac, peer.subnet);
+      gateways.set(cidrIp(peer.subnet), peer.subnet);
+    }
+    this.#planned = { peers, macs, gateways };
   }
 
   /** How many of `peers` have their route, neighbour and FDB entry in this state (weft_peers_programmed). */

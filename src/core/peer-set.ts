@@ -104,6 +104,8 @@ export class PeerSet {
   readonly #others = new Map<string, { readonly state: 'self' | 'pending'; readonly lease: ListedLease; readonly reason?: string }>();
   readonly #refused = new Map<string, Refused>();
   #version = 0;
+  /** Subnets whose accepted peer appeared, changed or went since the last takeChanged(). */
+  #changed = new Set<Cidr>();
 
   /** `self`: this host's subnet, public IP and VTEP MAC, once known (weftctl off a host knows none). */
   constructor(config: NetworkConfig, self: SelfView = {}) {
@@ -119,6 +121,16 @@ export class PeerSet {
   /** How many peers are accepted. */
   get size(): number {
     return this.#peers.size;
+  }
+
+  /**
+   * The subnets whose accepted peer appeared, changed or went since the last
+   * call (each once): what an event pass needs to plan, instead of every peer.
+   */
+  takeChanged(): ReadonlySet<Cidr> {
+    const changed = this.#changed;
+    if (changed.size > 0) this.#changed = new Set();
+    return changed;
   }
 
   get(subnet: Cidr): ListedPeer | undefined {
@@ -257,6 +269,7 @@ export class PeerSet {
     }
     const oldMac = current?.kv.key === kv.key ? current.lease.attrs.vtepMac : undefined;
     this.#peers.set(lease.subnet, { kv, lease });
+    this.#changed.add(lease.subnet);
     this.#byKey.set(kv.key, lease.subnet);
     this.#macs.set(lease.attrs.vtepMac, kv.key);
     if (oldMac !== undefined && oldMac !== lease.attrs.vtepMac && this.#macs.get(oldMac) === kv.key) {
@@ -292,6 +305,7 @@ export class PeerSet {
     const held = this.#peers.get(subnet);
     this.#byKey.delete(key);
     this.#peers.delete(subnet);
+    this.#changed.add(subnet);
     if (held && this.#macs.get(held.lease.attrs.vtepMac) === key) this.#macs.delete(held.lease.attrs.vtepMac);
     if (promote) this.#promote(warnings);
     return true;

@@ -53,7 +53,21 @@ export interface ReconcileOptions {
 
 export interface DataPlanePort {
   prepare(input: PrepareInput): Promise<Prepared>;
+  /** A pass over every peer (the first, a resync, or when an event pass cannot be planned alone). */
   reconcile(selfSubnet: Cidr, leases: readonly Peer[], options?: ReconcileOptions): Promise<PassResult>;
+  /**
+   * An event pass: plans only the `changed` subnets (their peer now:
+   * `peerOf`, undefined when gone) and the kernel entries seen to drift,
+   * against what the last successful pass left: O(changes), whatever the
+   * number of peers. Undefined when it has no trusted state to plan against
+   * (first pass, after a failure, a changed device or own subnet); the
+   * caller then runs `reconcile` with every peer.
+   */
+  reconcileChanged(selfSubnet: Cidr, changed: ReadonlySet<Cidr>, peerOf: (subnet: Cidr) => Peer | undefined): Promise<PassResult | undefined>;
+  /** Registers the loop's wake-up for kernel changes weft did not make (kernel notifications); optional. */
+  onDrift?(listener: () => void): void;
+  /** Ends long-lived helpers (batch children, the kernel monitor). */
+  close?(): void;
 }
 
 export class LeaseOnlyDataPlane implements DataPlanePort {
@@ -68,6 +82,10 @@ export class LeaseOnlyDataPlane implements DataPlanePort {
   }
 
   async reconcile(): Promise<PassResult> {
+    return { ok: true, applied: 0, failed: 0, changes: 0, programmed: 0 };
+  }
+
+  async reconcileChanged(): Promise<PassResult> {
     return { ok: true, applied: 0, failed: 0, changes: 0, programmed: 0 };
   }
 }

@@ -11,7 +11,7 @@ import { type Cidr, type Ipv4, cidrIp, containsIp, parseCidr } from '../core/cid
 import { UsageError, WeftError } from '../core/errors.js';
 import { KernelCache } from '../core/kernel-cache.js';
 import { type KernelOp, type KernelState, desiredState, describeOp, planKernel, summarizeOps } from '../core/kernel-state.js';
-import { type ForeignRoute, type Peer, withoutCollisions } from '../core/peer-acceptance.js';
+import { type ForeignRoute, type Peer, routeCollisions, withoutCollisions } from '../core/peer-acceptance.js';
 import { type VxlanDeviceSpec, type VxlanLinkInfo, deviceMismatch, deviceSpec, vxlanLocal } from '../core/vxlan-device.js';
 import type { ApplyReport, Kernel } from '../adapters/kernel.js';
 import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from './data-plane-port.js';
@@ -38,6 +38,8 @@ export class DataPlane implements DataPlanePort {
   #known: { readonly spec: VxlanDeviceSpec; readonly selfSubnet: Cidr; readonly kernel: KernelCache } | undefined;
   /** Main-table routes inside the network that weft does not own, as the last resync read them (the route-collision rule between resyncs). */
   #foreign: readonly ForeignRoute[] = [];
+  /** Peers refused for a route collision, as the last pass left them (an event pass updates only the subnets it plans). */
+  #collisions = new Map<Cidr, string>();
 
   constructor(options: DataPlaneOptions) {
     this.#kernel = options.kernel;
@@ -110,6 +112,7 @@ export class DataPlane implements DataPlanePort {
       return { ok: false, applied: 0, failed: 0, changes: deviceChanges.length + ops.length, programmed: 0,
         ...refusedField(collisionsOf(selfSubnet, leases, this.#foreign).refused) };
     }
+    this.#collisions = new Map(refused.map((r) => [r.subnet, r.reason]));
     this.#logPass(spec.name, cached ? 'cache' : 'kernel', deviceChanges, ops, report);
     const failed = report.failed.length;
     if (!next) return { ok: failed === 0, applied: report.applied, failed, changes: deviceChanges.length + ops.length, ...refusedField(refused) };
@@ -120,6 +123,43 @@ export class DataPlane implements DataPlanePort {
       ok: failed === 0, applied: report.applied, failed, changes: deviceChanges.length + ops.length,
       programmed: next.countProgrammed(selfSubnet, peers), ...refusedField(refused),
     };
+  }
+
+  async reconcileChanged(selfSubnet: Cidr, changed: ReadonlySet<Cidr>, peerOf: (subnet: Cidr) => Peer | undefined): Promise<PassResult | undefined> {
+    const spec = this.#spec;
+    const known = this.#known;
+    if (!spec || !known || known.spec !== spec || known.selfSubnet !== selfSubnet) return undefined;
+    this.#known = undefined; // trusted again once this pass has fully succeeded (a throw below leaves a full pass next)
+    const candidates: Peer[] = [];
+    for (const subnet of changed) {
+      const peer = subnet === selfSubnet ? undefined : peerOf(subnet);
+      if (peer) candidates.push(peer);
+      this.#collisions.delete(subnet);
+    }
+    for (const [subnet, reason] of routeCollisions(candidates, this.#foreign)) this.#collisions.set(subnet, reason);
+    const ops = known.kernel.planDelta(selfSubnet, changed, (subnet) => (this.#collisions.has(subnet) ? undefined : peerOf(subnet)));
+    if (ops === undefined) return undefined;
+    const refused = [...this.#collisions].map(([subnet, reason]) => ({ subnet, reason }));
+    if (ops.length === 0) {
+      this.#known = known;
+      this.#logPass(spec.name, 'changes', [], ops, { applied: 0, failed: [] });
+      return { ok: true, applied: 0, failed: 0, changes: 0, programmed: known.kernel.plannedCount ?? 0, ...refusedField(refused) };
+    }
+    let report: ApplyReport;
+    try {
+      report = await this.#kernel.apply(spec.name, ops);
+    } catch (err) {
+      if (!(err instanceof WeftError)) throw err;
+      this.#log.error({ err, device: spec.name }, 'data plane pass failed');
+      return { ok: false, applied: 0, failed: 0, changes: ops.length, programmed: 0, ...refusedField(refused) };
+    }
+    this.#logPass(spec.name, 'changes', [], ops, report);
+    const failed = report.failed.length;
+    const failedOps = new Set(report.failed.map((f) => f.op));
+    known.kernel.record(failed === 0 ? ops : ops.filter((op) => !failedOps.has(op)));
+    if (failed > 0) return { ok: false, applied: report.applied, failed, changes: ops.length, ...refusedField(refused) };
+    this.#known = known;
+    return { ok: true, applied: report.applied, failed: 0, changes: ops.length, programmed: known.kernel.plannedCount ?? 0, ...refusedField(refused) };
   }
 
   /**
@@ -180,7 +220,7 @@ export class DataPlane implements DataPlanePort {
     if (!link.up) changes.push('link up');
   }
 
-  #logPass(device: string, planned: 'kernel' | 'cache', deviceChanges: readonly string[], ops: readonly KernelOp[], report: ApplyReport): void {
+  #logPass(device: string, planned: 'kernel' | 'cache' | 'changes', deviceChanges: readonly string[], ops: readonly KernelOp[], report: ApplyReport): void {
     if (report.failed.length > 0) {
       const failures = report.failed.slice(0, FAILURES_LOGGED).map((f) => ({ op: describeOp(f.op), error: f.error }));
       this.#log.warn({ device, failed: report.failed.length, failures }, 'kernel operations failed; retrying next pass');

@@ -184,24 +184,27 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
     const started = s.deps.clock.now();
     const resync = schedule.due;
     try {
-      const peers = s.peers.values();
+      const changed = s.peers.takeChanged();
       s.status.recordLeases(s.peers);
       if (s.peers.version !== seenVersion) {
         seenVersion = s.peers.version;
-        s.deps.log.info({ peers: peers.length, refused: s.status.leasesRefused.size, pending: s.status.leasesPending }, 'peer set changed');
+        s.deps.log.info({ peers: s.peers.size, changed: changed.size, refused: s.status.leasesRefused.size, pending: s.status.leasesPending }, 'peer set changed');
       }
-      const result = await s.deps.dataPlane.reconcile(s.held.subnet, peers, { resync });
+      // An event plans only what changed; a resync, the first pass and any pass without trusted state plan every peer.
+      const result = (resync ? undefined : await s.deps.dataPlane.reconcileChanged(s.held.subnet, changed, (subnet) => s.peers.get(subnet)))
+        ?? await s.deps.dataPlane.reconcile(s.held.subnet, s.peers.values(), { resync });
       collisions.report(result.refused ?? []);
       s.status.routeCollisions = result.refused?.length ?? 0;
       // The rules depend only on the network and our subnet, so they are checked on
       // resync passes (and until the first pass is done), not on every peer event.
       if (resync || !s.status.ready) await s.deps.trafficRules?.ensure(s.network, s.held.subnet); // never throws
-      s.status.recordPass(result, s.deps.clock.now() - started, s.deps.clock.now(), peers.length);
+      s.status.recordPass(result, s.deps.clock.now() - started, s.deps.clock.now(), s.peers.size);
       if (result.ok) {
-        if (await ensureSubnetFile(s.opts.subnetFile, env)) s.deps.log.info({ path: s.opts.subnetFile, ...env }, 'wrote subnet.env');
+        // subnet.env is checked on resyncs and until ready, not on every event (a file read each).
+        if ((resync || !s.status.ready) && await ensureSubnetFile(s.opts.subnetFile, env)) s.deps.log.info({ path: s.opts.subnetFile, ...env }, 'wrote subnet.env');
         throttled.clear('pass', {}, 'reconcile pass succeeded again');
         if (!s.status.ready) {
-          s.deps.log.info({ peers: peers.length, changes: result.changes, applied: result.applied, passMs: s.deps.clock.now() - started }, 'first reconcile pass done; ready');
+          s.deps.log.info({ peers: s.peers.size, changes: result.changes, applied: result.applied, passMs: s.deps.clock.now() - started }, 'first reconcile pass done; ready');
         }
         s.status.markReady();
       }

@@ -15,6 +15,7 @@ import { requirePrerequisites } from '../helpers/require.js';
 import { peerLease } from '../helpers/leases.js';
 import { addNetns, ip, uniquePrefix } from '../rig/netns.js';
 import { teardownPrefixSync } from '../rig/teardown.js';
+import { childrenOf } from '../helpers/proc.js';
 
 const prefix = uniquePrefix('wk');
 const ns = `${prefix}-k`;
@@ -125,6 +126,37 @@ if (requirePrerequisites(t, ['ip', 'bridge'], true)) {
     t.equal(report.applied, ops.length - 2, 'deleting a neighbour that is not there counts as done');
     const state = await kernel.readState(dev);
     for (const op of adds) t.ok(isSatisfied(op, state), describeOp(op));
+  });
+
+  t.test('long-lived batch children: one ip child serves many applies; per-line failures and a child that exits are handled', async (t) => {
+    const persistent = new IpRoute2({ netns: ns });
+    t.teardown(() => persistent.close());
+    const children = (): string[] => childrenOf(process.pid).filter((c) => c.comm === 'ip').map((c) => String(c.pid));
+    const [a, b] = [peerLease(233), peerLease(234)];
+    const addA = planKernel(desiredState(self, [a]), EMPTY_STATE);
+    t.same(await persistent.apply(dev, addA), { applied: 3, failed: [] });
+    const first = children();
+    t.equal(first.length, 1, 'one ip child stays');
+    const addB = planKernel(desiredState(self, [b]), EMPTY_STATE);
+    t.same(await persistent.apply(dev, addB), { applied: 3, failed: [] });
+    t.same(children(), first, 'the same child applied the second batch');
+    const state = await persistent.readState(dev);
+    for (const op of [...addA, ...addB]) t.ok(isSatisfied(op, state), describeOp(op));
+    // A bad route is reported by line; a bad neighbour makes ip exit: the rest still happens, through a new child.
+    const badNeighbor: KernelOp = { action: 'replace', kind: 'neighbor', entry: { ip: '10.5.242.0' as Ipv4, mac: '0a:00' as Mac } };
+    const badRoute: KernelOp = { action: 'replace', kind: 'route', entry: { dst: '10.5.243.0/24' as Cidr, via: '127.0.0.1' as Ipv4 } };
+    const adds = planKernel(desiredState(self, [peerLease(235), peerLease(236)]), EMPTY_STATE);
+    const [f1, f2, n1, n2, ...routes] = adds;
+    if (!f1 || !f2 || !n1 || !n2) throw new Error('plan too short');
+    const report = await persistent.apply(dev, [f1, f2, n1, badRoute, badNeighbor, n2, ...routes]);
+    t.same(report.failed.map((f) => describeOp(f.op)), [describeOp(badRoute), describeOp(badNeighbor)]);
+    t.match(report.failed.map((f) => f.error), [/invalid gateway/, /Invalid link address/]);
+    const after = await persistent.readState(dev);
+    for (const op of adds) t.ok(isSatisfied(op, after), describeOp(op));
+    t.not(children(), first, 'the child that exited was replaced');
+    const removeAll = [...addA, ...addB, ...adds].reverse().map((op) => ({ ...op, action: 'delete' }) as KernelOp);
+    t.same((await persistent.apply(dev, removeAll)).failed, []);
+    persistent.close();
   });
 
   t.test('a pass removes hand-added weft-shaped entries and leaves foreign ones alone', async (t) => {

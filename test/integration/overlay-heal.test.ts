@@ -283,7 +283,8 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
     // While host3's weftd runs it writes its true value back (own-lease integrity):
     await rewrite(key3, JSON.stringify({ ...attrs, BackendData: { ...attrs.BackendData, VtepMAC: newMac } }), original.leaseHex);
     await waitFor('host3 to write its true value back', async () => (await leaseOf(key3)).value === original.value);
-    t.ok(daemon(3).logs.some((l) => l.msg === 'wrote our true lease value back'), 'host3 corrected its own lease');
+    // The value is back in etcd before the test has necessarily read host3's log line: wait for it.
+    t.ok(await daemon(3).waitForLog(msgIs('wrote our true lease value back'), 5000, 'the correction log'), 'host3 corrected its own lease');
     // A peer that really changed (here: host3 stopped, its lease rewritten as a flannel host's would be) is followed.
     t.equal(await daemon(3).stop('SIGTERM'), 0, 'host3 stops; its lease, device and entries stay');
     await rewrite(key3, JSON.stringify({ ...attrs, BackendData: { ...attrs.BackendData, VtepMAC: newMac } }), original.leaseHex);

@@ -35,3 +35,13 @@ export function parseBatchErrors(stderr: string): BatchErrors {
   }
   return { failedLines, lastReportedLine, trailing: pending.join('; ') };
 }
+
+/** How one batch run ended: `finished` when the tool got to the end of it. */
+export interface BatchOutcome {
+  readonly finished: boolean;
+  /** 1-based line of the batch → the error printed for it. */
+  readonly failedLines: ReadonlyMap<number, string>;
+  readonly lastReportedLine: number;
+  /** Why the tool stopped early (its last message), when it did. */
+  readonly trailing: string;
+}

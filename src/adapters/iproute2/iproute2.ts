@@ -1,7 +1,8 @@
 /**
  * The Kernel interface on top of the `ip` and `bridge` tools (iproute2 6.x).
- * Reads use `-j` JSON; entry changes go through one `-force -batch -` process
- * per tool and apply (never one process per entry: ~5 ms each).
+ * Reads use `-j` JSON; entry changes go through `-force -batch -`, by
+ * default one long-lived child per tool fed through stdin (batch-session.ts:
+ * an event costs no process start), never one process per entry (~5 ms each).
  */
 import { type Cidr, type Ipv4, containsIp, isIpv4 } from '../../core/cidr.js';
 import { KernelCommandError } from '../../core/errors.js';
@@ -10,7 +11,8 @@ import { type KernelOp, type KernelState, isSatisfied } from '../../core/kernel-
 import type { ExternalInterface, VxlanDeviceSpec, VxlanLinkInfo } from '../../core/vxlan-device.js';
 import type { AddressChange, ApplyReport, InterfaceSelector, Kernel, OpFailure } from '../kernel.js';
 import * as argv from './argv.js';
-import { parseBatchErrors } from './batch.js';
+import { type BatchOutcome, parseBatchErrors } from './batch.js';
+import { BatchSession } from './batch-session.js';
 import * as parse from './parse.js';
 import { type CommandResult, type CommandRunner, type RunOptions, execaRunner } from './runner.js';
 
@@ -19,6 +21,11 @@ export interface IpRoute2Options {
   readonly runner?: CommandRunner;
   /** Operate inside this named network namespace (`ip -n`), e.g. in tests. */
   readonly netns?: string | undefined;
+  /**
+   * Apply through long-lived batch children (default: true unless a runner
+   * is given, whose one-shot calls then carry the batches).
+   */
+  readonly persistentBatches?: boolean;
 }
 
 const MISSING_LINK = /does not exist|Cannot find device/;
@@ -26,10 +33,27 @@ const MISSING_LINK = /does not exist|Cannot find device/;
 export class IpRoute2 implements Kernel {
   readonly #runner: CommandRunner;
   readonly #netns: string | undefined;
+  readonly #sessions: Readonly<Record<argv.Tool, BatchSession>> | undefined;
 
   constructor(options: IpRoute2Options = {}) {
     this.#runner = options.runner ?? execaRunner();
     this.#netns = options.netns;
+    if (options.persistentBatches ?? options.runner === undefined) {
+      const session = (tool: argv.Tool): BatchSession => new BatchSession({ file: tool, args: argv.withNetns(this.#netns, argv.batchArgv()) });
+      this.#sessions = { ip: session('ip'), bridge: session('bridge') };
+    }
+  }
+
+  /** Ends the long-lived batch children (weftd's shutdown). */
+  close(): void {
+    this.#sessions?.ip.close();
+    this.#sessions?.bridge.close();
+  }
+
+  /** New batch children for the next apply: the tools cache device indexes, which a created, deleted or failing device makes stale. */
+  #freshBatches(): void {
+    this.#sessions?.ip.restart();
+    this.#sessions?.bridge.restart();
   }
 
   async externalInterface(sel: InterfaceSelector): Promise<ExternalInterface> {
@@ -53,10 +77,12 @@ export class IpRoute2 implements Kernel {
   }
 
   async createDevice(spec: VxlanDeviceSpec): Promise<void> {
+    this.#freshBatches();
     await this.#run('ip', argv.linkAddVxlanArgv(spec));
   }
 
   async deleteDevice(name: string): Promise<void> {
+    this.#freshBatches();
     const result = await this.#run('ip', argv.linkDeleteArgv(name), { allowFailure: true });
     if (result.exitCode !== 0 && !MISSING_LINK.test(result.stderr)) throw this.#failure('ip', argv.linkDeleteArgv(name), result);
   }
@@ -108,6 +134,7 @@ export class IpRoute2 implements Kernel {
     const streams = (['ip', 'bridge'] as const).map((tool) => ops.filter((op) => argv.toolFor(op) === tool));
     await Promise.all(streams.map((stream) => (stream.length > 0 ? this.#applyBatch(device, stream, failed) : undefined)));
     if (failed.length > 0) {
+      this.#freshBatches(); // a device recreated by someone else shows as failures: the next apply starts clean
       const state = await this.readState(device);
       failed = failed.filter((f) => !isSatisfied(f.op, state));
     }
@@ -138,14 +165,20 @@ export class IpRoute2 implements Kernel {
   /** Runs one batch, records the failures it reports, and says whether the tool got to the end. */
   async #runBatch(device: string, ops: readonly KernelOp[], failed: OpFailure[]): Promise<{ finished: boolean; lastReportedLine: number; trailing: string }> {
     const tool = argv.toolFor(ops[0] as KernelOp);
-    const result = await this.#run(tool, argv.batchArgv(), { input: argv.batchInput(ops, device), allowFailure: true });
-    const errors = parseBatchErrors(result.stderr);
-    for (const [line, error] of errors.failedLines) {
+    const input = argv.batchInput(ops, device);
+    const outcome = this.#sessions ? await this.#sessions[tool].run(input) : await this.#oneShotBatch(tool, input);
+    for (const [line, error] of outcome.failedLines) {
       const op = ops[line - 1];
       if (op) failed.push({ op, error });
     }
+    return outcome;
+  }
+
+  async #oneShotBatch(tool: argv.Tool, input: string): Promise<BatchOutcome> {
+    const result = await this.#run(tool, argv.batchArgv(), { input, allowFailure: true });
+    const errors = parseBatchErrors(result.stderr);
     const finished = result.exitCode === 0 || (result.exitCode === 1 && errors.trailing === '');
-    return { finished, lastReportedLine: errors.lastReportedLine, trailing: errors.trailing || `${tool} stopped with exit code ${result.exitCode}` };
+    return { ...errors, finished, trailing: errors.trailing || `${tool} stopped with exit code ${result.exitCode}` };
   }
 
   async #json(tool: argv.Tool, args: readonly string[]): Promise<unknown> {

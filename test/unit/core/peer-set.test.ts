@@ -216,3 +216,23 @@ t.test('acceptance: the codes name the rule that refused, for the metric', async
   t.equal(codes('10.5.4.0-24', '{'), 'invalid-value');
 });
 
+
+t.test('takeChanged: each subnet whose accepted peer appeared, changed or went, once; nothing for refusals or repeats', async (t) => {
+  const set = new PeerSet(config);
+  set.reset([kv('10.5.2.0-24'), kv('10.5.3.0-24')]);
+  t.same([...set.takeChanged()].sort(), ['10.5.2.0/24', '10.5.3.0/24'], 'a listing: every new peer');
+  t.same([...set.takeChanged()], [], 'taken: empty until the next change');
+  set.put(kv('10.5.2.0-24'));
+  t.same([...set.takeChanged()], [], 'the same value again changes nothing');
+  set.put(kv('10.5.2.0-24', 'node-10.5.2.0-24', { publicIp: '192.0.2.77' }));
+  set.delete('10.5.3.0-24');
+  set.put(garbage('10.5.4.0-24'));
+  t.same([...set.takeChanged()].sort(), ['10.5.2.0/24', '10.5.3.0/24'], 'a changed and a gone peer; a refused key is no change');
+  set.put(garbage('10.5.2.0-24'));
+  t.same([...set.takeChanged()], [], 'a peer whose value turns bad keeps its lease: no change');
+  // A duplicate MAC held back, then promoted when the older key goes: both subnets change.
+  set.reset([kv('10.5.2.0-24', 'a', { mac: '02:00:00:00:00:aa', createRevision: 1 }), kv('10.5.5.0-24', 'b', { mac: '02:00:00:00:00:aa', createRevision: 2 })]);
+  set.takeChanged();
+  set.delete('10.5.2.0-24');
+  t.same([...set.takeChanged()].sort(), ['10.5.2.0/24', '10.5.5.0/24'], 'the older key went, the held-back one took its MAC');
+});

@@ -27,9 +27,9 @@ class CountingKernel extends MemoryKernel {
     this.reads.push('readDevice');
     return super.readDevice(name);
   }
-  override async readState(device: string): Promise<KernelState> {
+  override async readState(device: string, network?: Cidr): Promise<KernelState> {
     this.reads.push('readState');
-    return super.readState(device);
+    return super.readState(device, network);
   }
 }
 
@@ -153,4 +153,46 @@ t.test('a read listing one FDB MAC twice (several remotes) is planned on the lis
   const from = kernel.ops.length;
   await plane.reconcile(self, [peerLease(2)], { resync: true });
   t.same(kernel.ops.slice(from).map(describeOp), ['delete fdb 0a:00:00:00:00:f0 dst 192.0.2.240', 'delete fdb 0a:00:00:00:00:f0 dst 192.0.2.241']);
+});
+
+t.test('reconcileChanged: plans only the changed subnets, O(changes); declines without a trusted state', async (t) => {
+  const { kernel, plane, records } = await setup();
+  const peers = new Map<Cidr, ReturnType<typeof peerLease>>([2, 3, 4].map((i) => [peerLease(i).subnet, peerLease(i)]));
+  const peerOf = (subnet: Cidr): ReturnType<typeof peerLease> | undefined => peers.get(subnet);
+  t.equal(await plane.reconcileChanged(self, new Set(peers.keys()), peerOf), undefined, 'no pass yet: the caller runs a full one');
+  await plane.reconcile(self, [...peers.values()]);
+  kernel.reads = [];
+  let asked = 0;
+  const counting = (subnet: Cidr): ReturnType<typeof peerLease> | undefined => { asked++; return peerOf(subnet); };
+  peers.set(peerLease(5).subnet, peerLease(5));
+  peers.delete(peerLease(2).subnet);
+  const result = await plane.reconcileChanged(self, new Set([peerLease(5).subnet, peerLease(2).subnet]), counting);
+  t.same(result, { ok: true, applied: 6, failed: 0, changes: 6, programmed: 3 });
+  t.ok(asked <= 4, `asked for the changed subnets only (${asked} lookups for 2 changes among 4 peers)`);
+  t.same(kernel.reads, [], 'no read');
+  t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, [...peers.values()])));
+  t.match(records.at(-1), { msg: 'data plane changed', planned: 'changes' });
+  t.same(await plane.reconcileChanged(self, new Set(), peerOf), { ok: true, applied: 0, failed: 0, changes: 0, programmed: 3 }, 'nothing changed: nothing to do');
+  t.equal(await plane.reconcileChanged('10.5.9.0/24' as Cidr, new Set(), peerOf), undefined, 'another own subnet: no trusted state');
+});
+
+t.test('reconcileChanged: a failed operation drops the trusted state, so the next pass reads the kernel', async (t) => {
+  const { kernel, plane } = await setup();
+  await plane.reconcile(self, [peerLease(2)]);
+  kernel.failOp = (op) => (op.kind === 'route' && op.entry.dst === peerLease(3).subnet ? 'RTNETLINK answers: Network is unreachable' : undefined);
+  const result = await plane.reconcileChanged(self, new Set([peerLease(3).subnet]), (s) => (s === peerLease(3).subnet ? peerLease(3) : undefined));
+  t.match(result, { ok: false, failed: 1 });
+  t.equal(await plane.reconcileChanged(self, new Set(), () => undefined), undefined, 'the next pass must be a full one');
+});
+
+t.test('reconcileChanged: a peer whose subnet a foreign route uses is refused, and accepted once the subnet is free', async (t) => {
+  const { kernel, plane } = await setup();
+  const foreign = peerLease(3).subnet;
+  kernel.foreignRoutes = [{ dst: foreign, description: 'dev eth1 proto static' }];
+  await plane.reconcile(self, [peerLease(2)]);
+  const r = await plane.reconcileChanged(self, new Set([foreign]), (s) => (s === foreign ? peerLease(3) : undefined));
+  t.match(r, { ok: true, changes: 0, refused: [{ subnet: foreign, reason: /route 10\.5\.3\.0\/24 dev eth1 proto static that weft does not own/ }] });
+  t.same(sorted(kernel.state('weft.1')), sorted(desiredState(self, [peerLease(2)])), 'the colliding peer is not programmed');
+  const gone = await plane.reconcileChanged(self, new Set([foreign]), () => undefined);
+  t.equal(gone?.refused, undefined, 'the lease went: no refusal left');
 });
