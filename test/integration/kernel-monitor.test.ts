@@ -179,6 +179,25 @@ if (requirePrerequisites(t, ['ip', 'bridge'], true)) {
     t.same(text(seen, 'fdb'), ['deleted fdb 02:00:00:00:00:04 dev weft.1 dst 192.0.2.4 self permanent']);
   });
 
+  t.test('a namespace that does not exist yet: start resolves, the recovery is reported as lost', async (t) => {
+    const late = `${prefix}-late`;
+    const seen: KernelChange[] = [];
+    const waiting = new IpRoute2Monitor({ netns: late, restartDelayMs: { first: 50, max: 200 } });
+    t.teardown(() => waiting.stop());
+    await waiting.start((batch) => { seen.push(...batch); });
+    t.same(seen, [], 'nothing to report yet');
+    await addNetns(late);
+    const deadline = Date.now() + 20_000;
+    while (!seen.some((c) => c.kind === 'lost') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    t.match(text(seen, 'lost'), [/^lost: (ip|bridge) monitor exited \(255\): Cannot open network namespace/]);
+    while (seen.filter((c) => c.kind === 'lost').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    t.equal(seen.filter((c) => c.kind === 'lost').length, 2, 'one per child');
+    await ip(['-n', late, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
+    while (!seen.some((c) => c.kind === 'link' && c.device === 'v0') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    t.match(seen.find((c) => c.kind === 'link' && c.device === 'v0'), { kind: 'link', deleted: false, up: false });
+    await waiting.stop();
+  });
+
   t.test('stop: the children end and nothing more is delivered', async (t) => {
     const pids = [monitor.pid('ip'), monitor.pid('bridge')];
     t.ok(pids.every((p) => p !== undefined && isAlive(p)));
