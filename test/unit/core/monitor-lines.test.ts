@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
+import { type KernelChange, describeChange } from '../../../src/core/kernel-change.js';
 import {
-  type KernelChange, describeChange, parseFdbLine, parseIpMonitorLine, parseLinkLine, parseMonitorStderr,
-  parseNeighborLine, parseRouteLine,
-} from '../../../src/core/kernel-change.js';
+  parseFdbLine, parseIpMonitorLine, parseLinkLine, parseMonitorStderr, parseNeighborLine, parseRouteLine,
+} from '../../../src/core/monitor-lines.js';
 import { fixture } from '../../helpers/fixtures.js';
 
 // Captured once from iproute2 6.1 in a scratch namespace (see test/fixtures/iproute2/README.md).
