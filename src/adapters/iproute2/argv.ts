@@ -84,6 +84,23 @@ export function fdbShowArgv(device: string): string[] {
   return ['-j', 'fdb', 'show', 'dev', assertToken(device)];
 }
 
+/**
+ * The change monitor for routes, neighbours and links: `-4` keeps out IPv6
+ * and the AF_BRIDGE FDB notifications that `monitor neigh` would otherwise
+ * print as ambiguous neighbour lines (link events still arrive), `-o` one
+ * line per event, `-N` numeric protocols (87 whatever rt_protos says),
+ * `label` a `[ROUTE]`/`[NEIGH]`/`[LINK]` prefix (a host route and a
+ * neighbour look alike without it).
+ */
+export function ipMonitorArgv(): string[] {
+  return ['-4', '-o', '-N', 'monitor', 'label', 'link', 'route', 'neigh'];
+}
+
+/** The FDB change monitor: `bridge monitor fdb`, one line per event. */
+export function fdbMonitorArgv(): string[] {
+  return ['monitor', 'fdb'];
+}
+
 /** `-force` keeps going after a failed line and reports `Command failed -:<line>` on stderr. */
 export function batchArgv(): string[] {
   return ['-force', '-batch', '-'];
