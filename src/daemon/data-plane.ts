@@ -9,17 +9,28 @@
 import type { Logger } from 'pino';
 import { type Cidr, type Ipv4, cidrIp, containsIp, parseCidr } from '../core/cidr.js';
 import { UsageError, WeftError } from '../core/errors.js';
-import { KernelCache } from '../core/kernel-cache.js';
+import { type DriftedKeys, KernelCache } from '../core/kernel-cache.js';
 import { type KernelOp, type KernelState, desiredState, describeOp, planKernel, summarizeOps } from '../core/kernel-state.js';
 import { type ForeignRoute, type Peer, routeCollisions, withoutCollisions } from '../core/peer-acceptance.js';
 import { type VxlanDeviceSpec, type VxlanLinkInfo, deviceMismatch, deviceSpec, vxlanLocal } from '../core/vxlan-device.js';
 import type { ApplyReport, Kernel } from '../adapters/kernel.js';
+import type { KernelChange, KernelMonitor } from '../adapters/kernel-monitor.js';
+import { DriftTracker } from '../core/kernel-drift.js';
 import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from './data-plane-port.js';
 
 export interface DataPlaneOptions {
   readonly kernel: Kernel;
   readonly log: Logger;
+  /**
+   * The kernel's change notifications for the device (started in prepare,
+   * before the first read): an entry of weft's deleted or changed by hand is
+   * put back by the next event pass, at once, instead of by the next resync.
+   */
+  readonly monitor?: ((device: string) => KernelMonitor) | undefined;
 }
+
+/** Changes queued while a pass runs beyond this many are not replayed one by one: the next pass reads the kernel. */
+const MAX_QUEUED_CHANGES = 50_000;
 
 export interface PreparedDevice extends Prepared {
   /** The external interface the device sits on. */
@@ -40,10 +51,60 @@ export class DataPlane implements DataPlanePort {
   #foreign: readonly ForeignRoute[] = [];
   /** Peers refused for a route collision, as the last pass left them (an event pass updates only the subnets it plans). */
   #collisions = new Map<Cidr, string>();
+  readonly #monitorFactory: ((device: string) => KernelMonitor) | undefined;
+  #monitor: KernelMonitor | undefined;
+  #drift: DriftTracker | undefined;
+  #onDrift: (() => void) | undefined;
+  /** True while a pass runs: kernel changes wait in `#queued` and are held against the state the pass leaves. */
+  #passing = false;
+  #queued: KernelChange[] = [];
+  #pendingDrift: DriftedKeys | undefined;
 
   constructor(options: DataPlaneOptions) {
     this.#kernel = options.kernel;
     this.#log = options.log;
+    this.#monitorFactory = options.monitor;
+  }
+
+  onDrift(listener: () => void): void {
+    this.#onDrift = listener;
+  }
+
+  close(): void {
+    void this.#monitor?.stop();
+    this.#kernel.close?.();
+  }
+
+  #changes(changes: readonly KernelChange[]): void {
+    const drift = this.#drift;
+    if (!drift) return;
+    for (const change of changes) {
+      if (change.kind === 'lost') this.#log.info({ reason: change.reason }, 'kernel notifications lost; the next pass reads the whole kernel state');
+    }
+    if (this.#passing) {
+      if (this.#queued.length + changes.length > MAX_QUEUED_CHANGES) {
+        this.#queued = [];
+        drift.requireFull();
+      } else {
+        for (const change of changes) this.#queued.push(change);
+      }
+      return;
+    }
+    if (drift.note(changes, this.#known?.kernel)) {
+      this.#log.debug({ changes: changes.length }, 'kernel changed behind weft; repairing');
+      this.#onDrift?.();
+    }
+  }
+
+  /** A pass is over: the changes that came meanwhile are held against the state it left. */
+  #passDone(): void {
+    this.#passing = false;
+    const queued = this.#queued;
+    this.#queued = [];
+    const drift = this.#drift;
+    if (!drift) return;
+    const relevant = queued.length > 0 && drift.note(queued, this.#known?.kernel);
+    if (relevant || drift.pending) this.#onDrift?.();
   }
 
   /**
@@ -59,6 +120,12 @@ export class DataPlane implements DataPlanePort {
     const local = vxlanLocal(ext, input.publicIp);
     if (!local.ok) throw new UsageError(local.reason);
     const spec = deviceSpec(input.config, ext, input.nodeName, local.local);
+    if (this.#monitorFactory && !this.#monitor) {
+      // Subscribed before the first read, so no change between the read and the subscription goes unseen.
+      this.#drift = new DriftTracker(spec.name);
+      this.#monitor = this.#monitorFactory(spec.name);
+      await this.#monitor.start((changes) => this.#changes(changes));
+    }
     await this.#ensureDevice(spec, []);
     this.#spec = spec;
     this.#network = input.config.network;
@@ -80,12 +147,23 @@ export class DataPlane implements DataPlanePort {
    * thrown; any failure drops the known state, so the next pass reads.
    */
   async reconcile(selfSubnet: Cidr, leases: readonly Peer[], options: ReconcileOptions = {}): Promise<PassResult> {
+    this.#passing = true;
+    try {
+      return await this.#reconcile(selfSubnet, leases, options);
+    } finally {
+      this.#passDone();
+    }
+  }
+
+  async #reconcile(selfSubnet: Cidr, leases: readonly Peer[], options: ReconcileOptions): Promise<PassResult> {
     const spec = this.#spec;
     const network = this.#network;
     if (!spec || !network) throw new Error('DataPlane.reconcile called before prepare');
     const known = this.#known;
     this.#known = undefined; // trusted again only once this pass has fully succeeded
-    const cached = options.resync === false && known?.spec === spec && known.selfSubnet === selfSubnet ? known.kernel : undefined;
+    // Drifted entries are already in the cache, and a whole-set plan covers them; a change it cannot see asks for a read.
+    const drift = this.#drift?.take();
+    const cached = drift?.full !== true && options.resync === false && known?.spec === spec && known.selfSubnet === selfSubnet ? known.kernel : undefined;
     let next = cached; // what the kernel holds once every operation of this pass has succeeded
     const deviceChanges: string[] = [];
     let ops: KernelOp[] = [];
@@ -126,9 +204,27 @@ export class DataPlane implements DataPlanePort {
   }
 
   async reconcileChanged(selfSubnet: Cidr, changed: ReadonlySet<Cidr>, peerOf: (subnet: Cidr) => Peer | undefined): Promise<PassResult | undefined> {
+    this.#passing = true;
+    try {
+      return await this.#reconcileChanged(selfSubnet, changed, peerOf);
+    } finally {
+      this.#passDone();
+    }
+  }
+
+  async #reconcileChanged(selfSubnet: Cidr, changed: ReadonlySet<Cidr>, peerOf: (subnet: Cidr) => Peer | undefined): Promise<PassResult | undefined> {
     const spec = this.#spec;
     const known = this.#known;
     if (!spec || !known || known.spec !== spec || known.selfSubnet !== selfSubnet) return undefined;
+    if (this.#drift?.pending) {
+      // Peek: a change only a read can repair leaves the drift in place for the full pass, which reads.
+      const drift = this.#drift.take();
+      if (drift.full) {
+        this.#drift.requireFull();
+        return undefined;
+      }
+      this.#pendingDrift = drift;
+    }
     this.#known = undefined; // trusted again once this pass has fully succeeded (a throw below leaves a full pass next)
     const candidates: Peer[] = [];
     for (const subnet of changed) {
@@ -137,7 +233,9 @@ export class DataPlane implements DataPlanePort {
       this.#collisions.delete(subnet);
     }
     for (const [subnet, reason] of routeCollisions(candidates, this.#foreign)) this.#collisions.set(subnet, reason);
-    const ops = known.kernel.planDelta(selfSubnet, changed, (subnet) => (this.#collisions.has(subnet) ? undefined : peerOf(subnet)));
+    const drifted = this.#pendingDrift;
+    this.#pendingDrift = undefined;
+    const ops = known.kernel.planDelta(selfSubnet, changed, (subnet) => (this.#collisions.has(subnet) ? undefined : peerOf(subnet)), drifted);
     if (ops === undefined) return undefined;
     const refused = [...this.#collisions].map(([subnet, reason]) => ({ subnet, reason }));
     if (ops.length === 0) {

@@ -180,6 +180,8 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
   const env = { network: s.network, subnet: s.held.subnet, mtu: s.mtu, ipMasq: s.opts.ipMasq };
   let seenVersion = -1;
   const schedule = new ResyncSchedule({ intervalMs: s.opts.resyncMs, clock: s.deps.clock, onDue: () => s.wake.ring() }, stop);
+  // A kernel entry of weft's changed by hand: the next event pass puts it back (no wait for the resync).
+  s.deps.dataPlane.onDrift?.(() => s.wake.ring());
   while (!stop.aborted) {
     const started = s.deps.clock.now();
     const resync = schedule.due;

@@ -1,0 +1,150 @@
+/**
+ * Kernel changes weft did not make, noticed from the kernel's notifications
+ * (kernel-change.ts) and held against what the kernel cache believes: an
+ * entry of weft's that was deleted or changed by hand, or an entry shaped
+ * like weft's that appeared on its device, is written into the cache as the
+ * kernel now has it and its key is kept for the next event pass, which plans
+ * exactly those keys (KernelCache.planDelta) and puts them right. A change
+ * that the cache already shows (weft's own operations echoed back) costs a
+ * lookup and nothing else.
+ *
+ * What an entry-level view cannot repair asks for a full pass (`full`): lost
+ * notifications, any change of weft's device (a device going down flushes
+ * its routes without a route notification), a route of weft's replaced by
+ * one weft does not own (the route-collision rule needs a fresh read).
+ */
+import type { Cidr, Ipv4 } from './cidr.js';
+import type { DriftedKeys, KernelCache } from './kernel-cache.js';
+import type { FdbChange, KernelChange, NeighborChange, RouteChange } from './kernel-change.js';
+import { WEFT_ROUTE_PROTOCOL } from './kernel-state.js';
+import type { Mac } from './mac.js';
+
+export interface Drift extends DriftedKeys {
+  /** The next pass must read the whole kernel state. */
+  readonly full: boolean;
+}
+
+export class DriftTracker {
+  readonly #device: string;
+  #routes = new Set<Cidr>();
+  #neighbors = new Set<Ipv4>();
+  #fdb = new Set<Mac>();
+  #full = false;
+
+  constructor(device: string) {
+    this.#device = device;
+  }
+
+  /** True when something waits for a pass. */
+  get pending(): boolean {
+    return this.#full || this.#routes.size > 0 || this.#neighbors.size > 0 || this.#fdb.size > 0;
+  }
+
+  /** Asks for a full pass (e.g. too many changes queued to replay one by one). */
+  requireFull(): void {
+    this.#full = true;
+  }
+
+  /**
+   * Notes `changes` against `cache` (what weft believes the kernel holds;
+   * undefined when it has no trusted state, and the next pass reads anyway)
+   * and updates the cache to what the kernel now has. Returns true when any
+   * change needs a pass.
+   */
+  note(changes: readonly KernelChange[], cache: KernelCache | undefined): boolean {
+    const before = this.pending;
+    let relevant = false;
+    for (const change of changes) {
+      switch (change.kind) {
+        case 'lost':
+          this.#full = true;
+          relevant = true;
+          break;
+        case 'link':
+          if (change.device === this.#device) { this.#full = true; relevant = true; }
+          break;
+        case 'route':
+          relevant = this.#route(change, cache) || relevant;
+          break;
+        case 'neighbor':
+          relevant = this.#neighbor(change, cache) || relevant;
+          break;
+        case 'fdb':
+          relevant = this.#fdbChange(change, cache) || relevant;
+          break;
+      }
+    }
+    return relevant || (!before && this.pending);
+  }
+
+  /** What to plan again, emptied. */
+  take(): Drift {
+    const drift = { routes: this.#routes, neighbors: this.#neighbors, fdb: this.#fdb, full: this.#full };
+    this.#routes = new Set();
+    this.#neighbors = new Set();
+    this.#fdb = new Set();
+    this.#full = false;
+    return drift;
+  }
+
+  #route(change: RouteChange, cache: KernelCache | undefined): boolean {
+    const ours = change.device === this.#device && change.protocol === WEFT_ROUTE_PROTOCOL && change.type === 'unicast' && change.onlink && change.via !== undefined;
+    const held = cache?.held('route', change.dst);
+    if (change.deleted) {
+      if (!held || (change.via !== undefined && change.via !== held.via) || (change.device !== undefined && change.device !== this.#device)) return false;
+      if (!cache) return this.#needFull();
+      cache.record([{ action: 'delete', kind: 'route', entry: held }]);
+      this.#routes.add(change.dst);
+      return true;
+    }
+    if (ours) {
+      if (held && held.via === change.via && !held.legacy) return false; // weft's own, echoed back
+      if (!cache) return this.#needFull();
+      cache.record([{ action: 'replace', kind: 'route', entry: { dst: change.dst, via: change.via as Ipv4 } }]);
+      this.#routes.add(change.dst);
+      return true;
+    }
+    // A route weft does not own took the place of one of weft's (a replace reports only the new route).
+    if (held || cache?.wanted('route', change.dst) !== undefined) return this.#needFull();
+    return false;
+  }
+
+  #neighbor(change: NeighborChange, cache: KernelCache | undefined): boolean {
+    if (change.device !== this.#device) return false;
+    const held = cache?.held('neighbor', change.ip);
+    if (change.deleted || !change.permanent || change.mac === undefined) {
+      if (!held) return false;
+      if (!cache) return this.#needFull();
+      cache.record([{ action: 'delete', kind: 'neighbor', entry: held }]);
+      this.#neighbors.add(change.ip);
+      return true;
+    }
+    if (held && held.mac === change.mac) return false;
+    if (!cache) return this.#needFull();
+    cache.record([{ action: 'replace', kind: 'neighbor', entry: { ip: change.ip, mac: change.mac } }]);
+    this.#neighbors.add(change.ip);
+    return true;
+  }
+
+  #fdbChange(change: FdbChange, cache: KernelCache | undefined): boolean {
+    if (change.device !== this.#device || !change.self) return false;
+    const held = cache?.held('fdb', change.mac);
+    if (change.deleted || !change.permanent || change.dst === undefined) {
+      if (!held || (change.dst !== undefined && change.dst !== held.dst)) return false;
+      if (!cache) return this.#needFull();
+      cache.record([{ action: 'delete', kind: 'fdb', entry: held }]);
+      this.#fdb.add(change.mac);
+      return true;
+    }
+    if (held && held.dst === change.dst) return false;
+    if (!cache) return this.#needFull();
+    cache.record([{ action: 'replace', kind: 'fdb', entry: { mac: change.mac, dst: change.dst } }]);
+    this.#fdb.add(change.mac);
+    return true;
+  }
+
+  #needFull(): boolean {
+    this.#full = true;
+    return true;
+  }
+}
