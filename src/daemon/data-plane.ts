@@ -184,7 +184,7 @@ export class DataPlane implements DataPlanePort {
       if (ops.length > 0) report = await this.#kernel.apply(spec.name, ops);
     } catch (err) {
       if (!(err instanceof WeftError)) throw err;
-      this.#log.error({ err, device: spec.name, deviceChanges }, 'data plane pass failed');
+      this.#log.warn({ err, device: spec.name, deviceChanges }, 'data plane pass failed; retrying');
       // What the kernel holds is unknown (the device could not be ensured or read): claim nothing.
       // The collisions are those of the last read, so a failed pass does not look like they ended.
       return { ok: false, applied: 0, failed: 0, changes: deviceChanges.length + ops.length, programmed: 0,
@@ -248,7 +248,7 @@ export class DataPlane implements DataPlanePort {
       report = await this.#kernel.apply(spec.name, ops);
     } catch (err) {
       if (!(err instanceof WeftError)) throw err;
-      this.#log.error({ err, device: spec.name }, 'data plane pass failed');
+      this.#log.warn({ err, device: spec.name }, 'data plane pass failed; retrying');
       return { ok: false, applied: 0, failed: 0, changes: ops.length, programmed: 0, ...refusedField(refused) };
     }
     this.#logPass(spec.name, 'changes', [], ops, report);

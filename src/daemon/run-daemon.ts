@@ -31,6 +31,7 @@ import { ThrottledLog } from './throttled-log.js';
 import type { TrafficRulesPort } from './traffic-rules.js';
 import { waitForConfig } from './wait-for-config.js';
 import { Wakeup } from './wakeup.js';
+import { Backoff } from './jitter.js';
 
 export interface DaemonOptions {
   readonly nodeName: string;
@@ -179,6 +180,10 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
   const collisions = new RefusalLog(s.deps.log);
   const env = { network: s.network, subnet: s.held.subnet, mtu: s.mtu, ipMasq: s.opts.ipMasq };
   let seenVersion = -1;
+  // A pass that failed (a device deleted while it read, an operation the kernel refused) is retried
+  // soon, 200 ms doubling up to the resync interval, not only at the next event or resync.
+  const retry = new Backoff(200, s.opts.resyncMs, s.deps.random);
+  let failed = false;
   const schedule = new ResyncSchedule({ intervalMs: s.opts.resyncMs, clock: s.deps.clock, onDue: () => s.wake.ring() }, stop);
   // A kernel entry of weft's changed by hand: the next event pass puts it back (no wait for the resync).
   s.deps.dataPlane.onDrift?.(() => s.wake.ring());
@@ -201,6 +206,7 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
       // resync passes (and until the first pass is done), not on every peer event.
       if (resync || !s.status.ready) await s.deps.trafficRules?.ensure(s.network, s.held.subnet); // never throws
       s.status.recordPass(result, s.deps.clock.now() - started, s.deps.clock.now(), s.peers.size);
+      failed = !result.ok;
       if (result.ok) {
         // subnet.env is checked on resyncs and until ready, not on every event (a file read each).
         if ((resync || !s.status.ready) && await ensureSubnetFile(s.opts.subnetFile, env)) s.deps.log.info({ path: s.opts.subnetFile, ...env }, 'wrote subnet.env');
@@ -211,10 +217,12 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
         s.status.markReady();
       }
     } catch (err) {
+      failed = true;
       s.status.recordFailure(errorMessage(err), s.deps.clock.now(), s.deps.clock.now() - started);
       throttled.warn('pass', { err: errorMessage(err) }, 'reconcile pass failed; retrying');
     }
     if (resync) schedule.resynced();
-    await s.wake.wait(s.opts.resyncMs, stop);
+    if (!failed) retry.reset();
+    await s.wake.wait(failed ? Math.min(retry.next(), s.opts.resyncMs) : s.opts.resyncMs, stop);
   }
 }

@@ -22,6 +22,8 @@ export interface WeftCluster {
   sh(i: number, file: string, args: readonly string[]): Promise<string>;
   /** weftctl inside host i's namespace with host i's etcd, node name and subnet file. */
   weftctl(i: number, command: string, args?: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Starts host i's weftd again with the arguments it had (after a stop). */
+  restart(i: number): WeftdProcess;
   /** Polls until `check` is true. */
   waitFor(what: string, check: () => Promise<boolean>, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -33,6 +35,12 @@ export async function startWeftCluster(options: { hosts: number; config: object;
   const daemons = new Map<number, WeftdProcess>();
   const subnets = new Map<number, string>();
   const subnetFile = (i: number): string => join(rig.stateDir, `host${i}-subnet.env`);
+  const argsOf = new Map<number, string[]>();
+  const launch = (i: number): WeftdProcess => {
+    const d = startWeftd(argsOf.get(i) ?? [], { netns: rig.host(i).netns });
+    daemons.set(i, d);
+    return d;
+  };
   const etcdctl = (args: readonly string[]): Promise<string> =>
     rig.exec(rig.switchNetns, 'etcdctl', ['--endpoints', ETCD_ENDPOINT, '--command-timeout', '5s', ...args]);
   const cluster: WeftCluster = {
@@ -52,6 +60,7 @@ export async function startWeftCluster(options: { hosts: number; config: object;
         await sleep(200);
       }
     },
+    restart: (i) => launch(i),
     stop: async () => {
       for (const d of daemons.values()) await d.stop('SIGKILL');
       await rig.down();
@@ -60,8 +69,9 @@ export async function startWeftCluster(options: { hosts: number; config: object;
   try {
     await etcdctl(['put', `${PREFIX}/config`, JSON.stringify(options.config)]);
     for (const host of rig.hosts) {
-      daemons.set(host.index, startWeftd(['--etcd-endpoints', ETCD_ENDPOINT, '--etcd-prefix', PREFIX, '--subnet-file', subnetFile(host.index),
-        '--node-name', host.nodeName, '--iface', 'eth0', '--healthz-port', String(HEALTHZ_PORT), ...(options.weftdArgs ?? [])], { netns: host.netns }));
+      argsOf.set(host.index, ['--etcd-endpoints', ETCD_ENDPOINT, '--etcd-prefix', PREFIX, '--subnet-file', subnetFile(host.index),
+        '--node-name', host.nodeName, '--iface', 'eth0', '--healthz-port', String(HEALTHZ_PORT), ...(options.weftdArgs ?? [])]);
+      launch(host.index);
     }
     await Promise.all([...daemons].map(async ([i, d]) => {
       const lease = await d.waitForLog((l) => l.msg === 'acquired subnet lease' || l.msg === 'renewed own subnet lease', 20_000, `host${i}'s lease`);
