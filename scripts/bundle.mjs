@@ -1,6 +1,6 @@
 // Bundles the CNI plugin into one self-contained file with a node shebang
-// (dist/weft-cni.cjs), and weftd and weftctl into dist/programs/weftd.mjs and
-// dist/programs/weftctl.mjs for `make install` (below). A CNI plugin is a process per call, so start-up is what
+// (dist/weft-cni.cjs), and weftd and weftctl into dist/programs/weftd.cjs and
+// dist/programs/weftctl.cjs (below). A CNI plugin is a process per call, so start-up is what
 // counts:
 // - one file, CommonJS semantics when named .cjs (no ESM loader, ~6 ms less);
 // - neutral about the module system: an IIFE that reaches Node built-ins with
@@ -49,29 +49,43 @@ if (leaked.length > 0) {
 }
 chmodSync(outfile, 0o755);
 
-// weftd and weftctl for `make install`: one ES module each with every runtime
-// dependency inside, so an installed host needs no node_modules (and gets no
-// build tools). etcd3 reads its .proto files at run time from
-// `${__dirname}/../proto`: the banner gives the bundle a __dirname (its own
-// directory, dist/programs/), and the protos are copied to dist/proto/.
+// weftd and weftctl: one CommonJS program each with every runtime dependency
+// inside (dist/programs/weftd.cjs, weftctl.cjs). bin/weftd and bin/weftctl
+// are symlinks to them, so the tests, `make demo` and the bench run exactly
+// what `make install` installs, and an installed host needs no node_modules
+// (and gets no build tools). CommonJS, not ESM: no ES module loader at start
+// (docs/benchmarks.md, "Start-up"). etcd3 reads its .proto files at run time
+// from `${__dirname}/../proto`: the protos are copied to dist/proto/. yargs
+// asks for import.meta.url, which a CommonJS file gets from its __filename.
 const programBanner = [
-  "import { createRequire as __weftCreateRequire } from 'node:module';",
-  "import { fileURLToPath as __weftFileURLToPath } from 'node:url';",
-  'const require = __weftCreateRequire(import.meta.url);',
-  'const __filename = __weftFileURLToPath(import.meta.url);',
-  "const __dirname = __weftFileURLToPath(new URL('.', import.meta.url));",
-].join(' ');
+  '#!/usr/bin/env node',
+  "const __weftImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+].join('\n');
+/**
+ * weftd's V8 heap (docs/design.md, "weftd's V8 heap settings"): keep the young
+ * generation at its initial 2 x 1 MB semispaces and let the old generation
+ * grow by 50 % of the live heap between full collections. V8 reads these two
+ * only when it sizes the heap, so they are set here, before weftd's code
+ * loads. Do not add others this way: some crash V8 when set late.
+ */
+const weftdHeap = "require('node:v8').setFlagsFromString('--semi-space-growth-factor=1 --heap-growing-percent=50');";
 const buildTools = ['node_modules/typescript', 'node_modules/tap', 'node_modules/@tapjs', 'node_modules/esbuild', 'node_modules/ip-num'];
 for (const name of ['weftd', 'weftctl']) {
+  const outfile = `dist/programs/${name}.cjs`;
   const program = await build({
-    entryPoints: [`src/cli/${name}.ts`], bundle: true, platform: 'node', target: 'node20', format: 'esm',
-    outfile: `dist/programs/${name}.mjs`, banner: { js: programBanner }, metafile: true, logLevel: 'warning',
+    // The program runs main() itself and exits with its code: the etcd client's gRPC channels can outlive main().
+    stdin: { contents: `import { main } from './src/cli/${name}.ts';\nmain(process.argv.slice(2)).then((code) => process.exit(code));\n`,
+      resolveDir: '.', sourcefile: `${name}-program.ts`, loader: 'ts' },
+    bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile,
+    banner: { js: name === 'weftd' ? `${programBanner}\n${weftdHeap}` : programBanner },
+    define: { 'import.meta.url': '__weftImportMetaUrl' }, metafile: true, logLevel: 'warning',
   });
   const tools = Object.keys(program.metafile.inputs).filter((input) => buildTools.some((f) => input.includes(f)));
   if (tools.length > 0) {
-    console.error(`bundle.mjs: dist/programs/${name}.mjs must not include build tools: ${tools.join(', ')}`);
+    console.error(`bundle.mjs: ${outfile} must not include build tools: ${tools.join(', ')}`);
     process.exit(1);
   }
+  chmodSync(outfile, 0o755);
 }
 mkdirSync('dist/proto', { recursive: true });
 for (const file of readdirSync('node_modules/etcd3/proto').filter((f) => f.endsWith('.proto'))) {

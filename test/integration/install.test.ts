@@ -5,7 +5,7 @@
  * installed weftd/weftctl/weft work from there against a real etcd.
  */
 import { execa } from 'execa';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -31,10 +31,14 @@ if (requirePrerequisites(t, ['make', 'etcd', 'etcdctl'])) {
     t.notMatch(r.stdout, /\btsc\b|bundle\.mjs|npm ci/, 'nothing was built: make build did that');
     const installed = files(root).map((f) => f.slice(root.length));
     t.same(installed.filter((f) => /node_modules|typescript|\/tap\/|esbuild|\.ts$|\.map$/.test(f)), [], 'no node_modules, sources or build tools');
-    for (const f of ['/usr/local/lib/weft/programs/weftd.mjs', '/usr/local/lib/weft/programs/weftctl.mjs', '/usr/local/lib/weft/programs/weft-cni.cjs',
+    for (const f of ['/usr/local/lib/weft/programs/weftd.cjs', '/usr/local/lib/weft/programs/weftctl.cjs', '/usr/local/lib/weft/programs/weft-cni.cjs',
       '/usr/local/lib/weft/proto/rpc.proto', '/usr/local/lib/weft/bin/weftd', '/usr/local/lib/weft/bin/weftctl', '/opt/cni/bin/weft',
       '/etc/systemd/system/weftd.service', '/etc/weft/weftd.env.example', '/usr/local/lib/weft/docs/configuration.md']) {
       t.ok(installed.includes(f), `${f} installed`);
+    }
+    for (const p of ['weftd', 'weftctl']) {
+      t.equal(readlinkSync(join(lib, 'bin', p)), `../programs/${p}.cjs`, `bin/${p} runs the bundle, as bin/${p} does in the repository`);
+      t.equal(readlinkSync(join(REPO_ROOT, 'bin', p)), `../dist/programs/${p}.cjs`, `the repository's bin/${p} (what the tests run) is the same bundle`);
     }
     const bytes = files(root).reduce((sum, f) => sum + lstatSync(f).size, 0);
     t.ok(bytes < 8 * 1024 * 1024, `${(bytes / 1024 / 1024).toFixed(1)} MB installed (docs/install.md says about 4 MB)`);
