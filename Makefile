@@ -9,7 +9,7 @@ LIBDIR := $(PREFIX)/lib/weft
 
 # What `make install` copies: built once by `make build`, rebuilt only when a source changed.
 PROGRAMS := dist/programs/weftd.cjs dist/programs/weftctl.cjs dist/weft-cni.cjs
-SOURCES := $(shell find src -name '*.ts') scripts/bundle.mjs package-lock.json tsconfig.json
+SOURCES := $(shell find src -name '*.ts') scripts/bundle.mjs scripts/etcd-grpc-definitions.cjs package-lock.json tsconfig.json
 
 all: build
 
@@ -41,13 +41,12 @@ demo: deps-system build
 bench: deps-system build
 	@scripts/bench.sh
 
-# Only what runs: the three bundled programs, etcd's .proto files (read at run time),
-# the bin/ symlinks to the programs (as in the repository), the unit, an example env file
+# Only what runs: the three bundled programs (etcd's protocol definitions are inside,
+# scripts/bundle.mjs), the bin/ symlinks to the programs (as in the repository), the unit, an example env file
 # and the docs. No node_modules, no build tools.
 install: $(PROGRAMS)
-	install -d $(DESTDIR)$(LIBDIR)/programs $(DESTDIR)$(LIBDIR)/proto $(DESTDIR)$(LIBDIR)/bin $(DESTDIR)$(LIBDIR)/docs $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(LIBDIR)/programs $(DESTDIR)$(LIBDIR)/bin $(DESTDIR)$(LIBDIR)/docs $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 dist/programs/weftd.cjs dist/programs/weftctl.cjs dist/weft-cni.cjs $(DESTDIR)$(LIBDIR)/programs/
-	install -m 0644 dist/proto/*.proto $(DESTDIR)$(LIBDIR)/proto/
 	install -m 0644 docs/*.md $(DESTDIR)$(LIBDIR)/docs/
 	for p in weftd weftctl; do ln -sf ../programs/$$p.cjs $(DESTDIR)$(LIBDIR)/bin/$$p; done
 	ln -sf ../programs/weft-cni.cjs $(DESTDIR)$(LIBDIR)/bin/weft

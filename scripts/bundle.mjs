@@ -10,8 +10,9 @@
 // - the build fails if a heavy dependency (ip-num, etcd3, yargs, execa, pino)
 //   sneaks into the plugin.
 // Skipped until src/cni exists.
-import { builtinModules } from 'node:module';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { builtinModules, createRequire } from 'node:module';
+import { chmodSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 if (!existsSync('src/cni/main.ts')) process.exit(0);
 const { build } = await import('esbuild');
 const outfile = 'dist/weft-cni.cjs';
@@ -54,9 +55,33 @@ chmodSync(outfile, 0o755);
 // are symlinks to them, so the tests, `make demo` and the bench run exactly
 // what `make install` installs, and an installed host needs no node_modules
 // (and gets no build tools). CommonJS, not ESM: no ES module loader at start
-// (docs/benchmarks.md, "Start-up"). etcd3 reads its .proto files at run time
-// from `${__dirname}/../proto`: the protos are copied to dist/proto/. yargs
-// asks for import.meta.url, which a CommonJS file gets from its __filename.
+// (docs/benchmarks.md, "Start-up"). yargs asks for import.meta.url, which a
+// CommonJS file gets from its __filename.
+//
+// etcd3 calls @grpc/proto-loader's loadSync on its rpc.proto when it loads;
+// parsing the file and describing every message for gRPC reflection was a
+// quarter of weftd's start-up CPU. In the bundles, etcd3 gets
+// scripts/etcd-grpc-definitions.cjs instead, fed with the .proto files parsed
+// here, at build time: no .proto file is read at run time.
+const fromProtoLoader = createRequire(resolve('node_modules/@grpc/proto-loader/package.json'));
+const etcdProtoJson = new (fromProtoLoader('protobufjs').Root)().loadSync('node_modules/etcd3/proto/rpc.proto', { keepCase: true }).toJSON();
+const etcdDefinitionsAtBuildTime = {
+  name: 'etcd3-definitions-at-build-time',
+  setup(b) {
+    b.onResolve({ filter: /^@grpc\/proto-loader$/ }, (args) =>
+      (/[/\\]node_modules[/\\]etcd3[/\\]/.test(args.importer) ? { path: 'etcd3-grpc-definitions', namespace: 'weft-etcd-proto' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'weft-etcd-proto' }, () => ({
+      contents: [
+        "const Protobuf = require('protobufjs');",
+        "const camelCase = require('lodash.camelcase');",
+        `const { etcdPackageDefinition } = require(${JSON.stringify(resolve('scripts/etcd-grpc-definitions.cjs'))});`,
+        `const json = ${JSON.stringify(etcdProtoJson)};`,
+        'exports.loadSync = (_file, options) => etcdPackageDefinition(Protobuf, camelCase, json, options);',
+      ].join('\n'),
+      resolveDir: resolve('node_modules/@grpc/proto-loader'), loader: 'js',
+    }));
+  },
+};
 const programBanner = [
   '#!/usr/bin/env node',
   "const __weftImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
@@ -78,16 +103,17 @@ for (const name of ['weftd', 'weftctl']) {
       resolveDir: '.', sourcefile: `${name}-program.ts`, loader: 'ts' },
     bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile,
     banner: { js: name === 'weftd' ? `${programBanner}\n${weftdHeap}` : programBanner },
-    define: { 'import.meta.url': '__weftImportMetaUrl' }, metafile: true, logLevel: 'warning',
+    define: { 'import.meta.url': '__weftImportMetaUrl' }, plugins: [etcdDefinitionsAtBuildTime], metafile: true, logLevel: 'warning',
   });
   const tools = Object.keys(program.metafile.inputs).filter((input) => buildTools.some((f) => input.includes(f)));
   if (tools.length > 0) {
     console.error(`bundle.mjs: ${outfile} must not include build tools: ${tools.join(', ')}`);
     process.exit(1);
   }
+  // (grpc-js has its own proto-loader, required only inside its channelz and ORCA servers.)
+  if (Object.keys(program.metafile.inputs).some((input) => input.startsWith('node_modules/@grpc/proto-loader/'))) {
+    console.error(`bundle.mjs: ${outfile}: etcd3 must get its definitions from etcd-grpc-definitions.cjs, not proto-loader`);
+    process.exit(1);
+  }
   chmodSync(outfile, 0o755);
-}
-mkdirSync('dist/proto', { recursive: true });
-for (const file of readdirSync('node_modules/etcd3/proto').filter((f) => f.endsWith('.proto'))) {
-  copyFileSync(`node_modules/etcd3/proto/${file}`, `dist/proto/${file}`);
 }
