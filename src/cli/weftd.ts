@@ -20,7 +20,6 @@ import { IptablesCli } from '../adapters/iptables.js';
 import { readInstanceId } from '../adapters/instance-id.js';
 import { configKey, etcdConnection, openRegistry, withEtcdFlags } from './etcd-flags.js';
 import { LOG_LEVELS, createLogger } from './log.js';
-import { startHealthServer } from '../daemon/health-server.js';
 import { createKernelDataPlane } from './kernel-data-plane.js';
 import { ENV_FILE_OPTION, ENV_PREFIX, type HostSettings, checkHostBooleans, readHostSettings, settingsFor, unknownFileSettings } from './host-config.js';
 
@@ -157,6 +156,7 @@ export async function main(args: readonly string[]): Promise<number> {
     registry = await openRegistry(etcdConnection(argv));
     const instanceId = options.instanceId !== '' ? options.instanceId : await readInstanceId();
     if (argv['healthz-port'] > 0) {
+      const { startHealthServer } = await import('../daemon/health-server.js'); // only when configured
       health = await startHealthServer({ ip: argv['healthz-ip'], port: argv['healthz-port'], status, log,
         etcdGraceMs: parseDuration(argv['healthz-etcd-grace']) ?? 120_000, staleAfterMs: Math.max(60_000, 6 * options.resyncMs) });
     }
