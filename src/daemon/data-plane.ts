@@ -38,6 +38,10 @@ export class DataPlane implements DataPlanePort {
   #known: { readonly spec: VxlanDeviceSpec; readonly selfSubnet: Cidr; readonly kernel: KernelCache } | undefined;
   /** Main-table routes inside the network that weft does not own, as the last resync read them (the route-collision rule between resyncs). */
   #foreign: readonly ForeignRoute[] = [];
+  /** The device as prepare() checked it, for readAhead(): at start the device is read once, not twice. */
+  #preparedLink: VxlanLinkInfo | undefined;
+  /** The next read pass's kernel read, started early by readAhead(). */
+  #ahead: { readonly spec: VxlanDeviceSpec; readonly selfSubnet: Cidr; readonly read: Promise<{ state: KernelState; changes: string[] }> } | undefined;
 
   constructor(options: DataPlaneOptions) {
     this.#kernel = options.kernel;
@@ -57,13 +61,36 @@ export class DataPlane implements DataPlanePort {
     const local = vxlanLocal(ext, input.publicIp);
     if (!local.ok) throw new UsageError(local.reason);
     const spec = deviceSpec(input.config, ext, input.nodeName, local.local);
-    await this.#ensureDevice(spec, []);
+    this.#preparedLink = await this.#ensureDevice(spec, []);
+    this.#ahead = undefined;
     this.#spec = spec;
     this.#network = input.config.network;
     const publicIp: Ipv4 = local.local;
     this.#log.info({ device: spec.name, parent: spec.parent, local: spec.local, publicIp, vni: spec.vni,
       port: spec.port, mtu: spec.mtu, mac: spec.mac }, 'vxlan device ready');
     return { publicIp, vtepMac: spec.mac, mtu: spec.mtu, device: spec.name, parent: spec.parent };
+  }
+
+  /**
+   * Starts the kernel read of the next pass that reads (weftd: the first
+   * pass, once the lease is acquired, while the peers are still being
+   * listed), so that pass does not wait for it. It is the same read and check
+   * as the pass's own, except that the device is not read again right after
+   * prepare() checked it; if it has changed since, the full check runs.
+   */
+  readAhead(selfSubnet: Cidr): void {
+    const spec = this.#spec;
+    const network = this.#network;
+    if (!spec || !network) return;
+    const link = this.#preparedLink;
+    this.#preparedLink = undefined;
+    const attempt = async (checked?: VxlanLinkInfo): Promise<{ state: KernelState; changes: string[] }> => {
+      const changes: string[] = [];
+      return { state: await this.#readKernel(spec, network, selfSubnet, changes, checked), changes };
+    };
+    const read = link ? attempt(link).catch(() => attempt()) : attempt();
+    read.catch(() => undefined); // the pass that takes it awaits it and reports a failure
+    this.#ahead = { spec, selfSubnet, read };
   }
 
   /**
@@ -95,7 +122,7 @@ export class DataPlane implements DataPlanePort {
         ({ peers, refused } = collisionsOf(selfSubnet, leases, this.#foreign));
         ops = cached.plan(selfSubnet, peers);
       } else {
-        const actual = await this.#readKernel(spec, network, selfSubnet, deviceChanges);
+        const actual = await this.#takeAhead(spec, selfSubnet, deviceChanges) ?? await this.#readKernel(spec, network, selfSubnet, deviceChanges);
         this.#foreign = actual.foreign ?? [];
         ({ peers, refused } = collisionsOf(selfSubnet, leases, this.#foreign));
         next = new KernelCache(actual);
@@ -122,15 +149,26 @@ export class DataPlane implements DataPlanePort {
     };
   }
 
+  /** The read readAhead() started, when it was for this device and own subnet. */
+  async #takeAhead(spec: VxlanDeviceSpec, selfSubnet: Cidr, deviceChanges: string[]): Promise<KernelState | undefined> {
+    const ahead = this.#ahead;
+    this.#ahead = undefined;
+    if (!ahead || ahead.spec !== spec || ahead.selfSubnet !== selfSubnet) return undefined;
+    const { state, changes } = await ahead.read;
+    deviceChanges.push(...changes);
+    return state;
+  }
+
   /**
    * The resync half of a pass: the device, its address and link state
    * ensured, and its entries read. The entries are read while the device is
    * checked, and read again if the check changed the device (recreated it,
-   * usually), so the common pass has no read waiting on another.
+   * usually), so the common pass has no read waiting on another. `checked`:
+   * the device as just checked by prepare() (not read again).
    */
-  async #readKernel(spec: VxlanDeviceSpec, network: Cidr, selfSubnet: Cidr, deviceChanges: string[]): Promise<KernelState> {
+  async #readKernel(spec: VxlanDeviceSpec, network: Cidr, selfSubnet: Cidr, deviceChanges: string[], checked?: VxlanLinkInfo): Promise<KernelState> {
     const early = this.#kernel.readState(spec.name, network).catch(() => undefined);
-    const link = await this.#ensureDevice(spec, deviceChanges);
+    const link = checked ?? await this.#ensureDevice(spec, deviceChanges);
     const reread = deviceChanges.length > 0;
     const [state] = await Promise.all([
       reread ? this.#kernel.readState(spec.name, network) : early.then((read) => read ?? this.#kernel.readState(spec.name, network)),

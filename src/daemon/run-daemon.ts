@@ -28,7 +28,7 @@ import { probeEtcd } from './etcd-probe.js';
 import { ResyncSchedule } from './resync-schedule.js';
 import { RefusalLog } from './refusal-log.js';
 import { ThrottledLog } from './throttled-log.js';
-import type { TrafficRulesPort } from './traffic-rules.js';
+import { type TrafficRulesPort, ensureAhead } from './traffic-rules.js';
 import { waitForConfig } from './wait-for-config.js';
 import { Wakeup } from './wakeup.js';
 
@@ -96,6 +96,9 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
     throw err;
   });
   const { held } = acquired;
+  // Work the first pass needs that does not depend on the peers starts now, alongside the listing.
+  deps.dataPlane.readAhead?.(held.subnet);
+  const trafficRules = deps.trafficRules && ensureAhead(deps.trafficRules, config.network, held.subnet);
   status.lease = held;
   status.leaseTtlSeconds = held.reservation ? undefined : opts.leaseTtlSeconds;
   status.leaseRenewedAt = deps.clock.now();
@@ -149,7 +152,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   ];
   await Promise.race([watcher.ready, new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
 
-  await reconcileLoop({ opts, deps, held, peers, wake, status, mtu: prepared.mtu, network: config.network }, stop);
+  await reconcileLoop({ opts, deps: { ...deps, trafficRules }, held, peers, wake, status, mtu: prepared.mtu, network: config.network }, stop);
   await Promise.allSettled([...background, guard.idle()]);
   const lastPresenceLease = await identityKept;
   if (lostReason) {
