@@ -11,7 +11,7 @@
 //   sneaks into the plugin.
 // Skipped until src/cni exists.
 import { builtinModules, createRequire } from 'node:module';
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 if (!existsSync('src/cni/main.ts')) process.exit(0);
 const { build } = await import('esbuild');
@@ -115,5 +115,19 @@ for (const name of ['weftd', 'weftctl']) {
     console.error(`bundle.mjs: ${outfile}: etcd3 must get its definitions from etcd-grpc-definitions.cjs, not proto-loader`);
     process.exit(1);
   }
+  asciiOnly(outfile);
   chmodSync(outfile, 0o755);
+}
+
+/**
+ * V8 keeps a program's source in its heap, one byte per character only when
+ * every character is ASCII: a single '→' in a comment stores the whole 2 MB
+ * bundle as two bytes per character (4.3 MB of weftd's heap). esbuild already
+ * escapes strings, regular expressions and identifiers; what is left is in
+ * comments, where a \u escape is as good.
+ */
+function asciiOnly(file) {
+  const text = readFileSync(file, 'utf8');
+  const ascii = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`); // (per UTF-16 unit: valid in any literal too)
+  if (ascii !== text) writeFileSync(file, ascii);
 }
