@@ -94,20 +94,7 @@ export class LeaseWatcher {
     while (!signal.aborted) {
       let revision: string;
       try {
-        const handedOver = this.#handedOver;
-        this.#handedOver = undefined;
-        const listing = handedOver ?? await this.#deps.registry.listLeases();
-        const own = handedOver === undefined;
-        this.stats.lists++;
-        revision = listing.revision;
-        this.#report(this.#deps.peers.reset(listing.entries));
-        if (own) this.#checkOwnListing(listing.entries);
-        this.#throttled.clear('list', { revision }, 'etcd reachable again; lease list refreshed');
-        if (this.#firstList) {
-          this.#deps.log.info({ leases: listing.entries.length, revision, listedBy: own ? 'lease watcher' : 'lease acquisition' }, 'watching leases');
-          this.#firstList();
-        }
-        this.#firstList = undefined;
+        revision = await this.#list();
       } catch (err) {
         this.stats.listErrors++;
         this.stats.lastError = errorMessage(err);
@@ -128,6 +115,28 @@ export class LeaseWatcher {
       this.#throttled.warn('watch', { err: errorMessage(err), retryInMs: delay }, 'lease watch ended; re-listing');
       await this.#pause(delay, signal);
     }
+  }
+
+  /**
+   * Lists (or takes the handed-over listing), applies it and returns its
+   * revision; the listing itself is not kept (this loop's frame lives as
+   * long as the daemon).
+   */
+  async #list(): Promise<string> {
+    const handedOver = this.#handedOver;
+    this.#handedOver = undefined;
+    const listing = handedOver ?? await this.#deps.registry.listLeases();
+    const own = handedOver === undefined;
+    this.stats.lists++;
+    this.#report(this.#deps.peers.reset(listing.entries));
+    if (own) this.#checkOwnListing(listing.entries);
+    this.#throttled.clear('list', { revision: listing.revision }, 'etcd reachable again; lease list refreshed');
+    if (this.#firstList) {
+      this.#deps.log.info({ leases: listing.entries.length, revision: listing.revision, listedBy: own ? 'lease watcher' : 'lease acquisition' }, 'watching leases');
+      this.#firstList();
+    }
+    this.#firstList = undefined;
+    return listing.revision;
   }
 
   async #pause(ms: number, signal: AbortSignal): Promise<void> {
