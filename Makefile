@@ -8,8 +8,8 @@ LIBDIR := $(PREFIX)/lib/weft
 .PHONY: all deps deps-system build test test-unit test-integration demo bench install uninstall clean
 
 # What `make install` copies: built once by `make build`, rebuilt only when a source changed.
-PROGRAMS := dist/programs/weftd.mjs dist/programs/weftctl.mjs dist/weft-cni.cjs
-SOURCES := $(shell find src -name '*.ts') scripts/bundle.mjs package-lock.json tsconfig.json
+PROGRAMS := dist/programs/weftd.cjs dist/programs/weftctl.cjs dist/weft-cni.cjs
+SOURCES := $(shell find src -name '*.ts') scripts/bundle.mjs scripts/etcd-grpc-definitions.cjs package-lock.json tsconfig.json
 
 all: build
 
@@ -41,15 +41,14 @@ demo: deps-system build
 bench: deps-system build
 	@scripts/bench.sh
 
-# Only what runs: the three bundled programs, etcd's .proto files (read at run time),
-# launchers, the unit, an example env file and the docs. No node_modules, no build tools.
+# Only what runs: the three bundled programs (etcd's protocol definitions are inside,
+# scripts/bundle.mjs), the bin/ symlinks to the programs (as in the repository), the unit, an example env file
+# and the docs. No node_modules, no build tools.
 install: $(PROGRAMS)
-	install -d $(DESTDIR)$(LIBDIR)/programs $(DESTDIR)$(LIBDIR)/proto $(DESTDIR)$(LIBDIR)/bin $(DESTDIR)$(LIBDIR)/docs $(DESTDIR)$(PREFIX)/bin
-	install -m 0644 dist/programs/weftd.mjs dist/programs/weftctl.mjs $(DESTDIR)$(LIBDIR)/programs/
-	install -m 0755 dist/weft-cni.cjs $(DESTDIR)$(LIBDIR)/programs/weft-cni.cjs
-	install -m 0644 dist/proto/*.proto $(DESTDIR)$(LIBDIR)/proto/
+	install -d $(DESTDIR)$(LIBDIR)/programs $(DESTDIR)$(LIBDIR)/bin $(DESTDIR)$(LIBDIR)/docs $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 dist/programs/weftd.cjs dist/programs/weftctl.cjs dist/weft-cni.cjs $(DESTDIR)$(LIBDIR)/programs/
 	install -m 0644 docs/*.md $(DESTDIR)$(LIBDIR)/docs/
-	for p in weftd weftctl; do sed "s#'../dist/src/cli/$$p.js'#'../programs/$$p.mjs'#" bin/$$p > $(DESTDIR)$(LIBDIR)/bin/$$p; chmod 0755 $(DESTDIR)$(LIBDIR)/bin/$$p; done
+	for p in weftd weftctl; do ln -sf ../programs/$$p.cjs $(DESTDIR)$(LIBDIR)/bin/$$p; done
 	ln -sf ../programs/weft-cni.cjs $(DESTDIR)$(LIBDIR)/bin/weft
 	ln -sf $(LIBDIR)/bin/weftd $(DESTDIR)$(PREFIX)/bin/weftd
 	ln -sf $(LIBDIR)/bin/weftctl $(DESTDIR)$(PREFIX)/bin/weftctl
@@ -64,7 +63,6 @@ install: $(PROGRAMS)
 	printf '87\tweft\n' > $(DESTDIR)/etc/iproute2/rt_protos.d/weft.conf
 	@if [ -n "$(INSTALL_CONFLIST)" ]; then install -d $(DESTDIR)/etc/cni/net.d && install -m 0644 examples/10-weft.conflist $(DESTDIR)/etc/cni/net.d/10-weft.conflist; \
 	  else echo "sample CNI config not installed (make install INSTALL_CONFLIST=1 puts examples/10-weft.conflist in /etc/cni/net.d)"; fi
-	@grep -q "'../programs/weftd.mjs'" $(DESTDIR)$(LIBDIR)/bin/weftd || { echo "install: bin/weftd launcher not rewritten"; exit 1; }
 	@du -sh $(DESTDIR)$(LIBDIR) | sed 's#^#installed: #'
 
 uninstall:

@@ -8,18 +8,23 @@ import { Etcd3 } from 'etcd3';
 import type { Argv } from 'yargs';
 import { UsageError } from '../core/errors.js';
 import { type EtcdConnection, EtcdRegistry, etcdClientOptions } from '../adapters/etcd-registry.js';
+import { type FlagEntry, withFlags } from './flag-spec.js';
 
 export const DEFAULT_PREFIX = '/weft/network';
 
-export function withEtcdFlags<T>(y: Argv<T>) {
-  return y
-    .option('etcd-endpoints', { type: 'string', default: 'http://127.0.0.1:2379', describe: 'comma-separated etcd endpoints' })
-    .option('etcd-prefix', { type: 'string', default: DEFAULT_PREFIX, describe: 'etcd prefix (use /coreos.com/network to join a flannel cluster)' })
-    .option('etcd-cafile', { type: 'string', describe: 'CA certificate to verify etcd (TLS)' })
-    .option('etcd-certfile', { type: 'string', describe: 'client certificate for etcd (TLS)' })
-    .option('etcd-keyfile', { type: 'string', describe: 'client key for etcd (TLS)' })
-    .option('etcd-username', { type: 'string', describe: 'etcd username (auth)' })
-    .option('etcd-password', { type: 'string', describe: 'etcd password (auth)' });
+/** The etcd flags as data (flag-spec.ts): weftd's start-up parser reads them without yargs. */
+export const ETCD_FLAGS = [
+  ['etcd-endpoints', { type: 'string', default: 'http://127.0.0.1:2379', describe: 'comma-separated etcd endpoints' }],
+  ['etcd-prefix', { type: 'string', default: DEFAULT_PREFIX, describe: 'etcd prefix (use /coreos.com/network to join a flannel cluster)' }],
+  ['etcd-cafile', { type: 'string', describe: 'CA certificate to verify etcd (TLS)' }],
+  ['etcd-certfile', { type: 'string', describe: 'client certificate for etcd (TLS)' }],
+  ['etcd-keyfile', { type: 'string', describe: 'client key for etcd (TLS)' }],
+  ['etcd-username', { type: 'string', describe: 'etcd username (auth)' }],
+  ['etcd-password', { type: 'string', describe: 'etcd password (auth)' }],
+] as const satisfies readonly FlagEntry[];
+
+export function withEtcdFlags<T>(y: Argv<T>): Argv<T & EtcdFlagValues> {
+  return withFlags(y, ETCD_FLAGS) as Argv<T & EtcdFlagValues>;
 }
 
 export interface EtcdFlagValues {

@@ -4,9 +4,6 @@
  * → typed options → real adapters → runDaemon.
  * Exit codes: 0 clean stop, 1 bad flags/config or startup failure, 2 lease lost.
  */
-import { hostname } from 'node:os';
-import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
-import yargs from 'yargs';
 import { type Ipv4, isIpv4 } from '../core/cidr.js';
 import { UsageError, WeftError, errorMessage } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
@@ -18,48 +15,20 @@ import { DaemonStatus } from '../daemon/status.js';
 import { TrafficRules } from '../daemon/traffic-rules.js';
 import { IptablesCli } from '../adapters/iptables.js';
 import { readInstanceId } from '../adapters/instance-id.js';
-import { configKey, etcdConnection, openRegistry, withEtcdFlags } from './etcd-flags.js';
-import { LOG_LEVELS, createLogger } from './log.js';
-import { startHealthServer } from '../daemon/health-server.js';
+import { configKey, etcdConnection, openRegistry } from './etcd-flags.js';
+import { createLogger } from './log.js';
+import { type DaemonArgv, daemonFlagTable, parseDaemonArgs } from './daemon-flags.js';
 import { createKernelDataPlane } from './kernel-data-plane.js';
-import { ENV_FILE_OPTION, ENV_PREFIX, type HostSettings, checkHostBooleans, readHostSettings, settingsFor, unknownFileSettings } from './host-config.js';
+import { type HostSettings, checkHostBooleans, readHostSettings, settingsFor, unknownFileSettings } from './host-config.js';
 
 const BOOLEAN_FLAGS = ['ip-masq'] as const;
 
-function parser(fileSettings: Record<string, string> = {}) {
-  return withEtcdFlags(yargs())
-    .scriptName('weftd')
-    .usage('$0 [flags]\n\nLeases a subnet from etcd and keeps this host\'s VXLAN overlay in sync with its peers.')
-    .option('iface', { type: 'string', describe: 'external interface (name or address) for VXLAN traffic' })
-    .option('public-ip', { type: 'string', describe: 'IP address advertised to peers and used as the VXLAN source; must be an address of the external interface (default: the interface address)' })
-    .option('subnet-file', { type: 'string', default: DEFAULT_SUBNET_FILE, describe: 'where to write subnet.env' })
-    .option('subnet-lease-ttl', { type: 'string', default: '24h', describe: 'TTL of the subnet lease in etcd (renewed every third of it)' })
-    .option('ip-masq', { type: 'boolean', default: true, describe: 'masquerade traffic leaving the overlay network and accept forwarding to and from it (iptables chains WEFT-POSTRTG, WEFT-FWD); false removes them' })
-    .option('healthz-ip', { type: 'string', default: '127.0.0.1', describe: 'address for the health/metrics endpoint' })
-    .option('healthz-port', { type: 'number', default: 0, describe: 'port for /healthz, /readyz and /metrics (0: off)' })
-    .option('healthz-etcd-grace', { type: 'string', default: '2m', describe: '/healthz fails once etcd has been unreachable this long' })
-    .option('node-name', { type: 'string', default: hostname(), describe: 'this host\'s identity in its lease; must be unique among running hosts' })
-    .option('node-presence-ttl', { type: 'string', default: '30s', hidden: true, describe: 'advanced: TTL of the node name\'s presence key in etcd (how long a crashed host\'s name stays taken)' })
-    .option('instance-id', { type: 'string', hidden: true, describe: 'advanced/tests: this weftd instance\'s id for the presence key (default: from the boot id and network namespace)' })
-    .option('resync-interval', { type: 'string', default: '10s', describe: 'full reconcile of kernel state at least this often' })
-    .option('dataplane', { choices: ['vxlan', 'none'] as const, default: 'vxlan' as const, describe: 'none: lease and watch only, program no kernel state' })
-    .option('log-level', { choices: LOG_LEVELS, default: 'info' as const, describe: 'log level' })
-    .option('config-file', ENV_FILE_OPTION)
-    .env(ENV_PREFIX)
-    .config(fileSettings)
-    .parserConfiguration({ 'duplicate-arguments-array': false })
-    .strict()
-    .help()
-    .version(false)
-    .wrap(100);
-}
-
 export interface ParsedDaemonFlags {
   readonly options: DaemonOptions;
-  readonly argv: Awaited<ReturnType<ReturnType<typeof parser>['parseAsync']>>;
+  readonly argv: DaemonArgv;
 }
 
-function validate(argv: ParsedDaemonFlags['argv']): DaemonOptions {
+function validate(argv: DaemonArgv): DaemonOptions {
   const ttlMs = parseDuration(argv['subnet-lease-ttl']);
   if (ttlMs === undefined || ttlMs < 5000) throw new UsageError(`--subnet-lease-ttl "${argv['subnet-lease-ttl']}" must be a duration of at least 5s, like 24h`);
   const resyncMs = parseDuration(argv['resync-interval']);
@@ -86,9 +55,12 @@ function validate(argv: ParsedDaemonFlags['argv']): DaemonOptions {
   };
 }
 
-/** Parses flags; throws UsageError (with usage text) on anything wrong. */
+/** Parses flags; throws UsageError (with usage text) on anything wrong. yargs is loaded only when needed (daemon-flags.ts). */
 export async function parseDaemonFlags(args: readonly string[]): Promise<ParsedDaemonFlags | undefined> {
-  const withUsage = async (err: unknown): Promise<UsageError> => new UsageError(`${errorMessage(err)}\n\n${await parser().getHelp()}`);
+  const withUsage = async (err: unknown): Promise<UsageError> => {
+    const { daemonParser } = await import('./daemon-yargs.js');
+    return new UsageError(`${errorMessage(err)}\n\n${await daemonParser().getHelp()}`);
+  };
   let settings: HostSettings;
   const flags = daemonFlagNames();
   try {
@@ -99,14 +71,19 @@ export async function parseDaemonFlags(args: readonly string[]): Promise<ParsedD
   } catch (err) {
     throw await withUsage(err);
   }
-  let failure: string | undefined;
-  let helped = false;
-  const argv = await parser(fileSettings(settings, flags))
-    .fail((msg, err) => { failure = msg || errorMessage(err); })
-    .exitProcess(false)
-    .parseAsync([...args], {}, (_err, _argv, output) => { if (output) { helped = true; process.stdout.write(`${output}\n`); } });
-  if (failure) throw await withUsage(failure);
-  if (helped) return undefined;
+  let argv = parseDaemonArgs(args, settings.env, fileSettings(settings, flags));
+  if (!argv) {
+    const { daemonParser } = await import('./daemon-yargs.js');
+    let failure: string | undefined;
+    let helped = false;
+    const parsed = await daemonParser(fileSettings(settings, flags))
+      .fail((msg, err) => { failure = msg || errorMessage(err); })
+      .exitProcess(false)
+      .parseAsync([...args], {}, (_err, _argv, output) => { if (output) { helped = true; process.stdout.write(`${output}\n`); } });
+    if (failure) throw await withUsage(failure);
+    if (helped) return undefined;
+    argv = parsed as unknown as DaemonArgv;
+  }
   try {
     return { argv, options: validate(argv) };
   } catch (err) {
@@ -116,7 +93,7 @@ export async function parseDaemonFlags(args: readonly string[]): Promise<ParsedD
 
 /** Every flag weftd takes (the names its WEFTD_* settings come from). */
 export function daemonFlagNames(): string[] {
-  return Object.keys((parser() as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key).filter((k) => !['help', 'version', '$0', 'config-file'].includes(k));
+  return daemonFlagTable().map(([name]) => name).filter((name) => name !== 'config-file');
 }
 
 function fileSettings(settings: HostSettings, flags: readonly string[]): Record<string, string> {
@@ -158,6 +135,7 @@ export async function main(args: readonly string[]): Promise<number> {
     registry = await openRegistry(etcdConnection(argv));
     const instanceId = options.instanceId !== '' ? options.instanceId : await readInstanceId();
     if (argv['healthz-port'] > 0) {
+      const { startHealthServer } = await import('../daemon/health-server.js'); // only when configured
       health = await startHealthServer({ ip: argv['healthz-ip'], port: argv['healthz-port'], status, log,
         etcdGraceMs: parseDuration(argv['healthz-etcd-grace']) ?? 120_000, staleAfterMs: Math.max(60_000, 6 * options.resyncMs) });
     }

@@ -3,6 +3,13 @@
  * create-if-absent transaction, or re-write our own key only if nobody
  * changed it. A lost race is retried with a fresh listing (flannel exits
  * instead). The registry never lets us overwrite another host's key.
+ *
+ * A restart first reads only the key of its previous subnet (from
+ * subnet.env): when the allocation rule, shown that key alone, decides to
+ * reuse it (it is ours and fits the config), no listing is needed. Anything
+ * else (gone, another host's, not fitting, a lost race) takes the listing path.
+ * The listing the lease was decided on is returned, so the lease watcher can
+ * start from it instead of listing again (docs/design.md, "One listing at start").
  */
 import type { Logger } from 'pino';
 import { type AllocationDecision, type Identity, decideAllocation } from '../core/allocate.js';
@@ -11,7 +18,7 @@ import { SubnetExhaustedError, WeftError } from '../core/errors.js';
 import { type LeaseAttrs, encodeLeaseValue } from '../core/lease.js';
 import type { NetworkConfig } from '../core/network-config.js';
 import { classifyListing } from '../core/peer-set.js';
-import type { RegistryEntry, SubnetRegistry } from '../adapters/registry.js';
+import type { LeaseListing, RegistryEntry, SubnetRegistry } from '../adapters/registry.js';
 import type { Clock } from '../adapters/clock.js';
 
 /** The lease this host holds. */
@@ -37,21 +44,48 @@ export interface AcquireInput {
   readonly beforeTake?: (subnet: Cidr) => Promise<void>;
 }
 
+export interface AcquiredLease {
+  readonly held: HeldLease;
+  /** The listing the lease was decided on (undefined when it was found by key); its revision predates our write. */
+  readonly listing: LeaseListing | undefined;
+}
+
 const MAX_ROUNDS = 50;
 
 export async function acquireLease(input: AcquireInput): Promise<HeldLease> {
+  return (await acquireLeaseWithListing(input)).held;
+}
+
+export async function acquireLeaseWithListing(input: AcquireInput): Promise<AcquiredLease> {
   const self: Identity = { nodeName: input.attrs.nodeName, publicIp: input.attrs.publicIp };
+  input.signal.throwIfAborted();
+  const byKey = await reusePrevious(input, self);
+  if (byKey) return { held: byKey, listing: undefined };
   for (let round = 1; round <= MAX_ROUNDS; round++) {
     input.signal.throwIfAborted();
     const listing = await input.registry.listLeases();
     const { leases, entries, occupied } = validLeases(listing.entries, input.config);
     const decision = decideAllocation(input.config, leases, self, input.previous, input.random, occupied);
-    const held = await applyDecision(input, decision, entries);
-    if (held) return held;
+    const held = await applyDecision(input, decision, entries, 'listing');
+    if (held) return { held, listing };
     // Lost a race (or removed a stale lease): back off a little, with jitter, and look again.
     await input.clock.sleep(Math.floor(input.random() * 50 * Math.min(round, 10)), input.signal);
   }
   throw new WeftError('lease-race', `could not acquire a subnet in ${input.config.network} after ${MAX_ROUNDS} attempts: other hosts kept taking the free subnets`, { retryable: true });
+}
+
+/**
+ * The previous subnet's key alone, judged by the same allocation rule: only a
+ * 'reuse' is acted on, because reusing our own key needs nothing from the
+ * other keys (claiming a subnet does). Undefined: take the listing path.
+ */
+async function reusePrevious(input: AcquireInput, self: Identity): Promise<HeldLease | undefined> {
+  if (input.previous === undefined) return undefined;
+  const entry = await input.registry.getLease(input.previous);
+  if (!entry) return undefined;
+  const { leases, entries } = validLeases([entry], input.config);
+  const decision = decideAllocation(input.config, leases, self, undefined, () => 0); // (a random pick is never acted on here)
+  return decision.kind === 'reuse' ? applyDecision(input, decision, entries, 'previous subnet') : undefined;
 }
 
 function validLeases(entries: readonly RegistryEntry[], config: NetworkConfig) {
@@ -59,8 +93,9 @@ function validLeases(entries: readonly RegistryEntry[], config: NetworkConfig) {
   return { leases: valid.map((v) => v.lease), entries: new Map(valid.map((v) => [v.lease.subnet as string, v.entry])), occupied };
 }
 
+/** `found`: how our own key was found (logged), by reading the previous subnet's key or in a listing. */
 async function applyDecision(input: AcquireInput, decision: AllocationDecision,
-  entries: ReadonlyMap<string, RegistryEntry>): Promise<HeldLease | undefined> {
+  entries: ReadonlyMap<string, RegistryEntry>, found: 'previous subnet' | 'listing'): Promise<HeldLease | undefined> {
   const { registry, log, config } = input;
   const value = encodeLeaseValue(input.attrs);
   switch (decision.kind) {
@@ -74,14 +109,14 @@ async function applyDecision(input: AcquireInput, decision: AllocationDecision,
           const res = await registry.replace(decision.lease.subnet, value, entry.modRevision, 0);
           if (!res.ok) return undefined;
         }
-        log.info({ subnet: decision.lease.subnet }, 'using reserved subnet');
+        log.info({ subnet: decision.lease.subnet, found }, 'using reserved subnet');
         return { subnet: decision.lease.subnet, attrs: input.attrs, leaseId: '0', reservation: true };
       }
       await input.beforeTake?.(decision.lease.subnet);
       const res = await registry.replace(decision.lease.subnet, value, entry.modRevision, input.ttlSeconds);
       if (!res.ok) return undefined;
       if (entry.leaseId !== '0') await registry.revoke(entry.leaseId).catch(() => undefined);
-      log.info({ subnet: decision.lease.subnet, leaseId: res.leaseId }, 'renewed own subnet lease');
+      log.info({ subnet: decision.lease.subnet, leaseId: res.leaseId, found }, 'renewed own subnet lease');
       return { subnet: decision.lease.subnet, attrs: input.attrs, leaseId: res.leaseId, reservation: false };
     }
     case 'remove-incompatible': {

@@ -54,6 +54,12 @@ export interface ReconcileOptions {
 export interface DataPlanePort {
   prepare(input: PrepareInput): Promise<Prepared>;
   /** A pass over every peer (the first, a resync, or when an event pass cannot be planned alone). */
+  /**
+   * Optional: start the kernel read of the next pass that reads now (weftd
+   * calls it once the lease is acquired, so the read overlaps the peer
+   * listing instead of following it).
+   */
+  readAhead?(selfSubnet: Cidr): void;
   reconcile(selfSubnet: Cidr, leases: readonly Peer[], options?: ReconcileOptions): Promise<PassResult>;
   /**
    * An event pass: plans only the `changed` subnets (their peer now:

@@ -59,6 +59,10 @@ export class DataPlane implements DataPlanePort {
   #passing = false;
   #queued: KernelChange[] = [];
   #pendingDrift: DriftedKeys | undefined;
+  /** The device as prepare() checked it, for readAhead(): at start the device is read once, not twice. */
+  #preparedLink: VxlanLinkInfo | undefined;
+  /** The next read pass's kernel read, started early by readAhead(). */
+  #ahead: { readonly spec: VxlanDeviceSpec; readonly selfSubnet: Cidr; readonly read: Promise<{ state: KernelState; changes: string[] }> } | undefined;
 
   constructor(options: DataPlaneOptions) {
     this.#kernel = options.kernel;
@@ -126,7 +130,8 @@ export class DataPlane implements DataPlanePort {
       this.#monitor = this.#monitorFactory(spec.name);
       await this.#monitor.start((changes) => this.#changes(changes));
     }
-    await this.#ensureDevice(spec, []);
+    this.#preparedLink = await this.#ensureDevice(spec, []);
+    this.#ahead = undefined;
     this.#spec = spec;
     this.#network = input.config.network;
     const publicIp: Ipv4 = local.local;
@@ -136,14 +141,38 @@ export class DataPlane implements DataPlanePort {
   }
 
   /**
+   * Starts the kernel read of the next pass that reads (weftd: the first
+   * pass, once the lease is acquired, while the peers are still being
+   * listed), so that pass does not wait for it. It is the same read and check
+   * as the pass's own, except that the device is not read again right after
+   * prepare() checked it; if it has changed since, the full check runs.
+   */
+  readAhead(selfSubnet: Cidr): void {
+    const spec = this.#spec;
+    const network = this.#network;
+    if (!spec || !network) return;
+    const link = this.#preparedLink;
+    this.#preparedLink = undefined;
+    const attempt = async (checked?: VxlanLinkInfo): Promise<{ state: KernelState; changes: string[] }> => {
+      const changes: string[] = [];
+      return { state: await this.#readKernel(spec, network, selfSubnet, changes, checked), changes };
+    };
+    const read = link ? attempt(link).catch(() => attempt()) : attempt();
+    read.catch(() => undefined); // the pass that takes it awaits it and reports a failure
+    this.#ahead = { spec, selfSubnet, read };
+    // Kernel changes from now on wait for the pass that uses this read, and are held against what it leaves.
+    this.#passing = true;
+  }
+
+  /**
    * One pass. A resync (the default) re-ensures the device (recreating it if
    * it vanished), its `<subnet .0>/32` address and link state, reads the peer
    * entries and converges them. Otherwise, when the last pass succeeded on
    * the same device and own subnet, it plans against the state that pass left
-   * and touches the kernel only to apply the difference: an event costs one
-   * `ip` and one `bridge` process instead of four reads first. Hand edits are
-   * then repaired by the next resync (the loop asks for one every resync
-   * interval). Kernel failures are reported in the result and logged, never
+   * and touches the kernel only to apply the difference (event passes that
+   * plan only what changed are `reconcileChanged`). Hand edits are repaired
+   * at once when a kernel monitor reports them, else by the next resync.
+   * Kernel failures are reported in the result and logged, never
    * thrown; any failure drops the known state, so the next pass reads.
    */
   async reconcile(selfSubnet: Cidr, leases: readonly Peer[], options: ReconcileOptions = {}): Promise<PassResult> {
@@ -175,7 +204,7 @@ export class DataPlane implements DataPlanePort {
         ({ peers, refused } = collisionsOf(selfSubnet, leases, this.#foreign));
         ops = cached.plan(selfSubnet, peers);
       } else {
-        const actual = await this.#readKernel(spec, network, selfSubnet, deviceChanges);
+        const actual = await this.#takeAhead(spec, selfSubnet, deviceChanges) ?? await this.#readKernel(spec, network, selfSubnet, deviceChanges);
         this.#foreign = actual.foreign ?? [];
         ({ peers, refused } = collisionsOf(selfSubnet, leases, this.#foreign));
         next = new KernelCache(actual);
@@ -260,15 +289,26 @@ export class DataPlane implements DataPlanePort {
     return { ok: true, applied: report.applied, failed: 0, changes: ops.length, programmed: known.kernel.plannedCount ?? 0, ...refusedField(refused) };
   }
 
+  /** The read readAhead() started, when it was for this device and own subnet. */
+  async #takeAhead(spec: VxlanDeviceSpec, selfSubnet: Cidr, deviceChanges: string[]): Promise<KernelState | undefined> {
+    const ahead = this.#ahead;
+    this.#ahead = undefined;
+    if (!ahead || ahead.spec !== spec || ahead.selfSubnet !== selfSubnet) return undefined;
+    const { state, changes } = await ahead.read;
+    deviceChanges.push(...changes);
+    return state;
+  }
+
   /**
    * The resync half of a pass: the device, its address and link state
    * ensured, and its entries read. The entries are read while the device is
    * checked, and read again if the check changed the device (recreated it,
-   * usually), so the common pass has no read waiting on another.
+   * usually), so the common pass has no read waiting on another. `checked`:
+   * the device as just checked by prepare() (not read again).
    */
-  async #readKernel(spec: VxlanDeviceSpec, network: Cidr, selfSubnet: Cidr, deviceChanges: string[]): Promise<KernelState> {
+  async #readKernel(spec: VxlanDeviceSpec, network: Cidr, selfSubnet: Cidr, deviceChanges: string[], checked?: VxlanLinkInfo): Promise<KernelState> {
     const early = this.#kernel.readState(spec.name, network).catch(() => undefined);
-    const link = await this.#ensureDevice(spec, deviceChanges);
+    const link = checked ?? await this.#ensureDevice(spec, deviceChanges);
     const reread = deviceChanges.length > 0;
     const [state] = await Promise.all([
       reread ? this.#kernel.readState(spec.name, network) : early.then((read) => read ?? this.#kernel.readState(spec.name, network)),

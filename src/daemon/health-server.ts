@@ -2,12 +2,14 @@
  * /healthz: 200 while the process works, the last reconcile pass is recent
  * and succeeding, etcd answers (or has not been gone for long) and the lease
  * is held; 503 with the reason otherwise. /readyz: the first full pass is done
- * and subnet.env written. /metrics: Prometheus text format.
+ * and subnet.env written. /metrics: Prometheus text format. prom-client is
+ * loaded at the first /metrics request, not at start (it is computed from
+ * DaemonStatus at scrape time, so a registry made late reports the same).
  */
 import { createServer } from 'node:http';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { DaemonStatus } from './status.js';
-import { createMetrics } from './metrics.js';
 
 export interface HealthServerInput {
   readonly ip: string;
@@ -37,14 +39,16 @@ export function healthProblem(status: DaemonStatus, now: number, staleAfterMs: n
 }
 
 export async function startHealthServer(input: HealthServerInput): Promise<{ close(): Promise<void> }> {
-  const metrics = createMetrics(input.status);
+  let metrics: Promise<Registry> | undefined;
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
-      metrics.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': metrics.contentType });
+      metrics ??= import('./metrics.js').then(({ createMetrics }) => createMetrics(input.status));
+      metrics.then(async (registry) => {
+        const text = await registry.metrics();
+        res.writeHead(200, { 'content-type': registry.contentType });
         res.end(text);
-      }, (err: unknown) => {
+      }).catch((err: unknown) => {
         res.writeHead(500, { 'content-type': 'text/plain' });
         res.end(`metrics failed: ${String(err)}\n`);
       });

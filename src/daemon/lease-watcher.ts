@@ -1,6 +1,6 @@
 /**
- * Keeps the PeerSet equal to the subnets prefix in etcd: list at revision R,
- * watch from R+1; on compaction, a broken stream or any watch error, re-list
+ * Keeps the PeerSet equal to the subnets prefix in etcd: list at revision R
+ * (or start from the lease acquisition's listing), watch from R+1; on compaction, a broken stream or any watch error, re-list
  * and diff (never "start from nothing"), with exponential backoff and
  * throttled logs; every pause and the periodic safety re-list are jittered.
  * It also watches this host's own key: deleted or taken over by another node
@@ -15,7 +15,7 @@ import { type LeaseAttrs, decodeLeaseValue, encodeSubnetKey } from '../core/leas
 import { classifyOwnValue } from '../core/own-lease.js';
 import type { PeerSet, PeerSetUpdate } from '../core/peer-set.js';
 import type { Clock } from '../adapters/clock.js';
-import type { RegistryEntry, RegistryEvent, SubnetRegistry } from '../adapters/registry.js';
+import type { LeaseListing, RegistryEntry, RegistryEvent, SubnetRegistry } from '../adapters/registry.js';
 import { Backoff, jittered } from './jitter.js';
 import { ThrottledLog } from './throttled-log.js';
 
@@ -37,6 +37,7 @@ export interface LeaseWatcherDeps {
 }
 
 export interface WatchStats {
+  /** Listings applied (the first may be the lease acquisition's, handed over). */
   lists: number;
   watchRestarts: number;
   /** Watch ends caused by a compaction past the watch's revision. */
@@ -56,6 +57,7 @@ export class LeaseWatcher {
   readonly #throttled: ThrottledLog;
   #own: { key: string; self: Identity; reserved?: boolean; attrs?: LeaseAttrs | undefined } | undefined;
   #firstList: (() => void) | undefined;
+  #handedOver: LeaseListing | undefined;
   /** Resolves after the first successful listing. */
   readonly ready: Promise<void>;
   readonly stats: WatchStats = { lists: 0, watchRestarts: 0, compactions: 0, listErrors: 0, lastError: undefined };
@@ -75,20 +77,24 @@ export class LeaseWatcher {
     return this.#deps.random ?? Math.random;
   }
 
+  /**
+   * Makes run() start from a listing someone else just read (the lease
+   * acquisition's) instead of listing again: the watch starts at its
+   * revision + 1, so nothing written since is missed. It predates our own
+   * lease write, so our key is checked from the watch's events (which bring
+   * that write), not from it. Kept only until run() has applied it.
+   */
+  startFrom(listing: LeaseListing | undefined): void {
+    this.#handedOver = listing;
+  }
+
   /** Runs until the signal aborts. */
   async run(signal: AbortSignal): Promise<void> {
     const backoff = new Backoff(MIN_BACKOFF_MS, MAX_BACKOFF_MS, this.#random);
     while (!signal.aborted) {
       let revision: string;
       try {
-        const listing = await this.#deps.registry.listLeases();
-        this.stats.lists++;
-        revision = listing.revision;
-        this.#report(this.#deps.peers.reset(listing.entries));
-        this.#checkOwnListing(listing.entries);
-        this.#throttled.clear('list', { revision }, 'etcd reachable again; lease list refreshed');
-        this.#firstList?.();
-        this.#firstList = undefined;
+        revision = await this.#list();
       } catch (err) {
         this.stats.listErrors++;
         this.stats.lastError = errorMessage(err);
@@ -109,6 +115,28 @@ export class LeaseWatcher {
       this.#throttled.warn('watch', { err: errorMessage(err), retryInMs: delay }, 'lease watch ended; re-listing');
       await this.#pause(delay, signal);
     }
+  }
+
+  /**
+   * Lists (or takes the handed-over listing), applies it and returns its
+   * revision; the listing itself is not kept (this loop's frame lives as
+   * long as the daemon).
+   */
+  async #list(): Promise<string> {
+    const handedOver = this.#handedOver;
+    this.#handedOver = undefined;
+    const listing = handedOver ?? await this.#deps.registry.listLeases();
+    const own = handedOver === undefined;
+    this.stats.lists++;
+    this.#report(this.#deps.peers.reset(listing.entries));
+    if (own) this.#checkOwnListing(listing.entries);
+    this.#throttled.clear('list', { revision: listing.revision }, 'etcd reachable again; lease list refreshed');
+    if (this.#firstList) {
+      this.#deps.log.info({ leases: listing.entries.length, revision: listing.revision, listedBy: own ? 'lease watcher' : 'lease acquisition' }, 'watching leases');
+      this.#firstList();
+    }
+    this.#firstList = undefined;
+    return listing.revision;
   }
 
   async #pause(ms: number, signal: AbortSignal): Promise<void> {

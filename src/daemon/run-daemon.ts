@@ -16,7 +16,7 @@ import { PeerSet } from '../core/peer-set.js';
 import type { Clock } from '../adapters/clock.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
 import { ensureSubnetFile, readSubnetFile, removeSubnetFile } from '../adapters/subnet-file.js';
-import { acquireLease, type HeldLease } from './acquire-lease.js';
+import { type AcquiredLease, acquireLeaseWithListing, type HeldLease } from './acquire-lease.js';
 import type { DataPlanePort } from './data-plane-port.js';
 import { keepLeaseAlive } from './lease-keeper.js';
 import { LeaseWatcher } from './lease-watcher.js';
@@ -28,7 +28,7 @@ import { probeEtcd } from './etcd-probe.js';
 import { ResyncSchedule } from './resync-schedule.js';
 import { RefusalLog } from './refusal-log.js';
 import { ThrottledLog } from './throttled-log.js';
-import type { TrafficRulesPort } from './traffic-rules.js';
+import { type TrafficRulesPort, ensureAhead } from './traffic-rules.js';
 import { waitForConfig } from './wait-for-config.js';
 import { Wakeup } from './wakeup.js';
 import { Backoff } from './jitter.js';
@@ -87,7 +87,8 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
     if (previous === undefined || subnet === previous) return;
     if (await removeSubnetFile(opts.subnetFile)) log.warn({ path: opts.subnetFile, previous, subnet }, 'removed subnet.env: it names a subnet this host is not taking');
   };
-  const held = await retryAtStartup('acquire subnet lease', () => acquireLease({
+  // The listing the lease was decided on (none when a restart found its lease by key) starts the watcher.
+  let acquired: AcquiredLease | undefined = await retryAtStartup('acquire subnet lease', () => acquireLeaseWithListing({
     registry: deps.registry, config, attrs, previous, ttlSeconds: opts.leaseTtlSeconds,
     random: deps.random, clock: deps.clock, log, signal, beforeTake,
   }), retry, signal).catch(async (err: unknown) => {
@@ -95,6 +96,10 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
     await deps.registry.revoke(presenceLease).catch(() => undefined);
     throw err;
   });
+  const { held } = acquired;
+  // Work the first pass needs that does not depend on the peers starts now, alongside the listing.
+  deps.dataPlane.readAhead?.(held.subnet);
+  const trafficRules = deps.trafficRules && ensureAhead(deps.trafficRules, config.network, held.subnet);
   status.lease = held;
   status.leaseTtlSeconds = held.reservation ? undefined : opts.leaseTtlSeconds;
   status.leaseRenewedAt = deps.clock.now();
@@ -130,6 +135,8 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   });
   status.watch = watcher.stats;
   watcher.watchOwn(held.subnet, { nodeName: opts.nodeName, publicIp: prepared.publicIp }, held.reservation, held.attrs);
+  watcher.startFrom(acquired.listing);
+  acquired = undefined; // the listing is the watcher's now: not kept for the daemon's life
   const identityKept = keepIdentity({
     ...identity, leaseId: presenceLease,
     onConflict: (conflict) => { status.identityConflict = conflict; },
@@ -146,7 +153,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   ];
   await Promise.race([watcher.ready, new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
 
-  await reconcileLoop({ opts, deps, held, peers, wake, status, mtu: prepared.mtu, network: config.network }, stop);
+  await reconcileLoop({ opts, deps: { ...deps, trafficRules }, held, peers, wake, status, mtu: prepared.mtu, network: config.network }, stop);
   await Promise.allSettled([...background, guard.idle()]);
   const lastPresenceLease = await identityKept;
   if (lostReason) {

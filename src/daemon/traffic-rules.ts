@@ -136,3 +136,21 @@ export class TrafficRules implements TrafficRulesPort {
     return { ok: true, changed: repairs.length > 0 };
   }
 }
+
+/**
+ * Starts `rules.ensure(network, subnet)` now (weftd: once the lease is
+ * acquired, while the peers are still being listed) and returns a port whose
+ * first ensure with the same arguments is that call, so the first reconcile
+ * pass does not wait for iptables after the data plane; later calls run
+ * as usual.
+ */
+export function ensureAhead(rules: TrafficRulesPort, network: Cidr, subnet: Cidr): TrafficRulesPort {
+  let early: Promise<TrafficRulesResult> | undefined = rules.ensure(network, subnet);
+  return {
+    ensure(n: Cidr, s: Cidr): Promise<TrafficRulesResult> {
+      const first = early;
+      early = undefined;
+      return first && n === network && s === subnet ? first : rules.ensure(n, s);
+    },
+  };
+}

@@ -28,7 +28,7 @@ export function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 /**
  * argv to run a Node script from a test: through `env -u NODE_OPTIONS`, because
  * tap's process tracking re-injects its loader into every child's
- * NODE_OPTIONS, and that loader breaks ESM launchers such as bin/weftd.
+ * NODE_OPTIONS, and that loader would also be loaded into (and slow down) every weftd started.
  */
 export function nodeArgv(script: string, args: readonly string[], netns?: string): [string, string[]] {
   const inner = ['-u', 'NODE_OPTIONS', '-u', 'NODE_EXTRA_CA_CERTS', process.execPath, script, ...args];

@@ -1,11 +1,11 @@
 /**
  * `make install DESTDIR=…` after `make build`: installs only what runs (the
- * bundled programs, etcd's .proto files, launchers, unit, example env file,
+ * bundled programs with etcd's protocol definitions inside, bin symlinks, unit, example env file,
  * docs), no node_modules and no build tools, without rebuilding; and the
  * installed weftd/weftctl/weft work from there against a real etcd.
  */
 import { execa } from 'execa';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -31,10 +31,15 @@ if (requirePrerequisites(t, ['make', 'etcd', 'etcdctl'])) {
     t.notMatch(r.stdout, /\btsc\b|bundle\.mjs|npm ci/, 'nothing was built: make build did that');
     const installed = files(root).map((f) => f.slice(root.length));
     t.same(installed.filter((f) => /node_modules|typescript|\/tap\/|esbuild|\.ts$|\.map$/.test(f)), [], 'no node_modules, sources or build tools');
-    for (const f of ['/usr/local/lib/weft/programs/weftd.mjs', '/usr/local/lib/weft/programs/weftctl.mjs', '/usr/local/lib/weft/programs/weft-cni.cjs',
-      '/usr/local/lib/weft/proto/rpc.proto', '/usr/local/lib/weft/bin/weftd', '/usr/local/lib/weft/bin/weftctl', '/opt/cni/bin/weft',
+    t.same(installed.filter((f) => f.endsWith('.proto')), [], 'no .proto files: etcd\'s definitions are inside the bundles');
+    for (const f of ['/usr/local/lib/weft/programs/weftd.cjs', '/usr/local/lib/weft/programs/weftctl.cjs', '/usr/local/lib/weft/programs/weft-cni.cjs',
+      '/usr/local/lib/weft/bin/weftd', '/usr/local/lib/weft/bin/weftctl', '/opt/cni/bin/weft',
       '/etc/systemd/system/weftd.service', '/etc/weft/weftd.env.example', '/usr/local/lib/weft/docs/configuration.md']) {
       t.ok(installed.includes(f), `${f} installed`);
+    }
+    for (const p of ['weftd', 'weftctl']) {
+      t.equal(readlinkSync(join(lib, 'bin', p)), `../programs/${p}.cjs`, `bin/${p} runs the bundle, as bin/${p} does in the repository`);
+      t.equal(readlinkSync(join(REPO_ROOT, 'bin', p)), `../dist/programs/${p}.cjs`, `the repository's bin/${p} (what the tests run) is the same bundle`);
     }
     const bytes = files(root).reduce((sum, f) => sum + lstatSync(f).size, 0);
     t.ok(bytes < 8 * 1024 * 1024, `${(bytes / 1024 / 1024).toFixed(1)} MB installed (docs/install.md says about 4 MB)`);
@@ -48,7 +53,7 @@ if (requirePrerequisites(t, ['make', 'etcd', 'etcdctl'])) {
     t.equal(help.exitCode, 0);
     t.match(help.stdout, /--ip-masq/);
     const set = await node('weftctl', ['config', 'set', '--network', '10.77.0.0/16', '--etcd-endpoints', etcd.endpoints.join(','), '--config-file', join(root, 'none.env')]);
-    t.equal(set.exitCode, 0, `installed weftctl talks to etcd (its .proto files are found): ${set.stderr}`);
+    t.equal(set.exitCode, 0, `installed weftctl talks to etcd (with the protocol definitions built into it): ${set.stderr}`);
     t.match((await node('weftctl', ['config', 'get', '--etcd-endpoints', etcd.endpoints.join(','), '--config-file', join(root, 'none.env')])).stdout, /10\.77\.0\.0\/16/);
     const cni = await execa(join(root, 'opt/cni/bin/weft'), [], { reject: false, input: '{"cniVersion":"1.0.0"}', env: { ...childEnv(), CNI_COMMAND: 'VERSION' } });
     t.match(cni.stdout, /"supportedVersions"/, 'the CNI plugin answers VERSION');

@@ -62,8 +62,11 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
     t.equal(env, `FLANNEL_NETWORK=10.20.0.0/16\nFLANNEL_SUBNET=${subnet.replace(/\.0\//, '.1/')}\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n`);
     t.equal(await a.stop('SIGTERM'), 0, 'clean exit on SIGTERM');
     t.ok(await get(keyOf(pfx, subnet)), 'lease kept after SIGTERM');
+    t.match(a.logs.find((l) => l.msg === 'watching leases'), { listedBy: 'lease acquisition' }, 'first start: the watcher starts from the acquisition\'s listing');
     const again = weftd(pfx, 'h1');
     t.equal(await acquired(again), subnet, 'restart gets the same subnet');
+    t.match(again.logs.find((l) => l.msg === 'renewed own subnet lease'), { found: 'previous subnet' }, 'found by the key subnet.env names, without a listing');
+    t.match(await again.waitForLog(msgIs('watching leases')), { listedBy: 'lease watcher' }, 'so the watcher\'s listing is the only one');
     t.equal(await again.stop('SIGINT'), 0, 'clean exit on SIGINT');
   });
 

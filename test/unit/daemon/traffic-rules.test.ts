@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { Cidr } from '../../../src/core/cidr.js';
 import { FORWARD_CHAIN, MASQ_CHAIN, desiredTrafficRules, forwardChain, masqChain } from '../../../src/core/masq-rules.js';
-import { TrafficRules, ensureTrafficRules, removeTrafficRules } from '../../../src/daemon/traffic-rules.js';
+import { TrafficRules, type TrafficRulesPort, ensureAhead, ensureTrafficRules, removeTrafficRules } from '../../../src/daemon/traffic-rules.js';
 import { MemoryIptables } from '../../fakes/memory-iptables.js';
 import { LEVEL, memoryLogger } from '../../helpers/log-sink.js';
 
@@ -179,4 +179,18 @@ t.test('--ip-masq off: the same check removes weft\'s chains and jumps (once, lo
   t.same(records.filter((r) => r.msg === 'traffic rules removed (--ip-masq is off)').length, 1);
   t.same(await rules.ensure(network, subnet), { ok: true, changed: false }, 'nothing left: nothing written');
   t.equal(ipt.restores.length, 1);
+});
+
+t.test('ensureAhead: the check starts at once; the first ensure with the same arguments is that check, later ones run anew', async (t) => {
+  const calls: string[] = [];
+  const port: TrafficRulesPort = { ensure: async (n, s) => { calls.push(`${n} ${s}`); return { ok: true, changed: calls.length === 1 }; } };
+  const ahead = ensureAhead(port, network, subnet);
+  t.same(calls, ['10.5.0.0/16 10.5.1.0/24'], 'started before anyone asked');
+  t.same(await ahead.ensure(network, subnet), { ok: true, changed: true }, 'the first ensure gets the early result');
+  t.equal(calls.length, 1, 'without a second check');
+  t.same(await ahead.ensure(network, subnet), { ok: true, changed: false });
+  t.equal(calls.length, 2, 'the next ensure checks again');
+  const other = ensureAhead(port, network, subnet);
+  await other.ensure(network, '10.5.9.0/24' as Cidr);
+  t.same(calls.slice(-2), ['10.5.0.0/16 10.5.1.0/24', '10.5.0.0/16 10.5.9.0/24'], 'other arguments are never answered with the early check');
 });
