@@ -82,3 +82,17 @@ t.test('after close, requests start no child', async (t) => {
   t.equal((await session.run('route add a\n')).finished, false);
   t.equal(tool.spawned.length, 0);
 });
+
+t.test('a child is replaced after maxLines lines; a large request runs in a child of its own', async (t) => {
+  const tool = fakeTool();
+  const session = new BatchSession({ file: 'ip', args: [], spawn: tool.spawn, maxLines: 10 });
+  await session.run('a\nb\nc\n');
+  await session.run('d\ne\n');
+  t.equal(tool.spawned.length, 1, 'small requests share a child');
+  const big = await session.run(Array.from({ length: 20 }, (_, i) => `x${i}\n`).join(''));
+  t.ok(big.finished);
+  t.equal(tool.spawned.length, 2, 'the large request got a new child');
+  await session.run('f\n');
+  t.equal(tool.spawned.length, 3, 'which ended with it: the next request starts another');
+  session.close();
+});
