@@ -1,0 +1,106 @@
+/**
+ * The bench's view of the kernel from outside weftd: two long-lived children
+ * in the bench's (= the rig host's) network namespace, `ip -4 -o monitor link
+ * address route neigh` and `bridge monitor fdb`, each line stamped with
+ * performance.now() when it reaches the bench. Both tools flush after every
+ * message, so the stamp is the kernel's notification plus one pipe hop.
+ *
+ * `-4` keeps the AF_BRIDGE neighbour messages (the FDB, printed again in a
+ * different shape) out of `ip monitor`; `bridge monitor fdb` reports them.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { execa } from 'execa';
+import { childEnv } from '../test/helpers/weftd-process.js';
+import { type MonitorLine, parseBridgeMonitorLine, parseIpMonitorLine } from './monitor-lines.js';
+
+export interface KernelEvent extends MonitorLine {
+  /** performance.now() when the line arrived. */
+  readonly at: number;
+}
+
+export type KernelListener = (event: KernelEvent) => void;
+
+const CANARY = 'wbcanary';
+
+export class KernelMonitor {
+  readonly #children: ChildProcess[] = [];
+  readonly #listeners = new Set<KernelListener>();
+  #exited: string | undefined;
+
+  /** Starts both monitors and returns once each has reported a canary change (so none is missed later). */
+  static async start(): Promise<KernelMonitor> {
+    const monitor = new KernelMonitor();
+    monitor.#spawn('ip', ['-4', '-o', 'monitor', 'link', 'address', 'route', 'neigh'], parseIpMonitorLine);
+    monitor.#spawn('bridge', ['monitor', 'fdb'], parseBridgeMonitorLine);
+    try {
+      await monitor.#canary();
+    } catch (err) {
+      monitor.stop();
+      throw err;
+    }
+    return monitor;
+  }
+
+  /** Calls `listener` for every later line; returns the unsubscribe function. */
+  on(listener: KernelListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The first later event matching, or undefined after `timeoutMs`. */
+  waitFor(match: (e: KernelEvent) => boolean, timeoutMs: number): Promise<KernelEvent | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { off(); resolve(undefined); }, timeoutMs);
+      const off = this.on((e) => { if (match(e)) { clearTimeout(timer); off(); resolve(e); } });
+    });
+  }
+
+  /** Ends both children (by their PIDs). */
+  stop(): void {
+    for (const child of this.#children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  }
+
+  /** Throws if a monitor died: every later figure would be wrong. */
+  assertAlive(): void {
+    if (this.#exited) throw new Error(`kernel monitor ${this.#exited} exited; measurements after that are invalid`);
+  }
+
+  #spawn(file: string, args: string[], parse: (line: string) => MonitorLine | undefined): void {
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+    this.#children.push(child);
+    let partial = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      const at = performance.now();
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      for (const text of lines) {
+        const line = parse(text);
+        if (line) for (const listener of [...this.#listeners]) listener({ ...line, at });
+      }
+    });
+    child.on('exit', (code, signal) => { this.#exited ??= `\`${file} ${args.join(' ')}\` (${signal ?? code})`; });
+  }
+
+  /** A neighbour and an FDB entry on a throwaway device: both monitors must see them. */
+  async #canary(): Promise<void> {
+    await execa('ip', ['link', 'del', CANARY]).catch(() => undefined);
+    const seen = Promise.all([
+      this.waitFor((e) => e.kind === 'neigh' && e.dev === CANARY, 10_000),
+      this.waitFor((e) => e.kind === 'fdb' && e.dev === CANARY, 10_000),
+    ]);
+    // The children need a moment to subscribe: repeat the canary until both saw one.
+    const deadline = performance.now() + 10_000;
+    await execa('ip', ['link', 'add', CANARY, 'type', 'vxlan', 'id', '98', 'dstport', '8498', 'nolearning']);
+    let done = false;
+    void seen.then(() => { done = true; });
+    for (let i = 0; !done && performance.now() < deadline; i++) {
+      const mac = `02:00:00:00:00:${(i % 256).toString(16).padStart(2, '0')}`;
+      await execa('ip', ['neigh', 'replace', `198.51.100.${1 + (i % 250)}`, 'lladdr', mac, 'dev', CANARY, 'nud', 'permanent']);
+      await execa('bridge', ['fdb', 'append', mac, 'dev', CANARY, 'dst', '198.51.100.254', 'self', 'permanent']);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await execa('ip', ['link', 'del', CANARY]);
+    const [neigh, fdb] = await seen;
+    if (!neigh || !fdb) throw new Error(`kernel monitor did not report its canary within 10 s (neigh: ${Boolean(neigh)}, fdb: ${Boolean(fdb)})`);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * weftd seen through /proc: its memory and CPU, and those of every process
+ * under it (long-lived `ip`/`bridge` children, or the one-shot ones of a
+ * pass). Children are found through /proc/<pid>/task/<tid>/children, which
+ * lists the children of each thread (CONFIG_PROC_CHILDREN).
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { execa } from 'execa';
+import { parseProcStat, statusKb } from './proc-stat.js';
+
+const read = (path: string): string | undefined => {
+  try { return readFileSync(path, 'utf8'); } catch { return undefined; }
+};
+
+/** Every live descendant of `pid` (children, their children, …), not `pid` itself. */
+export function descendants(pid: number): number[] {
+  const found: number[] = [];
+  const queue = [pid];
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    let tasks: string[] = [];
+    try { tasks = readdirSync(`/proc/${next}/task`); } catch { continue; }
+    for (const tid of tasks) {
+      for (const child of (read(`/proc/${next}/task/${tid}/children`) ?? '').split(/\s+/).filter(Boolean).map(Number)) {
+        if (!found.includes(child)) { found.push(child); queue.push(child); }
+      }
+    }
+  }
+  return found;
+}
+
+export interface TreeMemory {
+  /** weftd's own VmRSS and VmHWM (peak), kB. */
+  readonly rssKb: number;
+  readonly hwmKb: number;
+  /** Sum of VmRSS over its live descendants, kB, and their names. */
+  readonly childrenRssKb: number;
+  readonly children: readonly string[];
+}
+
+export function treeMemory(pid: number): TreeMemory {
+  const status = read(`/proc/${pid}/status`);
+  if (status === undefined) throw new Error(`process ${pid} is gone: no /proc/${pid}/status`);
+  let childrenRssKb = 0;
+  const children: string[] = [];
+  for (const child of descendants(pid)) {
+    const text = read(`/proc/${child}/status`);
+    if (text === undefined) continue;
+    childrenRssKb += statusKb(text, 'VmRSS') ?? 0;
+    children.push(/^Name:\s+(.*)$/m.exec(text)?.[1] ?? String(child));
+  }
+  return { rssKb: statusKb(status, 'VmRSS') ?? NaN, hwmKb: statusKb(status, 'VmHWM') ?? NaN, childrenRssKb, children };
+}
+
+/**
+ * CPU clock ticks used so far by `pid` and everything under it: for each live
+ * process utime + stime + cutime + cstime. A child that exits and is reaped
+ * between two readings moves from "live" into its parent's cutime/cstime, so
+ * the difference of two readings counts it once.
+ */
+export function treeCpuTicks(pid: number): number {
+  let ticks = 0;
+  for (const p of [pid, ...descendants(pid)]) {
+    const text = read(`/proc/${p}/stat`);
+    if (text === undefined) {
+      if (p === pid) throw new Error(`process ${pid} is gone: no /proc/${pid}/stat`);
+      continue;
+    }
+    const cpu = parseProcStat(text);
+    ticks += cpu.utime + cpu.stime + cpu.cutime + cpu.cstime;
+  }
+  return ticks;
+}
+
+/** Clock ticks per second (`getconf CLK_TCK`, 100 on Linux). */
+export async function clockTicksPerSecond(): Promise<number> {
+  const value = Number((await execa('getconf', ['CLK_TCK'])).stdout.trim());
+  return Number.isInteger(value) && value > 0 ? value : 100;
+}
