@@ -1,0 +1,68 @@
+/**
+ * What every data-plane bench row shares: the etcd client and prefix, the
+ * peer count, the kernel monitor, and how weftd is started (always the same
+ * flags; the resync interval stays at weftd's default on purpose).
+ */
+import { rmSync } from 'node:fs';
+import type { Etcd3 } from 'etcd3';
+import { execa } from 'execa';
+import type { KernelEvent, KernelMonitor } from './kernel-monitor.js';
+
+export interface BenchContext {
+  readonly etcd: Etcd3;
+  readonly etcdEndpoint: string;
+  readonly prefix: string;
+  readonly peers: number;
+  readonly monitor: KernelMonitor;
+  /** weftd's VXLAN device for VNI 1. */
+  readonly device: string;
+  readonly nodeName: string;
+  readonly subnetFile: string;
+  readonly healthPort: number;
+  readonly clockTicks: number;
+}
+
+/** weftd's flags for every run: no --resync-interval (the default is part of what is measured). */
+export function weftdArgs(ctx: BenchContext): string[] {
+  return ['--etcd-endpoints', ctx.etcdEndpoint, '--node-name', ctx.nodeName, '--iface', 'eth0',
+    '--subnet-file', ctx.subnetFile, '--healthz-port', String(ctx.healthPort)];
+}
+
+/** True for a monitor event about weftd's device or an entry on it. */
+export function onDevice(ctx: BenchContext, e: KernelEvent): boolean {
+  return e.dev === ctx.device;
+}
+
+/** True for one of weft's routes (proto 87, named `weft` once rt_protos.d has it) being present on the device. */
+export function isWeftRoute(ctx: BenchContext, e: KernelEvent): boolean {
+  return e.kind === 'route' && !e.gone && e.dev === ctx.device && (e.protocol === '87' || e.protocol === 'weft');
+}
+
+/** A host that never ran weftd: no device, no subnet.env, no lease or node name of its own in etcd. */
+export async function forgetHost(ctx: BenchContext): Promise<void> {
+  await execa('ip', ['link', 'del', ctx.device]).catch(() => undefined);
+  rmSync(ctx.subnetFile, { force: true });
+  const leases = await ctx.etcd.getAll().prefix(`${ctx.prefix}/subnets/`).strings();
+  for (const [key, value] of Object.entries(leases)) {
+    if (leaseNodeName(value) === ctx.nodeName) await ctx.etcd.delete().key(key);
+  }
+  await ctx.etcd.delete().key(`${ctx.prefix}/weft-nodes/${ctx.nodeName}`);
+}
+
+function leaseNodeName(value: string): unknown {
+  try { return (JSON.parse(value) as { NodeName?: unknown }).NodeName; } catch { return undefined; }
+}
+
+/** Counts the monitor's events on weftd's device until the returned function is called. */
+export function countDeviceChanges(ctx: BenchContext): () => { count: number; examples: string[] } {
+  let count = 0;
+  const examples: string[] = [];
+  const off = ctx.monitor.on((e) => {
+    if (!onDevice(ctx, e)) return;
+    count++;
+    if (examples.length < 3) examples.push(e.text.slice(0, 120));
+  });
+  return () => { off(); return { count, examples }; };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

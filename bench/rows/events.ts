@@ -1,0 +1,37 @@
+/**
+ * Row 5 of issue 9: one lease put in etcd → its route in the kernel. For
+ * each event a new peer's lease is put (the clock starts just before the etcd
+ * call) and the sample ends when the monitor's line for its route arrives.
+ * Events are spaced 30–80 ms apart (seeded), so each is a single event.
+ */
+import { seededRandom } from '../../test/helpers/prng.js';
+import { type BenchContext, isWeftRoute, sleep } from '../bench-context.js';
+import { leaseValue, peer } from '../peers.js';
+
+export interface EventSamples {
+  /** put → route line, ms; Infinity for a timeout. */
+  readonly latencies: number[];
+  /** put call → its promise resolved (etcd round trip seen by the bench), ms. */
+  readonly putMs: number[];
+  readonly timeoutMs: number;
+}
+
+/** `count` events, peers n+1..n+count (their leases stay until the bench clears the prefix). */
+export async function eventLatencies(ctx: BenchContext, count: number, timeoutMs: number): Promise<EventSamples> {
+  const random = seededRandom(9);
+  const latencies: number[] = [];
+  const putMs: number[] = [];
+  for (let e = 1; e <= count; e++) {
+    ctx.monitor.assertAlive();
+    const i = ctx.peers + e;
+    const p = peer(i);
+    const arrived = ctx.monitor.waitFor((ev) => isWeftRoute(ctx, ev) && ev.key === p.subnet, timeoutMs);
+    const t0 = performance.now();
+    await ctx.etcd.put(`${ctx.prefix}/subnets/${p.key}`).value(leaseValue(p, i));
+    putMs.push(performance.now() - t0);
+    const ev = await arrived;
+    latencies.push(ev ? ev.at - t0 : Infinity);
+    await sleep(30 + random() * 50);
+  }
+  return { latencies, putMs, timeoutMs };
+}

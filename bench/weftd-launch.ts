@@ -1,0 +1,91 @@
+/**
+ * Starting weftd the way an operator does (`node bin/weftd …`, through
+ * test/helpers/weftd-process.ts, NODE_EXTRA_CA_CERTS unset) and watching it
+ * only from outside: the launch instant, /readyz on its health port, /proc.
+ */
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { startWeftd, type WeftdProcess } from '../test/helpers/weftd-process.js';
+
+export interface Launched {
+  readonly weftd: WeftdProcess;
+  readonly pid: number;
+  /** performance.now() and Date.now() just before the spawn. */
+  readonly at: number;
+  readonly epochMs: number;
+}
+
+export function launchWeftd(args: readonly string[]): Launched {
+  const epochMs = Date.now();
+  const at = performance.now();
+  const weftd = startWeftd(args);
+  if (weftd.child.pid === undefined) throw new Error('weftd did not start (no pid)');
+  return { weftd, pid: weftd.child.pid, at, epochMs };
+}
+
+/** A TCP port free on 127.0.0.1 right now (the kernel picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** GET http://127.0.0.1:<port>/readyz → status code, or 0 when nothing answers. */
+function readyzStatus(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path: '/readyz', agent: false, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+  });
+}
+
+/**
+ * Polls /readyz every `everyMs` until it answers 200; resolves with
+ * performance.now() of that answer. Rejects if weftd exits or after `timeoutMs`.
+ */
+export async function waitReady(launched: Launched, port: number, everyMs: number, timeoutMs: number): Promise<number> {
+  let exited = false;
+  void launched.weftd.exited.then(() => { exited = true; });
+  const deadline = launched.at + timeoutMs;
+  for (;;) {
+    const asked = performance.now();
+    if ((await readyzStatus(port)) === 200) return performance.now();
+    if (exited) throw new Error(`weftd exited before /readyz answered 200; stderr: ${launched.weftd.stderr().slice(-1000)}`);
+    if (performance.now() > deadline) throw new Error(`/readyz not 200 within ${timeoutMs} ms of the launch`);
+    await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (performance.now() - asked))));
+  }
+}
+
+/** Epoch ms of weftd's first log line (pino's `time`), if it logged one. */
+export function firstLogEpoch(launched: Launched): number | undefined {
+  const time = launched.weftd.logs.find((l) => typeof l['time'] === 'number')?.['time'];
+  return typeof time === 'number' ? time : undefined;
+}
+
+/** `work`, or a rejection naming `what` if weftd exits before it settles. */
+export function whileRunning<T>(launched: Launched, work: Promise<T>, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    work.then((v) => { settled = true; resolve(v); }, (err: unknown) => { settled = true; reject(err); });
+    void launched.weftd.exited.then((code) => {
+      if (!settled) reject(new Error(`weftd exited (${code}) during ${what}; stderr: ${launched.weftd.stderr().slice(-1000)}`));
+    });
+  });
+}
+
+/** weftd's log as `+ms msg` lines relative to the launch (for BENCH_TRACE=1 runs: where the time went). */
+export function logTimeline(launched: Launched, limit = 40): string {
+  return launched.weftd.logs.slice(0, limit).map((l) => {
+    const time = typeof l['time'] === 'number' ? `+${(l['time'] - launched.epochMs).toFixed(0)} ms` : '?';
+    const extra = Object.entries(l).filter(([k]) => !['time', 'msg', 'level', 'pid', 'hostname', 'name'].includes(k)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ');
+    return `  ${time} ${l.msg ?? ''} ${extra.slice(0, 160)}`;
+  }).join('\n');
+}
