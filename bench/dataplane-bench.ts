@@ -29,7 +29,7 @@ import { type ColdStartRun, coldStart } from './rows/cold-start.js';
 import { driftRepairs } from './rows/drift.js';
 import { eventLatencies } from './rows/events.js';
 import { READYZ_POLL_MS, type RestartRun, restart } from './rows/restart.js';
-import { freePort, type Launched, logTimeline } from './weftd-launch.js';
+import { defaultResyncMs, freePort, idleWindowMs, type Launched, logTimeline } from './weftd-launch.js';
 
 const PREFIX = '/weft/network';
 
@@ -72,12 +72,14 @@ async function measure(ctx: BenchContext, opts: Options): Promise<string> {
   const floorsMs: number[] = [];
   for (let r = 0; r < opts.reps; r++) floorsMs.push(await measureFloor(opts.peers, local));
   progress(`floor: ${floorsMs.map((x) => x.toFixed(0)).join(', ')} ms`);
+  const resyncMs = await defaultResyncMs();
+  const idleMs = idleWindowMs(opts.idleMs, resyncMs);
   const cold: ColdStartRun[] = [];
   let running: Launched | undefined;
   try {
     for (let r = 0; r < opts.reps; r++) {
       await running?.weftd.stop();
-      const c = await coldStart(ctx, opts.idleMs);
+      const c = await coldStart(ctx, idleMs);
       running = c.launched;
       cold.push(c.run);
       trace(c.launched);
@@ -96,7 +98,7 @@ async function measure(ctx: BenchContext, opts: Options): Promise<string> {
     const drift = await driftRepairs(ctx, opts.drift, 15_000);
     progress('drift: done');
     ctx.monitor.assertAlive();
-    return renderDataPlane({ peers: opts.peers, floorsMs, cold, restarts, events, drift, readyzPollMs: READYZ_POLL_MS });
+    return renderDataPlane({ peers: opts.peers, floorsMs, cold, restarts, events, drift, readyzPollMs: READYZ_POLL_MS, resyncMs });
   } finally {
     await running?.weftd.stop();
   }

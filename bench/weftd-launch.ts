@@ -5,7 +5,8 @@
  */
 import { get } from 'node:http';
 import { createServer } from 'node:net';
-import { startWeftd, type WeftdProcess } from '../test/helpers/weftd-process.js';
+import { execa } from 'execa';
+import { WEFTD_BIN, childEnv, startWeftd, type WeftdProcess } from '../test/helpers/weftd-process.js';
 
 export interface Launched {
   readonly weftd: WeftdProcess;
@@ -88,4 +89,25 @@ export function logTimeline(launched: Launched, limit = 40): string {
     const extra = Object.entries(l).filter(([k]) => !['time', 'msg', 'level', 'pid', 'hostname', 'name'].includes(k)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ');
     return `  ${time} ${l.msg ?? ''} ${extra.slice(0, 160)}`;
   }).join('\n');
+}
+
+/** weftd's default --resync-interval as its --help states it, in ms; undefined if it does not say. */
+export async function defaultResyncMs(): Promise<number | undefined> {
+  const help = await execa(process.execPath, [WEFTD_BIN, '--help'], { env: childEnv(), extendEnv: false, reject: false });
+  const text = /--resync-interval[^\n]*\[default: "([^"]+)"\]/.exec(help.stdout)?.[1];
+  // Single-unit durations only (`10s`, `500ms`, `5m`); anything else leaves the window as requested.
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text ?? '');
+  const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  return m ? Number(m[1]) * (unitMs[m[2] ?? 's'] ?? 1000) : undefined;
+}
+
+/**
+ * The idle window: the smallest whole number of resync periods that is at
+ * least `requestedMs` (so every window holds the same number of resyncs),
+ * unless that is over twice the request or the period is unknown.
+ */
+export function idleWindowMs(requestedMs: number, resyncMs: number | undefined): number {
+  if (resyncMs === undefined || resyncMs <= 0) return requestedMs;
+  const whole = resyncMs * Math.max(1, Math.ceil(requestedMs / resyncMs));
+  return whole <= 2 * requestedMs ? whole : requestedMs;
 }

@@ -2,7 +2,8 @@
  * Rows 1, 3 and 4 of issue 9, one run: a host that never ran weftd starts it
  * with n peer leases in etcd.
  *  - start → all peers programmed: launch → the monitor has seen a weft route
- *    (proto 87 on the device) for every peer subnet;
+ *    (proto 87 on the device) for every peer subnet (and, as a detail, the
+ *    last of all 3n entries);
  *  - then /readyz (polled slowly: it is not what is timed here), a settle
  *    (the device quiet for 2 s, at least 3 s after ready), and RSS/HWM of
  *    weftd and its descendants;
@@ -16,6 +17,8 @@ import { type Launched, firstLogEpoch, launchWeftd, waitReady, whileRunning } fr
 
 export interface ColdStartRun {
   readonly toAllRoutesMs: number;
+  /** Launch → the last of all 3n entries (routes, neighbours, FDB) seen. */
+  readonly toAllEntriesMs: number;
   readonly toReadyMs: number;
   /** weftd's first log line after the launch (its own clock), if any. */
   readonly firstLogMs: number | undefined;
@@ -28,17 +31,29 @@ export interface ColdStartRun {
 
 const START_TIMEOUT_MS = 120_000;
 
-/** Resolves with the arrival time of the route that completes the set of n peer routes. */
-function allRoutesSeen(ctx: BenchContext): Promise<number> {
-  const wanted = new Set<string>();
-  for (let i = 1; i <= ctx.peers; i++) wanted.add(peer(i).subnet);
+/**
+ * Resolves when the monitor has shown every peer's route (the row's figure:
+ * weft programs a peer's route last) and every peer's neighbour and FDB entry
+ * too (a detail, so a changed order would show): arrival times of the last of each.
+ */
+function programmedSeen(ctx: BenchContext): Promise<{ routesAt: number; allAt: number }> {
+  const routes = new Set<string>();
+  const others = new Set<string>();
+  for (let i = 1; i <= ctx.peers; i++) {
+    const p = peer(i);
+    routes.add(p.subnet);
+    others.add(`neigh ${p.vtep}`).add(`fdb ${p.mac} ${p.publicIp}`);
+  }
+  let routesAt: number | undefined;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { off(); reject(new Error(`${wanted.size} of ${ctx.peers} peer routes not seen within ${START_TIMEOUT_MS} ms`)); }, START_TIMEOUT_MS);
+    const timer = setTimeout(() => { off(); reject(new Error(`${routes.size} routes and ${others.size} neighbours/FDB entries of ${ctx.peers} peers not seen within ${START_TIMEOUT_MS} ms`)); }, START_TIMEOUT_MS);
     const off = ctx.monitor.on((e) => {
-      if (!isWeftRoute(ctx, e) || !wanted.delete(e.key) || wanted.size > 0) return;
+      if (isWeftRoute(ctx, e) && routes.delete(e.key) && routes.size === 0) routesAt = e.at;
+      else if ((e.kind === 'neigh' || e.kind === 'fdb') && !e.gone && e.dev === ctx.device) others.delete(`${e.kind} ${e.key}`);
+      if (routesAt === undefined || others.size > 0) return;
       clearTimeout(timer);
       off();
-      resolve(e.at);
+      resolve({ routesAt, allAt: Math.max(routesAt, e.at) });
     });
   });
 }
@@ -65,10 +80,10 @@ async function idleCpu(ctx: BenchContext, pid: number, idleMs: number): Promise<
 /** One cold start; returns the figures and the running weftd (the caller stops it). */
 export async function coldStart(ctx: BenchContext, idleMs: number): Promise<{ run: ColdStartRun; launched: Launched }> {
   await forgetHost(ctx);
-  const routes = allRoutesSeen(ctx);
+  const programmed = programmedSeen(ctx);
   const launched = launchWeftd(weftdArgs(ctx));
   try {
-    const allAt = await whileRunning(launched, routes, 'the cold start');
+    const seen = await whileRunning(launched, programmed, 'the cold start');
     const readyAt = await waitReady(launched, ctx.healthPort, 20, START_TIMEOUT_MS);
     const c = await entryCounts(ctx.device);
     if (c.routes !== ctx.peers || c.neighbours !== ctx.peers || c.fdb !== ctx.peers) {
@@ -81,7 +96,7 @@ export async function coldStart(ctx: BenchContext, idleMs: number): Promise<{ ru
     const firstLog = firstLogEpoch(launched);
     return {
       launched,
-      run: { toAllRoutesMs: allAt - launched.at, toReadyMs: readyAt - launched.at, firstLogMs: firstLog === undefined ? undefined : firstLog - launched.epochMs,
+      run: { toAllRoutesMs: seen.routesAt - launched.at, toAllEntriesMs: seen.allAt - launched.at, toReadyMs: readyAt - launched.at, firstLogMs: firstLog === undefined ? undefined : firstLog - launched.epochMs,
         memory, idleCpuPercent: idle.percent, idleMs, idleChanges: idle.changes },
     };
   } catch (err) {
