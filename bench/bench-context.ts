@@ -3,7 +3,7 @@
  * peer count, the kernel monitor, and how weftd is started (always the same
  * flags; the resync interval stays at weftd's default on purpose).
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import type { Etcd3 } from 'etcd3';
 import { execa } from 'execa';
 import type { KernelEvent, KernelMonitor } from './kernel-monitor.js';
@@ -51,6 +51,13 @@ export async function forgetHost(ctx: BenchContext): Promise<void> {
 
 function leaseNodeName(value: string): unknown {
   try { return (JSON.parse(value) as { NodeName?: unknown }).NodeName; } catch { return undefined; }
+}
+
+/** weftd's own subnet as `10.x.y.0/24`, from the subnet.env it wrote (FLANNEL_SUBNET=10.x.y.1/24). */
+export function ownSubnet(ctx: BenchContext): string {
+  const m = /^FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.\d+\/(\d+)$/m.exec(readFileSync(ctx.subnetFile, 'utf8'));
+  if (!m) throw new Error(`${ctx.subnetFile} has no FLANNEL_SUBNET line`);
+  return `${m[1]}.0/${m[2]}`;
 }
 
 /** Counts the monitor's events on weftd's device until the returned function is called. */

@@ -5,7 +5,7 @@
  * Events are spaced 30–80 ms apart (seeded), so each is a single event.
  */
 import { seededRandom } from '../../test/helpers/prng.js';
-import { type BenchContext, isWeftRoute, sleep } from '../bench-context.js';
+import { type BenchContext, isWeftRoute, ownSubnet, sleep } from '../bench-context.js';
 import { leaseValue, peer } from '../peers.js';
 
 export interface EventSamples {
@@ -16,15 +16,20 @@ export interface EventSamples {
   readonly timeoutMs: number;
 }
 
-/** `count` events, peers n+1..n+count (their leases stay until the bench clears the prefix). */
+/**
+ * `count` events, peers from n+1 up (their leases stay until the bench clears
+ * the prefix), skipping the subnet weftd holds itself: weftd picks its subnet
+ * at random and a put there would overwrite its own lease.
+ */
 export async function eventLatencies(ctx: BenchContext, count: number, timeoutMs: number): Promise<EventSamples> {
   const random = seededRandom(9);
   const latencies: number[] = [];
   const putMs: number[] = [];
-  for (let e = 1; e <= count; e++) {
+  const own = ownSubnet(ctx);
+  for (let i = ctx.peers + 1; latencies.length < count; i++) {
     ctx.monitor.assertAlive();
-    const i = ctx.peers + e;
     const p = peer(i);
+    if (p.subnet === own) continue;
     const arrived = ctx.monitor.waitFor((ev) => isWeftRoute(ctx, ev) && ev.key === p.subnet, timeoutMs);
     const t0 = performance.now();
     await ctx.etcd.put(`${ctx.prefix}/subnets/${p.key}`).value(leaseValue(p, i));
