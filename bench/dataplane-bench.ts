@@ -66,33 +66,45 @@ async function refuseRootNamespace(): Promise<void> {
   if (name === '') throw new Error('dataplane-bench must run inside a rig host namespace (scripts/bench.sh does that), not in the root network namespace');
 }
 
-async function measure(ctx: BenchContext, opts: Options): Promise<string> {
-  const local = (JSON.parse((await execa('ip', ['-j', '-4', 'addr', 'show', 'dev', 'eth0'])).stdout) as { addr_info: { local: string }[] }[])[0]?.addr_info[0]?.local;
+async function underlayAddress(): Promise<string> {
+  const links = JSON.parse((await execa('ip', ['-j', '-4', 'addr', 'show', 'dev', 'eth0'])).stdout) as { addr_info: { local: string }[] }[];
+  const local = links[0]?.addr_info[0]?.local;
   if (!local) throw new Error('eth0 has no IPv4 address: not a rig host namespace?');
+  return local;
+}
+
+/** REPS cold starts (each with RSS and idle CPU), then REPS restarts; returns the last weftd, still running. */
+async function startsAndRestarts(ctx: BenchContext, opts: Options, idleMs: number, keep: (l: Launched) => void): Promise<{ cold: ColdStartRun[]; restarts: RestartRun[] }> {
+  const cold: ColdStartRun[] = [];
+  const restarts: RestartRun[] = [];
+  let running: Launched | undefined;
+  for (let r = 0; r < opts.reps; r++) {
+    await running?.weftd.stop();
+    const c = await coldStart(ctx, idleMs);
+    keep(running = c.launched);
+    cold.push(c.run);
+    trace(c.launched);
+    progress(`cold start ${r + 1}: all routes ${c.run.toAllRoutesMs.toFixed(0)} ms, RSS ${(c.run.memory.rssKb / 1024).toFixed(1)} MiB, idle ${c.run.idleCpuPercent.toFixed(2)} %`);
+  }
+  for (let r = 0; r < opts.reps && running; r++) {
+    const x = await restart(ctx, running);
+    keep(running = x.launched);
+    restarts.push(x.run);
+    trace(x.launched);
+    progress(`restart ${r + 1}: ready ${x.run.toReadyMs.toFixed(0)} ms, ${x.run.changes} kernel changes`);
+  }
+  return { cold, restarts };
+}
+
+async function measure(ctx: BenchContext, opts: Options): Promise<string> {
+  const local = await underlayAddress();
   const floorsMs: number[] = [];
   for (let r = 0; r < opts.reps; r++) floorsMs.push(await measureFloor(opts.peers, local));
   progress(`floor: ${floorsMs.map((x) => x.toFixed(0)).join(', ')} ms`);
   const resyncMs = await defaultResyncMs();
-  const idleMs = idleWindowMs(opts.idleMs, resyncMs);
-  const cold: ColdStartRun[] = [];
   let running: Launched | undefined;
   try {
-    for (let r = 0; r < opts.reps; r++) {
-      await running?.weftd.stop();
-      const c = await coldStart(ctx, idleMs);
-      running = c.launched;
-      cold.push(c.run);
-      trace(c.launched);
-      progress(`cold start ${r + 1}: all routes ${c.run.toAllRoutesMs.toFixed(0)} ms, RSS ${(c.run.memory.rssKb / 1024).toFixed(1)} MiB, idle ${c.run.idleCpuPercent.toFixed(2)} %`);
-    }
-    const restarts: RestartRun[] = [];
-    for (let r = 0; r < opts.reps && running; r++) {
-      const x = await restart(ctx, running);
-      running = x.launched;
-      restarts.push(x.run);
-      trace(x.launched);
-      progress(`restart ${r + 1}: ready ${x.run.toReadyMs.toFixed(0)} ms, ${x.run.changes} kernel changes`);
-    }
+    const { cold, restarts } = await startsAndRestarts(ctx, opts, idleWindowMs(opts.idleMs, resyncMs), (l) => { running = l; });
     const events = await eventLatencies(ctx, opts.events, 10_000);
     progress(`events: ${events.latencies.length} samples`);
     const drift = await driftRepairs(ctx, opts.drift, 15_000);
@@ -100,7 +112,7 @@ async function measure(ctx: BenchContext, opts: Options): Promise<string> {
     ctx.monitor.assertAlive();
     return renderDataPlane({ peers: opts.peers, floorsMs, cold, restarts, events, drift, readyzPollMs: READYZ_POLL_MS, resyncMs });
   } finally {
-    await running?.weftd.stop();
+    await (running as Launched | undefined)?.weftd.stop();
   }
 }
 
