@@ -6,6 +6,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import type { Etcd3 } from 'etcd3';
 import { execa } from 'execa';
+import { WEFT_ROUTE_PROTOCOL } from '../src/core/kernel-state.js';
 import type { KernelEvent, KernelMonitor } from './kernel-monitor.js';
 
 export interface BenchContext {
@@ -28,14 +29,20 @@ export function weftdArgs(ctx: BenchContext): string[] {
     '--subnet-file', ctx.subnetFile, '--healthz-port', String(ctx.healthPort)];
 }
 
-/** True for a monitor event about weftd's device or an entry on it. */
+/**
+ * True for a monitor line about weftd's device or anything on it (link,
+ * address, route, neighbour, FDB entry), typed or not: the device's name as a
+ * word (`dev weft.1`, `[LINK]4: weft.1:`, `[ADDR]4: weft.1    inet …`).
+ */
 export function onDevice(ctx: BenchContext, e: KernelEvent): boolean {
-  return e.dev === ctx.device;
+  const name = ctx.device.replace(/[.]/g, '\\.');
+  return new RegExp(`(^|[\\s:\\]])${name}([\\s:@]|$)`).test(e.text);
 }
 
-/** True for one of weft's routes (proto 87, named `weft` once rt_protos.d has it) being present on the device. */
-export function isWeftRoute(ctx: BenchContext, e: KernelEvent): boolean {
-  return e.kind === 'route' && !e.gone && e.dev === ctx.device && (e.protocol === '87' || e.protocol === 'weft');
+/** One of weft's routes (proto 87, WEFT_ROUTE_PROTOCOL) present on the device; its destination, else undefined. */
+export function weftRouteAdded(ctx: BenchContext, e: KernelEvent): string | undefined {
+  const c = e.change;
+  return c?.kind === 'route' && !c.deleted && c.device === ctx.device && c.protocol === WEFT_ROUTE_PROTOCOL ? c.dst : undefined;
 }
 
 /** A host that never ran weftd: no device, no subnet.env, no lease or node name of its own in etcd. */

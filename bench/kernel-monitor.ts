@@ -1,21 +1,29 @@
 /**
  * The bench's view of the kernel from outside weftd: two long-lived children
- * in the bench's (= the rig host's) network namespace, `ip -4 -o monitor link
- * address route neigh` and `bridge monitor fdb`, each line stamped with
- * performance.now() when it reaches the bench. Both tools flush after every
- * message, so the stamp is the kernel's notification plus one pipe hop.
+ * in the bench's (= the rig host's) network namespace, `ip -4 -o -N monitor
+ * label link address route neigh` and `bridge monitor fdb`, each line stamped
+ * with performance.now() when it reaches the bench. Both tools flush after
+ * every message, so the stamp is the kernel's notification plus one pipe hop.
+ * Lines are typed by weft's one codec for these formats (core/monitor-lines.ts);
+ * the raw text is kept too, for lines it has no type for (`[ADDR]`).
  *
  * `-4` keeps the AF_BRIDGE neighbour messages (the FDB, printed again in a
  * different shape) out of `ip monitor`; `bridge monitor fdb` reports them.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { execa } from 'execa';
+import type { FdbChange, LinkChange, NeighborChange, RouteChange } from '../src/core/kernel-change.js';
+import { parseFdbLine, parseIpMonitorLine } from '../src/core/monitor-lines.js';
 import { childEnv } from '../test/helpers/weftd-process.js';
-import { type MonitorLine, parseBridgeMonitorLine, parseIpMonitorLine } from './monitor-lines.js';
 
-export interface KernelEvent extends MonitorLine {
+export type TypedChange = RouteChange | NeighborChange | FdbChange | LinkChange;
+
+export interface KernelEvent {
   /** performance.now() when the line arrived. */
   readonly at: number;
+  readonly text: string;
+  /** The line typed, or undefined for one the codec has no type for (addresses, other tables). */
+  readonly change: TypedChange | undefined;
 }
 
 export type KernelListener = (event: KernelEvent) => void;
@@ -30,8 +38,8 @@ export class KernelMonitor {
   /** Starts both monitors and returns once each has reported a canary change (so none is missed later). */
   static async start(): Promise<KernelMonitor> {
     const monitor = new KernelMonitor();
-    monitor.#spawn('ip', ['-4', '-o', 'monitor', 'link', 'address', 'route', 'neigh'], parseIpMonitorLine);
-    monitor.#spawn('bridge', ['monitor', 'fdb'], parseBridgeMonitorLine);
+    monitor.#spawn('ip', ['-4', '-o', '-N', 'monitor', 'label', 'link', 'address', 'route', 'neigh'], parseIpMonitorLine);
+    monitor.#spawn('bridge', ['monitor', 'fdb'], parseFdbLine);
     try {
       await monitor.#canary();
     } catch (err) {
@@ -65,7 +73,7 @@ export class KernelMonitor {
     if (this.#exited) throw new Error(`kernel monitor ${this.#exited} exited; measurements after that are invalid`);
   }
 
-  #spawn(file: string, args: string[], parse: (line: string) => MonitorLine | undefined): void {
+  #spawn(file: string, args: string[], parse: (line: string) => TypedChange | undefined): void {
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
     this.#children.push(child);
     let partial = '';
@@ -74,8 +82,9 @@ export class KernelMonitor {
       const lines = (partial + chunk).split('\n');
       partial = lines.pop() ?? '';
       for (const text of lines) {
-        const line = parse(text);
-        if (line) for (const listener of [...this.#listeners]) listener({ ...line, at });
+        if (text.trim() === '') continue;
+        const event: KernelEvent = { at, text, change: parse(text) };
+        for (const listener of [...this.#listeners]) listener(event);
       }
     });
     child.on('exit', (code, signal) => { this.#exited ??= `\`${file} ${args.join(' ')}\` (${signal ?? code})`; });
@@ -85,8 +94,8 @@ export class KernelMonitor {
   async #canary(): Promise<void> {
     await execa('ip', ['link', 'del', CANARY]).catch(() => undefined);
     const seen = Promise.all([
-      this.waitFor((e) => e.kind === 'neigh' && e.dev === CANARY, 10_000),
-      this.waitFor((e) => e.kind === 'fdb' && e.dev === CANARY, 10_000),
+      this.waitFor((e) => e.change?.kind === 'neighbor' && e.change.device === CANARY, 10_000),
+      this.waitFor((e) => e.change?.kind === 'fdb' && e.change.device === CANARY, 10_000),
     ]);
     // The children need a moment to subscribe: repeat the canary until both saw one.
     const deadline = performance.now() + 10_000;

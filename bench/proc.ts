@@ -4,8 +4,9 @@
  * pass). Children are found through /proc/<pid>/task/<tid>/children, which
  * lists the children of each thread (CONFIG_PROC_CHILDREN).
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
+import { childrenOf } from '../test/helpers/proc.js';
 import { parseProcStat, statusKb } from './proc-stat.js';
 
 const read = (path: string): string | undefined => {
@@ -17,12 +18,8 @@ export function descendants(pid: number): number[] {
   const found: number[] = [];
   const queue = [pid];
   for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-    let tasks: string[] = [];
-    try { tasks = readdirSync(`/proc/${next}/task`); } catch { continue; }
-    for (const tid of tasks) {
-      for (const child of (read(`/proc/${next}/task/${tid}/children`) ?? '').split(/\s+/).filter(Boolean).map(Number)) {
-        if (!found.includes(child)) { found.push(child); queue.push(child); }
-      }
+    for (const child of childrenOf(next)) {
+      if (!found.includes(child.pid)) { found.push(child.pid); queue.push(child.pid); }
     }
   }
   return found;

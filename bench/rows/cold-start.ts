@@ -9,7 +9,7 @@
  *    weftd and its descendants;
  *  - idle CPU over `idleMs` with the default resync: ticks of the whole tree.
  */
-import { type BenchContext, countDeviceChanges, forgetHost, isWeftRoute, onDevice, sleep, weftdArgs } from '../bench-context.js';
+import { type BenchContext, countDeviceChanges, forgetHost, onDevice, sleep, weftRouteAdded, weftdArgs } from '../bench-context.js';
 import { entryCounts } from '../floor.js';
 import { peer } from '../peers.js';
 import { type TreeMemory, treeCpuTicks, treeMemory } from '../proc.js';
@@ -42,14 +42,17 @@ function programmedSeen(ctx: BenchContext): Promise<{ routesAt: number; allAt: n
   for (let i = 1; i <= ctx.peers; i++) {
     const p = peer(i);
     routes.add(p.subnet);
-    others.add(`neigh ${p.vtep}`).add(`fdb ${p.mac} ${p.publicIp}`);
+    others.add(`neighbor ${p.vtep}`).add(`fdb ${p.mac} ${p.publicIp}`);
   }
   let routesAt: number | undefined;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { off(); reject(new Error(`${routes.size} routes and ${others.size} neighbours/FDB entries of ${ctx.peers} peers not seen within ${START_TIMEOUT_MS} ms`)); }, START_TIMEOUT_MS);
     const off = ctx.monitor.on((e) => {
-      if (isWeftRoute(ctx, e) && routes.delete(e.key) && routes.size === 0) routesAt = e.at;
-      else if ((e.kind === 'neigh' || e.kind === 'fdb') && !e.gone && e.dev === ctx.device) others.delete(`${e.kind} ${e.key}`);
+      const dst = weftRouteAdded(ctx, e);
+      if (dst !== undefined && routes.delete(dst) && routes.size === 0) routesAt = e.at;
+      const c = e.change;
+      if (c?.kind === 'neighbor' && !c.deleted && c.mac !== undefined && c.device === ctx.device) others.delete(`neighbor ${c.ip}`);
+      if (c?.kind === 'fdb' && !c.deleted && c.device === ctx.device) others.delete(`fdb ${c.mac} ${c.dst}`);
       if (routesAt === undefined || others.size > 0) return;
       clearTimeout(timer);
       off();

@@ -22,25 +22,39 @@ export interface DriftSamples {
   readonly timeoutMs: number;
 }
 
-function deletion(ctx: BenchContext, kind: DriftKind, p: Peer): { argv: [string, string[]]; key: string } {
+/** The command that deletes peer p's entry of this kind. */
+function deletion(ctx: BenchContext, kind: DriftKind, p: Peer): [string, string[]] {
   switch (kind) {
-    case 'route': return { argv: ['ip', ['route', 'del', p.subnet, 'dev', ctx.device]], key: p.subnet };
-    case 'neigh': return { argv: ['ip', ['neigh', 'del', p.vtep, 'dev', ctx.device]], key: p.vtep };
-    case 'fdb': return { argv: ['bridge', ['fdb', 'del', p.mac, 'dev', ctx.device, 'dst', p.publicIp, 'self']], key: `${p.mac} ${p.publicIp}` };
+    case 'route': return ['ip', ['route', 'del', p.subnet, 'dev', ctx.device]];
+    case 'neigh': return ['ip', ['neigh', 'del', p.vtep, 'dev', ctx.device]];
+    case 'fdb': return ['bridge', ['fdb', 'del', p.mac, 'dev', ctx.device, 'dst', p.publicIp, 'self']];
   }
+}
+
+/**
+ * Whether a monitor event is about peer p's entry of this kind: 'gone',
+ * 'present', or undefined for other events. A deleted permanent neighbour is
+ * first reported FAILED without its lladdr: gone too.
+ */
+function entryState(ctx: BenchContext, kind: DriftKind, p: Peer, e: KernelEvent): 'gone' | 'present' | undefined {
+  const c = e.change;
+  if (c === undefined || c.device !== ctx.device) return undefined;
+  if (kind === 'route' && c.kind === 'route' && c.dst === p.subnet) return c.deleted ? 'gone' : 'present';
+  if (kind === 'neigh' && c.kind === 'neighbor' && c.ip === p.vtep) return c.deleted || c.mac === undefined ? 'gone' : 'present';
+  if (kind === 'fdb' && c.kind === 'fdb' && c.mac === p.mac && c.dst === p.publicIp) return c.deleted ? 'gone' : 'present';
+  return undefined;
 }
 
 /** Deletes one entry; resolves with deletion → back in ms (Infinity on timeout). */
 async function oneDrift(ctx: BenchContext, kind: DriftKind, p: Peer, timeoutMs: number): Promise<number> {
-  const { argv, key } = deletion(ctx, kind, p);
-  const about = (e: KernelEvent): boolean => e.kind === kind && e.key === key && e.dev === ctx.device;
+  const argv = deletion(ctx, kind, p);
   let goneAt: number | undefined;
   const back = new Promise<number>((resolve) => {
     const timer = setTimeout(() => { off(); resolve(Infinity); }, timeoutMs);
     const off = ctx.monitor.on((e) => {
-      if (!about(e)) return;
-      if (e.gone) goneAt ??= e.at;
-      else if (goneAt !== undefined) { clearTimeout(timer); off(); resolve(e.at - goneAt); }
+      const state = entryState(ctx, kind, p, e);
+      if (state === 'gone') goneAt ??= e.at;
+      else if (state === 'present' && goneAt !== undefined) { clearTimeout(timer); off(); resolve(e.at - goneAt); }
     });
   });
   await execa(argv[0], argv[1]);

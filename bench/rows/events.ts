@@ -5,7 +5,7 @@
  * Events are spaced 30–80 ms apart (seeded), so each is a single event.
  */
 import { seededRandom } from '../../test/helpers/prng.js';
-import { type BenchContext, isWeftRoute, ownSubnet, sleep } from '../bench-context.js';
+import { type BenchContext, ownSubnet, sleep, weftRouteAdded } from '../bench-context.js';
 import { leaseValue, peer } from '../peers.js';
 
 export interface EventSamples {
@@ -30,7 +30,7 @@ export async function eventLatencies(ctx: BenchContext, count: number, timeoutMs
     ctx.monitor.assertAlive();
     const p = peer(i);
     if (p.subnet === own) continue;
-    const arrived = ctx.monitor.waitFor((ev) => isWeftRoute(ctx, ev) && ev.key === p.subnet, timeoutMs);
+    const arrived = ctx.monitor.waitFor((ev) => weftRouteAdded(ctx, ev) === p.subnet, timeoutMs);
     const t0 = performance.now();
     await ctx.etcd.put(`${ctx.prefix}/subnets/${p.key}`).value(leaseValue(p, i));
     putMs.push(performance.now() - t0);
