@@ -66,7 +66,7 @@ function details(r: DataPlaneResults): string[] {
   return [
     `- Floor per run: ${list(r.floorsMs, formatMs)}.`,
     `- Cold start per run (launch → last peer route seen / → last of all ${r.peers * 3} entries seen / → /readyz 200 / → weftd's first log line): ${r.cold.map((c) => `${formatMs(c.toAllRoutesMs)} / ${formatMs(c.toAllEntriesMs)} / ${formatMs(c.toReadyMs)} / ${formatMs(c.firstLogMs ?? NaN)}`).join('; ')}.`,
-    `- Restart per run (launch → /readyz 200, polled every ${r.readyzPollMs} ms / → weftd's first log line): ${r.restarts.map((x, i) => `${formatMs(x.toReadyMs)} / ${firstLogs([r.restarts[i]?.firstLogMs])}`).join('; ')}.`
+    `- Restart per run (launch → /readyz 200, asked every ${r.readyzPollMs} ms once the port accepts / → weftd's first log line): ${r.restarts.map((x, i) => `${formatMs(x.toReadyMs)} / ${firstLogs([r.restarts[i]?.firstLogMs])}`).join('; ')}.`
       + (r.restarts.some((x) => x.changes > 0) ? ` Changes seen: ${r.restarts.flatMap((x) => x.examples).slice(0, 3).map((t) => `\`${t}\``).join(', ')}.` : ''),
     `- Memory per run after the first pass settled (weftd VmRSS / VmHWM / descendants' VmRSS): ${r.cold.map((c) => `${mib(c.memory.rssKb)} / ${mib(c.memory.hwmKb)} / ${mib(c.memory.childrenRssKb)}${c.memory.children.length ? ` (${c.memory.children.join(', ')})` : ''}`).join('; ')}.`,
     `- Idle CPU per run (${formatMs(r.cold[0]?.idleMs ?? NaN)} windows, default resync ${r.resyncMs === undefined ? 'unknown' : formatMs(r.resyncMs)}; utime+stime+cutime+cstime of weftd and its descendants): ${list(r.cold.map((c) => c.idleCpuPercent), pctText)}; kernel changes on the device during the windows: ${r.cold.map((c) => c.idleChanges).join(', ')}.`,
