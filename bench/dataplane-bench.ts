@@ -110,7 +110,7 @@ async function measure(ctx: BenchContext, opts: Options): Promise<string> {
     const drift = await driftRepairs(ctx, opts.drift, 15_000);
     progress('drift: done');
     ctx.monitor.assertAlive();
-    return renderDataPlane({ peers: opts.peers, floorsMs, cold, restarts, events, drift, readyzPollMs: READYZ_POLL_MS, resyncMs });
+    return renderDataPlane({ peers: opts.peers, floorsMs, cold, restarts, events, drift, readyzPollMs: READYZ_POLL_MS, resyncMs, monitorLagMs: ctx.monitor.lagMs });
   } finally {
     await (running as Launched | undefined)?.weftd.stop();
   }

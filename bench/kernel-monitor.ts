@@ -1,9 +1,11 @@
 /**
  * The bench's view of the kernel from outside weftd: two long-lived children
- * in the bench's (= the rig host's) network namespace, `ip -4 -o -N monitor
- * label link address route neigh` and `bridge monitor fdb`, each line stamped
- * with performance.now() when it reaches the bench. Both tools flush after
- * every message, so the stamp is the kernel's notification plus one pipe hop.
+ * in the bench's (= the rig host's) network namespace, `ip -4 -o -N -ts
+ * monitor label link address route neigh` and `bridge -timestamp monitor
+ * fdb`. Each change is timed by the timestamp its monitor printed on
+ * receiving it (monitor-timestamps.ts), put on the bench's performance.now()
+ * timeline; when the bench read it is kept too (`arrivedAt`), and the lag
+ * between the two is summarised (lagMs) to show how busy the bench was.
  * Lines are typed by weft's one codec for these formats (core/monitor-lines.ts);
  * the raw text is kept too, for lines it has no type for (`[ADDR]`).
  *
@@ -15,12 +17,15 @@ import { execa } from 'execa';
 import type { FdbChange, LinkChange, NeighborChange, RouteChange } from '../src/core/kernel-change.js';
 import { parseFdbLine, parseIpMonitorLine } from '../src/core/monitor-lines.js';
 import { childEnv } from '../test/helpers/weftd-process.js';
+import { parseBridgeTimestamp, splitIpTimestamp } from './monitor-timestamps.js';
 
 export type TypedChange = RouteChange | NeighborChange | FdbChange | LinkChange;
 
 export interface KernelEvent {
-  /** performance.now() when the line arrived. */
+  /** When the monitor received the change, on the performance.now() timeline. */
   readonly at: number;
+  /** performance.now() when the bench read the line. */
+  readonly arrivedAt: number;
   readonly text: string;
   /** The line typed, or undefined for one the codec has no type for (addresses, other tables). */
   readonly change: TypedChange | undefined;
@@ -28,18 +33,44 @@ export interface KernelEvent {
 
 export type KernelListener = (event: KernelEvent) => void;
 
+/** One stdout line → a change with its monitor timestamp, or undefined for lines that are not one (blank, a timestamp line). */
+type LineReader = (line: string) => { epochMs: number | undefined; text: string; change: TypedChange | undefined } | undefined;
+
+function ipLines(): LineReader {
+  return (line) => {
+    if (line.trim() === '') return undefined;
+    const { epochMs, rest } = splitIpTimestamp(line);
+    return { epochMs, text: rest, change: parseIpMonitorLine(rest) };
+  };
+}
+
+/** bridge prints each message's timestamp on a line of its own, before it. */
+function bridgeLines(): LineReader {
+  let pending: number | undefined;
+  return (line) => {
+    if (line.trim() === '') return undefined;
+    const stamp = parseBridgeTimestamp(line);
+    if (stamp !== undefined) { pending = stamp; return undefined; }
+    const epochMs = pending;
+    pending = undefined;
+    return { epochMs, text: line, change: parseFdbLine(line) };
+  };
+}
+
 const CANARY = 'wbcanary';
 
 export class KernelMonitor {
   readonly #children: ChildProcess[] = [];
   readonly #listeners = new Set<KernelListener>();
+  /** arrivedAt - at of every line, ms. */
+  readonly lagMs: number[] = [];
   #exited: string | undefined;
 
   /** Starts both monitors and returns once each has reported a canary change (so none is missed later). */
   static async start(): Promise<KernelMonitor> {
     const monitor = new KernelMonitor();
-    monitor.#spawn('ip', ['-4', '-o', '-N', 'monitor', 'label', 'link', 'address', 'route', 'neigh'], parseIpMonitorLine);
-    monitor.#spawn('bridge', ['monitor', 'fdb'], parseFdbLine);
+    monitor.#spawn('ip', ['-4', '-o', '-N', '-ts', 'monitor', 'label', 'link', 'address', 'route', 'neigh'], ipLines());
+    monitor.#spawn('bridge', ['-timestamp', 'monitor', 'fdb'], bridgeLines());
     try {
       await monitor.#canary();
     } catch (err) {
@@ -73,17 +104,20 @@ export class KernelMonitor {
     if (this.#exited) throw new Error(`kernel monitor ${this.#exited} exited; measurements after that are invalid`);
   }
 
-  #spawn(file: string, args: string[], parse: (line: string) => TypedChange | undefined): void {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+  #spawn(file: string, args: string[], read: LineReader): void {
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv({ TZ: 'UTC' }) });
     this.#children.push(child);
     let partial = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      const at = performance.now();
+      const arrivedAt = performance.now();
       const lines = (partial + chunk).split('\n');
       partial = lines.pop() ?? '';
-      for (const text of lines) {
-        if (text.trim() === '') continue;
-        const event: KernelEvent = { at, text, change: parse(text) };
+      for (const line of lines) {
+        const read1 = read(line);
+        if (read1 === undefined) continue;
+        const at = read1.epochMs === undefined ? arrivedAt : read1.epochMs - performance.timeOrigin;
+        this.lagMs.push(arrivedAt - at);
+        const event: KernelEvent = { at, arrivedAt, text: read1.text, change: read1.change };
         for (const listener of [...this.#listeners]) listener(event);
       }
     });

@@ -20,6 +20,8 @@ export interface DataPlaneResults {
   readonly readyzPollMs: number;
   /** weftd's default --resync-interval (from its --help), if it states one. */
   readonly resyncMs: number | undefined;
+  /** For every monitor line: when the bench read it minus when the monitor received it, ms. */
+  readonly monitorLagMs: readonly number[];
 }
 
 const status = (ok: boolean): string => (ok ? '**pass**' : '**FAIL**');
@@ -72,6 +74,8 @@ function details(r: DataPlaneResults): string[] {
     `- Idle CPU per run (${formatMs(r.cold[0]?.idleMs ?? NaN)} windows, default resync ${r.resyncMs === undefined ? 'unknown' : formatMs(r.resyncMs)}; utime+stime+cutime+cstime of weftd and its descendants): ${list(r.cold.map((c) => c.idleCpuPercent), pctText)}; kernel changes on the device during the windows: ${r.cold.map((c) => c.idleChanges).join(', ')}.`,
     `- Events: the bench's etcd put round trip p50 ${formatMs(percentile(ev.putMs, 50))}, p99 ${formatMs(percentile(ev.putMs, 99))} (inside the put → route figure); timeout per event ${formatMs(ev.timeoutMs)}.`,
     `- Drift by kind: ${drift.join('; ')}; timeout per sample ${formatMs(r.drift.timeoutMs)}.`,
+    `- Kernel changes are timed by the monitors' own timestamps (\`ip -ts\`, \`bridge -timestamp\`); the bench read them later by p50 ${formatMs(percentile(r.monitorLagMs, 50))}, `
+      + `p99 ${formatMs(percentile(r.monitorLagMs, 99))}, max ${formatMs(maximum(r.monitorLagMs))} (${r.monitorLagMs.length} lines; not part of any figure).`,
   ];
 }
 
