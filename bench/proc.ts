@@ -25,27 +25,49 @@ export function descendants(pid: number): number[] {
   return found;
 }
 
+export interface ChildMemory {
+  /** Its command line (`ip -force -batch -`), shortened. */
+  readonly command: string;
+  readonly rssKb: number;
+}
+
 export interface TreeMemory {
   /** weftd's own VmRSS and VmHWM (peak), kB. */
   readonly rssKb: number;
   readonly hwmKb: number;
-  /** Sum of VmRSS over its live descendants, kB, and their names. */
+  /** Sum of VmRSS over its live descendants, kB, and each of them. */
   readonly childrenRssKb: number;
-  readonly children: readonly string[];
+  readonly children: readonly ChildMemory[];
+  /**
+   * Private memory (smaps_rollup Private_Clean + Private_Dirty, "USS") summed
+   * over weftd and its descendants, kB: what stopping them would free. RSS
+   * also counts pages shared with other processes (Node's code with every
+   * other node process, libc), so summed RSS overstates the tree.
+   */
+  readonly treePrivateKb: number;
+}
+
+function commandLine(pid: number): string {
+  return (read(`/proc/${pid}/cmdline`) ?? '').split('\0').filter(Boolean).join(' ').slice(0, 60) || String(pid);
 }
 
 export function treeMemory(pid: number): TreeMemory {
   const status = read(`/proc/${pid}/status`);
   if (status === undefined) throw new Error(`process ${pid} is gone: no /proc/${pid}/status`);
-  let childrenRssKb = 0;
-  const children: string[] = [];
+  const privateKb = (p: number): number => {
+    const rollup = read(`/proc/${p}/smaps_rollup`) ?? '';
+    return (statusKb(rollup, 'Private_Clean') ?? 0) + (statusKb(rollup, 'Private_Dirty') ?? 0);
+  };
+  let treePrivateKb = privateKb(pid);
+  const children: ChildMemory[] = [];
   for (const child of descendants(pid)) {
     const text = read(`/proc/${child}/status`);
     if (text === undefined) continue;
-    childrenRssKb += statusKb(text, 'VmRSS') ?? 0;
-    children.push(/^Name:\s+(.*)$/m.exec(text)?.[1] ?? String(child));
+    children.push({ command: commandLine(child), rssKb: statusKb(text, 'VmRSS') ?? 0 });
+    treePrivateKb += privateKb(child);
   }
-  return { rssKb: statusKb(status, 'VmRSS') ?? NaN, hwmKb: statusKb(status, 'VmHWM') ?? NaN, childrenRssKb, children };
+  return { rssKb: statusKb(status, 'VmRSS') ?? NaN, hwmKb: statusKb(status, 'VmHWM') ?? NaN,
+    childrenRssKb: children.reduce((sum, c) => sum + c.rssKb, 0), children, treePrivateKb };
 }
 
 /**
