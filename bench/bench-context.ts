@@ -79,4 +79,18 @@ export function countDeviceChanges(ctx: BenchContext): () => { count: number; ex
   return () => { off(); return { count, examples }; };
 }
 
+/** The kernel monitor dropped notifications during a measurement: that sample says nothing; the run is repeated. */
+export class MonitorLostError extends Error {
+  constructor(what: string, reasons: readonly string[]) {
+    super(`kernel monitor lost notifications during ${what}: ${reasons.join('; ')}`);
+    this.name = 'MonitorLostError';
+  }
+}
+
+/** Throws MonitorLostError if the monitor reported a loss since `since` (performance.now()). */
+export function assertNothingLost(ctx: BenchContext, since: number, what: string): void {
+  const reasons = ctx.monitor.lostSince(since);
+  if (reasons.length > 0) throw new MonitorLostError(what, reasons);
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

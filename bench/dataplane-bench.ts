@@ -13,13 +13,13 @@
  * Usage: node dist/bench/dataplane-bench.js [--peers 5000] [--reps 3] [--events 200]
  *          [--drift 20] [--idle-seconds 30] [--etcd http://192.0.2.1:2379]
  */
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { execa } from 'execa';
-import type { BenchContext } from './bench-context.js';
+import { type BenchContext, MonitorLostError } from './bench-context.js';
 import { measureFloor } from './floor.js';
 import { KernelMonitor } from './kernel-monitor.js';
 import { writePeers } from './peers.js';
@@ -73,21 +73,37 @@ async function underlayAddress(): Promise<string> {
   return local;
 }
 
-/** REPS cold starts (each with RSS and idle CPU), then REPS restarts; returns the last weftd, still running. */
-async function startsAndRestarts(ctx: BenchContext, opts: Options, idleMs: number, keep: (l: Launched) => void): Promise<{ cold: ColdStartRun[]; restarts: RestartRun[] }> {
+const RETRIES = 2;
+
+/** `attempt()`, again (up to RETRIES times) when the kernel monitor lost notifications during it; counts the repeats. */
+async function unlessLost<T>(what: string, repeats: string[], attempt: () => Promise<T>): Promise<T> {
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof MonitorLostError) || n >= RETRIES) throw err;
+      repeats.push(what);
+      progress(`${what}: ${err.message}; repeating it`);
+    }
+  }
+}
+
+/** REPS cold starts (each with RSS and idle CPU), then REPS restarts; the last weftd is left running (`keep` tracks it). */
+async function startsAndRestarts(ctx: BenchContext, opts: Options, idleMs: number, keep: (l: Launched) => void, repeats: string[]): Promise<{ cold: ColdStartRun[]; restarts: RestartRun[] }> {
   const cold: ColdStartRun[] = [];
   const restarts: RestartRun[] = [];
   let running: Launched | undefined;
   for (let r = 0; r < opts.reps; r++) {
     await running?.weftd.stop();
-    const c = await coldStart(ctx, idleMs);
+    const c = await unlessLost(`cold start ${r + 1}`, repeats, () => coldStart(ctx, idleMs));
     keep(running = c.launched);
     cold.push(c.run);
     trace(c.launched);
     progress(`cold start ${r + 1}: all routes ${c.run.toAllRoutesMs.toFixed(0)} ms, RSS ${(c.run.memory.rssKb / 1024).toFixed(1)} MiB, idle ${c.run.idleCpuPercent.toFixed(2)} %`);
   }
   for (let r = 0; r < opts.reps && running; r++) {
-    const x = await restart(ctx, running);
+    const before: Launched = running;
+    const x = await unlessLost(`restart ${r + 1}`, repeats, () => restart(ctx, before));
     keep(running = x.launched);
     restarts.push(x.run);
     trace(x.launched);
@@ -104,13 +120,16 @@ async function measure(ctx: BenchContext, opts: Options): Promise<string> {
   const resyncMs = await defaultResyncMs();
   let running: Launched | undefined;
   try {
-    const { cold, restarts } = await startsAndRestarts(ctx, opts, idleWindowMs(opts.idleMs, resyncMs), (l) => { running = l; });
+    const repeats: string[] = [];
+    const { cold, restarts } = await startsAndRestarts(ctx, opts, idleWindowMs(opts.idleMs, resyncMs), (l) => { running = l; }, repeats);
+    const samplesFrom = performance.now();
     const events = await eventLatencies(ctx, opts.events, 10_000);
     progress(`events: ${events.latencies.length} samples`);
     const drift = await driftRepairs(ctx, opts.drift, 15_000);
     progress('drift: done');
     ctx.monitor.assertAlive();
-    return renderDataPlane({ peers: opts.peers, floorsMs, cold, restarts, events, drift, readyzPollMs: READYZ_POLL_MS, resyncMs, monitorLagMs: ctx.monitor.lagMs });
+    return renderDataPlane({ peers: opts.peers, floorsMs, cold, restarts, events, drift, readyzPollMs: READYZ_POLL_MS, resyncMs,
+      monitorLagMs: ctx.monitor.lagMs, repeats, samplesLost: ctx.monitor.lostSince(samplesFrom) });
   } finally {
     await (running as Launched | undefined)?.weftd.stop();
   }
@@ -130,12 +149,13 @@ async function main(): Promise<void> {
   const opts = options();
   const etcd = new Etcd3({ hosts: opts.etcd });
   const subnetFile = join(tmpdir(), `weft-bench-${process.pid}.env`);
+  const monitorDir = mkdtempSync(join(tmpdir(), 'weft-bench-monitor-'));
   let monitor: KernelMonitor | undefined;
   try {
     await etcd.delete().prefix(`${PREFIX}/`);
     await etcd.put(`${PREFIX}/config`).value('{"Network":"10.0.0.0/8","Backend":{"Type":"vxlan"}}');
     await writePeers(etcd, PREFIX, 1, opts.peers);
-    monitor = await KernelMonitor.start();
+    monitor = await KernelMonitor.start(monitorDir);
     const ctx: BenchContext = { etcd, etcdEndpoint: opts.etcd, prefix: PREFIX, peers: opts.peers, monitor, device: 'weft.1',
       nodeName: 'benchhost', subnetFile, healthPort: await freePort(), clockTicks: await clockTicksPerSecond() };
     process.stdout.write(await measure(ctx, opts));
@@ -145,6 +165,7 @@ async function main(): Promise<void> {
     await etcd.delete().prefix(`${PREFIX}/`).catch(() => undefined);
     etcd.close();
     rmSync(subnetFile, { force: true });
+    rmSync(monitorDir, { recursive: true, force: true });
   }
 }
 

@@ -2,12 +2,15 @@
  * The bench's view of the kernel from outside weftd: two long-lived children
  * in the bench's (= the rig host's) network namespace, `ip -4 -o -N -ts
  * monitor label link address route neigh` and `bridge -timestamp monitor
- * fdb`. Each change is timed by the timestamp its monitor printed on
- * receiving it (monitor-timestamps.ts), put on the bench's performance.now()
- * timeline; when the bench read it is kept too (`arrivedAt`), and the lag
- * between the two is summarised (lagMs) to show how busy the bench was.
- * Lines are typed by weft's one codec for these formats (core/monitor-lines.ts);
- * the raw text is kept too, for lines it has no type for (`[ADDR]`).
+ * fdb`, writing to files the bench polls (line-file.ts: a pipe the bench is
+ * slow to drain makes the kernel drop notifications). Each change is timed
+ * by the timestamp its monitor printed on receiving it (monitor-timestamps.ts),
+ * put on the bench's performance.now() timeline; the bench's reading lag is
+ * kept (lagMs) to show how busy it was. Lines are typed by weft's one codec
+ * for these formats (core/monitor-lines.ts); the raw text is kept too, for
+ * lines it has no type for (`[ADDR]`). A monitor that reports dropped
+ * notifications on stderr is recorded in `losses`: figures from that window
+ * are not trustworthy, and the rows check it.
  *
  * `-4` keeps the AF_BRIDGE neighbour messages (the FDB, printed again in a
  * different shape) out of `ip monitor`; `bridge monitor fdb` reports them.
@@ -15,8 +18,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { execa } from 'execa';
 import type { FdbChange, LinkChange, NeighborChange, RouteChange } from '../src/core/kernel-change.js';
-import { parseFdbLine, parseIpMonitorLine } from '../src/core/monitor-lines.js';
+import { parseFdbLine, parseIpMonitorLine, parseMonitorStderr } from '../src/core/monitor-lines.js';
 import { childEnv } from '../test/helpers/weftd-process.js';
+import { LineFile } from './line-file.js';
 import { parseBridgeTimestamp, splitIpTimestamp } from './monitor-timestamps.js';
 
 export type TypedChange = RouteChange | NeighborChange | FdbChange | LinkChange;
@@ -24,8 +28,6 @@ export type TypedChange = RouteChange | NeighborChange | FdbChange | LinkChange;
 export interface KernelEvent {
   /** When the monitor received the change, on the performance.now() timeline. */
   readonly at: number;
-  /** performance.now() when the bench read the line. */
-  readonly arrivedAt: number;
   readonly text: string;
   /** The line typed, or undefined for one the codec has no type for (addresses, other tables). */
   readonly change: TypedChange | undefined;
@@ -58,19 +60,30 @@ function bridgeLines(): LineReader {
 }
 
 const CANARY = 'wbcanary';
+const POLL_MS = 10;
+
+interface Source { readonly file: LineFile; readonly read: LineReader }
 
 export class KernelMonitor {
   readonly #children: ChildProcess[] = [];
+  readonly #sources: Source[] = [];
   readonly #listeners = new Set<KernelListener>();
-  /** arrivedAt - at of every line, ms. */
+  readonly #timer: NodeJS.Timeout;
+  /** When the bench read each line minus when the monitor received it, ms. */
   readonly lagMs: number[] = [];
+  /** Dropped notifications reported by a monitor (performance.now(), reason). */
+  readonly losses: { at: number; reason: string }[] = [];
   #exited: string | undefined;
 
-  /** Starts both monitors and returns once each has reported a canary change (so none is missed later). */
-  static async start(): Promise<KernelMonitor> {
+  private constructor() {
+    this.#timer = setInterval(() => this.#drain(), POLL_MS);
+  }
+
+  /** Starts both monitors, writing to files in `dir`; returns once each has reported a canary change. */
+  static async start(dir: string): Promise<KernelMonitor> {
     const monitor = new KernelMonitor();
-    monitor.#spawn('ip', ['-4', '-o', '-N', '-ts', 'monitor', 'label', 'link', 'address', 'route', 'neigh'], ipLines());
-    monitor.#spawn('bridge', ['-timestamp', 'monitor', 'fdb'], bridgeLines());
+    monitor.#spawn('ip', ['-4', '-o', '-N', '-ts', 'monitor', 'label', 'link', 'address', 'route', 'neigh'], `${dir}/ip-monitor.txt`, ipLines());
+    monitor.#spawn('bridge', ['-timestamp', 'monitor', 'fdb'], `${dir}/bridge-monitor.txt`, bridgeLines());
     try {
       await monitor.#canary();
     } catch (err) {
@@ -94,9 +107,16 @@ export class KernelMonitor {
     });
   }
 
-  /** Ends both children (by their PIDs). */
+  /** Reasons of the losses reported at or after `since` (performance.now()). */
+  lostSince(since: number): string[] {
+    return this.losses.filter((l) => l.at >= since).map((l) => l.reason);
+  }
+
+  /** Ends both children (by their PIDs) and the polling. */
   stop(): void {
+    clearInterval(this.#timer);
     for (const child of this.#children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    for (const source of this.#sources) source.file.close();
   }
 
   /** Throws if a monitor died: every later figure would be wrong. */
@@ -104,24 +124,34 @@ export class KernelMonitor {
     if (this.#exited) throw new Error(`kernel monitor ${this.#exited} exited; measurements after that are invalid`);
   }
 
-  #spawn(file: string, args: string[], read: LineReader): void {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv({ TZ: 'UTC' }) });
+  #spawn(file: string, args: string[], path: string, read: LineReader): void {
+    const out = new LineFile(path);
+    const child = spawn(file, args, { stdio: ['ignore', out.writeFd, 'pipe'], env: childEnv({ TZ: 'UTC' }) });
     this.#children.push(child);
-    let partial = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      const arrivedAt = performance.now();
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        const read1 = read(line);
-        if (read1 === undefined) continue;
-        const at = read1.epochMs === undefined ? arrivedAt : read1.epochMs - performance.timeOrigin;
-        this.lagMs.push(arrivedAt - at);
-        const event: KernelEvent = { at, arrivedAt, text: read1.text, change: read1.change };
-        for (const listener of [...this.#listeners]) listener(event);
+    this.#sources.push({ file: out, read });
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+      for (const line of text.split('\n')) {
+        const lost = parseMonitorStderr(line);
+        if (lost) this.losses.push({ at: performance.now(), reason: `${file}: ${lost.reason}` });
       }
     });
     child.on('exit', (code, signal) => { this.#exited ??= `\`${file} ${args.join(' ')}\` (${signal ?? code})`; });
+  }
+
+  #drain(): void {
+    for (const { file, read } of this.#sources) {
+      const lines = file.readLines();
+      if (lines.length === 0) continue;
+      const arrivedAt = performance.now();
+      for (const line of lines) {
+        const parsed = read(line);
+        if (parsed === undefined) continue;
+        const at = parsed.epochMs === undefined ? arrivedAt : parsed.epochMs - performance.timeOrigin;
+        this.lagMs.push(arrivedAt - at);
+        const event: KernelEvent = { at, text: parsed.text, change: parsed.change };
+        for (const listener of [...this.#listeners]) listener(event);
+      }
+    }
   }
 
   /** A neighbour and an FDB entry on a throwaway device: both monitors must see them. */

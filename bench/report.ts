@@ -22,6 +22,10 @@ export interface DataPlaneResults {
   readonly resyncMs: number | undefined;
   /** For every monitor line: when the bench read it minus when the monitor received it, ms. */
   readonly monitorLagMs: readonly number[];
+  /** Runs repeated because the monitor dropped notifications during them. */
+  readonly repeats: readonly string[];
+  /** Drops the monitor reported during the event and drift samples (those samples may show as timeouts). */
+  readonly samplesLost: readonly string[];
 }
 
 const status = (ok: boolean): string => (ok ? '**pass**' : '**FAIL**');
@@ -77,6 +81,8 @@ function details(r: DataPlaneResults): string[] {
     `- Drift by kind: ${drift.join('; ')}; timeout per sample ${formatMs(r.drift.timeoutMs)}.`,
     `- Kernel changes are timed by the monitors' own timestamps (\`ip -ts\`, \`bridge -timestamp\`); the bench read them later by p50 ${formatMs(percentile(r.monitorLagMs, 50))}, `
       + `p99 ${formatMs(percentile(r.monitorLagMs, 99))}, max ${formatMs(maximum(r.monitorLagMs))} (${r.monitorLagMs.length} lines; not part of any figure).`,
+    `- Monitor drops (ENOBUFS): ${r.repeats.length === 0 ? 'no run repeated' : `repeated ${r.repeats.join(', ')}`}; `
+      + `${r.samplesLost.length === 0 ? 'none during the event and drift samples' : `during the event and drift samples: ${r.samplesLost.join('; ')}`}.`,
   ];
 }
 

@@ -9,7 +9,7 @@
  *    weftd and its descendants;
  *  - idle CPU over `idleMs` with the default resync: ticks of the whole tree.
  */
-import { type BenchContext, countDeviceChanges, forgetHost, onDevice, sleep, weftRouteAdded, weftdArgs } from '../bench-context.js';
+import { type BenchContext, assertNothingLost, countDeviceChanges, forgetHost, onDevice, sleep, weftRouteAdded, weftdArgs } from '../bench-context.js';
 import { entryCounts } from '../floor.js';
 import { peer } from '../peers.js';
 import { type TreeMemory, treeCpuTicks, treeMemory } from '../proc.js';
@@ -86,7 +86,12 @@ export async function coldStart(ctx: BenchContext, idleMs: number): Promise<{ ru
   const programmed = programmedSeen(ctx);
   const launched = launchWeftd(weftdArgs(ctx));
   try {
-    const seen = await whileRunning(launched, programmed, 'the cold start');
+    const seen = await whileRunning(launched, programmed, 'the cold start').catch(async (err: unknown) => {
+      assertNothingLost(ctx, launched.at, 'the cold start');
+      const c = await entryCounts(ctx.device).catch(() => undefined);
+      throw new Error(`${err instanceof Error ? err.message : String(err)}; the kernel holds ${c ? `${c.routes}/${c.neighbours}/${c.fdb} routes/neighbours/FDB entries` : 'no device'}`);
+    });
+    assertNothingLost(ctx, launched.at, 'the cold start');
     const readyAt = await waitReady(launched, ctx.healthPort, 20, START_TIMEOUT_MS);
     const c = await entryCounts(ctx.device);
     if (c.routes !== ctx.peers || c.neighbours !== ctx.peers || c.fdb !== ctx.peers) {
@@ -96,6 +101,7 @@ export async function coldStart(ctx: BenchContext, idleMs: number): Promise<{ ru
     await settle(ctx, 2000, 20_000);
     const memory = treeMemory(launched.pid);
     const idle = await idleCpu(ctx, launched.pid, idleMs);
+    assertNothingLost(ctx, launched.at, 'the cold start and its idle window');
     const firstLog = firstLogEpoch(launched);
     return {
       launched,

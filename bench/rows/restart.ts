@@ -3,9 +3,10 @@
  * with nothing changed (same etcd, same subnet.env, the device and entries
  * as it left them). Wall clock from the new launch until /readyz answers 200,
  * polled every few ms; and every kernel change the monitor sees on the
- * device from the stop until 1 s after ready (must be 0).
+ * device from the stop until 1 s after ready (must be 0). A monitor that
+ * dropped notifications meanwhile invalidates the count (MonitorLostError).
  */
-import { type BenchContext, countDeviceChanges, weftdArgs, sleep } from '../bench-context.js';
+import { type BenchContext, assertNothingLost, countDeviceChanges, sleep, weftdArgs } from '../bench-context.js';
 import { type Launched, firstLogEpoch, launchWeftd, waitReady } from '../weftd-launch.js';
 
 export interface RestartRun {
@@ -20,12 +21,14 @@ const AFTER_READY_MS = 1000;
 
 export async function restart(ctx: BenchContext, running: Launched): Promise<{ run: RestartRun; launched: Launched }> {
   const changes = countDeviceChanges(ctx);
+  const stoppedAt = performance.now();
   await running.weftd.stop();
   const launched = launchWeftd(weftdArgs(ctx));
   try {
     const readyAt = await waitReady(launched, ctx.healthPort, READYZ_POLL_MS, 60_000);
     await sleep(AFTER_READY_MS);
     const seen = changes();
+    assertNothingLost(ctx, stoppedAt, 'the restart');
     const firstLog = firstLogEpoch(launched);
     return {
       launched,
