@@ -4,8 +4,8 @@
  * `ip netns exec <prefix>-h1`), next to etcd on the rig's underlay, and
  * refuses to run in the root namespace (it creates and deletes devices).
  *
- * One run: n peer leases in etcd; the floor REPS times; REPS cold starts (each
- * also gives RSS and an idle-CPU window); REPS restarts with nothing changed;
+ * One run: n peer leases in etcd; REPS times the floor followed by a cold
+ * start (which also gives RSS and an idle-CPU window); REPS restarts with nothing changed;
  * then, on the last weftd, the event and drift samples. The kernel monitor
  * (`ip monitor` + `bridge monitor`) runs from before the first launch to the end.
  * Prints the markdown for docs/benchmarks.md (report.ts).
@@ -88,18 +88,26 @@ async function unlessLost<T>(what: string, repeats: string[], attempt: () => Pro
   }
 }
 
-/** REPS cold starts (each with RSS and idle CPU), then REPS restarts; the last weftd is left running (`keep` tracks it). */
-async function startsAndRestarts(ctx: BenchContext, opts: Options, idleMs: number, keep: (l: Launched) => void, repeats: string[]): Promise<{ cold: ColdStartRun[]; restarts: RestartRun[] }> {
+/**
+ * REPS times: the floor, then a cold start (with RSS and idle CPU) right
+ * after it, so each ratio compares runs a few seconds apart on a machine
+ * whose load drifts; then REPS restarts. The last weftd is left running
+ * (`keep` tracks it).
+ */
+async function startsAndRestarts(ctx: BenchContext, opts: Options, idleMs: number, keep: (l: Launched) => void, repeats: string[]): Promise<{ floorsMs: number[]; cold: ColdStartRun[]; restarts: RestartRun[] }> {
+  const local = await underlayAddress();
+  const floorsMs: number[] = [];
   const cold: ColdStartRun[] = [];
   const restarts: RestartRun[] = [];
   let running: Launched | undefined;
   for (let r = 0; r < opts.reps; r++) {
     await running?.weftd.stop();
+    floorsMs.push(await measureFloor(opts.peers, local));
     const c = await unlessLost(`cold start ${r + 1}`, repeats, () => coldStart(ctx, idleMs));
     keep(running = c.launched);
     cold.push(c.run);
     trace(c.launched);
-    progress(`cold start ${r + 1}: all routes ${c.run.toAllRoutesMs.toFixed(0)} ms, RSS ${(c.run.memory.rssKb / 1024).toFixed(1)} MiB, idle ${c.run.idleCpuPercent.toFixed(2)} %`);
+    progress(`floor ${r + 1}: ${floorsMs[r]?.toFixed(0)} ms; cold start ${r + 1}: all routes ${c.run.toAllRoutesMs.toFixed(0)} ms, RSS ${(c.run.memory.rssKb / 1024).toFixed(1)} MiB, idle ${c.run.idleCpuPercent.toFixed(2)} %`);
   }
   for (let r = 0; r < opts.reps && running; r++) {
     const before: Launched = running;
@@ -109,19 +117,15 @@ async function startsAndRestarts(ctx: BenchContext, opts: Options, idleMs: numbe
     trace(x.launched);
     progress(`restart ${r + 1}: ready ${x.run.toReadyMs.toFixed(0)} ms, ${x.run.changes} kernel changes`);
   }
-  return { cold, restarts };
+  return { floorsMs, cold, restarts };
 }
 
 async function measure(ctx: BenchContext, opts: Options): Promise<string> {
-  const local = await underlayAddress();
-  const floorsMs: number[] = [];
-  for (let r = 0; r < opts.reps; r++) floorsMs.push(await measureFloor(opts.peers, local));
-  progress(`floor: ${floorsMs.map((x) => x.toFixed(0)).join(', ')} ms`);
   const resyncMs = await defaultResyncMs();
   let running: Launched | undefined;
   try {
     const repeats: string[] = [];
-    const { cold, restarts } = await startsAndRestarts(ctx, opts, idleWindowMs(opts.idleMs, resyncMs), (l) => { running = l; }, repeats);
+    const { floorsMs, cold, restarts } = await startsAndRestarts(ctx, opts, idleWindowMs(opts.idleMs, resyncMs), (l) => { running = l; }, repeats);
     const samplesFrom = performance.now();
     const events = await eventLatencies(ctx, opts.events, 10_000);
     progress(`events: ${events.latencies.length} samples`);
