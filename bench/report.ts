@@ -76,6 +76,7 @@ function details(r: DataPlaneResults): string[] {
       + (r.restarts.some((x) => x.changes > 0) ? ` Changes seen: ${r.restarts.flatMap((x) => x.examples).slice(0, 3).map((t) => `\`${t}\``).join(', ')}.` : ''),
     `- Memory per run after the first pass settled (weftd VmRSS / VmHWM / descendants' VmRSS / private memory (USS) of weftd and descendants): ${r.cold.map((c) => `${mib(c.memory.rssKb)} / ${mib(c.memory.hwmKb)} / ${mib(c.memory.childrenRssKb)} / ${mib(c.memory.treePrivateKb)}`).join('; ')}.`,
     `- Descendants in the last run: ${r.cold.at(-1)?.memory.children.map((c) => `\`${c.command}\` ${mib(c.rssKb)}`).join(', ') || 'none'}.`,
+    `- After the idle window (its resyncs): weftd VmRSS / descendants' VmRSS per run: ${r.cold.map((c) => `${mib(c.memoryAfterIdle.rssKb)} / ${mib(c.memoryAfterIdle.childrenRssKb)}`).join('; ')}.`,
     `- Idle CPU per run (${formatMs(r.cold[0]?.idleMs ?? NaN)} windows, default resync ${r.resyncMs === undefined ? 'unknown' : formatMs(r.resyncMs)}; utime+stime+cutime+cstime of weftd and its descendants): ${list(r.cold.map((c) => c.idleCpuPercent), pctText)}; kernel changes on the device during the windows: ${r.cold.map((c) => c.idleChanges).join(', ')}.`,
     `- Events: the bench's etcd put round trip p50 ${formatMs(percentile(ev.putMs, 50))}, p99 ${formatMs(percentile(ev.putMs, 99))} (inside the put → route figure); timeout per event ${formatMs(ev.timeoutMs)}.`,
     `- Drift by kind: ${drift.join('; ')}; timeout per sample ${formatMs(r.drift.timeoutMs)}.`,

@@ -23,6 +23,8 @@ export interface ColdStartRun {
   /** weftd's first log line after the launch (its own clock), if any. */
   readonly firstLogMs: number | undefined;
   readonly memory: TreeMemory;
+  /** The same at the end of the idle window (after its resyncs): growth here is memory kept per pass. */
+  readonly memoryAfterIdle: TreeMemory;
   readonly idleCpuPercent: number;
   readonly idleMs: number;
   /** Kernel changes on the device during the idle window (expected 0). */
@@ -102,11 +104,12 @@ export async function coldStart(ctx: BenchContext, idleMs: number): Promise<{ ru
     const memory = treeMemory(launched.pid);
     const idle = await idleCpu(ctx, launched.pid, idleMs);
     assertNothingLost(ctx, launched.at, 'the cold start and its idle window');
+    const memoryAfterIdle = treeMemory(launched.pid);
     const firstLog = firstLogEpoch(launched);
     return {
       launched,
       run: { toAllRoutesMs: seen.routesAt - launched.at, toAllEntriesMs: seen.allAt - launched.at, toReadyMs: readyAt - launched.at, firstLogMs: firstLog === undefined ? undefined : firstLog - launched.epochMs,
-        memory, idleCpuPercent: idle.percent, idleMs, idleChanges: idle.changes },
+        memory, memoryAfterIdle, idleCpuPercent: idle.percent, idleMs, idleChanges: idle.changes },
     };
   } catch (err) {
     await launched.weftd.stop();
