@@ -1,168 +1,179 @@
 /**
- * Data-plane benchmark. Runs INSIDE a rig host namespace (scripts/bench.sh
- * does that), next to etcd on the rig's underlay. For N peers it measures:
- *  - floor: the same 3N entries applied by one `ip -batch` + one `bridge -batch`;
- *  - cold start: weftd start → all 3N entries programmed (its first full pass);
- *  - restart with nothing changed: time to converge, and it must change nothing;
- *  - (largest N) one lease added → its route in the kernel, p50/p99 over many events;
- *  - (largest N) weftd RSS.
- * Prints a markdown table with ratios against the floor.
+ * Data-plane benchmark: every row of issue 9's table, measured from outside
+ * weftd. Runs INSIDE a rig host namespace (scripts/bench.sh starts it with
+ * `ip netns exec <prefix>-h1`), next to etcd on the rig's underlay, and
+ * refuses to run in the root namespace (it creates and deletes devices).
+ *
+ * One run: n peer leases in etcd; REPS times the floor followed by a cold
+ * start (which also gives RSS and an idle-CPU window); REPS restarts with nothing changed;
+ * then, on the last weftd, the event and drift samples. The kernel monitor
+ * (`ip monitor` + `bridge monitor`) runs from before the first launch to the end.
+ * Prints the markdown for docs/benchmarks.md (report.ts).
+ *
+ * Usage: node dist/bench/dataplane-bench.js [--peers 5000] [--reps 3] [--events 200]
+ *          [--drift 20] [--idle-seconds 30] [--etcd http://192.0.2.1:2379]
  */
-import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { execa } from 'execa';
-import { type LogLine, WEFTD_BIN, childEnv, startWeftd, type WeftdProcess } from '../test/helpers/weftd-process.js';
+import { type BenchContext, MonitorLostError } from './bench-context.js';
+import { measureFloor } from './floor.js';
+import { KernelMonitor } from './kernel-monitor.js';
+import { writePeers } from './peers.js';
+import { clockTicksPerSecond } from './proc.js';
+import { renderDataPlane } from './report.js';
+import { type ColdStartRun, coldStart } from './rows/cold-start.js';
+import { driftRepairs } from './rows/drift.js';
+import { eventLatencies } from './rows/events.js';
+import { READYZ_POLL_MS, type RestartRun, restart } from './rows/restart.js';
+import { defaultResyncMs, freePort, idleWindowMs, type Launched, logTimeline } from './weftd-launch.js';
 
-const { values } = parseArgs({ options: {
-  etcd: { type: 'string', default: 'http://192.0.2.1:2379' }, sizes: { type: 'string', default: '1000,5000' },
-  events: { type: 'string', default: '100' }, reps: { type: 'string', default: '3' },
-} });
-const sizes = (values.sizes ?? '').split(',').map(Number);
-const EVENTS = Number(values.events);
-const REPS = Number(values.reps);
 const PREFIX = '/weft/network';
-const etcd = new Etcd3({ hosts: values.etcd ?? '' });
-void WEFTD_BIN;
 
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)] ?? NaN; };
-const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN; };
-const ms = (x: number): string => `${x.toFixed(1)} ms`;
-
-function peer(i: number): { key: string; subnet: string; vtep: string; mac: string; ip: string } {
-  const a = 1 + (i >> 8), b = i & 255;
-  const mac = `02:be:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}:01`;
-  return { key: `10.${a}.${b}.0-24`, subnet: `10.${a}.${b}.0/24`, vtep: `10.${a}.${b}.0`, mac, ip: `198.18.${(i >> 8) & 255}.${i & 255}` };
+interface Options {
+  readonly etcd: string;
+  readonly peers: number;
+  readonly reps: number;
+  readonly events: number;
+  readonly drift: number;
+  readonly idleMs: number;
 }
 
-function leaseValue(p: ReturnType<typeof peer>, i: number): string {
-  return JSON.stringify({ PublicIP: p.ip, PublicIPv6: null, BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: p.mac }, NodeName: `peer${i}` });
+function options(): Options {
+  const { values } = parseArgs({ options: {
+    etcd: { type: 'string', default: 'http://192.0.2.1:2379' }, peers: { type: 'string', default: '5000' },
+    reps: { type: 'string', default: '3' }, events: { type: 'string', default: '200' }, drift: { type: 'string', default: '20' },
+    'idle-seconds': { type: 'string', default: '30' },
+  } });
+  const whole = (name: string, text: string | undefined): number => {
+    if (!/^\d+$/.test(text ?? '') || Number(text) < 1) throw new Error(`--${name} must be a positive whole number, got ${JSON.stringify(text)}`);
+    return Number(text);
+  };
+  return { etcd: values.etcd ?? '', peers: whole('peers', values.peers), reps: whole('reps', values.reps), events: whole('events', values.events),
+    drift: whole('drift', values.drift), idleMs: whole('idle-seconds', values['idle-seconds']) * 1000 };
 }
 
-async function writePeers(from: number, to: number): Promise<void> {
-  for (let start = from; start <= to; start += 100) {
-    const ops = [];
-    for (let i = start; i <= Math.min(to, start + 99); i++) { const p = peer(i); ops.push(etcd.put(`${PREFIX}/subnets/${p.key}`).value(leaseValue(p, i))); }
-    await etcd.if(`${PREFIX}/config`, 'Create', '>', 0).then(...ops).commit();
+/**
+ * The bench deletes and creates devices: never in the machine's own namespace.
+ * `ip netns identify` names the namespace we are in only if it is a named one
+ * (`ip netns add`), which the root namespace is not.
+ */
+async function refuseRootNamespace(): Promise<void> {
+  const name = (await execa('ip', ['netns', 'identify', String(process.pid)])).stdout.trim();
+  if (name === '') throw new Error('dataplane-bench must run inside a rig host namespace (scripts/bench.sh does that), not in the root network namespace');
+}
+
+async function underlayAddress(): Promise<string> {
+  const links = JSON.parse((await execa('ip', ['-j', '-4', 'addr', 'show', 'dev', 'eth0'])).stdout) as { addr_info: { local: string }[] }[];
+  const local = links[0]?.addr_info[0]?.local;
+  if (!local) throw new Error('eth0 has no IPv4 address: not a rig host namespace?');
+  return local;
+}
+
+const RETRIES = 2;
+
+/** `attempt()`, again (up to RETRIES times) when the kernel monitor lost notifications during it; counts the repeats. */
+async function unlessLost<T>(what: string, repeats: string[], attempt: () => Promise<T>): Promise<T> {
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof MonitorLostError) || n >= RETRIES) throw err;
+      repeats.push(what);
+      progress(`${what}: ${err.message}; repeating it`);
+    }
   }
 }
 
-async function counts(dev: string): Promise<[number, number, number]> {
-  const j = async (cmd: string, args: string[]) => (JSON.parse((await execa(cmd, ['-j', ...args])).stdout || '[]') as unknown[]).length;
-  return [await j('ip', ['route', 'show', 'dev', dev]), await j('ip', ['neigh', 'show', 'dev', dev]), await j('bridge', ['fdb', 'show', 'dev', dev])];
-}
-
-async function floor(n: number, local: string): Promise<number> {
-  const dev = 'weftfloor';
-  await execa('ip', ['link', 'del', dev]).catch(() => undefined);
-  await execa('ip', ['link', 'add', dev, 'type', 'vxlan', 'id', '99', 'dev', 'eth0', 'local', local, 'dstport', '8499', 'nolearning']);
-  await execa('ip', ['link', 'set', dev, 'up']);
-  let ipText = '', brText = '';
-  for (let i = 1; i <= n; i++) {
-    const p = peer(i);
-    brText += `fdb replace ${p.mac} dev ${dev} dst ${p.ip} self permanent\n`;
-    ipText += `neigh replace ${p.vtep} lladdr ${p.mac} dev ${dev} nud permanent\nroute replace ${p.subnet} via ${p.vtep} dev ${dev} onlink\n`;
+/**
+ * REPS times: the floor, then a cold start (with RSS and idle CPU) right
+ * after it, so each ratio compares runs a few seconds apart on a machine
+ * whose load drifts; then REPS restarts. The last weftd is left running
+ * (`keep` tracks it).
+ */
+async function startsAndRestarts(ctx: BenchContext, opts: Options, idleMs: number, keep: (l: Launched) => void, repeats: string[]): Promise<{ floorsMs: number[]; cold: ColdStartRun[]; restarts: RestartRun[] }> {
+  const local = await underlayAddress();
+  const floorsMs: number[] = [];
+  const cold: ColdStartRun[] = [];
+  const restarts: RestartRun[] = [];
+  let running: Launched | undefined;
+  for (let r = 0; r < opts.reps; r++) {
+    await running?.weftd.stop();
+    floorsMs.push(await measureFloor(opts.peers, local));
+    const c = await unlessLost(`cold start ${r + 1}`, repeats, () => coldStart(ctx, idleMs));
+    keep(running = c.launched);
+    cold.push(c.run);
+    trace(c.launched);
+    progress(`floor ${r + 1}: ${floorsMs[r]?.toFixed(0)} ms; cold start ${r + 1}: all routes ${c.run.toAllRoutesMs.toFixed(0)} ms, RSS ${(c.run.memory.rssKb / 1024).toFixed(1)} MiB, idle ${c.run.idleCpuPercent.toFixed(2)} %`);
   }
-  const t0 = performance.now();
-  await execa('bridge', ['-force', '-batch', '-'], { input: brText });
-  await execa('ip', ['-force', '-batch', '-'], { input: ipText });
-  const took = performance.now() - t0;
-  const c = await counts(dev);
-  await execa('ip', ['link', 'del', dev]);
-  if (c.some((x) => x !== n)) throw new Error(`floor programmed ${c.join('/')} instead of ${n}`);
-  return took;
+  for (let r = 0; r < opts.reps && running; r++) {
+    const before: Launched = running;
+    const x = await unlessLost(`restart ${r + 1}`, repeats, () => restart(ctx, before));
+    keep(running = x.launched);
+    restarts.push(x.run);
+    trace(x.launched);
+    progress(`restart ${r + 1}: ready ${x.run.toReadyMs.toFixed(0)} ms, ${x.run.changes} kernel changes`);
+  }
+  return { floorsMs, cold, restarts };
 }
 
-function weftd(subnetFile: string): WeftdProcess {
-  return startWeftd(['--etcd-endpoints', values.etcd ?? '', '--node-name', 'benchhost', '--iface', 'eth0', '--subnet-file', subnetFile, '--resync-interval', '30s']);
+async function measure(ctx: BenchContext, opts: Options): Promise<string> {
+  const resyncMs = await defaultResyncMs();
+  let running: Launched | undefined;
+  try {
+    const repeats: string[] = [];
+    const { floorsMs, cold, restarts } = await startsAndRestarts(ctx, opts, idleWindowMs(opts.idleMs, resyncMs), (l) => { running = l; }, repeats);
+    const samplesFrom = performance.now();
+    const events = await eventLatencies(ctx, opts.events, 10_000);
+    progress(`events: ${events.latencies.length} samples`);
+    const drift = await driftRepairs(ctx, opts.drift, 15_000);
+    progress('drift: done');
+    ctx.monitor.assertAlive();
+    return renderDataPlane({ peers: opts.peers, floorsMs, cold, restarts, events, drift, readyzPollMs: READYZ_POLL_MS, resyncMs,
+      monitorLagMs: ctx.monitor.lagMs, repeats, samplesLost: ctx.monitor.lostSince(samplesFrom) });
+  } finally {
+    await (running as Launched | undefined)?.weftd.stop();
+  }
 }
 
-const ready = (p: WeftdProcess): Promise<LogLine> => p.waitForLog((l) => l.msg === 'first reconcile pass done; ready', 120_000, 'first pass');
+function progress(text: string): void {
+  process.stderr.write(`dataplane-bench: ${text}\n`);
+}
+
+/** BENCH_TRACE=1: weftd's own log timeline for each launch, on stderr (not in the report). */
+function trace(launched: Launched): void {
+  if (process.env['BENCH_TRACE'] === '1') process.stderr.write(`${logTimeline(launched)}\n`);
+}
 
 async function main(): Promise<void> {
-  const local = JSON.parse((await execa('ip', ['-j', '-4', 'addr', 'show', 'dev', 'eth0'])).stdout)[0].addr_info[0].local as string;
+  await refuseRootNamespace();
+  const opts = options();
+  const etcd = new Etcd3({ hosts: opts.etcd });
   const subnetFile = join(tmpdir(), `weft-bench-${process.pid}.env`);
-  const rows: string[] = [];
-  const notes: string[] = [];
-  for (const n of sizes) {
+  const monitorDir = mkdtempSync(join(tmpdir(), 'weft-bench-monitor-'));
+  let monitor: KernelMonitor | undefined;
+  try {
     await etcd.delete().prefix(`${PREFIX}/`);
-    await execa('ip', ['link', 'del', 'weft.1']).catch(() => undefined);
-    rmSync(subnetFile, { force: true });
     await etcd.put(`${PREFIX}/config`).value('{"Network":"10.0.0.0/8","Backend":{"Type":"vxlan"}}');
-    await writePeers(1, n);
-    const floors: number[] = [];
-    for (let r = 0; r < REPS; r++) floors.push(await floor(n, local));
-    const f = median(floors);
-
-    const t0 = performance.now();
-    let d = weftd(subnetFile);
-    const first = await ready(d);
-    const coldWall = performance.now() - t0;
-    const c = await counts('weft.1');
-    if (c.some((x) => x !== n)) throw new Error(`weftd programmed ${c.join('/')} entries, wanted ${n} each`);
-    await d.stop();
-    const restarts: { pass: number; wall: number; changes: number }[] = [];
-    for (let r = 0; r < REPS; r++) {
-      const s0 = performance.now();
-      d = weftd(subnetFile);
-      const again = await ready(d);
-      restarts.push({ pass: Number(again.passMs), wall: performance.now() - s0, changes: Number(again.changes) });
-      if (r < REPS - 1) await d.stop();
-    }
-    const restartPass = median(restarts.map((x) => x.pass));
-    const changed = Math.max(...restarts.map((x) => x.changes));
-    rows.push(`| ${n} | ${ms(f)} | ${ms(Number(first.passMs))} | ${(Number(first.passMs) / f).toFixed(2)}× | ${ms(coldWall)} | ${ms(restartPass)} | ${ms(median(restarts.map((x) => x.wall)))} | ${changed} |`);
-
-    if (n === Math.max(...sizes)) {
-      const lat = await eventLatencies(n);
-      const status = readFileSync(`/proc/${d.child.pid}/status`, 'utf8');
-      const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024;
-      const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]) / 1024;
-      notes.push(`One lease added → its route in the kernel, ${lat.length} events with ${n} peers present: `
-        + `p50 ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))}, max ${ms(Math.max(...lat))}.`);
-      notes.push(`weftd memory with ${n + lat.length} peers: RSS ${rss.toFixed(1)} MB (peak ${hwm.toFixed(1)} MB).`);
-    }
-    await d.stop();
+    await writePeers(etcd, PREFIX, 1, opts.peers);
+    monitor = await KernelMonitor.start(monitorDir);
+    const ctx: BenchContext = { etcd, etcdEndpoint: opts.etcd, prefix: PREFIX, peers: opts.peers, monitor, device: 'weft.1',
+      nodeName: 'benchhost', subnetFile, healthPort: await freePort(), clockTicks: await clockTicksPerSecond() };
+    process.stdout.write(await measure(ctx, opts));
+  } finally {
+    monitor?.stop();
+    await execa('ip', ['link', 'del', 'weft.1']).catch(() => undefined);
+    await etcd.delete().prefix(`${PREFIX}/`).catch(() => undefined);
+    etcd.close();
+    rmSync(subnetFile, { force: true });
+    rmSync(monitorDir, { recursive: true, force: true });
   }
-  await execa('ip', ['link', 'del', 'weft.1']).catch(() => undefined);
-  await etcd.delete().prefix(`${PREFIX}/`);
-  etcd.close();
-  rmSync(subnetFile, { force: true });
-  process.stdout.write([
-    '| peers | floor: ip+bridge -batch | weftd first pass | ratio | weftd start→ready (wall) | restart, no change: pass | restart: start→ready (wall) | changes on restart |',
-    '|---|---|---|---|---|---|---|---|', ...rows, '', ...notes.map((x) => `- ${x}`), ''].join('\n'));
 }
 
-/** Adds EVENTS new leases one at a time and times each until `ip monitor` reports its route. */
-async function eventLatencies(n: number): Promise<number[]> {
-  const mon = spawn('ip', ['monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'], env: childEnv() });
-  const seen = new Map<string, number>();
-  let buf = '';
-  mon.stdout.on('data', (d: Buffer) => {
-    const now = performance.now();
-    buf += d.toString();
-    const lines = buf.split('\n');
-    buf = lines.pop() ?? '';
-    for (const line of lines) { const m = /^(10\.\d+\.\d+\.0\/24) via/.exec(line); if (m?.[1] && !seen.has(m[1])) seen.set(m[1], now); }
-  });
-  await new Promise((r) => setTimeout(r, 300));
-  const out: number[] = [];
-  for (let e = 1; e <= EVENTS; e++) {
-    const i = n + e;
-    const p = peer(i);
-    const t0 = performance.now();
-    await etcd.put(`${PREFIX}/subnets/${p.key}`).value(leaseValue(p, i));
-    for (let k = 0; k < 2000 && !seen.has(p.subnet); k++) await new Promise((r) => setTimeout(r, 1));
-    const t1 = seen.get(p.subnet);
-    if (t1 === undefined) throw new Error(`route for ${p.subnet} never appeared`);
-    out.push(t1 - t0);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  mon.kill();
-  return out;
-}
-
-main().catch((err: unknown) => { process.stderr.write(`dataplane-bench: ${err instanceof Error ? err.stack : String(err)}\n`); process.exitCode = 1; });
+main().then(() => process.exit(0), (err: unknown) => {
+  process.stderr.write(`dataplane-bench: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
