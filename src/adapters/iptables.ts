@@ -5,7 +5,7 @@
  * Argument arrays only; `netns` runs the tools inside a named network
  * namespace (`ip netns exec`), which tests use.
  */
-import type { IptablesTable } from '../core/masq-rules.js';
+import { type IptablesTable, chainListingsFromSave } from '../core/masq-rules.js';
 import { KernelCommandError } from '../core/errors.js';
 import { type CommandRunner, execaRunner } from './iproute2/runner.js';
 
@@ -13,6 +13,8 @@ import { type CommandRunner, execaRunner } from './iproute2/runner.js';
 export interface Iptables {
   /** `iptables -S` output for one chain, or undefined when the chain does not exist. */
   listChain(table: IptablesTable, chain: string): Promise<string | undefined>;
+  /** Every chain of a table as `listChain` gives it, read at once (one process); optional. */
+  listTable?(table: IptablesTable): Promise<ReadonlyMap<string, string>>;
   /** Applies an `iptables-restore --noflush` payload; rejects (with stderr) when it fails, then nothing changed. */
   restore(payload: string): Promise<void>;
 }
@@ -45,6 +47,12 @@ export class IptablesCli implements Iptables {
     if (result.exitCode === 0) return result.stdout;
     if (result.exitCode === 1 && MISSING_CHAIN.test(result.stderr)) return undefined;
     throw new KernelCommandError(`${[file, ...args].join(' ')} failed (exit ${result.exitCode}): ${result.stderr.trim() || '(no message)'}`, [file, ...args], result.stderr);
+  }
+
+  async listTable(table: IptablesTable): Promise<ReadonlyMap<string, string>> {
+    const [file, args] = this.#command('iptables-save', ['-t', table]);
+    const result = await this.#run(file, args);
+    return chainListingsFromSave(result.stdout);
   }
 
   async restore(payload: string): Promise<void> {

@@ -36,7 +36,7 @@ export function daemonFlagTable(): readonly FlagEntry[] {
     ['node-name', { type: 'string', default: hostname(), describe: 'this host\'s identity in its lease; must be unique among running hosts' }],
     ['node-presence-ttl', { type: 'string', default: '30s', hidden: true, describe: 'advanced: TTL of the node name\'s presence key in etcd (how long a crashed host\'s name stays taken)' }],
     ['instance-id', { type: 'string', hidden: true, describe: 'advanced/tests: this weftd instance\'s id for the presence key (default: from the boot id and network namespace)' }],
-    ['resync-interval', { type: 'string', default: '10s', describe: 'full reconcile of kernel state at least this often' }],
+    ['resync-interval', { type: 'string', default: '10s', describe: 'check the device, its entries and the iptables rules at least this often (entries are re-read every 6th time while kernel notifications work)' }],
     ['dataplane', { choices: ['vxlan', 'none'], default: 'vxlan', describe: 'none: lease and watch only, program no kernel state' }],
     ['log-level', { choices: LOG_LEVELS, default: 'info', describe: 'log level' }],
     ['config-file', ENV_FILE_OPTION],

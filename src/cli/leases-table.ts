@@ -23,9 +23,9 @@ export interface LeaseRow {
   readonly leaseId: string | null;
 }
 
-/** etcd3 gives lease ids in decimal; etcdctl prints and takes them in hex. */
+/** etcd3 gives lease ids in decimal; etcdctl prints them as 16 hex digits (and takes them so). */
 export function leaseIdHex(decimal: string): string {
-  return BigInt(decimal).toString(16);
+  return BigInt(decimal).toString(16).padStart(16, '0');
 }
 
 export interface SkippedRow {

@@ -19,6 +19,9 @@ import type { FdbChange, KernelChange, NeighborChange, RouteChange } from './ker
 import { WEFT_ROUTE_PROTOCOL } from './kernel-state.js';
 import type { Mac } from './mac.js';
 
+/** The protocol of a route added without one (`ip route add` by hand, older weft versions). */
+const BOOT_PROTOCOL = 3;
+
 export interface Drift extends DriftedKeys {
   /** The next pass must read the whole kernel state. */
   readonly full: boolean;
@@ -88,7 +91,10 @@ export class DriftTracker {
   }
 
   #route(change: RouteChange, cache: KernelCache | undefined): boolean {
-    const ours = change.device === this.#device && change.protocol === WEFT_ROUTE_PROTOCOL && change.type === 'unicast' && change.onlink && change.via !== undefined;
+    const shaped = change.device === this.#device && change.type === 'unicast' && change.onlink && change.via !== undefined;
+    // Marked (proto 87), or unmarked the way an older weft (or a hand) adds it (proto boot): both are weft's to correct.
+    const legacy = shaped && change.protocol === BOOT_PROTOCOL;
+    const ours = shaped && (change.protocol === WEFT_ROUTE_PROTOCOL || legacy);
     const held = cache?.held('route', change.dst);
     if (change.deleted) {
       if (!held || (change.via !== undefined && change.via !== held.via) || (change.device !== undefined && change.device !== this.#device)) return false;
@@ -98,9 +104,9 @@ export class DriftTracker {
       return true;
     }
     if (ours) {
-      if (held && held.via === change.via && !held.legacy) return false; // weft's own, echoed back
+      if (held && held.via === change.via && (held.legacy ?? false) === legacy) return false; // weft's own, echoed back
       if (!cache) return this.#needFull();
-      cache.record([{ action: 'replace', kind: 'route', entry: { dst: change.dst, via: change.via as Ipv4 } }]);
+      cache.record([{ action: 'replace', kind: 'route', entry: { dst: change.dst, via: change.via as Ipv4, ...(legacy ? { legacy } : {}) } }]);
       this.#routes.add(change.dst);
       return true;
     }

@@ -192,3 +192,24 @@ function renderTables<T extends ChainLocation>(items: readonly T[], lines: (item
     `*${table}`, ...items.filter((i) => i.table === table).flatMap(lines), 'COMMIT', '',
   ].join('\n')).join('');
 }
+
+/**
+ * `iptables-save -t <table>` output as `iptables -S <chain>` would print each
+ * chain: `-P <chain> <policy>` or `-N <chain>`, then its `-A` rules in order.
+ * One save reads every chain of a table in one process, where `-S` needs a
+ * process per chain. A chain the save does not declare is absent.
+ */
+export function chainListingsFromSave(save: string): Map<string, string> {
+  const chains = new Map<string, string[]>();
+  for (const raw of save.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith(':')) {
+      const [name, policy] = line.slice(1).split(' ');
+      if (name) chains.set(name, [policy === undefined || policy === '-' ? `-N ${name}` : `-P ${name} ${policy}`]);
+    } else if (line.startsWith('-A ')) {
+      const name = line.split(' ')[1] ?? '';
+      chains.get(name)?.push(line);
+    }
+  }
+  return new Map([...chains].map(([name, lines]) => [name, `${lines.join('\n')}\n`]));
+}

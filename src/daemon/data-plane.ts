@@ -29,6 +29,15 @@ export interface DataPlaneOptions {
   readonly monitor?: ((device: string) => KernelMonitor) | undefined;
 }
 
+/**
+ * With kernel notifications working, a resync re-reads the entries every this
+ * many resyncs (every minute at the default 10 s); the resyncs between check
+ * the device, its address and link state and plan every peer against the
+ * known state, which notifications keep true. Lost notifications, a changed
+ * device or any failure make the next pass read everything anyway.
+ */
+export const ENTRY_READ_EVERY = 6;
+
 /** Changes queued while a pass runs beyond this many are not replayed one by one: the next pass reads the kernel. */
 const MAX_QUEUED_CHANGES = 50_000;
 
@@ -59,6 +68,8 @@ export class DataPlane implements DataPlanePort {
   #passing = false;
   #queued: KernelChange[] = [];
   #pendingDrift: DriftedKeys | undefined;
+  /** Resyncs since the entries were last read (see ENTRY_READ_EVERY). */
+  #resyncsWithoutRead = 0;
   /** The device as prepare() checked it, for readAhead(): at start the device is read once, not twice. */
   #preparedLink: VxlanLinkInfo | undefined;
   /** The next read pass's kernel read, started early by readAhead(). */
@@ -192,14 +203,24 @@ export class DataPlane implements DataPlanePort {
     this.#known = undefined; // trusted again only once this pass has fully succeeded
     // Drifted entries are already in the cache, and a whole-set plan covers them; a change it cannot see asks for a read.
     const drift = this.#drift?.take();
-    const cached = drift?.full !== true && options.resync === false && known?.spec === spec && known.selfSubnet === selfSubnet ? known.kernel : undefined;
-    let next = cached; // what the kernel holds once every operation of this pass has succeeded
+    const trusted = drift?.full !== true && known?.spec === spec && known.selfSubnet === selfSubnet ? known.kernel : undefined;
+    // A resync with notifications working reads the entries only every ENTRY_READ_EVERY resyncs.
+    const resync = options.resync !== false;
+    const light = resync && trusted !== undefined && this.#monitor !== undefined && ++this.#resyncsWithoutRead < ENTRY_READ_EVERY;
+    let cached = resync && !light ? undefined : trusted;
     const deviceChanges: string[] = [];
     let ops: KernelOp[] = [];
     let report: ApplyReport = { applied: 0, failed: [] };
     let peers = leases;
     let refused: { subnet: Cidr; reason: string }[] = [];
+    let next = cached; // what the kernel holds once every operation of this pass has succeeded
     try {
+      if (light) {
+        const link = await this.#ensureDevice(spec, deviceChanges);
+        if (deviceChanges.length > 0) cached = next = undefined; // a new device: its entries must be read
+        else await this.#ensureLinkConfig(link, cidrIp(selfSubnet), network, deviceChanges);
+      }
+      if (!cached) this.#resyncsWithoutRead = 0;
       if (cached) {
         ({ peers, refused } = collisionsOf(selfSubnet, leases, this.#foreign));
         ops = cached.plan(selfSubnet, peers);
@@ -220,7 +241,7 @@ export class DataPlane implements DataPlanePort {
         ...refusedField(collisionsOf(selfSubnet, leases, this.#foreign).refused) };
     }
     this.#collisions = new Map(refused.map((r) => [r.subnet, r.reason]));
-    this.#logPass(spec.name, cached ? 'cache' : 'kernel', deviceChanges, ops, report);
+    this.#logPass(spec.name, cached ? (light ? 'device+cache' : 'cache') : 'kernel', deviceChanges, ops, report);
     const failed = report.failed.length;
     if (!next) return { ok: failed === 0, applied: report.applied, failed, changes: deviceChanges.length + ops.length, ...refusedField(refused) };
     const failedOps = new Set(report.failed.map((f) => f.op));
@@ -358,7 +379,7 @@ export class DataPlane implements DataPlanePort {
     if (!link.up) changes.push('link up');
   }
 
-  #logPass(device: string, planned: 'kernel' | 'cache' | 'changes', deviceChanges: readonly string[], ops: readonly KernelOp[], report: ApplyReport): void {
+  #logPass(device: string, planned: 'kernel' | 'cache' | 'device+cache' | 'changes', deviceChanges: readonly string[], ops: readonly KernelOp[], report: ApplyReport): void {
     if (report.failed.length > 0) {
       const failures = report.failed.slice(0, FAILURES_LOGGED).map((f) => ({ op: describeOp(f.op), error: f.error }));
       this.#log.warn({ device, failed: report.failed.length, failures }, 'kernel operations failed; retrying next pass');

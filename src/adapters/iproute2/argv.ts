@@ -79,6 +79,22 @@ export function routeShowInNetworkArgv(network: string): string[] {
   return ['-N', '-j', '-4', 'route', 'show', 'root', assertToken(network)];
 }
 
+/**
+ * One `ip -N -j -4 -batch -` reading the device's neighbours and the routes
+ * (a resync's two `ip` reads in one process: a process start costs more than
+ * either read). Each line prints one JSON array on a line of its own, the
+ * same as `neighShowArgv` and `routeShowInNetworkArgv` / `routeShowArgv`
+ * print (`-N` changes nothing in the neighbour output).
+ */
+export function entryReadArgv(): string[] {
+  return ['-N', '-j', '-4', '-batch', '-'];
+}
+
+export function entryReadInput(device: string, network?: string): string {
+  const route = network === undefined ? `route show dev ${assertToken(device)}` : `route show root ${assertToken(network)}`;
+  return `neigh show dev ${assertToken(device)}\n${route}\n`;
+}
+
 /** `bridge -j fdb show dev <device>`. */
 export function fdbShowArgv(device: string): string[] {
   return ['-j', 'fdb', 'show', 'dev', assertToken(device)];

@@ -108,11 +108,7 @@ export class IpRoute2 implements Kernel {
   }
 
   async readState(device: string, network?: Cidr): Promise<KernelState> {
-    const [neighbors, routes, fdb] = await Promise.all([
-      this.#json('ip', argv.neighShowArgv(device)),
-      this.#json('ip', network === undefined ? argv.routeShowArgv(device) : argv.routeShowInNetworkArgv(network)),
-      this.#json('bridge', argv.fdbShowArgv(device)),
-    ]);
+    const [[neighbors, routes], fdb] = await Promise.all([this.#readNeighborsAndRoutes(device, network), this.#json('bridge', argv.fdbShowArgv(device))]);
     const { ours, foreign } = parse.parseRoutes(routes, device);
     return { neighbors: parse.parseNeighbors(neighbors), routes: ours, fdb: parse.parseFdb(fdb), ...(network === undefined ? {} : { foreign }) };
   }
@@ -179,6 +175,18 @@ export class IpRoute2 implements Kernel {
     const errors = parseBatchErrors(result.stderr);
     const finished = result.exitCode === 0 || (result.exitCode === 1 && errors.trailing === '');
     return { ...errors, finished, trailing: errors.trailing || `${tool} stopped with exit code ${result.exitCode}` };
+  }
+
+  /** Neighbours and routes from one `ip` process (two JSON arrays, a line each). */
+  async #readNeighborsAndRoutes(device: string, network: Cidr | undefined): Promise<[unknown, unknown]> {
+    const args = argv.entryReadArgv();
+    const result = await this.#run('ip', args, { input: argv.entryReadInput(device, network) });
+    const lines = result.stdout.split('\n').filter((line) => line.trim() !== '');
+    if (lines.length !== 2) {
+      const command = ['ip', ...argv.withNetns(this.#netns, args)];
+      throw new KernelCommandError(`${command.join(' ')} printed ${lines.length} JSON lines for 2 reads`, command, result.stderr);
+    }
+    return [decode(lines[0] ?? '', ['ip', ...args]), decode(lines[1] ?? '', ['ip', ...args])];
   }
 
   async #json(tool: argv.Tool, args: readonly string[]): Promise<unknown> {

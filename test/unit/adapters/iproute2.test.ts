@@ -12,6 +12,12 @@ interface Call { file: string; args: readonly string[]; input: string | undefine
 function scripted(rules: [RegExp, (call: Call) => Partial<CommandResult>][]): { runner: CommandRunner; calls: Call[] } {
   const calls: Call[] = [];
   const runner: CommandRunner = async (file, args, options = {}) => {
+    if (args.includes('-j') && args.includes('-batch')) {
+      // A read of several `show` lines in one process: each line answered by the rules as its own `ip -j …` call, a JSON line each.
+      const lines = (options.input ?? '').split('\n').filter((l) => l !== '');
+      const outs = await Promise.all(lines.map((l) => runner(file, ['-j', ...l.split(' ')])));
+      return { stdout: `${outs.map((o) => o.stdout.trim() || '[]').join('\n')}\n`, stderr: '', exitCode: 0 };
+    }
     const call = { file, args, input: options.input };
     calls.push(call);
     const line = [file, ...args].join(' ');

@@ -67,3 +67,13 @@ t.test('what an entry view cannot repair asks for a full pass', async (t) => {
     neigh('10.5.2.0', undefined, { device: 'eth0', deleted: true }), route('172.16.0.0/16', { device: 'eth0', protocol: 3 })], programmed()), false,
   'other devices and foreign routes elsewhere are none of weft\'s business');
 });
+
+t.test('an unmarked weft-shaped route added by hand on the device (proto boot, onlink) is weft\'s to remove', async (t) => {
+  const cache = programmed();
+  const drift = new DriftTracker(dev);
+  t.equal(drift.note([route('10.5.88.0/24', { protocol: 3 })], cache), true);
+  t.same(cache.planDelta(self, [], (s) => [a, b].find((p) => p.subnet === s), drift.take())?.map(describeOp), ['delete route 10.5.88.0/24 via 10.5.88.0 (unmarked)']);
+  const replaced = new DriftTracker(dev);
+  t.equal(replaced.note([route('10.5.2.0/24', { protocol: 3 })], cache), true, 'weft\'s route replaced by an unmarked one');
+  t.same(cache.planDelta(self, [], (s) => [a, b].find((p) => p.subnet === s), replaced.take())?.map(describeOp), ['replace route 10.5.2.0/24 via 10.5.2.0']);
+});
