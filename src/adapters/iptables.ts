@@ -5,7 +5,7 @@
  * Argument arrays only; `netns` runs the tools inside a named network
  * namespace (`ip netns exec`), which tests use.
  */
-import { type IptablesTable, chainListingsFromSave } from '../core/masq-rules.js';
+import { type IptablesTable, tableListingsFromSave } from '../core/masq-rules.js';
 import { KernelCommandError } from '../core/errors.js';
 import { type CommandRunner, execaRunner } from './iproute2/runner.js';
 
@@ -13,8 +13,8 @@ import { type CommandRunner, execaRunner } from './iproute2/runner.js';
 export interface Iptables {
   /** `iptables -S` output for one chain, or undefined when the chain does not exist. */
   listChain(table: IptablesTable, chain: string): Promise<string | undefined>;
-  /** Every chain of a table as `listChain` gives it, read at once (one process); optional. */
-  listTable?(table: IptablesTable): Promise<ReadonlyMap<string, string>>;
+  /** Every chain of every table as `listChain` gives it (table → chain → listing), read at once (one process); optional. */
+  listTables?(): Promise<ReadonlyMap<string, ReadonlyMap<string, string>>>;
   /** Applies an `iptables-restore --noflush` payload; rejects (with stderr) when it fails, then nothing changed. */
   restore(payload: string): Promise<void>;
 }
@@ -49,10 +49,10 @@ export class IptablesCli implements Iptables {
     throw new KernelCommandError(`${[file, ...args].join(' ')} failed (exit ${result.exitCode}): ${result.stderr.trim() || '(no message)'}`, [file, ...args], result.stderr);
   }
 
-  async listTable(table: IptablesTable): Promise<ReadonlyMap<string, string>> {
-    const [file, args] = this.#command('iptables-save', ['-t', table]);
+  async listTables(): Promise<ReadonlyMap<string, ReadonlyMap<string, string>>> {
+    const [file, args] = this.#command('iptables-save', []);
     const result = await this.#run(file, args);
-    return chainListingsFromSave(result.stdout);
+    return tableListingsFromSave(result.stdout);
   }
 
   async restore(payload: string): Promise<void> {

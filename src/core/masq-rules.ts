@@ -200,10 +200,19 @@ function renderTables<T extends ChainLocation>(items: readonly T[], lines: (item
  * process per chain. A chain the save does not declare is absent.
  */
 export function chainListingsFromSave(save: string): Map<string, string> {
-  const chains = new Map<string, string[]>();
+  return tableListingsFromSave(save).get(save.match(/^\*(\S+)/m)?.[1] ?? '') ?? new Map();
+}
+
+/** A whole `iptables-save` (every table) as `chainListingsFromSave` reads each table of it. */
+export function tableListingsFromSave(save: string): Map<string, Map<string, string>> {
+  const tables = new Map<string, Map<string, string[]>>();
+  let chains = new Map<string, string[]>();
   for (const raw of save.split('\n')) {
     const line = raw.trim();
-    if (line.startsWith(':')) {
+    if (line.startsWith('*')) {
+      chains = new Map();
+      tables.set(line.slice(1), chains);
+    } else if (line.startsWith(':')) {
       const [name, policy] = line.slice(1).split(' ');
       if (name) chains.set(name, [policy === undefined || policy === '-' ? `-N ${name}` : `-P ${name} ${policy}`]);
     } else if (line.startsWith('-A ')) {
@@ -211,5 +220,5 @@ export function chainListingsFromSave(save: string): Map<string, string> {
       chains.get(name)?.push(line);
     }
   }
-  return new Map([...chains].map(([name, lines]) => [name, `${lines.join('\n')}\n`]));
+  return new Map([...tables].map(([table, listed]) => [table, new Map([...listed].map(([name, lines]) => [name, `${lines.join('\n')}\n`]))]));
 }

@@ -30,11 +30,12 @@ export interface DataPlaneOptions {
 }
 
 /**
- * With kernel notifications working, a resync re-reads the entries every this
- * many resyncs (every minute at the default 10 s); the resyncs between check
- * the device, its address and link state and plan every peer against the
- * known state, which notifications keep true. Lost notifications, a changed
- * device or any failure make the next pass read everything anyway.
+ * With kernel notifications working, a resync reads the device and its
+ * entries back every this many resyncs (every minute at the default 10 s);
+ * in between every peer is planned against the known state, which
+ * notifications keep true, without a read (the loop still checks the
+ * iptables rules, which send no notifications). Lost notifications, a
+ * change of the device or any failure make the next pass read everything.
  */
 export const ENTRY_READ_EVERY = 6;
 
@@ -207,7 +208,8 @@ export class DataPlane implements DataPlanePort {
     // A resync with notifications working reads the entries only every ENTRY_READ_EVERY resyncs.
     const resync = options.resync !== false;
     const light = resync && trusted !== undefined && this.#monitor !== undefined && ++this.#resyncsWithoutRead < ENTRY_READ_EVERY;
-    let cached = resync && !light ? undefined : trusted;
+    // Between entry reads a resync plans every peer against the known state, which notifications keep true (no read).
+    const cached = resync && !light ? undefined : trusted;
     const deviceChanges: string[] = [];
     let ops: KernelOp[] = [];
     let report: ApplyReport = { applied: 0, failed: [] };
@@ -215,11 +217,6 @@ export class DataPlane implements DataPlanePort {
     let refused: { subnet: Cidr; reason: string }[] = [];
     let next = cached; // what the kernel holds once every operation of this pass has succeeded
     try {
-      if (light) {
-        const link = await this.#ensureDevice(spec, deviceChanges);
-        if (deviceChanges.length > 0) cached = next = undefined; // a new device: its entries must be read
-        else await this.#ensureLinkConfig(link, cidrIp(selfSubnet), network, deviceChanges);
-      }
       if (!cached) this.#resyncsWithoutRead = 0;
       if (cached) {
         ({ peers, refused } = collisionsOf(selfSubnet, leases, this.#foreign));
@@ -241,7 +238,7 @@ export class DataPlane implements DataPlanePort {
         ...refusedField(collisionsOf(selfSubnet, leases, this.#foreign).refused) };
     }
     this.#collisions = new Map(refused.map((r) => [r.subnet, r.reason]));
-    this.#logPass(spec.name, cached ? (light ? 'device+cache' : 'cache') : 'kernel', deviceChanges, ops, report);
+    this.#logPass(spec.name, cached ? (light ? 'notifications' : 'cache') : 'kernel', deviceChanges, ops, report);
     const failed = report.failed.length;
     if (!next) return { ok: failed === 0, applied: report.applied, failed, changes: deviceChanges.length + ops.length, ...refusedField(refused) };
     const failedOps = new Set(report.failed.map((f) => f.op));
@@ -379,7 +376,7 @@ export class DataPlane implements DataPlanePort {
     if (!link.up) changes.push('link up');
   }
 
-  #logPass(device: string, planned: 'kernel' | 'cache' | 'device+cache' | 'changes', deviceChanges: readonly string[], ops: readonly KernelOp[], report: ApplyReport): void {
+  #logPass(device: string, planned: 'kernel' | 'cache' | 'notifications' | 'changes', deviceChanges: readonly string[], ops: readonly KernelOp[], report: ApplyReport): void {
     if (report.failed.length > 0) {
       const failures = report.failed.slice(0, FAILURES_LOGGED).map((f) => ({ op: describeOp(f.op), error: f.error }));
       this.#log.warn({ device, failed: report.failed.length, failures }, 'kernel operations failed; retrying next pass');

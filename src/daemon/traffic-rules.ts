@@ -38,17 +38,13 @@ export interface EnsureOutcome {
   readonly unconverged: readonly ChainRepair[];
 }
 
-/** Reads chains, each table once when the adapter can (one `iptables-save` per table instead of one `iptables -S` per chain). */
+/** Reads chains, every table at once when the adapter can (one `iptables-save` instead of one `iptables -S` per chain). */
 function chainReader(iptables: Iptables): (location: ChainLocation) => Promise<ChainListing> {
-  const tables = new Map<ChainLocation['table'], Promise<ReadonlyMap<string, string>>>();
+  let tables: Promise<ReadonlyMap<string, ReadonlyMap<string, string>>> | undefined;
   const list = async (table: ChainLocation['table'], chain: string): Promise<string | undefined> => {
-    if (!iptables.listTable) return iptables.listChain(table, chain);
-    let listed = tables.get(table);
-    if (!listed) {
-      listed = iptables.listTable(table);
-      tables.set(table, listed);
-    }
-    return (await listed).get(chain);
+    if (!iptables.listTables) return iptables.listChain(table, chain);
+    tables ??= iptables.listTables();
+    return (await tables).get(table)?.get(chain);
   };
   return async (location) => {
     const [chain, hook] = await Promise.all([list(location.table, location.chain), list(location.table, location.hook)]);

@@ -1,6 +1,7 @@
 import t from 'tap';
 import type { Cidr } from '../../../src/core/cidr.js';
 import {
+  tableListingsFromSave,
   chainListingsFromSave,
   FORWARD_CHAIN, MASQ_CHAIN, OWNED_CHAINS, desiredTrafficRules, forwardChain, jumpsTo, masqChain, parseRuleListing,
   planChainRemoval, planChainRepair, renderRemovalPayload, renderRepairPayload,
@@ -160,4 +161,14 @@ t.test('chainListingsFromSave: each chain as iptables -S prints it', async (t) =
   t.equal(chains.get('WEFT-X'), '-N WEFT-X\n-A WEFT-X -d 224.0.0.0/4 -m comment --comment "a b" -j RETURN\n');
   t.equal(chains.get('PREROUTING'), '-P PREROUTING ACCEPT\n');
   t.equal(chains.get('WEFT-Y'), undefined, 'a chain the save does not declare');
+});
+
+t.test('tableListingsFromSave: every table of a whole save', async (t) => {
+  const save = ['*nat', ':POSTROUTING ACCEPT [0:0]', ':WEFT-X - [0:0]', '-A POSTROUTING -j WEFT-X', 'COMMIT',
+    '*filter', ':FORWARD DROP [0:0]', '-A FORWARD -j WEFT-F', 'COMMIT'].join('\n');
+  const tables = tableListingsFromSave(save);
+  t.equal(tables.get('nat')?.get('WEFT-X'), '-N WEFT-X\n');
+  t.equal(tables.get('nat')?.get('POSTROUTING'), '-P POSTROUTING ACCEPT\n-A POSTROUTING -j WEFT-X\n');
+  t.equal(tables.get('filter')?.get('FORWARD'), '-P FORWARD DROP\n-A FORWARD -j WEFT-F\n');
+  t.equal(tables.get('filter')?.get('WEFT-X'), undefined, 'chains are per table');
 });
