@@ -127,10 +127,16 @@ export class KernelCache {
     const fdb: FdbEntry[] = [];
     const neighbors: Neighbor[] = [];
     const routes: { readonly entry: Route; readonly known: boolean }[] = [];
+    const planned = this.#planned;
+    let unchanged = planned !== undefined; // the same peer objects as the last plan: nothing to remember again
+    let count = 0;
     for (let i = 0; i < leases.length; i++) {
-      const { subnet, attrs } = leases[i] as Peer;
+      const lease = leases[i] as Peer;
+      const { subnet, attrs } = lease;
       const mac = attrs.vtepMac;
       if (subnet === selfSubnet) continue;
+      count++;
+      if (unchanged && planned?.peers.get(subnet) !== lease) unchanged = false;
       const knownRoute = this.#routes.entries.get(subnet);
       // The known route's gateway string when it matches: no new string, and its hash is already computed.
       const gateway = knownRoute && isGatewayOf(knownRoute.entry.via, subnet) ? knownRoute.entry.via : cidrIp(subnet);
@@ -145,7 +151,7 @@ export class KernelCache {
       if (n === undefined || n.entry.mac !== mac) neighbors.push({ ip: gateway, mac });
       if (r === undefined || r.entry.via !== gateway || r.entry.legacy) routes.push({ entry: { dst: subnet, via: gateway }, known: r !== undefined });
     }
-    this.#remember(selfSubnet, leases);
+    if (!unchanged || count !== planned?.peers.size) this.#remember(selfSubnet, leases);
     return [
       ...fdb.map((entry) => ({ action: 'replace', kind: 'fdb', entry }) as const),
       ...neighbors.map((entry) => ({ action: 'replace', kind: 'neighbor', entry }) as const),

@@ -244,9 +244,11 @@ export class DataPlane implements DataPlanePort {
     const failedOps = new Set(report.failed.map((f) => f.op));
     next.record(failed === 0 ? ops : ops.filter((op) => !failedOps.has(op)));
     if (failed === 0) this.#known = { spec, selfSubnet, kernel: next };
+    // A plan with nothing to do found every planned peer's entries in place: no need to count them again.
+    const programmed = ops.length === 0 && next.plannedCount !== undefined ? next.plannedCount : next.countProgrammed(selfSubnet, peers);
     return {
       ok: failed === 0, applied: report.applied, failed, changes: deviceChanges.length + ops.length,
-      programmed: next.countProgrammed(selfSubnet, peers), ...refusedField(refused),
+      programmed, ...refusedField(refused),
     };
   }
 
