@@ -87,13 +87,16 @@ const programBanner = [
   "const __weftImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
 ].join('\n');
 /**
- * weftd's V8 heap (docs/design.md, "weftd's V8 heap settings"): keep the young
- * generation at its initial 2 x 1 MB semispaces and let the old generation
- * grow by 50 % of the live heap between full collections. V8 reads these two
- * only when it sizes the heap, so they are set here, before weftd's code
- * loads. Do not add others this way: some crash V8 when set late.
+ * weftd's V8 settings (docs/design.md, "weftd's V8 heap settings"; numbers in
+ * docs/benchmarks.md, "Memory"): keep the young generation at its initial
+ * 2 x 1 MB semispaces, let the old generation grow by 50 % of the live heap
+ * between full collections, and run without the optimizing compiler
+ * (TurboFan: ~10 MB of weftd's RSS at 5000 peers, and more CPU compiling than
+ * it saves on code that runs once per resync). V8 reads these only when it
+ * sizes the heap or decides to optimize, so they are set here, before weftd's
+ * code loads. Do not add others this way: some crash V8 when set late.
  */
-const weftdHeap = "require('node:v8').setFlagsFromString('--semi-space-growth-factor=1 --heap-growing-percent=50');";
+const weftdHeap = "require('node:v8').setFlagsFromString('--semi-space-growth-factor=1 --heap-growing-percent=50 --no-opt');";
 const buildTools = ['node_modules/typescript', 'node_modules/tap', 'node_modules/@tapjs', 'node_modules/esbuild', 'node_modules/ip-num'];
 for (const name of ['weftd', 'weftctl']) {
   const outfile = `dist/programs/${name}.cjs`;
