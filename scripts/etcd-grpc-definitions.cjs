@@ -19,6 +19,7 @@
 function etcdPackageDefinition(Protobuf, camelCase, json, options) {
   if (options.keepCase !== true) throw new Error('etcd-grpc-definitions: the .proto files were parsed with keepCase: true at build time');
   const root = Protobuf.Root.fromJSON(json);
+  fastKeyValueToObject(root.lookupType('mvccpb.KeyValue'), options);
   const definition = {};
   for (const [name, service] of servicesIn(Protobuf, root, '')) {
     const methods = {};
@@ -62,6 +63,39 @@ function serialize(type, value) {
 
 function deserialize(type, buffer, options) {
   return type.toObject(type.decode(buffer), options);
+}
+
+/**
+ * A listing of 5000 leases is 5000 KeyValues, and protobufjs' generated
+ * toObject turned each of their four int64 fields into a string through
+ * Long.prototype.toString (a loop of Long divisions: most of a listing's
+ * decoding time and garbage). For etcd3's options (longs as strings, bytes as
+ * Buffers, defaults), this one writes the same object, with a value below
+ * 2^53 (every revision, version and most lease ids) turned into its string
+ * directly; anything else takes the generated code.
+ */
+function fastKeyValueToObject(type, etcdOptions) {
+  if (etcdOptions.longs !== String || etcdOptions.defaults !== true || etcdOptions.bytes !== undefined) return;
+  type.setup(); // generates encode/decode/toObject now, so the one below is not overwritten later
+  const generated = type.toObject;
+  const longString = (value) => {
+    if (typeof value === 'number') return String(value);
+    const { low, high } = value;
+    return high >= 0 && high < 0x200000 ? String(high * 4294967296 + (low >>> 0)) : value.toString();
+  };
+  const own = (m, field) => m[field] != null && Object.prototype.hasOwnProperty.call(m, field);
+  const empty = Buffer.alloc(0);
+  type.toObject = function toObject(m, options) {
+    if (options !== etcdOptions) return generated.call(this, m, options);
+    return {
+      key: own(m, 'key') ? m.key : Buffer.from(empty),
+      create_revision: own(m, 'create_revision') ? longString(m.create_revision) : '0',
+      mod_revision: own(m, 'mod_revision') ? longString(m.mod_revision) : '0',
+      version: own(m, 'version') ? longString(m.version) : '0',
+      value: own(m, 'value') ? m.value : Buffer.from(empty),
+      lease: own(m, 'lease') ? longString(m.lease) : '0',
+    };
+  };
 }
 
 module.exports = { etcdPackageDefinition };

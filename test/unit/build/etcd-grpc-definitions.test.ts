@@ -62,6 +62,14 @@ const samples: [string, string, 'request' | 'response', unknown][] = [
     header: { cluster_id: BIG, member_id: '1', revision: '99', raft_term: '3' }, more: true, count: '5000',
     kvs: [{ key: Buffer.from('/weft/network/subnets/10.5.1.0-24'), value: Buffer.from('{"PublicIP":"192.0.2.11"}'), create_revision: '5', mod_revision: '7', version: '2', lease: BIG }],
   }],
+  ['etcdserverpb.KV', 'Range', 'response', {
+    header: { revision: '1' }, count: '4',
+    kvs: [
+      { key: Buffer.from('k1'), value: Buffer.from('v'), create_revision: '9007199254740991', mod_revision: '9007199254740992', version: '4294967296', lease: '-5' },
+      { key: Buffer.from('k2') }, { lease: BIG }, {},
+      { key: Buffer.from(''), value: Buffer.from(''), create_revision: '0', mod_revision: '4294967295', version: '1', lease: '9223372036854775807' },
+    ],
+  }],
   ['etcdserverpb.KV', 'Txn', 'request', {
     compare: [{ result: 'EQUAL', target: 'CREATE', key: Buffer.from('k'), create_revision: '0' }],
     success: [{ request_put: { key: Buffer.from('k'), value: Buffer.from('v'), lease: BIG } }], failure: [],
