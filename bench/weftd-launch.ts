@@ -113,7 +113,7 @@ export function logTimeline(launched: Launched, limit = 40): string {
 /** weftd's default --resync-interval as its --help states it, in ms; undefined if it does not say. */
 export async function defaultResyncMs(): Promise<number | undefined> {
   const help = await execa(process.execPath, [WEFTD_BIN, '--help'], { env: childEnv(), extendEnv: false, reject: false });
-  const text = /--resync-interval[^\n]*\[default: "([^"]+)"\]/.exec(help.stdout)?.[1];
+  const text = /--resync-interval[\s\S]*?\[default: "([^"]+)"\]/.exec(help.stdout)?.[1];
   // Single-unit durations only (`10s`, `500ms`, `5m`); anything else leaves the window as requested.
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text ?? '');
   const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

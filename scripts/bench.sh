@@ -4,12 +4,12 @@
 # Prints the results and writes them to docs/benchmarks.md (between the
 # BEGIN/END markers; the prose after END is kept).
 # Sizes (defaults are what docs/benchmarks.md reports): BENCH_PEERS=5000
-# BENCH_REPS=3 BENCH_EVENTS=200 BENCH_DRIFT=20 (deletions per kind) BENCH_IDLE_SECONDS=30
+# BENCH_REPS=3 BENCH_EVENTS=200 BENCH_DRIFT=20 (deletions per kind) BENCH_IDLE_SECONDS=60 (a whole minute: weftd reads its entries back every 6th resync)
 # BENCH_CNI_RUNS=30.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unset NODE_EXTRA_CA_CERTS NODE_OPTIONS
-PEERS=${BENCH_PEERS:-5000} REPS=${BENCH_REPS:-3} EVENTS=${BENCH_EVENTS:-200} DRIFT=${BENCH_DRIFT:-20} IDLE=${BENCH_IDLE_SECONDS:-30}
+PEERS=${BENCH_PEERS:-5000} REPS=${BENCH_REPS:-3} EVENTS=${BENCH_EVENTS:-200} DRIFT=${BENCH_DRIFT:-20} IDLE=${BENCH_IDLE_SECONDS:-60}
 CNI_RUNS=${BENCH_CNI_RUNS:-30}
 P="wbench$(printf '%x' $$)$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')"
 RIG=(node dist/test/rig/rig-cli.js)
