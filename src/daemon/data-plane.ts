@@ -68,7 +68,6 @@ export class DataPlane implements DataPlanePort {
   /** True while a pass runs: kernel changes wait in `#queued` and are held against the state the pass leaves. */
   #passing = false;
   #queued: KernelChange[] = [];
-  #pendingDrift: DriftedKeys | undefined;
   /** Resyncs since the entries were last read (see ENTRY_READ_EVERY). */
   #resyncsWithoutRead = 0;
   /** The device as prepare() checked it, for readAhead(): at start the device is read once, not twice. */
@@ -109,6 +108,16 @@ export class DataPlane implements DataPlanePort {
     if (drift.note(changes, this.#known?.kernel)) {
       this.#log.debug({ changes: changes.length }, 'kernel changed behind weft; repairing');
       this.#onDrift?.();
+    }
+  }
+
+  /** Runs a pass: kernel changes that arrive meanwhile wait, and are held against the state it leaves. */
+  async #pass<T>(run: () => Promise<T>): Promise<T> {
+    this.#passing = true;
+    try {
+      return await run();
+    } finally {
+      this.#passDone();
     }
   }
 
@@ -187,13 +196,8 @@ export class DataPlane implements DataPlanePort {
    * Kernel failures are reported in the result and logged, never
    * thrown; any failure drops the known state, so the next pass reads.
    */
-  async reconcile(selfSubnet: Cidr, leases: readonly Peer[], options: ReconcileOptions = {}): Promise<PassResult> {
-    this.#passing = true;
-    try {
-      return await this.#reconcile(selfSubnet, leases, options);
-    } finally {
-      this.#passDone();
-    }
+  reconcile(selfSubnet: Cidr, leases: readonly Peer[], options: ReconcileOptions = {}): Promise<PassResult> {
+    return this.#pass(() => this.#reconcile(selfSubnet, leases, options));
   }
 
   async #reconcile(selfSubnet: Cidr, leases: readonly Peer[], options: ReconcileOptions): Promise<PassResult> {
@@ -241,8 +245,7 @@ export class DataPlane implements DataPlanePort {
     this.#logPass(spec.name, cached ? (light ? 'notifications' : 'cache') : 'kernel', deviceChanges, ops, report);
     const failed = report.failed.length;
     if (!next) return { ok: failed === 0, applied: report.applied, failed, changes: deviceChanges.length + ops.length, ...refusedField(refused) };
-    const failedOps = new Set(report.failed.map((f) => f.op));
-    next.record(failed === 0 ? ops : ops.filter((op) => !failedOps.has(op)));
+    next.record(tookEffect(ops, report));
     if (failed === 0) this.#known = { spec, selfSubnet, kernel: next };
     // A plan with nothing to do found every planned peer's entries in place: no need to count them again.
     const programmed = ops.length === 0 && next.plannedCount !== undefined ? next.plannedCount : next.countProgrammed(selfSubnet, peers);
@@ -252,19 +255,15 @@ export class DataPlane implements DataPlanePort {
     };
   }
 
-  async reconcileChanged(selfSubnet: Cidr, changed: ReadonlySet<Cidr>, peerOf: (subnet: Cidr) => Peer | undefined): Promise<PassResult | undefined> {
-    this.#passing = true;
-    try {
-      return await this.#reconcileChanged(selfSubnet, changed, peerOf);
-    } finally {
-      this.#passDone();
-    }
+  reconcileChanged(selfSubnet: Cidr, changed: ReadonlySet<Cidr>, peerOf: (subnet: Cidr) => Peer | undefined): Promise<PassResult | undefined> {
+    return this.#pass(() => this.#reconcileChanged(selfSubnet, changed, peerOf));
   }
 
   async #reconcileChanged(selfSubnet: Cidr, changed: ReadonlySet<Cidr>, peerOf: (subnet: Cidr) => Peer | undefined): Promise<PassResult | undefined> {
     const spec = this.#spec;
     const known = this.#known;
     if (!spec || !known || known.spec !== spec || known.selfSubnet !== selfSubnet) return undefined;
+    let drifted: DriftedKeys | undefined;
     if (this.#drift?.pending) {
       // Peek: a change only a read can repair leaves the drift in place for the full pass, which reads.
       const drift = this.#drift.take();
@@ -272,7 +271,7 @@ export class DataPlane implements DataPlanePort {
         this.#drift.requireFull();
         return undefined;
       }
-      this.#pendingDrift = drift;
+      drifted = drift;
     }
     this.#known = undefined; // trusted again once this pass has fully succeeded (a throw below leaves a full pass next)
     const candidates: Peer[] = [];
@@ -282,8 +281,6 @@ export class DataPlane implements DataPlanePort {
       this.#collisions.delete(subnet);
     }
     for (const [subnet, reason] of routeCollisions(candidates, this.#foreign)) this.#collisions.set(subnet, reason);
-    const drifted = this.#pendingDrift;
-    this.#pendingDrift = undefined;
     const ops = known.kernel.planDelta(selfSubnet, changed, (subnet) => (this.#collisions.has(subnet) ? undefined : peerOf(subnet)), drifted);
     if (ops === undefined) return undefined;
     const refused = [...this.#collisions].map(([subnet, reason]) => ({ subnet, reason }));
@@ -302,8 +299,7 @@ export class DataPlane implements DataPlanePort {
     }
     this.#logPass(spec.name, 'changes', [], ops, report);
     const failed = report.failed.length;
-    const failedOps = new Set(report.failed.map((f) => f.op));
-    known.kernel.record(failed === 0 ? ops : ops.filter((op) => !failedOps.has(op)));
+    known.kernel.record(tookEffect(ops, report));
     if (failed > 0) return { ok: false, applied: report.applied, failed, changes: ops.length, ...refusedField(refused) };
     this.#known = known;
     return { ok: true, applied: report.applied, failed: 0, changes: ops.length, programmed: known.kernel.plannedCount ?? 0, ...refusedField(refused) };
@@ -395,6 +391,13 @@ export class DataPlane implements DataPlanePort {
 function inNetwork(address: string, network: Cidr): boolean {
   const parsed = parseCidr(address, false);
   return parsed.ok && containsIp(network, parsed.ip);
+}
+
+/** The operations of a pass that took effect (all but the failed ones), for the kernel cache. */
+function tookEffect(ops: readonly KernelOp[], report: ApplyReport): readonly KernelOp[] {
+  if (report.failed.length === 0) return ops;
+  const failed = new Set(report.failed.map((f) => f.op));
+  return ops.filter((op) => !failed.has(op));
 }
 
 /** The route-collision refusals of a pass, in PassResult's form. */

@@ -62,34 +62,22 @@ export function defaultRouteArgv(): string[] {
   return ['-j', '-4', 'route', 'show', 'default'];
 }
 
-export function neighShowArgv(device: string): string[] {
-  return ['-j', '-4', 'neigh', 'show', 'dev', assertToken(device)];
-}
-
 /**
- * The main-table routes on one device. `-N`: protocols as numbers, so weft's
- * mark reads 87 whatever name a local rt_protos file gives it.
- */
-export function routeShowArgv(device: string): string[] {
-  return ['-N', '-j', '-4', 'route', 'show', 'dev', assertToken(device)];
-}
-
-/** Every main-table route inside `network`, on any device (`root`: prefixes at least as long as the network's). */
-export function routeShowInNetworkArgv(network: string): string[] {
-  return ['-N', '-j', '-4', 'route', 'show', 'root', assertToken(network)];
-}
-
-/**
- * One `ip -N -j -4 -batch -` reading the device's neighbours and the routes
- * (a resync's two `ip` reads in one process: a process start costs more than
- * either read). Each line prints one JSON array on a line of its own, the
- * same as `neighShowArgv` and `routeShowInNetworkArgv` / `routeShowArgv`
- * print (`-N` changes nothing in the neighbour output).
+ * A resync's two `ip` reads in one `ip -N -j -4 -batch -` process (a process
+ * start costs more than either read); each line prints one JSON array on a
+ * line of its own. `-N`: protocols as numbers, so weft's mark reads 87
+ * whatever name a local rt_protos file gives it (it changes nothing in the
+ * neighbour output).
  */
 export function entryReadArgv(): string[] {
   return ['-N', '-j', '-4', '-batch', '-'];
 }
 
+/**
+ * The lines of that read: the device's neighbours, then the main-table
+ * routes on the device, or with `network` every route inside it on any
+ * device (`root`: prefixes at least as long as the network's).
+ */
 export function entryReadInput(device: string, network?: string): string {
   const route = network === undefined ? `route show dev ${assertToken(device)}` : `route show root ${assertToken(network)}`;
   return `neigh show dev ${assertToken(device)}\n${route}\n`;

@@ -27,8 +27,10 @@ t.test('device commands', async (t) => {
 
 t.test('read commands are JSON and scoped to the device', async (t) => {
   t.same(argv.linkShowArgv('weft.1'), ['-j', '-d', 'addr', 'show', 'dev', 'weft.1']);
-  t.same(argv.neighShowArgv('weft.1'), ['-j', '-4', 'neigh', 'show', 'dev', 'weft.1']);
-  t.same(argv.routeShowArgv('weft.1'), ['-N', '-j', '-4', 'route', 'show', 'dev', 'weft.1']);
+  // Neighbours and routes: one `ip -N -j -4` batch process, a line each.
+  t.same(argv.entryReadArgv(), ['-N', '-j', '-4', '-batch', '-']);
+  t.equal(argv.entryReadInput('weft.1'), 'neigh show dev weft.1\nroute show dev weft.1\n');
+  t.equal(argv.entryReadInput('weft.1', '10.5.0.0/16'), 'neigh show dev weft.1\nroute show root 10.5.0.0/16\n');
   t.same(argv.fdbShowArgv('weft.1'), ['-j', 'fdb', 'show', 'dev', 'weft.1']);
   t.same(argv.addrShowAllArgv(), ['-j', 'addr', 'show']);
   t.same(argv.defaultRouteArgv(), ['-j', '-4', 'route', 'show', 'default']);
