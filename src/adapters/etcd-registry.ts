@@ -9,7 +9,7 @@ import { Etcd3, type IKeyValue, type IOptions, type Watcher } from 'etcd3';
 import type { Cidr } from '../core/cidr.js';
 import { RegistryError, errorMessage } from '../core/errors.js';
 import { type EtcdContext, explainEtcdFailure } from '../core/etcd-failure.js';
-import { encodeSubnetKey } from '../core/lease.js';
+import { type LeaseSubnets, encodeSubnetKey } from '../core/lease.js';
 import type { PresenceEntry } from '../core/node-presence.js';
 import type {
   ClaimResult, LeaseListing, RegistryEntry, RegistryEvent, RestoreResult, SubnetRegistry, WatchHandlers,
@@ -99,7 +99,7 @@ export class EtcdRegistry implements SubnetRegistry {
     this.#firstPage = options.firstPageKeys ?? FIRST_PAGE_KEYS;
   }
 
-  #key(subnet: Cidr): string {
+  #key(subnet: LeaseSubnets): string {
     return this.#subnetsPrefix + encodeSubnetKey(subnet);
   }
 
@@ -166,7 +166,7 @@ export class EtcdRegistry implements SubnetRegistry {
     return { entries, revision: revision ?? '0' };
   }
 
-  async getLease(subnet: Cidr): Promise<RegistryEntry | undefined> {
+  async getLease(subnet: LeaseSubnets): Promise<RegistryEntry | undefined> {
     const res = await this.#call('get lease', () => this.#client.get(this.#key(subnet)).exec());
     const kv = res.kvs[0];
     return kv ? this.#entry(kv) : undefined;
@@ -201,15 +201,15 @@ export class EtcdRegistry implements SubnetRegistry {
     return { ok: true, leaseId, modRevision: String(res.header.revision) };
   }
 
-  claim(subnet: Cidr, value: string, ttlSeconds: number): Promise<ClaimResult> {
+  claim(subnet: LeaseSubnets, value: string, ttlSeconds: number): Promise<ClaimResult> {
     return this.#createIfAbsent(this.#key(subnet), value, ttlSeconds);
   }
 
-  replace(subnet: Cidr, value: string, modRevision: string, ttlSeconds: number): Promise<ClaimResult> {
+  replace(subnet: LeaseSubnets, value: string, modRevision: string, ttlSeconds: number): Promise<ClaimResult> {
     return this.#replaceIfUnchanged(this.#key(subnet), value, modRevision, ttlSeconds);
   }
 
-  async restore(subnet: Cidr, value: string, modRevision: string, leaseId: string): Promise<RestoreResult> {
+  async restore(subnet: LeaseSubnets, value: string, modRevision: string, leaseId: string): Promise<RestoreResult> {
     const key = this.#key(subnet);
     const put = this.#client.put(key).value(value);
     if (leaseId !== '0') put.lease(leaseId);
@@ -236,7 +236,7 @@ export class EtcdRegistry implements SubnetRegistry {
     return this.#replaceIfUnchanged(this.#nodesPrefix + nodeName, value, modRevision, ttlSeconds);
   }
 
-  async remove(subnet: Cidr, modRevision?: string): Promise<boolean> {
+  async remove(subnet: LeaseSubnets, modRevision?: string): Promise<boolean> {
     const key = this.#key(subnet);
     if (modRevision === undefined) {
       const res = await this.#call('delete', () => this.#client.delete().key(key).exec());

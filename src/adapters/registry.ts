@@ -4,7 +4,7 @@
  * policy (the lease manager in src/daemon decides): the etcd implementation
  * is etcd-registry.ts, the in-memory fake is test/fakes/memory-registry.ts.
  */
-import type { Cidr } from '../core/cidr.js';
+import type { LeaseSubnets } from '../core/lease.js';
 import type { PresenceEntry } from '../core/node-presence.js';
 import type { RawLeaseKv } from '../core/peer-set.js';
 
@@ -44,25 +44,25 @@ export interface SubnetRegistry {
   /** Every lease key at one revision (read in pages, so a listing over gRPC's message limit works). */
   listLeases(): Promise<LeaseListing>;
   /** One lease key, or undefined when it does not exist. */
-  getLease(subnet: Cidr): Promise<RegistryEntry | undefined>;
+  getLease(subnet: LeaseSubnets): Promise<RegistryEntry | undefined>;
   /**
    * Creates the lease key only if it does not exist. `ttlSeconds` 0 writes a
    * reservation (no etcd lease). `{ok: false}` means another host holds it.
    */
-  claim(subnet: Cidr, value: string, ttlSeconds: number): Promise<ClaimResult>;
+  claim(subnet: LeaseSubnets, value: string, ttlSeconds: number): Promise<ClaimResult>;
   /**
    * Re-writes an existing key only if nobody changed it since `modRevision`
    * (so this can never overwrite another host's lease).
    */
-  replace(subnet: Cidr, value: string, modRevision: string, ttlSeconds: number): Promise<ClaimResult>;
+  replace(subnet: LeaseSubnets, value: string, modRevision: string, ttlSeconds: number): Promise<ClaimResult>;
   /**
    * Writes `value` to an existing key only if it is unchanged since `modRevision`,
    * keeping the given etcd lease ('0': none, for a reservation). Used to put our
    * own lease value back after someone changed it: `replace` would grant a new lease.
    */
-  restore(subnet: Cidr, value: string, modRevision: string, leaseId: string): Promise<RestoreResult>;
+  restore(subnet: LeaseSubnets, value: string, modRevision: string, leaseId: string): Promise<RestoreResult>;
   /** Deletes the key; with `modRevision`, only if it is unchanged. Returns whether it was deleted. */
-  remove(subnet: Cidr, modRevision?: string): Promise<boolean>;
+  remove(subnet: LeaseSubnets, modRevision?: string): Promise<boolean>;
   /** Renews an etcd lease; returns the TTL left, 0 when the lease no longer exists. */
   keepAlive(leaseId: string): Promise<number>;
   /** Seconds left on an etcd lease, -1 when it has none or it expired. */

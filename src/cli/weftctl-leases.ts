@@ -1,7 +1,8 @@
 /** `weftctl leases | reserve | release`. */
 import { type Cidr, compareCidr, isIpv4, parseCidr } from '../core/cidr.js';
 import { UsageError } from '../core/errors.js';
-import { decodeLeaseValue, decodeSubnetKey, encodeLeaseValue, encodeSubnetKey } from '../core/lease.js';
+import { parseCidr6 } from '../core/cidr6.js';
+import { type LeaseSubnets, decodeLeaseValue, decodeSubnetKey, encodeLeaseValue } from '../core/lease.js';
 import { parseNetworkConfigText } from '../core/network-config.js';
 import { type LeaseVerdict, PeerSet } from '../core/peer-set.js';
 import type { RegistryEntry, SubnetRegistry } from '../adapters/registry.js';
@@ -51,14 +52,34 @@ function subnetArg(text: unknown): Cidr {
   return parsed.cidr;
 }
 
-async function findEntry(registry: SubnetRegistry, subnet: Cidr): Promise<RegistryEntry | undefined> {
-  const key = encodeSubnetKey(subnet);
-  return (await registry.listLeases()).entries.find((e) => e.key === key);
+/** The key holding this IPv4 subnet (a dual-stack key names its IPv6 subnet too), with the subnets it names. */
+async function findEntry(registry: SubnetRegistry, subnet: Cidr): Promise<{ entry: RegistryEntry; subnets: LeaseSubnets } | undefined> {
+  for (const entry of (await registry.listLeases()).entries) {
+    const key = decodeSubnetKey(entry.key);
+    if (key.ok && key.subnet === subnet) return { entry, subnets: { subnet: key.subnet, subnetV6: key.subnetV6 } };
+  }
+  return undefined;
+}
+
+/** `--ipv6-subnet`, required exactly when the network is dual-stack. */
+async function ipv6SubnetArg(registry: SubnetRegistry, text: unknown): Promise<LeaseSubnets['subnetV6']> {
+  const configText = await registry.getConfig();
+  const parsed = configText === undefined ? undefined : parseNetworkConfigText(configText);
+  const dual = parsed?.ok === true && parsed.config.ipv6 !== undefined;
+  if (text === undefined || text === '') {
+    if (dual) throw new UsageError('this network is dual-stack (EnableIPv6): give the host\'s IPv6 subnet too with --ipv6-subnet');
+    return undefined;
+  }
+  if (!dual) throw new UsageError('--ipv6-subnet is only for a dual-stack network (EnableIPv6 is not true in the network config)');
+  const v6 = parseCidr6(String(text));
+  if (!v6.ok) throw new UsageError(`--ipv6-subnet "${String(text)}": ${v6.reason}`);
+  return v6.cidr;
 }
 
 export async function reserveCommand(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo): Promise<number> {
   const subnet = subnetArg(argv['subnet']);
-  const entry = await findEntry(registry, subnet);
+  const found = await findEntry(registry, subnet);
+  const entry = found?.entry;
   if (entry?.reservation) {
     io.out(`${subnet} is already a reservation`);
     return 0;
@@ -69,7 +90,7 @@ export async function reserveCommand(registry: SubnetRegistry, argv: Record<stri
       throw new UsageError(`${subnet} is a live lease of ${holder}; with --force it becomes a reservation (no TTL): ${holder} keeps it, `
         + 'its weftd stops renewing it, and no other host can ever get it until weftctl release');
     }
-    const res = await registry.replace(subnet, entry.value, entry.modRevision, 0);
+    const res = await registry.replace(found.subnets, entry.value, entry.modRevision, 0);
     if (!res.ok) throw new UsageError(`${subnet} changed while reserving it; try again`);
     io.out(`${subnet} is now a reservation (no TTL) for ${holder}`);
     return 0;
@@ -80,7 +101,8 @@ export async function reserveCommand(registry: SubnetRegistry, argv: Record<stri
   }
   const nodeName = typeof argv['node-name'] === 'string' && argv['node-name'] !== '' ? argv['node-name'] : undefined;
   const value = encodeLeaseValue({ publicIp, backendType: '', vni: undefined, vtepMac: undefined, nodeName });
-  const res = await registry.claim(subnet, value, 0);
+  const subnetV6 = await ipv6SubnetArg(registry, argv['ipv6-subnet']);
+  const res = await registry.claim({ subnet, subnetV6 }, value, 0);
   if (!res.ok) throw new UsageError(`${subnet} was leased by another host meanwhile; run weftctl leases and try again`);
   io.out(`${subnet} reserved for ${nodeName ?? publicIp}`);
   return 0;
@@ -93,11 +115,12 @@ function describeHolder(entry: RegistryEntry): string {
 
 export async function releaseCommand(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo): Promise<number> {
   const subnet = subnetArg(argv['subnet']);
-  const entry = await findEntry(registry, subnet);
-  if (!entry) {
+  const found = await findEntry(registry, subnet);
+  if (!found) {
     io.out(`${subnet} is not leased or reserved; nothing to do`);
     return 0;
   }
+  const { entry, subnets } = found;
   const who = describeHolder(entry);
   if (!entry.reservation && !argv['force']) {
     throw new UsageError(`${subnet} is a live lease of ${who}, not a reservation; use --force to delete it (that host's weftd then exits and leases again)`);
@@ -107,7 +130,7 @@ export async function releaseCommand(registry: SubnetRegistry, argv: Record<stri
     throw new UsageError(`${subnet} is reserved for ${who}, which has come up and holds it (its VTEP MAC is in the reservation); `
       + `use --force to release it: ${who}'s weftd then exits and leases a subnet again (its pods keep addresses from ${subnet} until recreated)`);
   }
-  if (!(await registry.remove(subnet, entry.modRevision))) throw new UsageError(`${subnet} changed while releasing it; try again`);
+  if (!(await registry.remove(subnets, entry.modRevision))) throw new UsageError(`${subnet} changed while releasing it; try again`);
   io.out(`${subnet} released`);
   return 0;
 }

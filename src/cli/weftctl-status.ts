@@ -70,7 +70,9 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
   const judged = hostPeers(config, entries, self, state?.foreign ?? []);
   const refused = [
     ...judged.verdicts.flatMap((v) => (v.state === 'refused' ? [{ key: v.key, subnet: v.lease?.subnet ?? null, code: v.code, reason: v.reason }] : [])),
-    ...[...judged.collisions].map(([subnet, reason]) => ({ key: encodeSubnetKey(subnet), subnet, code: 'route-collision', reason })),
+    ...[...judged.collisions].map(([subnet, reason]) => ({
+      key: encodeSubnetKey(judged.peers.find((p) => p.subnet === subnet) ?? { subnet }), subnet, code: 'route-collision', reason,
+    })),
   ].sort((a, b) => a.key.localeCompare(b.key));
   const pending = judged.verdicts.flatMap((v) => (v.state === 'pending' ? [{ key: v.key, subnet: v.lease.subnet, reason: v.reason ?? '' }] : []));
   if (judged.collisions.size > 0) {

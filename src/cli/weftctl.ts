@@ -59,6 +59,7 @@ function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & 
       .positional('subnet', { type: 'string', demandOption: true })
       .option('public-ip', { type: 'string', describe: 'the host\'s public IP (needed when the subnet is not leased yet)' })
       .option('node-name', { type: 'string', describe: 'the host\'s weftd --node-name' })
+      .option('ipv6-subnet', { type: 'string', describe: 'on a dual-stack network: the host\'s IPv6 subnet (e.g. fd00:10:0:5::/64)' })
       .option('force', { type: 'boolean', default: false, describe: 'also turn a live lease into a reservation (its host stops renewing it)' }),
     (argv) => run(reserveCommand, argv as never))
     .command('release <subnet>', 'delete a reservation', (c) => c

@@ -9,6 +9,9 @@
 import {
   type Cidr, type Ipv4, blockSize, cidrIp, cidrPrefix, containsIp, intToIpv4, ipv4ToInt, isIpv4, parseCidr,
 } from './cidr.js';
+import {
+  type Cidr6, type Ipv6, blockSize6, cidr6Ip, cidr6Prefix, containsIp6, ipv6FromBigInt, ipv6ToBigInt, parseCidr6, parseIpv6,
+} from './cidr6.js';
 
 export interface VxlanBackend {
   readonly type: 'vxlan';
@@ -20,12 +23,22 @@ export interface VxlanBackend {
   readonly directRouting: boolean;
 }
 
+/** The IPv6 half of a dual-stack network (`EnableIPv6: true`). */
+export interface Ipv6Network {
+  readonly network: Cidr6;
+  readonly subnetLen: number;
+  readonly subnetMin: Ipv6;
+  readonly subnetMax: Ipv6;
+}
+
 export interface NetworkConfig {
   readonly network: Cidr;
   readonly subnetLen: number;
   readonly subnetMin: Ipv4;
   readonly subnetMax: Ipv4;
   readonly backend: VxlanBackend;
+  /** Present when `EnableIPv6` is true: every host leases an IPv6 subnet with its IPv4 one. */
+  readonly ipv6?: Ipv6Network | undefined;
 }
 
 export type ConfigParse =
@@ -36,6 +49,11 @@ export const DEFAULT_VNI = 1;
 export const DEFAULT_PORT = 8472;
 /** VXLAN over IPv4 adds 50 bytes: outer IP 20, UDP 8, VXLAN 8, inner Ethernet 14. */
 export const VXLAN_OVERHEAD = 50;
+/**
+ * VXLAN over IPv6 adds 70 (outer IPv6 header 40). The kernel caps an IPv6
+ * VXLAN device at underlay MTU − 70, silently, where flannel asks for − 50.
+ */
+export const VXLAN6_OVERHEAD = 70;
 
 type Fields = ReadonlyMap<string, unknown>;
 
@@ -66,8 +84,12 @@ export function parseNetworkConfig(raw: unknown): ConfigParse {
   const errors: string[] = [];
   const warnings: string[] = [];
 
-  if (fields.get('enableipv6') === true) errors.push('EnableIPv6: true is not supported by weft (IPv4 only)');
-  if (fields.get('enableipv4') === false) errors.push('EnableIPv4: false is not supported by weft (IPv4 only)');
+  const enableIpv4 = boolField(fields, 'enableipv4', 'EnableIPv4', errors, true);
+  const enableIpv6 = boolField(fields, 'enableipv6', 'EnableIPv6', errors);
+  if (!enableIpv4) {
+    errors.push('EnableIPv4: false (an IPv6-only network) is not supported: weft, like flannel in etcd mode, leases an IPv4 subnet '
+      + 'to every host; use a dual-stack network (EnableIPv4 and EnableIPv6 both true)');
+  }
   if (fields.get('enablenftables') === true) warnings.push('EnableNFTables is ignored: weft uses iptables');
 
   const network = parseNetwork(fields.get('network'), errors);
@@ -85,11 +107,94 @@ export function parseNetworkConfig(raw: unknown): ConfigParse {
     }
   }
   const backend = parseBackend(fields.get('backend'), errors, warnings);
+  let ipv6: Ipv6Network | undefined;
+  if (enableIpv6) ipv6 = parseIpv6Network(fields, errors);
+  else if (fields.get('ipv6network') !== undefined && fields.get('ipv6network') !== '') {
+    warnings.push('IPv6Network is ignored: EnableIPv6 is not true');
+  }
 
   if (errors.length > 0 || !network || subnetLen === undefined || !subnetMin || !subnetMax || !backend) {
     return { ok: false, errors };
   }
-  return { ok: true, config: Object.freeze({ network, subnetLen, subnetMin, subnetMax, backend }), warnings };
+  return {
+    ok: true,
+    config: Object.freeze({ network, subnetLen, subnetMin, subnetMax, backend, ...(ipv6 ? { ipv6: Object.freeze(ipv6) } : {}) }),
+    warnings,
+  };
+}
+
+/** `IPv6Network`, `IPv6SubnetLen`, `IPv6SubnetMin`, `IPv6SubnetMax` with flannel's defaults and checks. */
+function parseIpv6Network(fields: Fields, errors: string[]): Ipv6Network | undefined {
+  const value = fields.get('ipv6network');
+  if (value === undefined || value === '') {
+    errors.push('IPv6Network is missing: EnableIPv6 is true, so please define a correct IPv6Network parameter (e.g. "fd00:10::/48")');
+    return undefined;
+  }
+  if (typeof value !== 'string') {
+    errors.push(`IPv6Network must be a string like "fd00:10::/48", got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  const parsed = parseCidr6(value);
+  if (!parsed.ok) {
+    errors.push(`IPv6Network "${value}" is invalid: ${parsed.reason}`);
+    return undefined;
+  }
+  const network = parsed.cidr;
+  const prefix = cidr6Prefix(network);
+  const subnetLen = parseIpv6SubnetLen(fields.get('ipv6subnetlen'), prefix, errors);
+  if (subnetLen === undefined) return undefined;
+  const size = blockSize6(subnetLen);
+  const base = ipv6ToBigInt(cidr6Ip(network));
+  const subnetMin = parseBound6('IPv6SubnetMin', fields.get('ipv6subnetmin'), ipv6FromBigInt(base + size), network, subnetLen, errors);
+  const subnetMax = parseBound6('IPv6SubnetMax', fields.get('ipv6subnetmax'),
+    ipv6FromBigInt(base + blockSize6(prefix) - size), network, subnetLen, errors);
+  if (!subnetMin || !subnetMax) return undefined;
+  if (ipv6ToBigInt(subnetMin) > ipv6ToBigInt(subnetMax)) {
+    errors.push(`IPv6SubnetMin ${subnetMin} is above IPv6SubnetMax ${subnetMax}`);
+    return undefined;
+  }
+  return { network, subnetLen, subnetMin, subnetMax };
+}
+
+function parseIpv6SubnetLen(value: unknown, prefix: number, errors: string[]): number | undefined {
+  if (value === undefined || value === 0) {
+    if (prefix <= 62) return 64;
+    if (prefix <= 124) return prefix + 2;
+    errors.push(`IPv6Network prefix /${prefix} is too small: the minimum useful IPv6 network prefix is /124`);
+    return undefined;
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    errors.push(`IPv6SubnetLen must be a whole number, got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  if (value > 126) {
+    errors.push(`IPv6SubnetLen ${value} is invalid: IPv6SubnetLen must be less than /127`);
+    return undefined;
+  }
+  if (value < prefix + 2) {
+    errors.push(`IPv6SubnetLen ${value} is invalid: a /${prefix} IPv6 network must be able to accommodate at least four subnets (IPv6SubnetLen >= ${prefix + 2})`);
+    return undefined;
+  }
+  return value;
+}
+
+function parseBound6(name: string, value: unknown, fallback: Ipv6, network: Cidr6, subnetLen: number,
+  errors: string[]): Ipv6 | undefined {
+  if (value === undefined || value === '') return fallback;
+  const ip = typeof value === 'string' ? parseIpv6(value) : undefined;
+  if (ip === undefined) {
+    errors.push(`${name} must be an IPv6 address like "fd00:10:0:1::", got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  if (!containsIp6(network, ip)) {
+    errors.push(`${name} ${ip} is not inside IPv6Network ${network}`);
+    return undefined;
+  }
+  if (ipv6ToBigInt(ip) % blockSize6(subnetLen) !== 0n) {
+    errors.push(`${name} ${ip} is not aligned to IPv6SubnetLen /${subnetLen}`);
+    return undefined;
+  }
+  return ip;
 }
 
 function parseNetwork(value: unknown, errors: string[]): Cidr | undefined {
@@ -195,12 +300,12 @@ function intField(fields: Fields, key: string, name: string, min: number, max: n
   return v;
 }
 
-function boolField(fields: Fields, key: string, name: string, errors: string[]): boolean {
+function boolField(fields: Fields, key: string, name: string, errors: string[], fallback = false): boolean {
   const v = fields.get(key);
-  if (v === undefined || v === null) return false;
+  if (v === undefined || v === null) return fallback;
   if (typeof v !== 'boolean') {
     errors.push(`${name} must be true or false, got ${JSON.stringify(v)}`);
-    return false;
+    return fallback;
   }
   return v;
 }
@@ -216,7 +321,11 @@ export function renderNetworkConfig(config: NetworkConfig): string {
   if (config.backend.mtu !== undefined) backend['MTU'] = config.backend.mtu;
   if (config.backend.gbp) backend['GBP'] = true;
   if (config.backend.directRouting) backend['DirectRouting'] = true;
+  const v6 = config.ipv6 === undefined ? {} : {
+    EnableIPv6: true, IPv6Network: config.ipv6.network, IPv6SubnetLen: config.ipv6.subnetLen,
+    IPv6SubnetMin: config.ipv6.subnetMin, IPv6SubnetMax: config.ipv6.subnetMax,
+  };
   return JSON.stringify({
-    Network: config.network, SubnetLen: config.subnetLen, SubnetMin: config.subnetMin, SubnetMax: config.subnetMax, Backend: backend,
+    Network: config.network, SubnetLen: config.subnetLen, SubnetMin: config.subnetMin, SubnetMax: config.subnetMax, ...v6, Backend: backend,
   });
 }

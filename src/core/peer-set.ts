@@ -12,7 +12,8 @@
  */
 import { type Cidr, containsCidr } from './cidr.js';
 import type { ListedLease } from './allocate.js';
-import { decodeLeaseValue, decodeSubnetKey, sameAttrs } from './lease.js';
+import type { Cidr6 } from './cidr6.js';
+import { type LeaseSubnets, decodeLeaseValue, decodeSubnetKey, sameAttrs } from './lease.js';
 import type { Mac } from './mac.js';
 import type { NetworkConfig } from './network-config.js';
 import { type Peer, type RefusalCode, type SelfView, judgeLease } from './peer-acceptance.js';
@@ -50,20 +51,20 @@ export function classifyLease(kv: RawLeaseKv, config: NetworkConfig): LeaseClass
   }
   const value = decodeLeaseValue(kv.value);
   if (!value.ok) return { ok: false, reason: value.reason };
-  return { ok: true, lease: { subnet: key.subnet, attrs: value.attrs, reservation: kv.reservation } };
+  return { ok: true, lease: { ...subnetsOfKey(key), attrs: value.attrs, reservation: kv.reservation } };
 }
 
 /** A registry listing split into valid leases (each with its raw entry) and subnets that are taken but unreadable. */
 export interface ClassifiedListing<E extends RawLeaseKv> {
   readonly valid: readonly { readonly lease: ListedLease; readonly entry: E }[];
   /** Subnets whose key parses but whose value does not: never free, never programmed. */
-  readonly occupied: readonly Cidr[];
+  readonly occupied: readonly LeaseSubnets[];
 }
 
 /** Classifies every entry of a listing against the network config. */
 export function classifyListing<E extends RawLeaseKv>(entries: readonly E[], config: NetworkConfig): ClassifiedListing<E> {
   const valid: { lease: ListedLease; entry: E }[] = [];
-  const occupied: Cidr[] = [];
+  const occupied: LeaseSubnets[] = [];
   for (const entry of entries) {
     const c = classifyLease(entry, config);
     if (c.ok) {
@@ -71,9 +72,14 @@ export function classifyListing<E extends RawLeaseKv>(entries: readonly E[], con
       continue;
     }
     const key = decodeSubnetKey(entry.key);
-    if (key.ok) occupied.push(key.subnet);
+    if (key.ok) occupied.push(subnetsOfKey(key));
   }
   return { valid, occupied };
+}
+
+/** The subnets of a parsed key, without an `undefined` IPv6 field (leases compare and log cleaner). */
+export function subnetsOfKey(key: { readonly subnet: Cidr; readonly subnetV6: Cidr6 | undefined }): LeaseSubnets {
+  return key.subnetV6 === undefined ? { subnet: key.subnet } : { subnet: key.subnet, subnetV6: key.subnetV6 };
 }
 
 /** An accepted peer as listed: the lease, whether it is a reservation, and its key. */
@@ -214,7 +220,7 @@ export class PeerSet {
     if (!key.ok) return this.#refuse(kv, 'invalid-key', key.reason, undefined, warnings);
     const value = decodeLeaseValue(kv.value);
     if (!value.ok) return this.#refuse(kv, 'invalid-value', value.reason, undefined, warnings);
-    const lease: ListedLease = { subnet: key.subnet, attrs: value.attrs, reservation: kv.reservation };
+    const lease: ListedLease = { ...subnetsOfKey(key), attrs: value.attrs, reservation: kv.reservation };
     const verdict = judgeLease(lease, this.#config, this.#self);
     switch (verdict.kind) {
       case 'refused':

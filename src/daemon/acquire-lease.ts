@@ -14,16 +14,16 @@
 import type { Logger } from 'pino';
 import { type AllocationDecision, type Identity, decideAllocation } from '../core/allocate.js';
 import type { Cidr } from '../core/cidr.js';
+import type { Cidr6 } from '../core/cidr6.js';
 import { SubnetExhaustedError, WeftError } from '../core/errors.js';
-import { type LeaseAttrs, encodeLeaseValue } from '../core/lease.js';
+import { type LeaseAttrs, type LeaseSubnets, encodeLeaseValue, encodeSubnetKey } from '../core/lease.js';
 import type { NetworkConfig } from '../core/network-config.js';
 import { classifyListing } from '../core/peer-set.js';
 import type { LeaseListing, RegistryEntry, SubnetRegistry } from '../adapters/registry.js';
 import type { Clock } from '../adapters/clock.js';
 
 /** The lease this host holds. */
-export interface HeldLease {
-  readonly subnet: Cidr;
+export interface HeldLease extends LeaseSubnets {
   readonly attrs: LeaseAttrs;
   /** etcd lease id; '0' when the key is a reservation (no TTL, nothing to renew). */
   readonly leaseId: string;
@@ -34,14 +34,20 @@ export interface AcquireInput {
   readonly registry: SubnetRegistry;
   readonly config: NetworkConfig;
   readonly attrs: LeaseAttrs & { nodeName: string };
-  readonly previous: Cidr | undefined;
+  /** The subnets subnet.env named (a restart keeps both). */
+  readonly previous: PreviousSubnets | undefined;
   readonly ttlSeconds: number;
   readonly random: () => number;
   readonly clock: Clock;
   readonly log: Logger;
   readonly signal: AbortSignal;
   /** Awaited before the lease of `subnet` is written (weftd removes a subnet.env that names another subnet). */
-  readonly beforeTake?: (subnet: Cidr) => Promise<void>;
+  readonly beforeTake?: (subnets: LeaseSubnets) => Promise<void>;
+}
+
+export interface PreviousSubnets {
+  readonly subnet?: Cidr | undefined;
+  readonly subnetV6?: Cidr6 | undefined;
 }
 
 export interface AcquiredLease {
@@ -61,13 +67,18 @@ export async function acquireLeaseWithListing(input: AcquireInput): Promise<Acqu
   input.signal.throwIfAborted();
   const byKey = await reusePrevious(input, self);
   if (byKey) return { held: byKey, listing: undefined };
+  let previous = input.previous;
   for (let round = 1; round <= MAX_ROUNDS; round++) {
     input.signal.throwIfAborted();
     const listing = await input.registry.listLeases();
     const { leases, entries, occupied } = validLeases(listing.entries, input.config);
-    const decision = decideAllocation(input.config, leases, self, input.previous, input.random, occupied);
+    const decision = decideAllocation(input.config, leases, self, previous, input.random, occupied);
     const held = await applyDecision(input, decision, entries, 'listing');
     if (held) return { held, listing };
+    // A released own lease (e.g. IPv6 just enabled) hands its subnets on, so the IPv4 one is kept when it still fits.
+    if (decision.kind === 'remove-incompatible') {
+      previous = { subnet: previous?.subnet ?? decision.lease.subnet, subnetV6: previous?.subnetV6 ?? decision.lease.subnetV6 };
+    }
     // Lost a race (or removed a stale lease): back off a little, with jitter, and look again.
     await input.clock.sleep(Math.floor(input.random() * 50 * Math.min(round, 10)), input.signal);
   }
@@ -80,8 +91,9 @@ export async function acquireLeaseWithListing(input: AcquireInput): Promise<Acqu
  * other keys (claiming a subnet does). Undefined: take the listing path.
  */
 async function reusePrevious(input: AcquireInput, self: Identity): Promise<HeldLease | undefined> {
-  if (input.previous === undefined) return undefined;
-  const entry = await input.registry.getLease(input.previous);
+  const subnet = input.previous?.subnet;
+  if (subnet === undefined) return undefined;
+  const entry = await input.registry.getLease({ subnet, subnetV6: input.previous?.subnetV6 });
   if (!entry) return undefined;
   const { leases, entries } = validLeases([entry], input.config);
   const decision = decideAllocation(input.config, leases, self, undefined, () => 0); // (a random pick is never acted on here)
@@ -90,7 +102,7 @@ async function reusePrevious(input: AcquireInput, self: Identity): Promise<HeldL
 
 function validLeases(entries: readonly RegistryEntry[], config: NetworkConfig) {
   const { valid, occupied } = classifyListing(entries, config);
-  return { leases: valid.map((v) => v.lease), entries: new Map(valid.map((v) => [v.lease.subnet as string, v.entry])), occupied };
+  return { leases: valid.map((v) => v.lease), entries: new Map(valid.map((v) => [encodeSubnetKey(v.lease), v.entry])), occupied };
 }
 
 /** `found`: how our own key was found (logged), by reading the previous subnet's key or in a listing. */
@@ -100,45 +112,57 @@ async function applyDecision(input: AcquireInput, decision: AllocationDecision,
   const value = encodeLeaseValue(input.attrs);
   switch (decision.kind) {
     case 'reuse': {
-      const entry = entries.get(decision.lease.subnet);
+      const lease = decision.lease;
+      const subnets = subnetsOf(lease);
+      const entry = entries.get(encodeSubnetKey(lease));
       if (!entry) return undefined;
-      if (decision.lease.reservation) {
+      if (lease.reservation) {
         // A reservation naming this host: keep it a reservation (no TTL).
-        await input.beforeTake?.(decision.lease.subnet);
+        await input.beforeTake?.(subnets);
         if (entry.value !== value) {
-          const res = await registry.replace(decision.lease.subnet, value, entry.modRevision, 0);
+          const res = await registry.replace(lease, value, entry.modRevision, 0);
           if (!res.ok) return undefined;
         }
-        log.info({ subnet: decision.lease.subnet, found }, 'using reserved subnet');
-        return { subnet: decision.lease.subnet, attrs: input.attrs, leaseId: '0', reservation: true };
+        log.info({ ...subnets, found }, 'using reserved subnet');
+        return { ...subnets, attrs: input.attrs, leaseId: '0', reservation: true };
       }
-      await input.beforeTake?.(decision.lease.subnet);
-      const res = await registry.replace(decision.lease.subnet, value, entry.modRevision, input.ttlSeconds);
+      await input.beforeTake?.(subnets);
+      const res = await registry.replace(lease, value, entry.modRevision, input.ttlSeconds);
       if (!res.ok) return undefined;
       if (entry.leaseId !== '0') await registry.revoke(entry.leaseId).catch(() => undefined);
-      log.info({ subnet: decision.lease.subnet, leaseId: res.leaseId, found }, 'renewed own subnet lease');
-      return { subnet: decision.lease.subnet, attrs: input.attrs, leaseId: res.leaseId, reservation: false };
+      log.info({ ...subnets, leaseId: res.leaseId, found }, 'renewed own subnet lease');
+      return { ...subnets, attrs: input.attrs, leaseId: res.leaseId, reservation: false };
     }
     case 'remove-incompatible': {
-      const entry = entries.get(decision.lease.subnet);
-      log.warn({ subnet: decision.lease.subnet, network: config.network, subnetLen: config.subnetLen },
+      const entry = entries.get(encodeSubnetKey(decision.lease));
+      log.warn({ ...subnetsOf(decision.lease), network: config.network, subnetLen: config.subnetLen, ipv6Network: config.ipv6?.network },
         'own lease does not fit the network config; releasing it');
-      if (entry) await registry.remove(decision.lease.subnet, entry.modRevision);
+      if (entry) await registry.remove(decision.lease, entry.modRevision);
       return undefined;
     }
     case 'claim': {
-      await input.beforeTake?.(decision.subnet);
-      const res = await registry.claim(decision.subnet, value, input.ttlSeconds);
+      const subnets = subnetsOf(decision);
+      await input.beforeTake?.(subnets);
+      const res = await registry.claim(subnets, value, input.ttlSeconds);
       if (!res.ok) {
-        log.debug({ subnet: decision.subnet }, 'lost the race for a subnet; retrying');
+        log.debug(subnets, 'lost the race for a subnet; retrying');
         return undefined;
       }
-      log.info({ subnet: decision.subnet, source: decision.source, leaseId: res.leaseId }, 'acquired subnet lease');
-      return { subnet: decision.subnet, attrs: input.attrs, leaseId: res.leaseId, reservation: false };
+      log.info({ ...subnets, source: decision.source, leaseId: res.leaseId }, 'acquired subnet lease');
+      return { ...subnets, attrs: input.attrs, leaseId: res.leaseId, reservation: false };
     }
     case 'exhausted':
+      if (decision.family === 'IPv6' && config.ipv6) {
+        throw new SubnetExhaustedError(`no free IPv6 subnet in IPv6Network ${config.ipv6.network}: every /${config.ipv6.subnetLen} `
+          + `between IPv6SubnetMin ${config.ipv6.subnetMin} and IPv6SubnetMax ${config.ipv6.subnetMax} is leased or reserved`);
+      }
       throw new SubnetExhaustedError(
         `no free subnet in network ${config.network}: all ${decision.capacity} subnets of /${config.subnetLen} `
         + `between SubnetMin ${config.subnetMin} and SubnetMax ${config.subnetMax} are leased or reserved`);
   }
+}
+
+/** Just the subnets (the IPv6 one only when there is one), for logs and HeldLease. */
+function subnetsOf(l: LeaseSubnets): LeaseSubnets {
+  return l.subnetV6 === undefined ? { subnet: l.subnet } : { subnet: l.subnet, subnetV6: l.subnetV6 };
 }

@@ -5,6 +5,7 @@
  * handled elsewhere and for tests of the etcd side.
  */
 import type { Cidr, Ipv4 } from '../core/cidr.js';
+import type { Ipv6 } from '../core/cidr6.js';
 import { UsageError } from '../core/errors.js';
 import type { Peer } from '../core/peer-acceptance.js';
 import { type Mac, vtepMacFor } from '../core/mac.js';
@@ -21,6 +22,15 @@ export interface Prepared {
   readonly publicIp: Ipv4;
   readonly vtepMac: Mac;
   /** The overlay MTU written to subnet.env (device MTU). */
+  readonly mtu: number;
+  readonly device: string;
+  /** The IPv6 VXLAN device (`weft-v6.<VNI>`), on a dual-stack network. */
+  readonly v6?: PreparedV6 | undefined;
+}
+
+export interface PreparedV6 {
+  readonly publicIp: Ipv6;
+  readonly vtepMac: Mac;
   readonly mtu: number;
   readonly device: string;
 }

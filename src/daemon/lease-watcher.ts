@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { type Identity, isOwnLease } from '../core/allocate.js';
 import type { Cidr } from '../core/cidr.js';
 import { errorMessage } from '../core/errors.js';
-import { type LeaseAttrs, decodeLeaseValue, encodeSubnetKey } from '../core/lease.js';
+import { type LeaseAttrs, type LeaseSubnets, decodeLeaseValue, encodeSubnetKey } from '../core/lease.js';
 import { classifyOwnValue } from '../core/own-lease.js';
 import type { PeerSet, PeerSetUpdate } from '../core/peer-set.js';
 import type { Clock } from '../adapters/clock.js';
@@ -69,7 +69,7 @@ export class LeaseWatcher {
   }
 
   /** Starts checking our own key (after the lease is acquired); with `attrs`, also for drift from our value. */
-  watchOwn(subnet: Cidr, self: Identity, reserved = false, attrs?: LeaseAttrs): void {
+  watchOwn(subnet: LeaseSubnets, self: Identity, reserved = false, attrs?: LeaseAttrs): void {
     this.#own = { key: encodeSubnetKey(subnet), self, reserved, attrs };
   }
 

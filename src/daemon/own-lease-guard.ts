@@ -9,9 +9,8 @@
  * name, the lease is lost instead (we never fight over a key).
  */
 import type { Logger } from 'pino';
-import type { Cidr } from '../core/cidr.js';
 import { errorMessage } from '../core/errors.js';
-import { type LeaseAttrs, encodeLeaseValue } from '../core/lease.js';
+import { type LeaseAttrs, type LeaseSubnets, encodeLeaseValue } from '../core/lease.js';
 import { classifyOwnValue } from '../core/own-lease.js';
 import type { Clock } from '../adapters/clock.js';
 import type { RegistryEntry, SubnetRegistry } from '../adapters/registry.js';
@@ -19,7 +18,7 @@ import { Backoff } from './jitter.js';
 
 export interface OwnLeaseGuardDeps {
   readonly registry: SubnetRegistry;
-  readonly subnet: Cidr;
+  readonly subnets: LeaseSubnets;
   readonly attrs: LeaseAttrs;
   /** Our etcd lease id now ('0' for a reservation, also one made while we run). */
   readonly leaseId: () => string;
@@ -68,7 +67,7 @@ export class OwnLeaseGuard {
         return;
       }
       try {
-        const res = await registry.restore(this.#deps.subnet, value, seen.modRevision, this.#deps.leaseId());
+        const res = await registry.restore(this.#deps.subnets, value, seen.modRevision, this.#deps.leaseId());
         if (res.ok) {
           log.warn({ key: seen.key, found: seen.value, modRevision: res.modRevision }, 'wrote our true lease value back');
           this.#deps.onCorrected?.();
@@ -91,7 +90,7 @@ export class OwnLeaseGuard {
 
   /** The key's current entry if it still needs a correction; undefined when it is ours again, gone or taken (the watcher handles those). */
   async #reread(): Promise<RegistryEntry | undefined> {
-    const current = await this.#deps.registry.getLease(this.#deps.subnet);
+    const current = await this.#deps.registry.getLease(this.#deps.subnets);
     if (!current) return undefined;
     return classifyOwnValue(current.value, this.#deps.attrs).kind === 'drifted' ? current : undefined;
   }

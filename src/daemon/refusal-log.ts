@@ -5,7 +5,6 @@
  */
 import type { Logger } from 'pino';
 import type { Cidr } from '../core/cidr.js';
-import { encodeSubnetKey } from '../core/lease.js';
 
 export class RefusalLog {
   readonly #log: Logger;
@@ -20,12 +19,12 @@ export class RefusalLog {
     for (const [subnet, reason] of now) {
       if (this.#current.get(subnet) === reason) continue;
       this.#current.set(subnet, reason);
-      this.#log.warn({ key: encodeSubnetKey(subnet), subnet, code: 'route-collision', reason }, 'refusing peer lease');
+      this.#log.warn({ subnet, code: 'route-collision', reason }, 'refusing peer lease');
     }
     for (const subnet of [...this.#current.keys()]) {
       if (now.has(subnet)) continue;
       this.#current.delete(subnet);
-      this.#log.info({ key: encodeSubnetKey(subnet), subnet }, 'peer lease no longer collides with a foreign route; programming it');
+      this.#log.info({ subnet }, 'peer lease no longer collides with a foreign route; programming it');
     }
   }
 }

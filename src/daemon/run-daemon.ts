@@ -12,11 +12,13 @@
 import type { Logger } from 'pino';
 import type { Cidr, Ipv4 } from '../core/cidr.js';
 import { LeaseLostError, errorMessage } from '../core/errors.js';
+import type { LeaseSubnets } from '../core/lease.js';
+import type { NetworkConfig } from '../core/network-config.js';
 import { PeerSet } from '../core/peer-set.js';
 import type { Clock } from '../adapters/clock.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
 import { ensureSubnetFile, readSubnetFile, removeSubnetFile } from '../adapters/subnet-file.js';
-import { type AcquiredLease, acquireLeaseWithListing, type HeldLease } from './acquire-lease.js';
+import { type AcquiredLease, acquireLeaseWithListing, type HeldLease, type PreviousSubnets } from './acquire-lease.js';
 import type { DataPlanePort } from './data-plane-port.js';
 import { keepLeaseAlive } from './lease-keeper.js';
 import { LeaseWatcher } from './lease-watcher.js';
@@ -66,7 +68,8 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   const { log } = deps;
   const status = deps.status ?? new DaemonStatus();
   const previousFile = await readSubnetFile(opts.subnetFile);
-  const previous: Cidr | undefined = previousFile.ok ? previousFile.env.subnet : undefined;
+  const previous: PreviousSubnets | undefined = previousFile.ok
+    ? { subnet: previousFile.env.subnet, subnetV6: previousFile.env.ipv6Subnet } : undefined;
   const { config, text: configText } = await waitForConfig({ registry: deps.registry, clock: deps.clock, log, configKey: opts.configKey, random: deps.random }, signal);
   log.info({ network: config.network, subnetLen: config.subnetLen, vni: config.backend.vni, port: config.backend.port }, 'network config loaded');
 
@@ -82,10 +85,13 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   // The name first: a second host with our name stops here, before it could touch our lease.
   const presenceLease = await retryAtStartup('claim node name', () => claimIdentity(identity, signal), retry, signal);
   status.identity = { nodeName: opts.nodeName, instanceId: opts.instanceId };
-  const attrs = { publicIp: prepared.publicIp, backendType: 'vxlan', vni: config.backend.vni, vtepMac: prepared.vtepMac, nodeName: opts.nodeName };
-  const beforeTake = async (subnet: Cidr): Promise<void> => {
-    if (previous === undefined || subnet === previous) return;
-    if (await removeSubnetFile(opts.subnetFile)) log.warn({ path: opts.subnetFile, previous, subnet }, 'removed subnet.env: it names a subnet this host is not taking');
+  const attrs = {
+    publicIp: prepared.publicIp, backendType: 'vxlan', vni: config.backend.vni, vtepMac: prepared.vtepMac, nodeName: opts.nodeName,
+    ...(prepared.v6 ? { publicIpv6: prepared.v6.publicIp, backendV6: { vni: config.backend.vni, vtepMac: prepared.v6.vtepMac } } : {}),
+  };
+  const beforeTake = async (subnets: LeaseSubnets): Promise<void> => {
+    if (previous === undefined || (subnets.subnet === previous.subnet && subnets.subnetV6 === previous.subnetV6)) return;
+    if (await removeSubnetFile(opts.subnetFile)) log.warn({ path: opts.subnetFile, previous, ...subnets }, 'removed subnet.env: it names a subnet this host is not taking');
   };
   // The listing the lease was decided on (none when a restart found its lease by key) starts the watcher.
   let acquired: AcquiredLease | undefined = await retryAtStartup('acquire subnet lease', () => acquireLeaseWithListing({
@@ -126,7 +132,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
     keeperStop.abort();
   };
   const guard = new OwnLeaseGuard({
-    registry: deps.registry, subnet: held.subnet, attrs: held.attrs, leaseId: () => ownLeaseId, clock: deps.clock, random: deps.random, log, onLost,
+    registry: deps.registry, subnets: held, attrs: held.attrs, leaseId: () => ownLeaseId, clock: deps.clock, random: deps.random, log, onLost,
     identityConflict: () => status.identityConflict, onCorrected: () => { status.ownLeaseCorrections++; },
   }, stop);
   const watcher = new LeaseWatcher({
@@ -134,7 +140,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
     onOwnDrift: (entry, reason) => guard.drifted(entry, reason),
   });
   status.watch = watcher.stats;
-  watcher.watchOwn(held.subnet, { nodeName: opts.nodeName, publicIp: prepared.publicIp }, held.reservation, held.attrs);
+  watcher.watchOwn(held, { nodeName: opts.nodeName, publicIp: prepared.publicIp }, held.reservation, held.attrs);
   watcher.startFrom(acquired.listing);
   acquired = undefined; // the listing is the watcher's now: not kept for the daemon's life
   const identityKept = keepIdentity({
@@ -153,7 +159,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   ];
   await Promise.race([watcher.ready, new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
 
-  await reconcileLoop({ opts, deps: { ...deps, trafficRules }, held, peers, wake, status, mtu: prepared.mtu, network: config.network }, stop);
+  await reconcileLoop({ opts, deps: { ...deps, trafficRules }, held, peers, wake, status, mtu: prepared.mtu, config }, stop);
   await Promise.allSettled([...background, guard.idle()]);
   const lastPresenceLease = await identityKept;
   if (lostReason) {
@@ -178,14 +184,19 @@ interface LoopState {
   readonly peers: PeerSet;
   readonly wake: Wakeup;
   readonly status: DaemonStatus;
+  /** The pod MTU for subnet.env: the smaller of the two devices' on a dual-stack host. */
   readonly mtu: number;
-  readonly network: Cidr;
+  readonly config: NetworkConfig;
 }
 
 async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
   const throttled = new ThrottledLog(s.deps.log, 60_000, () => s.deps.clock.now());
   const collisions = new RefusalLog(s.deps.log);
-  const env = { network: s.network, subnet: s.held.subnet, mtu: s.mtu, ipMasq: s.opts.ipMasq };
+  const network = s.config.network;
+  const env = {
+    network, subnet: s.held.subnet, mtu: s.mtu, ipMasq: s.opts.ipMasq,
+    ...(s.config.ipv6 && s.held.subnetV6 ? { ipv6Network: s.config.ipv6.network, ipv6Subnet: s.held.subnetV6 } : {}),
+  };
   let seenVersion = -1;
   // A pass that failed (a device deleted while it read, an operation the kernel refused) is retried
   // soon, 200 ms doubling up to the resync interval, not only at the next event or resync.
@@ -211,7 +222,7 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
       s.status.routeCollisions = result.refused?.length ?? 0;
       // The rules depend only on the network and our subnet, so they are checked on
       // resync passes (and until the first pass is done), not on every peer event.
-      if (resync || !s.status.ready) await s.deps.trafficRules?.ensure(s.network, s.held.subnet); // never throws
+      if (resync || !s.status.ready) await s.deps.trafficRules?.ensure(network, s.held.subnet); // never throws
       s.status.recordPass(result, s.deps.clock.now() - started, s.deps.clock.now(), s.peers.size);
       failed = !result.ok;
       if (result.ok) {

@@ -18,7 +18,7 @@
 import type { Cidr } from '../../src/core/cidr.js';
 import type { PresenceEntry } from '../../src/core/node-presence.js';
 import { RegistryError } from '../../src/core/errors.js';
-import { encodeSubnetKey } from '../../src/core/lease.js';
+import { type LeaseSubnets, encodeSubnetKey } from '../../src/core/lease.js';
 import type { Clock } from '../../src/adapters/clock.js';
 import type {
   ClaimResult, LeaseListing, RegistryEntry, RegistryEvent, RestoreResult, SubnetRegistry, WatchHandlers,
@@ -96,7 +96,7 @@ export class MemoryRegistry implements SubnetRegistry {
     return { entries: this.entries(), revision: String(this.#revision) };
   }
 
-  async claim(subnet: Cidr, value: string, ttlSeconds: number): Promise<ClaimResult> {
+  async claim(subnet: LeaseSubnets, value: string, ttlSeconds: number): Promise<ClaimResult> {
     await this.#request('claim');
     const leaseId = ttlSeconds > 0 ? this.grant(ttlSeconds) : '0';
     await this.#step();
@@ -109,7 +109,7 @@ export class MemoryRegistry implements SubnetRegistry {
     return { ok: true, leaseId, modRevision: String(modRevision) };
   }
 
-  async replace(subnet: Cidr, value: string, modRevision: string, ttlSeconds: number): Promise<ClaimResult> {
+  async replace(subnet: LeaseSubnets, value: string, modRevision: string, ttlSeconds: number): Promise<ClaimResult> {
     await this.#request('replace');
     const leaseId = ttlSeconds > 0 ? this.grant(ttlSeconds) : '0';
     await this.#step();
@@ -122,12 +122,12 @@ export class MemoryRegistry implements SubnetRegistry {
     return { ok: true, leaseId, modRevision: String(rev) };
   }
 
-  async getLease(subnet: Cidr): Promise<RegistryEntry | undefined> {
+  async getLease(subnet: LeaseSubnets): Promise<RegistryEntry | undefined> {
     await this.#request('getLease');
     return this.entry(encodeSubnetKey(subnet));
   }
 
-  async restore(subnet: Cidr, value: string, modRevision: string, leaseId: string): Promise<RestoreResult> {
+  async restore(subnet: LeaseSubnets, value: string, modRevision: string, leaseId: string): Promise<RestoreResult> {
     await this.#request('restore');
     const key = encodeSubnetKey(subnet);
     const current = this.#keys.get(key);
@@ -164,7 +164,7 @@ export class MemoryRegistry implements SubnetRegistry {
     return { ok: true, leaseId, modRevision: String(this.putPresenceRaw(nodeName, value, leaseId)) };
   }
 
-  async remove(subnet: Cidr, modRevision?: string): Promise<boolean> {
+  async remove(subnet: LeaseSubnets, modRevision?: string): Promise<boolean> {
     await this.#request('remove');
     const key = encodeSubnetKey(subnet);
     const current = this.#keys.get(key);

@@ -35,7 +35,7 @@ export async function hostFixture(dir: string): Promise<HostFixture> {
     subnet: `10.5.${i}.0/24` as Cidr,
     attrs: { publicIp: `192.0.2.${10 + i}` as Ipv4, backendType: 'vxlan', vni: 1, vtepMac: vtepMacFor(`host${i}`, 1), nodeName: `host${i}` },
   }));
-  for (const l of leases) await registry.claim(l.subnet, encodeLeaseValue(l.attrs), 3600);
+  for (const l of leases) await registry.claim(l, encodeLeaseValue(l.attrs), 3600);
   const kernel = new MemoryKernel();
   const spec = deviceSpec(config, await kernel.externalInterface({ iface: 'eth0' }), 'host1');
   await kernel.createDevice(spec);

@@ -16,10 +16,13 @@ t.test('a flanneld-written subnet.env and weft\'s parse the same and give the sa
   t.equal(ours, flannelV4, 'weft writes byte-for-byte what flanneld writes');
   t.same(parseSubnetEnv(ours), theirs);
   const dual = parseSubnetEnv(flannelDual);
-  t.same(dual, theirs, 'IPv6 keys do not change the IPv4 view');
+  if (!dual.ok) throw new Error('flannel dual-stack sample did not parse');
+  t.same(dual.env, { ...theirs.env, ipv6Network: 'fc00::/48', ipv6Subnet: 'fc00:0:0:5::/64' }, 'the IPv6 keys add the IPv6 view');
+  t.equal(renderSubnetEnv(dual.env), flannelDual, 'weft writes the dual-stack file byte-for-byte as flanneld does');
   const netconf = parseNetConf('{"cniVersion":"1.0.0","name":"n"}');
-  if (!dual.ok) return;
-  t.equal(renderCanonicalJson(buildDelegateConf(netconf, dual.env)), renderCanonicalJson(buildDelegateConf(netconf, theirs.env)));
+  t.equal(renderCanonicalJson(buildDelegateConf(netconf, theirs.env)),
+    renderCanonicalJson(buildDelegateConf(netconf, { ...dual.env, ipv6Network: undefined, ipv6Subnet: undefined })),
+    'without the IPv6 keys the delegate is the IPv4 one');
 });
 
 t.test("weft's file satisfies flannel's CNI plugin reader (loadFlannelSubnetEnv rules)", async (t) => {

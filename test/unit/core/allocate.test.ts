@@ -51,7 +51,7 @@ t.test('fitsConfig: configured length and within [SubnetMin, SubnetMax]', async 
 
 t.test('reuses its own lease', async (t) => {
   const byName = lease('10.5.7.0/24', { nodeName: 'n1', publicIp: '203.0.113.1' });
-  t.same(decideAllocation(net16, [lease('10.5.6.0/24'), byName], self, '10.5.9.0/24' as Cidr, never),
+  t.same(decideAllocation(net16, [lease('10.5.6.0/24'), byName], self, { subnet: '10.5.9.0/24' as Cidr }, never),
     { kind: 'reuse', lease: byName }, 'by NodeName, even after a PublicIP change, before the previous subnet');
   const flannels = lease('10.5.8.0/24', { publicIp: '192.0.2.1' });
   t.same(decideAllocation(net16, [flannels], self, undefined, never), { kind: 'reuse', lease: flannels },
@@ -62,7 +62,7 @@ t.test('reuses its own lease', async (t) => {
 
 t.test('a lease with our PublicIP but another NodeName is not ours', async (t) => {
   const other = lease('10.9.0.16/28', { nodeName: 'n2', publicIp: '192.0.2.1' });
-  const d = decideAllocation(tiny, [other], self, '10.9.0.16/28' as Cidr, () => 0);
+  const d = decideAllocation(tiny, [other], self, { subnet: '10.9.0.16/28' as Cidr }, () => 0);
   t.equal(d.kind, 'claim');
   t.ok(d.kind === 'claim' && !overlaps(d.subnet, other.subnet), 'neither reused nor claimed as previous');
 });
@@ -79,7 +79,7 @@ t.test('own lease that no longer fits the config', async (t) => {
 
 t.test('previous subnet is used only when free and fitting', async (t) => {
   const previous = '10.5.9.0/24' as Cidr;
-  t.same(decideAllocation(net16, [lease('10.5.8.0/24')], self, previous, never), { kind: 'claim', subnet: previous, source: 'previous' });
+  t.same(decideAllocation(net16, [lease('10.5.8.0/24')], self, { subnet: previous }, never), { kind: 'claim', subnet: previous, subnetV6: undefined, source: 'previous' });
   const notPrevious: [string, ListedLease[], Cidr[], string][] = [
     ['taken', [lease('10.5.9.0/24')], [], previous],
     ['taken by a wider lease', [lease('10.5.8.0/22')], [], previous],
@@ -90,7 +90,7 @@ t.test('previous subnet is used only when free and fitting', async (t) => {
     ['outside the network', [], [], '10.6.9.0/24'],
   ];
   for (const [why, leases, occupied, prev] of notPrevious) {
-    const d = decideAllocation(net16, leases, self, prev as Cidr, half, occupied);
+    const d = decideAllocation(net16, leases, self, { subnet: prev as Cidr }, half, occupied.map((subnet) => ({ subnet })));
     t.equal(d.kind === 'claim' && d.source, 'random', why);
     t.ok(d.kind === 'claim' && fitsConfig(d.subnet, net16), `${why}: the random pick fits`);
     t.ok(d.kind === 'claim' && [...leases.map((l) => l.subnet), ...occupied].every((s) => !overlaps(s, d.subnet)), `${why}: and is free`);
@@ -100,11 +100,11 @@ t.test('previous subnet is used only when free and fitting', async (t) => {
 t.test('the random pick is drawn from the free subnets only', async (t) => {
   const taken = [lease('10.9.0.16/28'), lease('10.9.0.48/28')];
   for (const r of [0, 0.3, 0.5, 0.999999, 1]) {
-    t.same(decideAllocation(tiny, taken, self, undefined, () => r), { kind: 'claim', subnet: '10.9.0.32/28', source: 'random' }, `random ${r}`);
+    t.same(decideAllocation(tiny, taken, self, undefined, () => r), { kind: "claim", subnet: "10.9.0.32/28", subnetV6: undefined, source: "random" }, `random ${r}`);
   }
   const leases = [lease('10.5.1.0/24'), lease('10.5.4.0/22'), lease('10.5.200.0/21'), lease('10.5.77.128/25')];
-  const occupied = ['10.5.100.0/24' as Cidr];
-  const free = new Set(freeSubnets(net16, [...leases, ...occupied.map((s) => lease(s))]).map((s) => `${intToIpv4(s)}/24`));
+  const occupied = [{ subnet: '10.5.100.0/24' as Cidr }];
+  const free = new Set(freeSubnets(net16, [...leases, ...occupied.map((s) => lease(s.subnet))]).map((s) => `${intToIpv4(s)}/24`));
   const picked = new Set<string>();
   for (let i = 0; i < 5000; i++) {
     const d = decideAllocation(net16, leases, self, undefined, () => i / 5000, occupied);
@@ -117,11 +117,11 @@ t.test('the random pick is drawn from the free subnets only', async (t) => {
 
 t.test('exhaustion reports the capacity', async (t) => {
   const all = [lease('10.9.0.16/28'), lease('10.9.0.32/28', { reservation: true })];
-  t.same(decideAllocation(tiny, all, self, undefined, never, ['10.9.0.48/28' as Cidr]),
-    { kind: 'exhausted', capacity: subnetCapacity(tiny), used: subnetCapacity(tiny) });
+  t.same(decideAllocation(tiny, all, self, undefined, never, [{ subnet: '10.9.0.48/28' as Cidr }]),
+    { kind: 'exhausted', family: 'IPv4', capacity: subnetCapacity(tiny), used: subnetCapacity(tiny) });
   const big = config({ Network: '10.5.0.0/16', SubnetMin: '10.5.10.0', SubnetMax: '10.5.13.0' });
   const d = decideAllocation(big, [lease('10.5.8.0/22'), lease('10.5.12.0/23')], self, undefined, never);
-  t.same(d, { kind: 'exhausted', capacity: 4, used: 4 }, 'wider leases cover the whole range');
+  t.same(d, { kind: 'exhausted', family: 'IPv4', capacity: 4, used: 4 }, 'wider leases cover the whole range');
 });
 
 t.test('freeSubnets handles leases of other prefix lengths', async (t) => {

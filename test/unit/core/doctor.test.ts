@@ -17,7 +17,7 @@ const leases: (ListedLease & Peer)[] = [1, 2, 3].map((i) => ({ ...peerLease(i), 
 
 /** etcd facts for a listing of these leases (as the registry would return them). */
 function etcdOk(cfg: NetworkConfig, list: readonly ListedLease[]): DoctorFacts['etcd'] {
-  const entries = list.map((l) => ({ key: encodeSubnetKey(l.subnet), value: encodeLeaseValue(l.attrs), reservation: l.reservation }));
+  const entries = list.map((l) => ({ key: encodeSubnetKey(l), value: encodeLeaseValue(l.attrs), reservation: l.reservation }));
   return { ok: true, config: cfg, leases: list, entries };
 }
 const self = '10.5.1.0/24' as Cidr;

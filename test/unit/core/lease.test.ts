@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { Cidr6 } from '../../../src/core/cidr6.js';
 import type { Cidr, Ipv4 } from '../../../src/core/cidr.js';
 import {
   type LeaseAttrs, decodeLeaseValue, decodeSubnetKey, encodeLeaseValue, encodeSubnetKey, sameAttrs,
@@ -14,14 +15,17 @@ const FLANNEL_VALUE = '{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType
 t.test('subnet key encode/decode', async (t) => {
   const table: [string, string][] = [['10.5.34.0/24', '10.5.34.0-24'], ['10.5.34.128/25', '10.5.34.128-25'], ['0.0.0.0/0', '0.0.0.0-0']];
   for (const [subnet, key] of table) {
-    t.equal(encodeSubnetKey(subnet as Cidr), key);
-    t.same(decodeSubnetKey(key), { ok: true, subnet }, key);
+    t.equal(encodeSubnetKey({ subnet: subnet as Cidr }), key);
+    t.same(decodeSubnetKey(key), { ok: true, subnet, subnetV6: undefined }, key);
   }
 });
 
-t.test('a dual-stack flannel key yields its IPv4 part', async (t) => {
-  t.same(decodeSubnetKey('10.12.13.0-24&fd00:12:13::-56'), { ok: true, subnet: '10.12.13.0/24' });
-  t.same(decodeSubnetKey('10.12.13.0-24&2001::-64'), { ok: true, subnet: '10.12.13.0/24' });
+t.test("a dual-stack key: flannel's TestSubnetNodev6 vector, both parts, and back", async (t) => {
+  const key = '10.12.13.0-24&fd00:12:13::-56';
+  t.same(decodeSubnetKey(key), { ok: true, subnet: '10.12.13.0/24', subnetV6: 'fd00:12:13::/56' });
+  t.equal(encodeSubnetKey({ subnet: '10.12.13.0/24' as Cidr, subnetV6: 'fd00:12:13::/56' as Cidr6 }), key, 'MakeSubnetKey matches the parsed key');
+  t.same(decodeSubnetKey('10.12.13.0-24&2001::-64'), { ok: true, subnet: '10.12.13.0/24', subnetV6: '2001::/64' });
+  t.same(decodeSubnetKey('10.12.13.0-24&fd00:0:0:5::-64'), { ok: true, subnet: '10.12.13.0/24', subnetV6: 'fd00:0:0:5::/64' });
 });
 
 t.test("invalid keys, including flannel's TestSubnetNodeInvalid vectors", async (t) => {
@@ -29,6 +33,18 @@ t.test("invalid keys, including flannel's TestSubnetNodeInvalid vectors", async 
     ['10.12.13.0-24hi', /not a subnet key/],
     ['10.12.13.300-24', /not a valid IPv4 address/],
     ['10.12.13.0-24&2001::', /not a subnet key/],
+    ['10', /not a subnet key/],
+    ['10.12.13.0', /not a subnet key/],
+    ['10.12.13-24', /not a subnet key/],
+    ['&2001::-56', /not a subnet key/],
+    ['10.12.13.0-24&:12:13:-56', /not a valid IPv6 address/],
+    ['10.12.13.0-24&20011::-56', /not a valid IPv6 address/],
+    ['10.12.13.0-24&2001-56', /not a valid IPv6 address/],
+    ['10.12.13.0-24&2001::-56hi', /not a subnet key/],
+    ['10.12.13.0-24&2001::-128', /IPv6 prefix length 128; it must be 0\.\.127/],
+    ['10.12.13.0-24&fd00::1-64', /host bits set/],
+    ['10.12.13.0-24&fd00:0:0:0005::-64', /not in canonical form \(fd00:0:0:5::\)/],
+    ['10.12.13.0-24&FD00::-64', /not a subnet key/],
     ['10.12.13.0-32', /prefix length 32; it must be 0\.\.31/],
     ['10.12.13.1-24', /host bits set/],
     ['10.12.13.0-124', /not a subnet key/],

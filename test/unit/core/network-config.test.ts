@@ -145,8 +145,8 @@ t.test('Backend', async (t) => {
 });
 
 t.test('IPv4-only and unsupported switches', async (t) => {
-  t.match(errorsOf(parseNetworkConfig({ Network: '10.3.0.0/16', EnableIPv6: true })), [/EnableIPv6: true is not supported/]);
-  t.match(errorsOf(parseNetworkConfig({ Network: '10.3.0.0/16', enableIPv4: false })), [/EnableIPv4: false is not supported/]);
+  t.match(errorsOf(parseNetworkConfig({ Network: '10.3.0.0/16', EnableIPv6: true })), [/IPv6Network is missing: EnableIPv6 is true/]);
+  t.match(errorsOf(parseNetworkConfig({ Network: '10.3.0.0/16', enableIPv4: false })), [/EnableIPv4: false \(an IPv6-only network\) is not supported/]);
   t.equal(parseNetworkConfig({ Network: '10.3.0.0/16', EnableIPv6: false }).ok, true, 'EnableIPv6: false is fine');
 
   const r = parseNetworkConfig({
@@ -167,7 +167,7 @@ t.test('every problem is reported at once', async (t) => {
     Network: '10.3.0.0/16', SubnetMin: '10.4.0.0', EnableIPv6: true, Backend: { Type: 'udp' },
   }));
   t.equal(errors.length, 3);
-  t.match(errors, [/EnableIPv6/, /SubnetMin 10\.4\.0\.0/, /Backend\.Type "udp"/]);
+  t.match(errors, [/SubnetMin 10\.4\.0\.0/, /Backend\.Type "udp"/, /IPv6Network is missing/]);
   const more = errorsOf(parseNetworkConfig({ Network: '10.3.0.0/16', SubnetMin: 'x', SubnetMax: 'y', Backend: { Type: 'udp', VNI: -1, GBP: 2 } }));
   t.equal(more.length, 5, 'SubnetMin, SubnetMax, Type, VNI and GBP');
 });

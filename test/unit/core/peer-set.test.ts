@@ -138,7 +138,7 @@ t.test('classifyListing: valid leases keep their raw entry; readable keys with b
   t.equal(r.valid.length, 1);
   t.equal(r.valid[0]?.entry, good, 'the raw entry is carried along');
   t.equal(r.valid[0]?.lease.subnet, '10.5.1.0/24');
-  t.same(r.occupied, ['10.5.2.0/24', '10.9.0.0/24'], 'unreadable values and out-of-network keys still hold their subnet');
+  t.same(r.occupied, [{ subnet: '10.5.2.0/24' }, { subnet: '10.9.0.0/24' }], 'unreadable values and out-of-network keys still hold their subnet');
 });
 
 t.test('acceptance: refusals never remove or change an accepted peer, and each is reported once', async (t) => {

@@ -21,7 +21,7 @@ t.test('round trip', async (t) => {
 t.test('reads a file written by flanneld, including IPv6 keys and lists', async (t) => {
   const text = 'FLANNEL_NETWORK=10.1.0.0/16,10.2.0.0/16\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_IPV6_NETWORK=fc00::/48\n'
     + 'FLANNEL_IPV6_SUBNET=fc00:0:0:5::1/64\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n';
-  t.same(parseSubnetEnv(text), { ok: true, env: { network: '10.1.0.0/16', subnet: '10.1.17.0/24', mtu: 1472, ipMasq: true } });
+  t.same(parseSubnetEnv(text), { ok: true, env: { network: '10.1.0.0/16', subnet: '10.1.17.0/24', mtu: 1472, ipMasq: true, ipv6Network: 'fc00::/48', ipv6Subnet: 'fc00:0:0:5::/64' } });
 });
 
 t.test('reports every missing key at once', async (t) => {

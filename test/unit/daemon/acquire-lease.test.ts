@@ -32,7 +32,7 @@ interface Host { registry: MemoryRegistry; clock: ManualClock; config?: NetworkC
 
 function inputFor(node: string, publicIp: string, h: Host, attrs = attrsFor(node, publicIp)): AcquireInput {
   return {
-    registry: h.registry, config: h.config ?? net16, attrs, previous: h.previous, ttlSeconds: h.ttl ?? TTL,
+    registry: h.registry, config: h.config ?? net16, attrs, previous: h.previous === undefined ? undefined : { subnet: h.previous }, ttlSeconds: h.ttl ?? TTL,
     random: seeded(h.seed ?? node.length * 7919 + publicIp.length), clock: h.clock, log, signal: new AbortController().signal,
   };
 }
@@ -58,7 +58,7 @@ t.test('fresh claim', async (t) => {
   t.ok(fitsConfig(held.subnet, net16), `${held.subnet} is within the config`);
   t.equal(held.reservation, false);
   t.not(held.leaseId, '0');
-  const entry = h.registry.entry(encodeSubnetKey(held.subnet));
+  const entry = h.registry.entry(encodeSubnetKey(held));
   t.equal(entry?.value, encodeLeaseValue(attrs), 'the key holds our encoded attrs');
   t.equal(entry?.leaseId, held.leaseId, 'attached to the returned etcd lease');
   t.equal(await h.registry.timeToLive(held.leaseId), TTL);
@@ -75,7 +75,7 @@ t.test('a restart reuses its own lease with a new etcd lease and revokes the old
   t.equal(second.subnet, first.subnet, 'same subnet, found by NodeName although the PublicIP changed');
   t.not(second.leaseId, first.leaseId, 'a new etcd lease');
   t.notOk(h.registry.hasLease(first.leaseId), 'the old etcd lease is revoked');
-  const entry = h.registry.entry(encodeSubnetKey(first.subnet));
+  const entry = h.registry.entry(encodeSubnetKey(first));
   t.equal(entry?.leaseId, second.leaseId);
   t.equal(entry?.value, encodeLeaseValue(newAttrs), 'the value carries the new attrs');
   t.equal(h.registry.leaseCount, 1);
@@ -97,10 +97,10 @@ t.test('a lease written by flanneld for our PublicIP is adopted', async (t) => {
 t.test('a host with our PublicIP but another NodeName keeps its lease', async (t) => {
   const h = setup();
   const other = await drive(h.clock, acquireLease(inputFor('n2', '192.0.2.1', h)));
-  const before = h.registry.entry(encodeSubnetKey(other.subnet));
+  const before = h.registry.entry(encodeSubnetKey(other));
   const mine = await drive(h.clock, acquireLease(inputFor('n1', '192.0.2.1', { ...h, previous: other.subnet })));
   t.not(mine.subnet, other.subnet);
-  t.same(h.registry.entry(encodeSubnetKey(other.subnet)), before, "the other host's key is untouched");
+  t.same(h.registry.entry(encodeSubnetKey(other)), before, "the other host's key is untouched");
 });
 
 t.test('an own lease outside the current config is released and a new one claimed', async (t) => {
@@ -111,7 +111,7 @@ t.test('an own lease outside the current config is released and a new one claime
   const held = await drive(h.clock, acquireLease(inputFor('n1', '192.0.2.1', { ...h, config: narrowed })));
   t.ok(fitsConfig(held.subnet, narrowed));
   t.equal(h.registry.entry('10.5.0.0-24'), undefined, 'the unfitting key is gone');
-  t.same(h.registry.entries().map((e) => e.key), [encodeSubnetKey(held.subnet)]);
+  t.same(h.registry.entries().map((e) => e.key), [encodeSubnetKey(held)]);
 });
 
 t.test('concurrent hosts on a 31-subnet network all get distinct subnets', async (t) => {
@@ -135,7 +135,7 @@ t.test('concurrent hosts on a 31-subnet network all get distinct subnets', async
       const d = decodeLeaseValue(e.value);
       return d.ok ? `${e.key}=${d.attrs.nodeName}` : 'bad';
     }).sort();
-    t.same(owners, held.map((l, i) => `${encodeSubnetKey(l.subnet)}=host-${i}`).sort(), `round ${round}: each key names its holder`);
+    t.same(owners, held.map((l, i) => `${encodeSubnetKey(l)}=host-${i}`).sort(), `round ${round}: each key names its holder`);
     t.equal(registry.leaseCount, 20, `round ${round}: the etcd leases of lost claims were revoked`);
     claims += registry.count('claim');
   }
@@ -146,15 +146,15 @@ t.test('expired then taken: the previous subnet is not taken back', async (t) =>
   const h = setup();
   const a1 = await drive(h.clock, acquireLease(inputFor('a', '192.0.2.1', { ...h, ttl: 60 })));
   await h.clock.advance(61_000);
-  t.equal(h.registry.entry(encodeSubnetKey(a1.subnet)), undefined, "A's key expired with its etcd lease");
+  t.equal(h.registry.entry(encodeSubnetKey(a1)), undefined, "A's key expired with its etcd lease");
 
   const b = await drive(h.clock, acquireLease(inputFor('b', '192.0.2.2', { ...h, previous: a1.subnet })));
   t.equal(b.subnet, a1.subnet, "B took A's old subnet");
-  const bEntry = h.registry.entry(encodeSubnetKey(b.subnet));
+  const bEntry = h.registry.entry(encodeSubnetKey(b));
 
   const a2 = await drive(h.clock, acquireLease(inputFor('a', '192.0.2.1', { ...h, previous: a1.subnet })));
   t.not(a2.subnet, a1.subnet, 'A gets a different subnet');
-  t.same(h.registry.entry(encodeSubnetKey(b.subnet)), bEntry, "B's key, value and lease are untouched");
+  t.same(h.registry.entry(encodeSubnetKey(b)), bEntry, "B's key, value and lease are untouched");
   t.ok(h.registry.hasLease(b.leaseId));
 });
 

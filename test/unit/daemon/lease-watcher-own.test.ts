@@ -29,7 +29,7 @@ function start() {
     onChange: () => undefined, onLost: (r) => lost.push(r), onReserved: () => events.push('reserved'),
     onOwnDrift: (entry, reason) => { drifts.push({ entry, reason }); events.push('drift'); },
   });
-  watcher.watchOwn('10.5.7.0/24' as Cidr, { nodeName: 'me', publicIp: ours.publicIp }, false, ours);
+  watcher.watchOwn({ subnet: '10.5.7.0/24' as Cidr }, { nodeName: 'me', publicIp: ours.publicIp }, false, ours);
   const ac = new AbortController();
   const running = watcher.run(ac.signal);
   return { registry, drifts, lost, events, watcher, stop: async () => { ac.abort(); await running; } };

@@ -34,7 +34,7 @@ function start(registry: MemoryRegistry, clock: ManualClock, own?: string) {
   const watcher = new LeaseWatcher({
     registry, peers, clock, log, onChange: () => changes.push(subnets(peers)), onLost: (reason) => lost.push(reason), random: () => 0,
   });
-  if (own) watcher.watchOwn(own as Cidr, self);
+  if (own) watcher.watchOwn({ subnet: own as Cidr }, self);
   const ac = new AbortController();
   const running = watcher.run(ac.signal);
   return {

@@ -43,7 +43,7 @@ function setup() {
 type Setup = ReturnType<typeof setup>;
 
 function input(h: Setup, previous?: Cidr, cfg = net16): AcquireInput {
-  return { registry: h.registry, config: cfg, attrs: me, previous, ttlSeconds: TTL, random: seededRandom(7), clock: h.clock, log: h.log, signal: new AbortController().signal };
+  return { registry: h.registry, config: cfg, attrs: me, previous: previous === undefined ? undefined : { subnet: previous }, ttlSeconds: TTL, random: seededRandom(7), clock: h.clock, log: h.log, signal: new AbortController().signal };
 }
 
 function peer(h: Setup, key: string, node: string, ip: string): void {
@@ -56,7 +56,7 @@ function watcher(h: Setup, own: Cidr) {
   const drifts: string[] = [];
   const w = new LeaseWatcher({ registry: h.registry, peers, clock: h.clock, log: h.log, random: () => 0,
     onChange: () => undefined, onLost: (r) => lost.push(r), onOwnDrift: (_e, r) => drifts.push(r) });
-  w.watchOwn(own, { nodeName: me.nodeName, publicIp: me.publicIp }, false, me);
+  w.watchOwn({ subnet: own }, { nodeName: me.nodeName, publicIp: me.publicIp }, false, me);
   return { w, peers, lost, drifts };
 }
 
@@ -92,7 +92,7 @@ t.test('the watcher starts from the acquisition\'s listing: a lease written befo
   t.same(v.drifts, [], 'and our own write seen through the watch is ours');
   t.match(h.lines.find((l) => l['msg'] === 'watching leases'), { listedBy: 'lease acquisition', leases: 1 });
   h.registry.putRaw('10.5.3.0-24', encodeLeaseValue(attrsFor('c', '192.0.2.13')), h.registry.grant(TTL));
-  h.registry.deleteRaw(encodeSubnetKey(held.subnet));
+  h.registry.deleteRaw(encodeSubnetKey(held));
   await settle();
   t.same(subnets(v.peers), ['10.5.1.0/24', '10.5.2.0/24', '10.5.3.0/24'], 'and it keeps following');
   t.match(v.lost, [/was deleted/], 'our key deleted after the hand-over is a lost lease');

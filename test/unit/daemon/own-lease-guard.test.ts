@@ -9,7 +9,7 @@ import { MemoryRegistry } from '../../fakes/memory-registry.js';
 
 const log = pino({ level: 'silent' });
 const subnet = '10.5.7.0/24' as Cidr;
-const key = encodeSubnetKey(subnet);
+const key = encodeSubnetKey({ subnet });
 const ours: LeaseAttrs = { publicIp: '198.51.100.1' as Ipv4, backendType: 'vxlan', vni: 1, vtepMac: '02:00:00:00:00:01' as Mac, nodeName: 'me' };
 const forged = encodeLeaseValue({ ...ours, publicIp: '198.51.100.9' as Ipv4 });
 
@@ -22,7 +22,7 @@ function setup(conflict?: string) {
   let corrected = 0;
   const ac = new AbortController();
   const guard = new OwnLeaseGuard({
-    registry, subnet, attrs: ours, leaseId: () => leaseId, clock, random: () => 0, log, onLost: (r) => lost.push(r),
+    registry, subnets: { subnet }, attrs: ours, leaseId: () => leaseId, clock, random: () => 0, log, onLost: (r) => lost.push(r),
     identityConflict: () => conflict, onCorrected: () => { corrected++; },
   }, ac.signal);
   return { clock, registry, leaseId, lost, guard, ac, corrected: () => corrected };
@@ -97,7 +97,7 @@ t.test('our key turned into a reservation: the write-back keeps it one (no etcd 
   registry.putRaw(key, forged, '0'); // weftctl reserve --force, or etcdctl put without --lease
   const lost: string[] = [];
   const guard = new OwnLeaseGuard({
-    registry, subnet, attrs: ours, leaseId: () => '0', clock, random: () => 0, log, onLost: (r) => lost.push(r), identityConflict: () => undefined,
+    registry, subnets: { subnet }, attrs: ours, leaseId: () => '0', clock, random: () => 0, log, onLost: (r) => lost.push(r), identityConflict: () => undefined,
   }, new AbortController().signal);
   const entry = registry.entry(key);
   if (!entry) throw new Error('missing');
