@@ -18,15 +18,39 @@
  *   destination on this host (`routeCollisions`).
  * A reservation made ahead of its host (no backend data yet) is pending, not
  * refused: it is normal and becomes a peer once its host starts.
+ *
+ * The IPv6 half of a dual-stack lease (its IPv6 subnet, `PublicIPv6` and
+ * `BackendV6Data`) is judged with the same strictness, on its own: a peer
+ * whose IPv6 half is unusable is programmed for IPv4 only, with the reason
+ * kept (`ipv6Refusal`) for logs and `weftctl leases`, so a problem in one
+ * family never takes the other down. A peer with no IPv6 half (an IPv4-only
+ * host, an older weft) is simply an IPv4 peer.
  */
 import { type Cidr, type Ipv4, cidrPrefix, containsCidr, containsIp, ipv4ToInt } from './cidr.js';
-import type { Lease, LeaseAttrs } from './lease.js';
+import { type Cidr6, type Ipv6, cidr6Prefix, containsCidr6, containsIp6, ipv6UnicastProblem } from './cidr6.js';
+import type { Lease, LeaseAttrs, VxlanData } from './lease.js';
 import type { Mac } from './mac.js';
 import type { NetworkConfig } from './network-config.js';
 
 /** An accepted peer: a vxlan lease with its VTEP MAC, as the data plane programs it. */
 export interface Peer extends Lease {
   readonly attrs: LeaseAttrs & { readonly vtepMac: Mac };
+  /** Why the lease's IPv6 half is not programmed (the peer is then IPv4 only); undefined when it is, or when there is none. */
+  readonly ipv6Refusal?: string | undefined;
+}
+
+/** The IPv6 half of an accepted dual-stack peer: what the IPv6 device programs. */
+export interface PeerV6 {
+  readonly subnet: Cidr6;
+  readonly publicIp: Ipv6;
+  readonly vtepMac: Mac;
+}
+
+/** The peer's IPv6 half when it has an accepted one (judgeLease strips a refused one). */
+export function peerV6(peer: Peer): PeerV6 | undefined {
+  const { subnetV6, attrs } = peer;
+  if (subnetV6 === undefined || attrs.publicIpv6 === undefined || attrs.backendV6 === undefined) return undefined;
+  return { subnet: subnetV6, publicIp: attrs.publicIpv6, vtepMac: attrs.backendV6.vtepMac };
 }
 
 /** Why a lease is not programmed; the metric `weft_leases_refused` is labelled with it. */
@@ -49,6 +73,9 @@ export interface SelfView {
   readonly subnet?: Cidr | undefined;
   readonly publicIp?: Ipv4 | undefined;
   readonly vtepMac?: Mac | undefined;
+  readonly subnetV6?: Cidr6 | undefined;
+  readonly publicIpv6?: Ipv6 | undefined;
+  readonly vtepMacV6?: Mac | undefined;
 }
 
 /** Judges one decoded lease on its own (a duplicate subnet across keys is PeerSet's to see). */
@@ -73,7 +100,38 @@ export function judgeLease(lease: Lease & { readonly reservation?: boolean }, co
   if (self.vtepMac !== undefined && attrs.vtepMac === self.vtepMac) {
     return { kind: 'refused', code: 'duplicate-mac', reason: `VTEP MAC ${attrs.vtepMac} is this host's own` };
   }
-  return { kind: 'peer', peer: lease as Peer };
+  if (lease.subnetV6 === undefined && attrs.publicIpv6 === undefined && attrs.backendV6 === undefined) {
+    return { kind: 'peer', peer: lease as Peer };
+  }
+  const problem = ipv6Problem(lease, config, self);
+  return { kind: 'peer', peer: problem === undefined ? lease as Peer : withoutIpv6(lease as Peer, problem) };
+}
+
+/** The peer programmed for IPv4 only, with the reason its IPv6 half is not. */
+export function withoutIpv6(peer: Peer, reason: string): Peer {
+  const { publicIpv6: _ip, backendV6: _data, ...attrs } = peer.attrs;
+  return { subnet: peer.subnet, attrs, ipv6Refusal: reason };
+}
+
+/** Why the IPv6 half of a lease cannot be programmed; undefined when it can. */
+function ipv6Problem(lease: Lease, config: NetworkConfig, self: SelfView): string | undefined {
+  const v6 = config.ipv6;
+  const { subnetV6, attrs } = lease;
+  if (v6 === undefined) return 'IPv6 is not enabled in this network (EnableIPv6)';
+  if (subnetV6 === undefined) return 'the key names no IPv6 subnet';
+  if (!containsCidr6(v6.network, subnetV6)) return `IPv6 subnet ${subnetV6} is outside the IPv6 network ${v6.network}`;
+  if (cidr6Prefix(subnetV6) !== v6.subnetLen) return `IPv6 subnet ${subnetV6} is a /${cidr6Prefix(subnetV6)}; this network leases /${v6.subnetLen}`;
+  if (self.subnetV6 !== undefined && subnetV6 === self.subnetV6) return `IPv6 subnet ${subnetV6} is this host's own`;
+  if (attrs.publicIpv6 === undefined) return 'no PublicIPv6 (its host has no IPv6 underlay address)';
+  const ip = ipv6UnicastProblem(attrs.publicIpv6);
+  if (ip !== undefined) return `PublicIPv6 ${ip}`;
+  if (containsIp6(v6.network, attrs.publicIpv6)) return `PublicIPv6 ${attrs.publicIpv6} is inside the IPv6 overlay network ${v6.network}`;
+  if (self.publicIpv6 !== undefined && attrs.publicIpv6 === self.publicIpv6) return `PublicIPv6 ${attrs.publicIpv6} is this host's own address`;
+  const data: VxlanData | undefined = attrs.backendV6;
+  if (data === undefined) return 'no BackendV6Data (its host has no IPv6 VXLAN device)';
+  if (data.vni !== config.backend.vni) return `BackendV6Data VNI ${data.vni ?? '(none)'}; this network uses VNI ${config.backend.vni}`;
+  if (self.vtepMacV6 !== undefined && data.vtepMac === self.vtepMacV6) return `IPv6 VTEP MAC ${data.vtepMac} is this host's own`;
+  return undefined;
 }
 
 function subnetProblem(subnet: Cidr, config: NetworkConfig): Verdict | undefined {

@@ -16,7 +16,7 @@ import type { Cidr6 } from './cidr6.js';
 import { type LeaseSubnets, decodeLeaseValue, decodeSubnetKey, sameAttrs } from './lease.js';
 import type { Mac } from './mac.js';
 import type { NetworkConfig } from './network-config.js';
-import { type Peer, type RefusalCode, type SelfView, judgeLease } from './peer-acceptance.js';
+import { type Peer, type RefusalCode, type SelfView, judgeLease, peerV6, withoutIpv6 } from './peer-acceptance.js';
 
 /** One key/value from the registry; `key` is the last path element, e.g. `10.5.3.0-24`. */
 export interface RawLeaseKv {
@@ -106,6 +106,11 @@ export class PeerSet {
   readonly #byKey = new Map<string, Cidr>();
   /** VTEP MAC → the key of the accepted peer that holds it (a unicast MAC has one FDB remote). */
   readonly #macs = new Map<Mac, string>();
+  /** The same for the IPv6 halves: IPv6 subnet and IPv6 VTEP MAC → key of the accepted peer programming it. */
+  readonly #v6Subnets = new Map<string, string>();
+  readonly #v6Macs = new Map<Mac, string>();
+  /** Keys whose IPv6 half is held back for an older key's: judged again when that key goes. */
+  readonly #v6HeldBack = new Set<string>();
   /** Keys that are not peers: this host's own lease and pending reservations. */
   readonly #others = new Map<string, { readonly state: 'self' | 'pending'; readonly lease: ListedLease; readonly reason?: string }>();
   readonly #refused = new Map<string, Refused>();
@@ -174,7 +179,7 @@ export class PeerSet {
     const out: LeaseVerdict[] = [];
     for (const { kv, lease } of this.#peers.values()) {
       // A key whose new value is refused still has its last good lease programmed.
-      if (!this.#refused.has(kv.key)) out.push({ key: kv.key, state: 'peer', lease });
+      if (!this.#refused.has(kv.key)) out.push({ key: kv.key, state: 'peer', lease, ...(lease.ipv6Refusal ? { reason: `IPv4 only: ${lease.ipv6Refusal}` } : {}) });
     }
     for (const [key, o] of this.#others) out.push({ key, state: o.state, lease: o.lease, ...(o.reason ? { reason: o.reason } : {}) });
     for (const [key, r] of this.#refused) {
@@ -233,7 +238,7 @@ export class PeerSet {
         return changed;
       }
       case 'peer':
-        return this.#accept(kv, { ...lease, attrs: verdict.peer.attrs }, warnings);
+        return this.#accept(kv, { ...verdict.peer, reservation: lease.reservation }, warnings);
     }
   }
 
@@ -244,7 +249,8 @@ export class PeerSet {
    * makes the same choice, and a newly written key can never take over a
    * subnet or MAC that a peer already uses.
    */
-  #accept(kv: RawLeaseKv, lease: ListedPeer, warnings: RefusalWarning[]): boolean {
+  #accept(kv: RawLeaseKv, accepted: ListedPeer, warnings: RefusalWarning[]): boolean {
+    let lease = accepted;
     const subnetHolder = this.#peers.get(lease.subnet);
     const macKey = this.#macs.get(lease.attrs.vtepMac);
     const macSubnet = macKey === undefined ? undefined : this.#byKey.get(macKey);
@@ -257,6 +263,13 @@ export class PeerSet {
       if (holder && holder.kv.key !== kv.key && byAge(holder.kv, kv) < 0) {
         return this.#refuse(kv, code, `${what} is already used by the older key ${holder.kv.key}`, lease, warnings);
       }
+    }
+    const v6 = this.#v6Duplicate(kv, lease);
+    if (v6.reason !== undefined) {
+      lease = { ...withoutIpv6(lease, v6.reason), reservation: lease.reservation };
+      this.#v6HeldBack.add(kv.key);
+    } else {
+      this.#v6HeldBack.delete(kv.key);
     }
     let changed = false;
     for (const { holder, code } of conflicts) {
@@ -274,10 +287,17 @@ export class PeerSet {
       return changed;
     }
     const oldMac = current?.kv.key === kv.key ? current.lease.attrs.vtepMac : undefined;
+    if (current?.kv.key === kv.key) this.#forgetV6(kv.key, current.lease);
     this.#peers.set(lease.subnet, { kv, lease });
     this.#changed.add(lease.subnet);
     this.#byKey.set(kv.key, lease.subnet);
     this.#macs.set(lease.attrs.vtepMac, kv.key);
+    const half = peerV6(lease);
+    if (half) {
+      this.#v6Subnets.set(half.subnet, kv.key);
+      this.#v6Macs.set(half.vtepMac, kv.key);
+      for (const displaced of v6.displaced) this.#requeueV6(displaced, warnings);
+    }
     if (oldMac !== undefined && oldMac !== lease.attrs.vtepMac && this.#macs.get(oldMac) === kv.key) {
       this.#macs.delete(oldMac);
       this.#promote(warnings); // a key held back for the old MAC may now be accepted
@@ -312,9 +332,61 @@ export class PeerSet {
     this.#byKey.delete(key);
     this.#peers.delete(subnet);
     this.#changed.add(subnet);
+    this.#v6HeldBack.delete(key);
     if (held && this.#macs.get(held.lease.attrs.vtepMac) === key) this.#macs.delete(held.lease.attrs.vtepMac);
+    if (held && this.#forgetV6(key, held.lease)) this.#promoteV6(warnings);
     if (promote) this.#promote(warnings);
     return true;
+  }
+
+  /**
+   * Whether another accepted key already programs this lease's IPv6 subnet or
+   * IPv6 VTEP MAC: the older key keeps it (as for IPv4), and this lease is
+   * then an IPv4-only peer with the reason; a newer holder is displaced.
+   */
+  #v6Duplicate(kv: RawLeaseKv, lease: ListedPeer): { reason?: string; displaced: string[] } {
+    const half = peerV6(lease);
+    const displaced: string[] = [];
+    if (!half) return { displaced };
+    for (const [holderKey, what] of [[this.#v6Subnets.get(half.subnet), `IPv6 subnet ${half.subnet}`],
+      [this.#v6Macs.get(half.vtepMac), `IPv6 VTEP MAC ${half.vtepMac}`]] as const) {
+      if (holderKey === undefined || holderKey === kv.key) continue;
+      const holder = this.#peers.get(this.#byKey.get(holderKey) as Cidr);
+      if (!holder) continue;
+      if (byAge(holder.kv, kv) < 0) return { reason: `${what} is already used by the older key ${holderKey}`, displaced: [] };
+      displaced.push(holderKey);
+    }
+    return { displaced };
+  }
+
+  /** Drops a peer's IPv6 half from the indexes; true when it held any. */
+  #forgetV6(key: string, lease: Peer): boolean {
+    const half = peerV6(lease);
+    let held = false;
+    if (half && this.#v6Subnets.get(half.subnet) === key) { this.#v6Subnets.delete(half.subnet); held = true; }
+    if (half && this.#v6Macs.get(half.vtepMac) === key) { this.#v6Macs.delete(half.vtepMac); held = true; }
+    return held;
+  }
+
+  /** A newer key displaced from an IPv6 subnet or MAC by an older one: judged again (it becomes IPv4 only). */
+  #requeueV6(key: string, warnings: RefusalWarning[]): void {
+    const subnet = this.#byKey.get(key);
+    const entry = subnet === undefined ? undefined : this.#peers.get(subnet);
+    if (!entry) return;
+    this.#forgetV6(key, entry.lease);
+    this.#peers.delete(entry.lease.subnet); // so the re-put is a change, not "same attrs"
+    this.#byKey.delete(key);
+    this.#put(entry.kv, warnings);
+  }
+
+  /** Keys whose IPv6 half was held back are judged again, oldest first, once a holder is gone. */
+  #promoteV6(warnings: RefusalWarning[]): void {
+    const waiting = [...this.#v6HeldBack].map((key) => this.#peers.get(this.#byKey.get(key) as Cidr)?.kv).filter((kv) => kv !== undefined);
+    for (const kv of waiting.sort(byAge)) {
+      this.#peers.delete(this.#byKey.get(kv.key) as Cidr);
+      this.#byKey.delete(kv.key);
+      this.#put(kv, warnings);
+    }
   }
 
   /** Judges again, oldest first, every key held back as a duplicate. */
