@@ -27,6 +27,7 @@ export function daemonFlagTable(): readonly FlagEntry[] {
     ...ETCD_FLAGS,
     ['iface', { type: 'string', describe: 'external interface (name or address) for VXLAN traffic' }],
     ['public-ip', { type: 'string', describe: 'IP address advertised to peers and used as the VXLAN source; must be an address of the external interface (default: the interface address)' }],
+    ['public-ipv6', { type: 'string', describe: 'on a dual-stack network: the IPv6 address advertised to peers and used as the IPv6 VXLAN source; must be a global address of the external interface (default: its first global IPv6 address; never a link-local one)' }],
     ['subnet-file', { type: 'string', default: DEFAULT_SUBNET_FILE, describe: 'where to write subnet.env' }],
     ['subnet-lease-ttl', { type: 'string', default: '24h', describe: 'TTL of the subnet lease in etcd (renewed every third of it)' }],
     ['ip-masq', { type: 'boolean', default: true, describe: 'masquerade traffic leaving the overlay network and accept forwarding to and from it (iptables chains WEFT-POSTRTG, WEFT-FWD); false removes them' }],
@@ -47,6 +48,7 @@ export function daemonFlagTable(): readonly FlagEntry[] {
 export interface DaemonArgv extends EtcdFlagValues {
   readonly iface?: string | undefined;
   readonly 'public-ip'?: string | undefined;
+  readonly 'public-ipv6'?: string | undefined;
   readonly 'subnet-file': string;
   readonly 'subnet-lease-ttl': string;
   readonly 'ip-masq': boolean;

@@ -5,6 +5,7 @@
  * Exit codes: 0 clean stop, 1 bad flags/config or startup failure, 2 lease lost.
  */
 import { type Ipv4, isIpv4 } from '../core/cidr.js';
+import { ipv6UnicastProblem, parseIpv6 } from '../core/cidr6.js';
 import { UsageError, WeftError, errorMessage } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import { systemClock } from '../adapters/clock.js';
@@ -35,6 +36,11 @@ function validate(argv: DaemonArgv): DaemonOptions {
   if (resyncMs === undefined || resyncMs < 100) throw new UsageError(`--resync-interval "${argv['resync-interval']}" must be a duration of at least 100ms, like 10s`);
   const publicIp = argv['public-ip'];
   if (publicIp !== undefined && !isIpv4(publicIp)) throw new UsageError(`--public-ip "${publicIp}" is not an IPv4 address`);
+  const publicIpv6Text = argv['public-ipv6'];
+  const publicIpv6 = publicIpv6Text === undefined || publicIpv6Text === '' ? undefined : parseIpv6(publicIpv6Text);
+  if (publicIpv6Text && publicIpv6 === undefined) throw new UsageError(`--public-ipv6 "${publicIpv6Text}" is not an IPv6 address`);
+  const v6Problem = publicIpv6 === undefined ? undefined : ipv6UnicastProblem(publicIpv6);
+  if (v6Problem !== undefined) throw new UsageError(`--public-ipv6: ${v6Problem}; give a global address of the external interface`);
   const nodeName = argv['node-name'];
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(nodeName)) throw new UsageError(`--node-name "${nodeName}" must be 1-253 letters, digits, '.', '_' or '-'`);
   if (!Number.isInteger(argv['healthz-port']) || argv['healthz-port'] < 0 || argv['healthz-port'] > 65535) {
@@ -51,6 +57,7 @@ function validate(argv: DaemonArgv): DaemonOptions {
   return {
     nodeName, subnetFile: argv['subnet-file'], leaseTtlSeconds: Math.round(ttlMs / 1000), ipMasq: argv['ip-masq'],
     resyncMs, configKey: configKey(conn.prefix), iface: argv.iface || undefined, publicIp: publicIp as Ipv4 | undefined,
+    publicIpv6,
     presenceTtlSeconds: Math.round(presenceMs / 1000), instanceId: instanceId ?? '',
   };
 }

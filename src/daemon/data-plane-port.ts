@@ -8,6 +8,7 @@ import type { Cidr, Ipv4 } from '../core/cidr.js';
 import type { Ipv6 } from '../core/cidr6.js';
 import { UsageError } from '../core/errors.js';
 import type { Peer } from '../core/peer-acceptance.js';
+import type { LeaseSubnets } from '../core/lease.js';
 import { type Mac, vtepMacFor } from '../core/mac.js';
 import { type NetworkConfig, VXLAN_OVERHEAD } from '../core/network-config.js';
 
@@ -16,6 +17,8 @@ export interface PrepareInput {
   readonly nodeName: string;
   readonly iface?: string;
   readonly publicIp?: Ipv4;
+  /** `--public-ipv6`: the IPv6 underlay address (default: the interface's global IPv6 address). */
+  readonly publicIpv6?: Ipv6;
 }
 
 export interface Prepared {
@@ -48,6 +51,8 @@ export interface PassResult {
   readonly programmed?: number;
   /** Peers refused because a route weft does not own already uses their subnet on this host. */
   readonly refused?: readonly { readonly subnet: Cidr; readonly reason: string }[];
+  /** On a dual-stack host: the IPv6 device's part of the pass (its numbers are in the totals too). */
+  readonly ipv6?: PassResult;
 }
 
 export interface ReconcileOptions {
@@ -79,7 +84,11 @@ export interface DataPlanePort {
    * (first pass, after a failure, a changed device or own subnet); the
    * caller then runs `reconcile` with every peer.
    */
-  reconcileChanged(selfSubnet: Cidr, changed: ReadonlySet<Cidr>, peerOf: (subnet: Cidr) => Peer | undefined): Promise<PassResult | undefined>;
+  reconcileChanged(selfSubnet: Cidr, changed: ReadonlySet<Cidr>, peerOf: (subnet: Cidr) => Peer | undefined,
+    /** Every peer: lets a data plane of two families run one of them whole while the other plans only the changes. */
+    all?: () => readonly Peer[]): Promise<PassResult | undefined>;
+  /** Optional: the subnets this host holds, once its lease is acquired (before the first pass). */
+  leased?(subnets: LeaseSubnets): void;
   /** Registers the loop's wake-up for kernel changes weft did not make (kernel notifications); optional. */
   onDrift?(listener: () => void): void;
   /** Ends long-lived helpers (batch children, the kernel monitor). */

@@ -7,16 +7,17 @@
  * events) plan against what the last successful pass left (docs/design.md).
  */
 import type { Logger } from 'pino';
-import { type Cidr, type Ipv4, cidrIp, containsIp, parseCidr } from '../core/cidr.js';
+import { type Cidr, type Ipv4, cidrIp } from '../core/cidr.js';
 import { UsageError, WeftError } from '../core/errors.js';
 import { type DriftedKeys, KernelCache } from '../core/kernel-cache.js';
 import { type KernelOp, type KernelState, desiredState, describeOp, planKernel, summarizeOps } from '../core/kernel-state.js';
 import { type ForeignRoute, type Peer, routeCollisions, withoutCollisions } from '../core/peer-acceptance.js';
-import { type VxlanDeviceSpec, type VxlanLinkInfo, deviceMismatch, deviceSpec, vxlanLocal } from '../core/vxlan-device.js';
+import { type VxlanDeviceSpec, type VxlanLinkInfo, deviceMismatch, vxlanLocal } from '../core/vxlan-device.js';
 import type { ApplyReport, Kernel } from '../adapters/kernel.js';
 import type { KernelChange, KernelMonitor } from '../adapters/kernel-monitor.js';
 import { DriftTracker } from '../core/kernel-drift.js';
 import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from './data-plane-port.js';
+import { type AddressFamily, IPV4 } from './address-family.js';
 
 export interface DataPlaneOptions {
   readonly kernel: Kernel;
@@ -27,6 +28,8 @@ export interface DataPlaneOptions {
    * put back by the next event pass, at once, instead of by the next resync.
    */
   readonly monitor?: ((device: string) => KernelMonitor) | undefined;
+  /** The address family this instance programs (default IPv4; weftd runs a second instance for IPv6). */
+  readonly family?: AddressFamily;
 }
 
 /**
@@ -53,6 +56,7 @@ const FAILURES_LOGGED = 10;
 export class DataPlane implements DataPlanePort {
   readonly #kernel: Kernel;
   readonly #log: Logger;
+  readonly #family: AddressFamily;
   #spec: VxlanDeviceSpec | undefined;
   #network: Cidr | undefined;
   /** What the last fully successful pass left in the kernel, for that device spec (a new prepare() drops it) and own subnet. */
@@ -77,7 +81,8 @@ export class DataPlane implements DataPlanePort {
 
   constructor(options: DataPlaneOptions) {
     this.#kernel = options.kernel;
-    this.#log = options.log;
+    this.#family = options.family ?? IPV4;
+    this.#log = options.family ? options.log.child({ family: options.family.name }) : options.log;
     this.#monitorFactory = options.monitor;
   }
 
@@ -141,10 +146,14 @@ export class DataPlane implements DataPlanePort {
    * failure: without a device there is nothing to advertise.
    */
   async prepare(input: PrepareInput): Promise<PreparedDevice> {
-    const ext = await this.#kernel.externalInterface({ iface: input.iface, publicIp: input.publicIp });
-    const local = vxlanLocal(ext, input.publicIp);
+    const family = this.#family;
+    const network = family.network(input.config);
+    if (network === undefined) throw new UsageError(`the network config does not enable ${family.name}`);
+    const asked = family.publicIp(input) as Ipv4 | undefined;
+    const ext = await this.#kernel.externalInterface({ iface: input.iface, publicIp: asked });
+    const local = vxlanLocal(ext, asked);
     if (!local.ok) throw new UsageError(local.reason);
-    const spec = deviceSpec(input.config, ext, input.nodeName, local.local);
+    const spec = family.deviceSpec(input.config, ext, input.nodeName, local.local);
     if (this.#monitorFactory && !this.#monitor) {
       // Subscribed before the first read, so no change between the read and the subscription goes unseen.
       this.#drift = new DriftTracker(spec.name);
@@ -154,7 +163,7 @@ export class DataPlane implements DataPlanePort {
     this.#preparedLink = await this.#ensureDevice(spec, []);
     this.#ahead = undefined;
     this.#spec = spec;
-    this.#network = input.config.network;
+    this.#network = network;
     const publicIp: Ipv4 = local.local;
     this.#log.info({ device: spec.name, parent: spec.parent, local: spec.local, publicIp, vni: spec.vni,
       port: spec.port, mtu: spec.mtu, mac: spec.mac }, 'vxlan device ready');
@@ -328,7 +337,7 @@ export class DataPlane implements DataPlanePort {
     const reread = deviceChanges.length > 0;
     const [state] = await Promise.all([
       reread ? this.#kernel.readState(spec.name, network) : early.then((read) => read ?? this.#kernel.readState(spec.name, network)),
-      this.#ensureLinkConfig(link, cidrIp(selfSubnet), network, deviceChanges),
+      this.#ensureLinkConfig(link, selfSubnet, network, deviceChanges),
     ]);
     return state;
   }
@@ -359,10 +368,11 @@ export class DataPlane implements DataPlanePort {
     return link;
   }
 
-  /** The /32 address (flannel's choice: no broadcast routes, a source for host→pod traffic) and link up. */
-  async #ensureLinkConfig(link: VxlanLinkInfo, ip: Ipv4, network: Cidr, changes: string[]): Promise<void> {
-    const wanted = `${ip}/32`;
-    const strays = link.addresses.filter((a) => a !== wanted && inNetwork(a, network));
+  /** The /32 (/128) address (flannel's choice: no broadcast routes, a source for host→pod traffic) and link up. */
+  async #ensureLinkConfig(link: VxlanLinkInfo, selfSubnet: Cidr, network: Cidr, changes: string[]): Promise<void> {
+    const ip = cidrIp(selfSubnet);
+    const wanted = this.#family.hostAddress(selfSubnet);
+    const strays = link.addresses.filter((a) => a !== wanted && this.#family.inNetwork(a, network));
     const needsAddress = !link.addresses.includes(wanted) || strays.length > 0;
     // Independent of each other: done side by side (a new device needs both on the first pass).
     const [change] = await Promise.all([
@@ -386,11 +396,6 @@ export class DataPlane implements DataPlanePort {
     this.#log.info({ device, planned, deviceChanges, ops: summarizeOps(ops), applied: report.applied, failed: report.failed.length },
       'data plane changed');
   }
-}
-
-function inNetwork(address: string, network: Cidr): boolean {
-  const parsed = parseCidr(address, false);
-  return parsed.ok && containsIp(network, parsed.ip);
 }
 
 /** The operations of a pass that took effect (all but the failed ones), for the kernel cache. */

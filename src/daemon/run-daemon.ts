@@ -11,6 +11,7 @@
  */
 import type { Logger } from 'pino';
 import type { Cidr, Ipv4 } from '../core/cidr.js';
+import type { Ipv6 } from '../core/cidr6.js';
 import { LeaseLostError, errorMessage } from '../core/errors.js';
 import type { LeaseSubnets } from '../core/lease.js';
 import type { NetworkConfig } from '../core/network-config.js';
@@ -39,6 +40,8 @@ export interface DaemonOptions {
   readonly nodeName: string;
   readonly iface?: string | undefined;
   readonly publicIp?: Ipv4 | undefined;
+  /** `--public-ipv6`, on a dual-stack network. */
+  readonly publicIpv6?: Ipv6 | undefined;
   readonly subnetFile: string;
   readonly leaseTtlSeconds: number;
   readonly ipMasq: boolean;
@@ -71,11 +74,13 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   const previous: PreviousSubnets | undefined = previousFile.ok
     ? { subnet: previousFile.env.subnet, subnetV6: previousFile.env.ipv6Subnet } : undefined;
   const { config, text: configText } = await waitForConfig({ registry: deps.registry, clock: deps.clock, log, configKey: opts.configKey, random: deps.random }, signal);
-  log.info({ network: config.network, subnetLen: config.subnetLen, vni: config.backend.vni, port: config.backend.port }, 'network config loaded');
+  log.info({ network: config.network, subnetLen: config.subnetLen, vni: config.backend.vni, port: config.backend.port,
+    ...(config.ipv6 ? { ipv6Network: config.ipv6.network, ipv6SubnetLen: config.ipv6.subnetLen } : {}) }, 'network config loaded');
 
   const prepared = await deps.dataPlane.prepare({
     config, nodeName: opts.nodeName,
     ...(opts.iface ? { iface: opts.iface } : {}), ...(opts.publicIp ? { publicIp: opts.publicIp } : {}),
+    ...(opts.publicIpv6 ? { publicIpv6: opts.publicIpv6 } : {}),
   });
   const retry = { clock: deps.clock, random: deps.random, log };
   const identity = {
@@ -104,6 +109,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   });
   const { held } = acquired;
   // Work the first pass needs that does not depend on the peers starts now, alongside the listing.
+  deps.dataPlane.leased?.(held);
   deps.dataPlane.readAhead?.(held.subnet);
   const trafficRules = deps.trafficRules && ensureAhead(deps.trafficRules, config.network, held.subnet);
   status.lease = held;
@@ -121,7 +127,10 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   };
   const stop = AbortSignal.any([signal, lost.signal]);
   const wake = new Wakeup(deps.clock);
-  const peers = new PeerSet(config, { subnet: held.subnet, publicIp: prepared.publicIp, vtepMac: prepared.vtepMac });
+  const peers = new PeerSet(config, {
+    subnet: held.subnet, publicIp: prepared.publicIp, vtepMac: prepared.vtepMac,
+    subnetV6: held.subnetV6, publicIpv6: prepared.v6?.publicIp, vtepMacV6: prepared.v6?.vtepMac,
+  });
   // A reservation made for our subnet while we run (weftctl reserve --force): stop renewing the etcd lease.
   const keeperStop = new AbortController();
   let ownLeaseId = held.leaseId;
@@ -216,7 +225,7 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
         s.deps.log.info({ peers: s.peers.size, changed: changed.size, refused: s.status.leasesRefused.size, pending: s.status.leasesPending }, 'peer set changed');
       }
       // An event plans only what changed; a resync, the first pass and any pass without trusted state plan every peer.
-      const result = (resync ? undefined : await s.deps.dataPlane.reconcileChanged(s.held.subnet, changed, (subnet) => s.peers.get(subnet)))
+      const result = (resync ? undefined : await s.deps.dataPlane.reconcileChanged(s.held.subnet, changed, (subnet) => s.peers.get(subnet), () => s.peers.values()))
         ?? await s.deps.dataPlane.reconcile(s.held.subnet, s.peers.values(), { resync });
       collisions.report(result.refused ?? []);
       s.status.routeCollisions = result.refused?.length ?? 0;

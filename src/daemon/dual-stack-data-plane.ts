@@ -1,0 +1,112 @@
+/**
+ * A dual-stack host's data plane: the IPv4 DataPlane and a second one for
+ * IPv6 (`weft-v6.<VNI>`), fed each peer's IPv6 half (core/family-view.ts).
+ * Both run in every pass, side by side, and a failure in one (a kernel error,
+ * a deleted device, a throw) never stops or hides the other: its result is
+ * reported on its own (`PassResult.ipv6`) and the pass as a whole counts as
+ * failed, so the loop retries soon. On an IPv4-only network it is the IPv4
+ * DataPlane alone.
+ */
+import type { Logger } from 'pino';
+import type { Cidr } from '../core/cidr.js';
+import { errorMessage } from '../core/errors.js';
+import { Ipv6Projection, asPlaneSubnet } from '../core/family-view.js';
+import type { LeaseSubnets } from '../core/lease.js';
+import type { Peer } from '../core/peer-acceptance.js';
+import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from './data-plane-port.js';
+
+export class DualStackDataPlane implements DataPlanePort {
+  readonly #v4: DataPlanePort;
+  readonly #v6: DataPlanePort;
+  readonly #log: Logger;
+  readonly #projection = new Ipv6Projection();
+  /** True once prepare() found IPv6 enabled and made the IPv6 device. */
+  #dual = false;
+  #self6: Cidr | undefined;
+
+  constructor(options: { readonly v4: DataPlanePort; readonly v6: DataPlanePort; readonly log: Logger }) {
+    this.#v4 = options.v4;
+    this.#v6 = options.v6;
+    this.#log = options.log;
+  }
+
+  async prepare(input: PrepareInput): Promise<Prepared> {
+    const p4 = await this.#v4.prepare(input);
+    if (input.config.ipv6 === undefined) return p4;
+    const p6 = await this.#v6.prepare(input);
+    this.#dual = true;
+    // One MTU for the pod's interface, which carries both families: the smaller device's.
+    return { ...p4, mtu: Math.min(p4.mtu, p6.mtu), v6: { publicIp: p6.publicIp as string as never, vtepMac: p6.vtepMac, mtu: p6.mtu, device: p6.device } };
+  }
+
+  leased(subnets: LeaseSubnets): void {
+    this.#v4.leased?.(subnets);
+    this.#self6 = subnets.subnetV6 === undefined ? undefined : asPlaneSubnet(subnets.subnetV6);
+  }
+
+  readAhead(selfSubnet: Cidr): void {
+    this.#v4.readAhead?.(selfSubnet);
+    if (this.#active6()) this.#v6.readAhead?.(this.#self6 as Cidr);
+  }
+
+  onDrift(listener: () => void): void {
+    this.#v4.onDrift?.(listener);
+    this.#v6.onDrift?.(listener);
+  }
+
+  close(): void {
+    this.#v4.close?.();
+    this.#v6.close?.();
+  }
+
+  async reconcile(selfSubnet: Cidr, leases: readonly Peer[], options?: ReconcileOptions): Promise<PassResult> {
+    if (!this.#active6()) return this.#v4.reconcile(selfSubnet, leases, options);
+    const [r4, r6] = await Promise.all([
+      this.#v4.reconcile(selfSubnet, leases, options),
+      this.#guard(() => this.#v6.reconcile(this.#self6 as Cidr, this.#projection.all(leases), options)),
+    ]);
+    return merge(r4, r6);
+  }
+
+  async reconcileChanged(selfSubnet: Cidr, changed: ReadonlySet<Cidr>, peerOf: (subnet: Cidr) => Peer | undefined,
+    all?: () => readonly Peer[]): Promise<PassResult | undefined> {
+    if (!this.#active6()) return this.#v4.reconcileChanged(selfSubnet, changed, peerOf, all);
+    if (all === undefined) return undefined; // without every peer a family that cannot plan alone could not fall back
+    const self6 = this.#self6 as Cidr;
+    const six = this.#projection.changed(changed, peerOf);
+    const [r4, r6] = await Promise.all([
+      this.#v4.reconcileChanged(selfSubnet, changed, peerOf).then((r) => r ?? this.#v4.reconcile(selfSubnet, all())),
+      this.#guard(async () => await this.#v6.reconcileChanged(self6, six.changed, six.peerOf)
+        ?? this.#v6.reconcile(self6, this.#projection.all(all()))),
+    ]);
+    return merge(r4, r6);
+  }
+
+  #active6(): boolean {
+    return this.#dual && this.#self6 !== undefined;
+  }
+
+  /** The IPv6 pass, with an unexpected throw turned into a failed result: IPv4 keeps its own. */
+  async #guard(run: () => Promise<PassResult>): Promise<PassResult> {
+    try {
+      return await run();
+    } catch (err) {
+      this.#log.warn({ family: 'IPv6', err: errorMessage(err) }, 'IPv6 data plane pass failed; IPv4 goes on, retrying');
+      return { ok: false, applied: 0, failed: 0, changes: 0, programmed: 0 };
+    }
+  }
+}
+
+/** One pass's result for both families: the IPv4 numbers and refusals, IPv6's beside them, ok only when both are. */
+function merge(r4: PassResult, r6: PassResult): PassResult {
+  const refused = [...(r4.refused ?? []), ...(r6.refused ?? [])];
+  return {
+    ok: r4.ok && r6.ok,
+    applied: r4.applied + r6.applied,
+    failed: r4.failed + r6.failed,
+    changes: r4.changes + r6.changes,
+    ...(r4.programmed !== undefined ? { programmed: r4.programmed } : {}),
+    ...(refused.length > 0 ? { refused } : {}),
+    ipv6: r6,
+  };
+}
