@@ -14,6 +14,9 @@ import { type KernelOp, type KernelState, desiredState, describeOp, planKernel, 
 import { type ForeignRoute, type Peer, routeCollisions, withoutCollisions } from '../core/peer-acceptance.js';
 import { type VxlanDeviceSpec, type VxlanLinkInfo, deviceMismatch, deviceSpec, vxlanLocal } from '../core/vxlan-device.js';
 import type { ApplyReport, Kernel } from '../adapters/kernel.js';
+import type { ChecksumOffloadControl } from '../adapters/ethtool.js';
+import { wantedTxChecksum } from '../core/checksum-offload.js';
+import { underlayMtuProblem } from '../core/underlay-mtu.js';
 import type { KernelChange, KernelMonitor } from '../adapters/kernel-monitor.js';
 import { DriftTracker } from '../core/kernel-drift.js';
 import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from './data-plane-port.js';
@@ -27,6 +30,8 @@ export interface DataPlaneOptions {
    * put back by the next event pass, at once, instead of by the next resync.
    */
   readonly monitor?: ((device: string) => KernelMonitor) | undefined;
+  /** Sets the device's TX checksum offload (Backend.ChecksumOffload); without it the flag is left alone. */
+  readonly offload?: ChecksumOffloadControl | undefined;
 }
 
 /**
@@ -62,6 +67,9 @@ export class DataPlane implements DataPlanePort {
   /** Peers refused for a route collision, as the last pass left them (an event pass updates only the subnets it plans). */
   #collisions = new Map<Cidr, string>();
   readonly #monitorFactory: ((device: string) => KernelMonitor) | undefined;
+  readonly #offload: ChecksumOffloadControl | undefined;
+  /** The device's tx-checksum-ip-generic as the config asks; undefined (`auto`): left alone. */
+  #txChecksum: boolean | undefined;
   #monitor: KernelMonitor | undefined;
   #drift: DriftTracker | undefined;
   #onDrift: (() => void) | undefined;
@@ -79,6 +87,7 @@ export class DataPlane implements DataPlanePort {
     this.#kernel = options.kernel;
     this.#log = options.log;
     this.#monitorFactory = options.monitor;
+    this.#offload = options.offload;
   }
 
   onDrift(listener: () => void): void {
@@ -144,20 +153,25 @@ export class DataPlane implements DataPlanePort {
     const ext = await this.#kernel.externalInterface({ iface: input.iface, publicIp: input.publicIp });
     const local = vxlanLocal(ext, input.publicIp);
     if (!local.ok) throw new UsageError(local.reason);
+    const tooLarge = underlayMtuProblem(input.config.backend.mtu, ext);
+    if (tooLarge) throw new UsageError(`${tooLarge.detail}; weftd does not start with it (nothing was changed): ${tooLarge.fix}`);
     const spec = deviceSpec(input.config, ext, input.nodeName, local.local);
+    this.#txChecksum = wantedTxChecksum(input.config.backend.checksumOffload);
     if (this.#monitorFactory && !this.#monitor) {
       // Subscribed before the first read, so no change between the read and the subscription goes unseen.
       this.#drift = new DriftTracker(spec.name);
       this.#monitor = this.#monitorFactory(spec.name);
       await this.#monitor.start((changes) => this.#changes(changes));
     }
-    this.#preparedLink = await this.#ensureDevice(spec, []);
+    const prepareChanges: string[] = [];
+    this.#preparedLink = await this.#ensureDevice(spec, prepareChanges);
+    await this.#ensureOffload(spec.name, prepareChanges);
     this.#ahead = undefined;
     this.#spec = spec;
     this.#network = input.config.network;
     const publicIp: Ipv4 = local.local;
     this.#log.info({ device: spec.name, parent: spec.parent, local: spec.local, publicIp, vni: spec.vni,
-      port: spec.port, mtu: spec.mtu, mac: spec.mac }, 'vxlan device ready');
+      port: spec.port, mtu: spec.mtu, mac: spec.mac, checksumOffload: input.config.backend.checksumOffload, changes: prepareChanges }, 'vxlan device ready');
     return { publicIp, vtepMac: spec.mac, mtu: spec.mtu, device: spec.name, parent: spec.parent };
   }
 
@@ -329,6 +343,7 @@ export class DataPlane implements DataPlanePort {
     const [state] = await Promise.all([
       reread ? this.#kernel.readState(spec.name, network) : early.then((read) => read ?? this.#kernel.readState(spec.name, network)),
       this.#ensureLinkConfig(link, cidrIp(selfSubnet), network, deviceChanges),
+      checked ? undefined : this.#ensureOffload(spec.name, deviceChanges),
     ]);
     return state;
   }
@@ -357,6 +372,27 @@ export class DataPlane implements DataPlanePort {
       changes.push(`mtu ${link.mtu} -> ${spec.mtu}`);
     }
     return link;
+  }
+
+  /**
+   * TX checksum offload as Backend.ChecksumOffload asks (`auto`: untouched),
+   * checked when prepare() ensures the device and on every pass that reads
+   * the kernel, so a recreated device (which comes back with the kernel's
+   * default, on) or a hand change is put right. A failure (ethtool missing,
+   * say) is logged, not thrown: the data path carries traffic either way,
+   * the next reading pass retries, and `weftctl doctor` shows the flag.
+   */
+  async #ensureOffload(device: string, changes: string[]): Promise<void> {
+    const wanted = this.#txChecksum;
+    if (wanted === undefined || !this.#offload) return;
+    try {
+      if (await this.#offload.readTxChecksum(device) === wanted) return;
+      await this.#offload.setTxChecksum(device, wanted);
+      changes.push(`tx-checksum-ip-generic ${wanted ? 'on' : 'off'}`);
+    } catch (err) {
+      if (!(err instanceof WeftError)) throw err;
+      this.#log.warn({ err, device, wanted: wanted ? 'on' : 'off' }, 'cannot set checksum offload; retrying on the next pass that reads the kernel');
+    }
   }
 
   /** The /32 address (flannel's choice: no broadcast routes, a source for host→pod traffic) and link up. */
