@@ -340,10 +340,12 @@ export class DataPlane implements DataPlanePort {
     const early = this.#kernel.readState(spec.name, network).catch(() => undefined);
     const link = checked ?? await this.#ensureDevice(spec, deviceChanges);
     const reread = deviceChanges.length > 0;
+    // A device created in this pass is down: its offload is set before it comes up, so no packet leaves with the kernel's default.
+    if (reread) await this.#ensureOffload(spec.name, deviceChanges);
     const [state] = await Promise.all([
       reread ? this.#kernel.readState(spec.name, network) : early.then((read) => read ?? this.#kernel.readState(spec.name, network)),
       this.#ensureLinkConfig(link, cidrIp(selfSubnet), network, deviceChanges),
-      checked ? undefined : this.#ensureOffload(spec.name, deviceChanges),
+      checked || reread ? undefined : this.#ensureOffload(spec.name, deviceChanges),
     ]);
     return state;
   }
