@@ -5,7 +5,7 @@ DESTDIR ?=
 CNI_BIN_DIR ?= /opt/cni/bin
 LIBDIR := $(PREFIX)/lib/weft
 
-.PHONY: all deps deps-system build test test-unit test-integration demo bench install uninstall clean
+.PHONY: all deps deps-system build test test-unit test-integration demo bench bench-datapath install uninstall clean
 
 # What `make install` copies: built once by `make build`, rebuilt only when a source changed.
 PROGRAMS := dist/programs/weftd.cjs dist/programs/weftctl.cjs dist/weft-cni.cjs
@@ -40,6 +40,11 @@ demo: deps-system build
 
 bench: deps-system build
 	@scripts/bench.sh
+	@scripts/bench-datapath.sh
+
+# The data-path section of make bench alone (iperf3/ping pod to pod, weft vs hand-made VXLAN; about 2 minutes).
+bench-datapath: deps-system build
+	@scripts/bench-datapath.sh
 
 # Only what runs: the three bundled programs (etcd's protocol definitions are inside,
 # scripts/bundle.mjs), the bin/ symlinks to the programs (as in the repository), the unit, an example env file

@@ -10,6 +10,8 @@ check ip iproute2
 check iptables iptables
 check ping iputils-ping
 check tshark tshark
+check ethtool ethtool
+check iperf3 iperf3
 check podman podman
 check runc runc
 check busybox busybox-static
@@ -27,6 +29,7 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
+  echo 'iperf3 iperf3/start_daemon boolean false' | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi

@@ -2,7 +2,8 @@
  * The doctor's reads of the host that are not iproute2: sysctls from
  * /proc/sys (the caller's network namespace's own values under
  * `ip netns exec`), weft's devices from /sys/class/net, the filter table
- * from `iptables -S`, a ping through the VXLAN device, and weftd's /readyz.
+ * from `iptables -S`, pings through the VXLAN device (plain and DF-set), and
+ * weftd's /readyz.
  * Read-only: nothing here changes the host.
  */
 import { readFile, readdir } from 'node:fs/promises';
@@ -18,6 +19,12 @@ export interface HostProbe {
   filterRules(): Promise<{ ok: true; rules: string } | { ok: false; error: string }>;
   /** Pings `ip` through `device` (its own source address); replied when any echo came back. */
   ping(device: string, ip: string): Promise<{ replied: boolean; output: string }>;
+  /**
+   * One ping of an IP packet of exactly `size` bytes (payload size − 28)
+   * with DF set (`-M do`) through `device`; passed when the echo came back.
+   * `output`: ping's summary or error line (`message too long, mtu=…`).
+   */
+  dfPing(device: string, ip: string, size: number): Promise<{ passed: boolean; output: string }>;
   /** GETs a URL with a short timeout. */
   httpGet(url: string): Promise<{ ok: true; status: number; body: string } | { ok: false; error: string }>;
 }
@@ -65,6 +72,18 @@ export class LocalHostProbe implements HostProbe {
       return { replied: r.exitCode === 0, output: summary };
     } catch (err) {
       return { replied: false, output: errorMessage(err) };
+    }
+  }
+
+  async dfPing(device: string, ip: string, size: number): Promise<{ passed: boolean; output: string }> {
+    const args = ['-n', '-c', '1', '-W', '1', '-M', 'do', '-s', String(size - 28), '-I', device, ip];
+    try {
+      const r = await this.#run('ping', args, { allowFailure: true });
+      const lines = `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trim());
+      const output = lines.find((l) => /message too long|Frag needed|ping:/i.test(l)) ?? lines.find((l) => /packets transmitted/.test(l)) ?? `exit ${r.exitCode}`;
+      return { passed: r.exitCode === 0, output };
+    } catch (err) {
+      return { passed: false, output: errorMessage(err) };
     }
   }
 

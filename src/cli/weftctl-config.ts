@@ -44,6 +44,7 @@ function fromFlags(argv: Record<string, unknown>): Record<string, unknown> {
   if (argv['vni'] !== undefined) backend['VNI'] = argv['vni'];
   if (argv['port'] !== undefined) backend['Port'] = argv['port'];
   if (argv['mtu'] !== undefined) backend['MTU'] = argv['mtu'];
+  if (argv['checksum-offload'] !== undefined) backend['ChecksumOffload'] = argv['checksum-offload'];
   const config: Record<string, unknown> = { Network: argv['network'], Backend: backend };
   if (argv['subnet-len'] !== undefined) config['SubnetLen'] = argv['subnet-len'];
   if (argv['subnet-min'] !== undefined) config['SubnetMin'] = argv['subnet-min'];
@@ -72,7 +73,7 @@ export async function configSet(registry: SubnetRegistry, argv: Record<string, u
   await registry.putConfig(text.trim());
   const c = parsed.config;
   io.out(`network config written: ${c.network}, /${c.subnetLen} subnets from ${c.subnetMin} to ${c.subnetMax} `
-    + `(${subnetCapacity(c)} hosts), VNI ${c.backend.vni}, UDP port ${c.backend.port}`);
+    + `(${subnetCapacity(c)} hosts), VNI ${c.backend.vni}, UDP port ${c.backend.port}, checksum offload ${c.backend.checksumOffload}`);
   io.out('running weftd instances read the config at start; restart them to apply a change');
   return 0;
 }

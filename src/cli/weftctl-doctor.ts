@@ -1,6 +1,7 @@
 /**
  * `weftctl doctor`: gathers facts about this host (etcd, subnet.env, the
- * device, sysctls, MTUs, iptables, a ping to each peer through the device)
+ * device, sysctls, MTUs, checksum offload, iptables, a ping and a DF-set
+ * probe at the device MTU to each peer through the device)
  * and prints core/doctor.ts's verdicts. Runs on the host, as root; exit 0
  * when no check FAILs. It opens etcd itself so that an unreachable etcd is
  * one failed check, not the end of the diagnosis. Read-only.
@@ -18,6 +19,9 @@ import { checkNodeName } from '../core/doctor-identity.js';
 import { readInstanceId } from '../adapters/instance-id.js';
 import { type HostProbe, LocalHostProbe } from '../adapters/host-probe.js';
 import { IpRoute2 } from '../adapters/iproute2/iproute2.js';
+import { type ChecksumOffloadControl, Ethtool } from '../adapters/ethtool.js';
+import type { TxChecksumFact } from '../core/checksum-offload.js';
+import { type DfProbe, largestPassing } from '../core/path-mtu.js';
 import type { Kernel } from '../adapters/kernel.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
 import { readSubnetFile } from '../adapters/subnet-file.js';
@@ -38,6 +42,8 @@ export interface DoctorDeps {
   readonly openRegistry: () => Promise<SubnetRegistry>;
   readonly kernel: Kernel;
   readonly host: HostProbe;
+  /** Reads the device's TX checksum offload; without it the checksum offload check is not shown. */
+  readonly offload?: ChecksumOffloadControl;
   /** This host's weftd instance id (adapters/instance-id.ts). */
   readonly instanceId?: () => Promise<string>;
 }
@@ -64,12 +70,33 @@ async function readEtcd(open: () => Promise<SubnetRegistry>): Promise<EtcdFacts>
   }
 }
 
-async function probePeers(host: HostProbe, device: string, peers: readonly ListedLease[]): Promise<PeerProbe[]> {
+/** A ping to each peer's VTEP address through the device, then (when it answered) the DF probe at the device MTU. */
+async function probePeers(host: HostProbe, device: string, mtu: number, peers: readonly ListedLease[]): Promise<PeerProbe[]> {
   const results: PeerProbe[] = [];
-  for (let i = 0; i < peers.length; i += PROBE_PARALLEL) {
-    results.push(...await Promise.all(peers.slice(i, i + PROBE_PARALLEL).map(async (p) => ({ subnet: p.subnet, ...await host.ping(device, cidrIp(p.subnet)) }))));
-  }
+  const probe = async (p: ListedLease): Promise<PeerProbe> => {
+    const vtep = cidrIp(p.subnet);
+    const plain = await host.ping(device, vtep);
+    return { subnet: p.subnet, ...plain, ...(plain.replied ? { df: await dfProbe(host, device, vtep, mtu) } : {}) };
+  };
+  for (let i = 0; i < peers.length; i += PROBE_PARALLEL) results.push(...await Promise.all(peers.slice(i, i + PROBE_PARALLEL).map(probe)));
   return results;
+}
+
+/** A DF-set packet of the device MTU; when it does not cross, the largest that does (bisection, ~10 pings). */
+async function dfProbe(host: HostProbe, device: string, vtep: string, mtu: number): Promise<DfProbe> {
+  const full = await host.dfPing(device, vtep, mtu);
+  if (full.passed) return { size: mtu, passed: true, output: full.output };
+  const largest = await largestPassing(mtu, async (size) => (await host.dfPing(device, vtep, size)).passed);
+  return { size: mtu, passed: false, largest, output: full.output };
+}
+
+/** The device's tx-checksum-ip-generic, for the checksum offload check. */
+async function readTxChecksum(offload: ChecksumOffloadControl, device: string): Promise<TxChecksumFact> {
+  try {
+    return { ok: true, on: await offload.readTxChecksum(device) };
+  } catch (err) {
+    return { ok: false, error: errorMessage(err) };
+  }
 }
 
 async function readiness(host: HostProbe, healthz: DoctorOptions['healthz']): Promise<ReadyProbe> {
@@ -97,11 +124,15 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
   ]);
   const own = etcd.ok ? findOwnLease(etcd.leases, opts.nodeName, subnetFile).lease : undefined;
   const peers = doctorPeers({ etcd, kernelState }, own)?.peers ?? [];
-  const probes = device?.kind === 'vxlan' && name ? await probePeers(host, name, peers) : [];
+  const vxlan = device?.kind === 'vxlan' && name ? device : undefined;
+  const [probes, txChecksum] = vxlan ? await Promise.all([
+    probePeers(host, vxlan.name, vxlan.mtu, peers), deps.offload ? readTxChecksum(deps.offload, vxlan.name) : undefined,
+  ]) : [[], undefined];
   return {
     nodeName: opts.nodeName, readiness: ready, etcd, subnetFile: { path: opts.subnetFile, state: subnetFile },
     deviceName: name, device, parentMtu: parent?.mtu, cni0Mtu: cni0?.mtu, cni0Addresses: cni0?.addresses,
     sysctl: { ipForward, bridgeNfCallIptables, rpFilterAll, rpFilterDevice }, iptables, kernelState, probes,
+    ...(txChecksum ? { txChecksum } : {}),
   };
 }
 
@@ -146,7 +177,7 @@ function options(argv: Record<string, unknown>): DoctorOptions {
 /** The real adapters; bad etcd flags are a usage error before anything is read. */
 function hostDeps(argv: Record<string, unknown>): DoctorDeps {
   const connection = etcdConnection(argv as Record<string, unknown> & EtcdFlagValues);
-  return { openRegistry: () => openRegistry(connection), kernel: new IpRoute2(), host: new LocalHostProbe() };
+  return { openRegistry: () => openRegistry(connection), kernel: new IpRoute2(), host: new LocalHostProbe(), offload: new Ethtool() };
 }
 
 export async function doctorCommand(argv: Record<string, unknown>, io: CtlIo, deps: DoctorDeps = hostDeps(argv)): Promise<number> {

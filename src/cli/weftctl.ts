@@ -50,7 +50,8 @@ function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & 
       .option('subnet-max', { type: 'string', describe: 'set: last subnet handed out (SubnetMax; default the last subnet)' })
       .option('vni', { type: 'number', describe: 'set: VXLAN id (Backend.VNI; default 1)' })
       .option('port', { type: 'number', describe: 'set: VXLAN UDP port (Backend.Port; default 8472)' })
-      .option('mtu', { type: 'number', describe: 'set: underlay MTU (Backend.MTU; default the external interface\'s)' })
+      .option('mtu', { type: 'number', describe: 'set: underlay MTU (Backend.MTU; the device gets it − 50; default the external interface\'s, never above it)' })
+      .option('checksum-offload', { type: 'string', describe: 'set: TX checksum offload on the VXLAN device: auto, on or off (Backend.ChecksumOffload; default off)' })
       .option('effective', { type: 'boolean', default: false, describe: 'get: show the config with defaults applied' }),
     (argv) => run(argv['action'] === 'get' ? configGet : configSet, argv as never))
     .command('leases', 'list subnet leases and reservations', (c) => c.option('json', { type: 'boolean', default: false, describe: 'print JSON (for scripts)' }),

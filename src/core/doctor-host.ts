@@ -7,6 +7,7 @@ import { type CheckResult, fail, ok, warn } from './check-result.js';
 import type { SubnetFileState } from './device-check.js';
 import { analyzeForward } from './forward-chain.js';
 import { type NetworkConfig, VXLAN_OVERHEAD } from './network-config.js';
+import { underlayMtuProblem } from './underlay-mtu.js';
 import type { VxlanLinkInfo } from './vxlan-device.js';
 
 /** Values read from /proc/sys; undefined when the file does not exist. */
@@ -70,9 +71,10 @@ export function checkMtu(f: MtuFacts, config: NetworkConfig | undefined): CheckR
   const source = config?.backend.mtu !== undefined ? `Backend.MTU ${underlay}` : `${String(d.parent)} MTU ${f.parentMtu}`;
   const problems: string[] = [];
   const fixes: string[] = [];
-  if (underlay > f.parentMtu) {
-    problems.push(`Backend.MTU ${underlay} is larger than ${String(d.parent)}'s MTU ${f.parentMtu}`);
-    fixes.push(`set Backend.MTU to at most ${f.parentMtu} (it is the underlay MTU; weft subtracts ${VXLAN_OVERHEAD}) with weftctl config set, then restart weftd on every host`);
+  const tooLarge = underlayMtuProblem(config?.backend.mtu, { name: String(d.parent), mtu: f.parentMtu });
+  if (tooLarge) {
+    problems.push(tooLarge.detail);
+    fixes.push(tooLarge.fix);
   }
   if (d.mtu !== underlay - VXLAN_OVERHEAD) {
     problems.push(`${d.name} MTU is ${d.mtu}, want ${underlay - VXLAN_OVERHEAD} (${source} − ${VXLAN_OVERHEAD})`);

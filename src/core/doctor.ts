@@ -16,6 +16,8 @@ import type { RawLeaseKv } from './peer-set.js';
 import type { VxlanLinkInfo } from './vxlan-device.js';
 import { type Sysctls, checkBridgeNetfilter, checkCni0Address, checkForward, checkIpForward, checkMtu, checkRpFilter } from './doctor-host.js';
 import { checkDuplicates } from './lease-duplicates.js';
+import { type TxChecksumFact, checkChecksumOffload } from './checksum-offload.js';
+import { type DfProbe, checkPathMtu } from './path-mtu.js';
 
 export type { CheckResult, Verdict } from './check-result.js';
 export { summarize } from './check-result.js';
@@ -38,6 +40,8 @@ export interface PeerProbe {
   readonly replied: boolean;
   /** ping's summary or error line. */
   readonly output: string;
+  /** The DF probe, when the peer answered the plain ping (core/path-mtu.ts). */
+  readonly df?: DfProbe | undefined;
 }
 
 export interface DoctorFacts {
@@ -59,6 +63,8 @@ export interface DoctorFacts {
   readonly iptables: { readonly ok: true; readonly rules: string } | { readonly ok: false; readonly error: string };
   readonly kernelState: KernelState | undefined;
   readonly probes: readonly PeerProbe[];
+  /** The device's tx-checksum-ip-generic (ethtool); undefined when not read (then no check is shown). */
+  readonly txChecksum?: TxChecksumFact | undefined;
 }
 
 /** Every check, in the order an operator would look. */
@@ -76,9 +82,11 @@ export function evaluateDoctor(f: DoctorFacts): CheckResult[] {
     checkBridgeNetfilter(f.sysctl),
     checkRpFilter(f.sysctl, f.deviceName, f.device),
     checkMtu(f, config),
+    ...(f.txChecksum === undefined ? [] : [checkChecksumOffload(f.deviceName, config?.backend.checksumOffload, f.txChecksum)]),
     ...(f.cni0Addresses === undefined ? [] : [checkCni0Address(f.cni0Addresses, f.subnetFile.state)]),
     ...(f.etcd.ok ? [checkDuplicates(f.etcd.leases), checkRefusals(judged)] : []),
     ...checkPeers(f, config, own, judged),
+    ...f.probes.flatMap((p) => (p.df && f.device ? [checkPathMtu(p.subnet, f.device.name, f.device.mtu, p.df)] : [])),
     checkForward(f.iptables, config?.network),
   ];
 }

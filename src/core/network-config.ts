@@ -6,6 +6,7 @@
  * One deliberate difference: flannel defaults a missing `Backend` to `udp`;
  * weft only implements vxlan and defaults to it.
  */
+import { type ChecksumOffload, DEFAULT_CHECKSUM_OFFLOAD, parseChecksumOffload } from './checksum-offload.js';
 import {
   type Cidr, type Ipv4, blockSize, cidrIp, cidrPrefix, containsIp, intToIpv4, ipv4ToInt, isIpv4, parseCidr,
 } from './cidr.js';
@@ -21,6 +22,8 @@ export interface VxlanBackend {
   readonly mtu: number | undefined;
   readonly gbp: boolean;
   readonly directRouting: boolean;
+  /** TX checksum offload on the device (src/core/checksum-offload.ts; default `off`, docs/design.md). */
+  readonly checksumOffload: ChecksumOffload;
 }
 
 /** The IPv6 half of a dual-stack network (`EnableIPv6: true`). */
@@ -255,7 +258,8 @@ function parseBound(name: string, value: unknown, fallback: Ipv4, network: Cidr,
 }
 
 function parseBackend(value: unknown, errors: string[], warnings: string[]): VxlanBackend | undefined {
-  const defaults: VxlanBackend = { type: 'vxlan', vni: DEFAULT_VNI, port: DEFAULT_PORT, mtu: undefined, gbp: false, directRouting: false };
+  const defaults: VxlanBackend = { type: 'vxlan', vni: DEFAULT_VNI, port: DEFAULT_PORT, mtu: undefined, gbp: false, directRouting: false,
+    checksumOffload: DEFAULT_CHECKSUM_OFFLOAD };
   if (value === undefined || value === null) return defaults;
   if (!isObject(value)) {
     errors.push(`Backend must be an object like {"Type":"vxlan"}, got ${JSON.stringify(value)}`);
@@ -277,6 +281,7 @@ function parseBackend(value: unknown, errors: string[], warnings: string[]): Vxl
   }
   const gbp = boolField(fields, 'gbp', 'Backend.GBP', errors);
   const directRouting = boolField(fields, 'directrouting', 'Backend.DirectRouting', errors);
+  const checksumOffload = parseChecksumOffload(fields.get('checksumoffload'), errors);
   if (directRouting) warnings.push('Backend.DirectRouting is not implemented by weft: all peers use VXLAN');
   if (boolField(fields, 'learning', 'Backend.Learning', errors)) warnings.push('Backend.Learning is ignored: weft keeps learning off');
   if (errors.length > before) return undefined;
@@ -287,6 +292,7 @@ function parseBackend(value: unknown, errors: string[], warnings: string[]): Vxl
     mtu: mtu === 0 ? undefined : mtu,
     gbp,
     directRouting,
+    checksumOffload,
   };
 }
 
@@ -321,6 +327,7 @@ export function renderNetworkConfig(config: NetworkConfig): string {
   if (config.backend.mtu !== undefined) backend['MTU'] = config.backend.mtu;
   if (config.backend.gbp) backend['GBP'] = true;
   if (config.backend.directRouting) backend['DirectRouting'] = true;
+  backend['ChecksumOffload'] = config.backend.checksumOffload;
   const v6 = config.ipv6 === undefined ? {} : {
     EnableIPv6: true, IPv6Network: config.ipv6.network, IPv6SubnetLen: config.ipv6.subnetLen,
     IPv6SubnetMin: config.ipv6.subnetMin, IPv6SubnetMax: config.ipv6.subnetMax,

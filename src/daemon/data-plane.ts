@@ -14,6 +14,9 @@ import { type KernelOp, type KernelState, desiredState, describeOp, planKernel, 
 import { type ForeignRoute, type Peer, routeCollisions, withoutCollisions } from '../core/peer-acceptance.js';
 import { type VxlanDeviceSpec, type VxlanLinkInfo, deviceMismatch, vxlanLocal } from '../core/vxlan-device.js';
 import type { ApplyReport, Kernel } from '../adapters/kernel.js';
+import type { ChecksumOffloadControl } from '../adapters/ethtool.js';
+import { wantedTxChecksum } from '../core/checksum-offload.js';
+import { underlayMtuProblem } from '../core/underlay-mtu.js';
 import type { KernelChange, KernelMonitor } from '../adapters/kernel-monitor.js';
 import { DriftTracker } from '../core/kernel-drift.js';
 import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from './data-plane-port.js';
@@ -30,6 +33,8 @@ export interface DataPlaneOptions {
   readonly monitor?: ((device: string) => KernelMonitor) | undefined;
   /** The address family this instance programs (default IPv4; weftd runs a second instance for IPv6). */
   readonly family?: AddressFamily;
+  /** Sets the device's TX checksum offload (Backend.ChecksumOffload); without it the flag is left alone. */
+  readonly offload?: ChecksumOffloadControl | undefined;
 }
 
 /**
@@ -66,6 +71,9 @@ export class DataPlane implements DataPlanePort {
   /** Peers refused for a route collision, as the last pass left them (an event pass updates only the subnets it plans). */
   #collisions = new Map<Cidr, string>();
   readonly #monitorFactory: ((device: string) => KernelMonitor) | undefined;
+  readonly #offload: ChecksumOffloadControl | undefined;
+  /** The device's tx-checksum-ip-generic as the config asks; undefined (`auto`): left alone. */
+  #txChecksum: boolean | undefined;
   #monitor: KernelMonitor | undefined;
   #drift: DriftTracker | undefined;
   #onDrift: (() => void) | undefined;
@@ -84,6 +92,7 @@ export class DataPlane implements DataPlanePort {
     this.#family = options.family ?? IPV4;
     this.#log = options.family ? options.log.child({ family: options.family.name }) : options.log;
     this.#monitorFactory = options.monitor;
+    this.#offload = options.offload;
   }
 
   onDrift(listener: () => void): void {
@@ -153,20 +162,25 @@ export class DataPlane implements DataPlanePort {
     const ext = await this.#kernel.externalInterface({ iface: input.iface, publicIp: asked });
     const local = vxlanLocal(ext, asked);
     if (!local.ok) throw new UsageError(local.reason);
+    const tooLarge = underlayMtuProblem(input.config.backend.mtu, ext);
+    if (tooLarge) throw new UsageError(`${tooLarge.detail}; weftd does not start with it (nothing was changed): ${tooLarge.fix}`);
     const spec = family.deviceSpec(input.config, ext, input.nodeName, local.local);
+    this.#txChecksum = wantedTxChecksum(input.config.backend.checksumOffload);
     if (this.#monitorFactory && !this.#monitor) {
       // Subscribed before the first read, so no change between the read and the subscription goes unseen.
       this.#drift = new DriftTracker(spec.name);
       this.#monitor = this.#monitorFactory(spec.name);
       await this.#monitor.start((changes) => this.#changes(changes));
     }
-    this.#preparedLink = await this.#ensureDevice(spec, []);
+    const prepareChanges: string[] = [];
+    this.#preparedLink = await this.#ensureDevice(spec, prepareChanges);
+    await this.#ensureOffload(spec.name, prepareChanges);
     this.#ahead = undefined;
     this.#spec = spec;
     this.#network = network;
     const publicIp: Ipv4 = local.local;
     this.#log.info({ device: spec.name, parent: spec.parent, local: spec.local, publicIp, vni: spec.vni,
-      port: spec.port, mtu: spec.mtu, mac: spec.mac }, 'vxlan device ready');
+      port: spec.port, mtu: spec.mtu, mac: spec.mac, checksumOffload: input.config.backend.checksumOffload, changes: prepareChanges }, 'vxlan device ready');
     return { publicIp, vtepMac: spec.mac, mtu: spec.mtu, device: spec.name, parent: spec.parent };
   }
 
@@ -335,9 +349,12 @@ export class DataPlane implements DataPlanePort {
     const early = this.#kernel.readState(spec.name, network).catch(() => undefined);
     const link = checked ?? await this.#ensureDevice(spec, deviceChanges);
     const reread = deviceChanges.length > 0;
+    // A device created in this pass is down: its offload is set before it comes up, so no packet leaves with the kernel's default.
+    if (reread) await this.#ensureOffload(spec.name, deviceChanges);
     const [state] = await Promise.all([
       reread ? this.#kernel.readState(spec.name, network) : early.then((read) => read ?? this.#kernel.readState(spec.name, network)),
       this.#ensureLinkConfig(link, selfSubnet, network, deviceChanges),
+      checked || reread ? undefined : this.#ensureOffload(spec.name, deviceChanges),
     ]);
     return state;
   }
@@ -366,6 +383,27 @@ export class DataPlane implements DataPlanePort {
       changes.push(`mtu ${link.mtu} -> ${spec.mtu}`);
     }
     return link;
+  }
+
+  /**
+   * TX checksum offload as Backend.ChecksumOffload asks (`auto`: untouched),
+   * checked when prepare() ensures the device and on every pass that reads
+   * the kernel, so a recreated device (which comes back with the kernel's
+   * default, on) or a hand change is put right. A failure (ethtool missing,
+   * say) is logged, not thrown: the data path carries traffic either way,
+   * the next reading pass retries, and `weftctl doctor` shows the flag.
+   */
+  async #ensureOffload(device: string, changes: string[]): Promise<void> {
+    const wanted = this.#txChecksum;
+    if (wanted === undefined || !this.#offload) return;
+    try {
+      if (await this.#offload.readTxChecksum(device) === wanted) return;
+      await this.#offload.setTxChecksum(device, wanted);
+      changes.push(`tx-checksum-ip-generic ${wanted ? 'on' : 'off'}`);
+    } catch (err) {
+      if (!(err instanceof WeftError)) throw err;
+      this.#log.warn({ err, device, wanted: wanted ? 'on' : 'off' }, 'cannot set checksum offload; retrying on the next pass that reads the kernel');
+    }
   }
 
   /** The /32 (/128) address (flannel's choice: no broadcast routes, a source for host→pod traffic) and link up. */

@@ -69,7 +69,9 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
     t.equal(r.code, 0, r.stdout);
     t.match(r.stdout, new RegExp(`^ok +weftd +ready: http://127\\.0\\.0\\.1:${HEALTHZ_PORT}/readyz answered 200$`, 'm'));
     for (const j of others(1)) t.match(r.stdout, new RegExp(`^ok +vxlan ${c.subnet(j)} +${gateway(j)} answered through ${DEVICE}: UDP 8472 to 192\\.0\\.2\\.1${j} \\(host${j}\\) and back works$`, 'm'));
-    t.match(r.stdout, /\n16 checks: \d+ ok, \d+ warn, 0 FAIL$/);
+    for (const j of others(1)) t.match(r.stdout, new RegExp(`^ok +df ${c.subnet(j)} +a 1450-byte packet with DF set \\(the ${DEVICE} MTU, the pods' MTU\\) crossed to ${gateway(j)} and back$`, 'm'));
+    t.match(r.stdout, new RegExp(`^ok +checksum offload +${DEVICE} tx-checksum-ip-generic off, as Backend\\.ChecksumOffload off asks$`, 'm'));
+    t.match(r.stdout, /\n19 checks: \d+ ok, \d+ warn, 0 FAIL$/, 'two peers: a df row each, and the checksum offload row');
     t.match(r.stdout, /^ok +node name +"host1" is held by this host's weftd \(public IP 192\.0\.2\.11/m, 'the instance id (boot id + netns) matches weftd\'s');
     const json = JSON.parse((await c.weftctl(1, 'doctor', ['--json'])).stdout) as DoctorJson;
     t.equal(json.ok, true);

@@ -6,6 +6,7 @@ import type { Ipv4 } from '../../../src/core/cidr.js';
 import { encodePresence } from '../../../src/core/node-presence.js';
 import type { MemoryRegistry } from '../../fakes/memory-registry.js';
 import { hostFixture } from '../../helpers/host-fixture.js';
+import { MemoryEthtool } from '../../fakes/memory-ethtool.js';
 
 /** A host whose sysctls, iptables and peers are all fine unless told otherwise; records pings and GETs. */
 class FakeHostProbe implements HostProbe {
@@ -19,6 +20,12 @@ class FakeHostProbe implements HostProbe {
   async ping(device: string, ip: string): Promise<{ replied: boolean; output: string }> {
     this.pings.push(`${device} ${ip}`);
     return this.silent.has(ip) ? { replied: false, output: '2 packets transmitted, 0 received' } : { replied: true, output: '2 received' };
+  }
+  /** The largest packet that crosses (default: everything up to the device MTU). */
+  pathMtu = 1450;
+  async dfPing(device: string, ip: string, size: number): Promise<{ passed: boolean; output: string }> {
+    this.pings.push(`${device} ${ip} df ${size}`);
+    return size <= this.pathMtu ? { passed: true, output: '1 received' } : { passed: false, output: '1 packets transmitted, 0 received, 100% packet loss' };
   }
   async httpGet(url: string): Promise<{ ok: true; status: number; body: string }> {
     this.gets.push(url);
@@ -38,13 +45,36 @@ t.test('gathers every fact: pings each peer\'s VTEP address through the device, 
   const h = await hostFixture(t.testdir());
   const host = new FakeHostProbe();
   const facts = await gatherDoctorFacts(options(h.subnetFile), { openRegistry: async () => h.registry, kernel: h.kernel, host });
-  t.same(host.pings.sort(), ['weft.1 10.5.2.0', 'weft.1 10.5.3.0']);
+  t.same(host.pings.sort(), ['weft.1 10.5.2.0', 'weft.1 10.5.2.0 df 1450', 'weft.1 10.5.3.0', 'weft.1 10.5.3.0 df 1450'], 'a plain ping, then DF at the device MTU');
+  t.match(facts.probes, [{ df: { size: 1450, passed: true } }, { df: { size: 1450, passed: true } }]);
+  t.equal(facts.txChecksum, undefined, 'no offload reader: no checksum offload fact');
   t.same(host.gets, [], 'no --healthz-port: /readyz is not probed');
   t.match(facts, { deviceName: 'weft.1', device: { name: 'weft.1', mtu: 1450 }, cni0Mtu: undefined, readiness: { kind: 'not-probed' },
     sysctl: { ipForward: 1, rpFilterDevice: 0 }, etcd: { ok: true } });
   t.same(evaluateDoctor(facts).filter((r) => r.verdict === 'FAIL'), []);
   await gatherDoctorFacts(options(h.subnetFile, 9180), { openRegistry: async () => h.registry, kernel: h.kernel, host });
   t.same(host.gets, ['http://127.0.0.1:9180/readyz']);
+});
+
+t.test('DF probe: when the device MTU does not cross, the largest size that does (bisection); a silent peer gets no DF probe', async (t) => {
+  const h = await hostFixture(t.testdir());
+  const host = new FakeHostProbe();
+  host.pathMtu = 1400;
+  host.silent.add('10.5.3.0');
+  const ethtool = new MemoryEthtool(h.kernel);
+  const facts = await gatherDoctorFacts(options(h.subnetFile), { openRegistry: async () => h.registry, kernel: h.kernel, host, offload: ethtool });
+  t.match(facts.probes.find((p) => p.subnet === '10.5.2.0/24'), { df: { size: 1450, passed: false, largest: 1400, output: /100% packet loss/ } });
+  t.equal(facts.probes.find((p) => p.subnet === '10.5.3.0/24')?.df, undefined);
+  t.ok(host.pings.filter((p) => p.startsWith('weft.1 10.5.2.0 df')).length <= 12, 'bisection, not a walk');
+  t.same(facts.txChecksum, { ok: true, on: true }, 'read through the offload reader');
+  const results = evaluateDoctor(facts);
+  t.match(results.find((r) => r.check === 'df 10.5.2.0/24'), {
+    verdict: 'FAIL', detail: /1450-byte packet with DF set .* did not cross to 10\.5\.2\.0 .*the largest that did: 1400 bytes/, fix: /Backend\.MTU to 1450/,
+  });
+  t.match(results.find((r) => r.check === 'checksum offload'), { verdict: 'FAIL', detail: 'weft.1 tx-checksum-ip-generic on, but Backend.ChecksumOffload is off' });
+  await ethtool.setTxChecksum('weft.1', false);
+  const again = evaluateDoctor(await gatherDoctorFacts(options(h.subnetFile), { openRegistry: async () => (await hostFixture(t.testdir())).registry, kernel: h.kernel, host, offload: ethtool }));
+  t.match(again.find((r) => r.check === 'checksum offload'), { verdict: 'ok' });
 });
 
 t.test('etcd unreachable: the device is found by name and nothing is pinged', async (t) => {
@@ -67,7 +97,7 @@ t.test('doctorCommand: exit 0 without FAIL, 1 with; text and JSON', async (t) =>
   const out: string[] = [];
   const io = { out: (s: string) => out.push(s), err: () => undefined };
   t.equal(await doctorCommand({ 'node-name': 'host1', 'subnet-file': h.subnetFile }, io, deps), 0);
-  t.match(out.pop(), /^ok {4}weftd .*ok {4}node name +"host1" is held by this host's weftd .*\n\n16 checks: 15 ok, 1 warn, 0 FAIL$/s, 'the parent MTU is unknown to the fake kernel: a warn');
+  t.match(out.pop(), /^ok {4}weftd .*ok {4}node name +"host1" is held by this host's weftd .*\n\n18 checks: 17 ok, 1 warn, 0 FAIL$/s, 'the parent MTU is unknown to the fake kernel: a warn');
   host.silent.add('10.5.3.0');
   t.equal(await doctorCommand({ 'node-name': 'host1', 'subnet-file': h.subnetFile, json: true }, io, deps), 1);
   const json = JSON.parse(out.pop() ?? '') as { ok: boolean; summary: object; results: { check: string; verdict: string }[] };

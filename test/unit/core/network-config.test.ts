@@ -25,7 +25,7 @@ t.test("flannel's TestConfigDefaults vector", async (t) => {
 
 t.test('a missing Backend defaults to vxlan with VNI 1 and port 8472', async (t) => {
   const c = ok(parseNetworkConfig({ Network: '10.3.0.0/16' }));
-  t.same(c.backend, { type: 'vxlan', vni: 1, port: 8472, mtu: undefined, gbp: false, directRouting: false });
+  t.same(c.backend, { type: 'vxlan', vni: 1, port: 8472, mtu: undefined, gbp: false, directRouting: false, checksumOffload: 'off' });
   t.equal(DEFAULT_VNI, 1);
   t.equal(DEFAULT_PORT, 8472);
 });
@@ -97,7 +97,7 @@ t.test('keys are case-insensitive at every level; unknown keys are ignored', asy
   t.equal(c.network, '10.3.0.0/16');
   t.equal(c.subnetLen, 26);
   t.equal(c.subnetMin, '10.3.0.64');
-  t.same(c.backend, { type: 'vxlan', vni: 4, port: 4789, mtu: 9000, gbp: true, directRouting: false });
+  t.same(c.backend, { type: 'vxlan', vni: 4, port: 4789, mtu: 9000, gbp: true, directRouting: false, checksumOffload: 'off' });
 });
 
 t.test('Network problems', async (t) => {
@@ -135,6 +135,8 @@ t.test('Backend', async (t) => {
     [{ Type: 'vxlan', MTU: 117 }, /Backend\.MTU 117 is too small: .*at least 118/],
     [{ Type: 'vxlan', GBP: 'yes' }, /Backend\.GBP must be true or false, got "yes"/],
     [{ Type: 'vxlan', DirectRouting: 1 }, /Backend\.DirectRouting must be true or false/],
+    [{ Type: 'vxlan', ChecksumOffload: true }, /Backend\.ChecksumOffload must be "auto", "on" or "off", got true/],
+    [{ Type: 'vxlan', ChecksumOffload: 'disabled' }, /Backend\.ChecksumOffload must be "auto", "on" or "off", got "disabled"/],
   ];
   for (const [backend, message] of bad) {
     const errors = errorsOf(backendOf(backend));
@@ -142,6 +144,18 @@ t.test('Backend', async (t) => {
     t.match(errors[0], message, JSON.stringify(backend));
   }
   t.equal(ok(backendOf({ Type: 'vxlan', MTU: 118 })).backend.mtu, 118, 'the smallest usable underlay MTU');
+});
+
+t.test('Backend.ChecksumOffload: auto, on or off (any case, any key case), default off', async (t) => {
+  const backendOf = (b: unknown): ConfigParse => parseNetworkConfig({ Network: '10.3.0.0/16', Backend: b });
+  t.equal(ok(backendOf({ Type: 'vxlan' })).backend.checksumOffload, 'off', 'absent: off (docs/design.md)');
+  t.equal(ok(backendOf(null)).backend.checksumOffload, 'off', 'no Backend: off');
+  t.equal(ok(backendOf({ Type: 'vxlan', ChecksumOffload: '' })).backend.checksumOffload, 'off', 'empty is absent');
+  for (const [value, want] of [['auto', 'auto'], ['on', 'on'], ['off', 'off'], ['ON', 'on'], ['Auto', 'auto']] as const) {
+    t.equal(ok(backendOf({ Type: 'vxlan', checksumoffload: value })).backend.checksumOffload, want, value);
+  }
+  const errors = errorsOf(parseNetworkConfig({ Network: '10.3.0.0/16', Backend: { Type: 'vxlan', VNI: -1, ChecksumOffload: 1 } }));
+  t.match(errors, [/Backend\.VNI/, /Backend\.ChecksumOffload must be "auto", "on" or "off", got 1/], 'reported with the other problems');
 });
 
 t.test('IPv4-only and unsupported switches', async (t) => {
@@ -185,12 +199,12 @@ t.test('renderNetworkConfig round-trips through the parser', async (t) => {
   const configs = [
     ok(parseNetworkConfig({ Network: '10.3.0.0/16' })),
     ok(parseNetworkConfig({ Network: '172.16.0.0/12', SubnetLen: 26, SubnetMin: '172.16.4.0', SubnetMax: '172.31.0.0',
-      Backend: { Type: 'vxlan', VNI: 42, Port: 4789, MTU: 9000, GBP: true, DirectRouting: true } })),
+      Backend: { Type: 'vxlan', VNI: 42, Port: 4789, MTU: 9000, GBP: true, DirectRouting: true, ChecksumOffload: 'auto' } })),
   ];
   for (const config of configs) {
     const text = renderNetworkConfig(config);
     t.same(ok(parseNetworkConfigText(text)), config, text);
   }
   t.equal(renderNetworkConfig(configs[0]!),
-    '{"Network":"10.3.0.0/16","SubnetLen":24,"SubnetMin":"10.3.1.0","SubnetMax":"10.3.255.0","Backend":{"Type":"vxlan","VNI":1,"Port":8472}}');
+    '{"Network":"10.3.0.0/16","SubnetLen":24,"SubnetMin":"10.3.1.0","SubnetMax":"10.3.255.0","Backend":{"Type":"vxlan","VNI":1,"Port":8472,"ChecksumOffload":"off"}}');
 });

@@ -1,0 +1,107 @@
+/**
+ * Data-path benchmark (issue 11): pod to pod across two rig hosts through
+ * weft's VXLAN (the real weftd on each host) against the same two host
+ * namespaces joined by a VXLAN pair made by hand with the same settings
+ * (bench/datapath/hand-path.ts), with checksum offload off (weft's default)
+ * and on. Every measurement alternates weft and hand-made runs, so machine
+ * noise hits both alike. Runs in the root namespace and builds its own rig
+ * (namespaces only; deleted on exit, also on failure). Prints the markdown
+ * for docs/benchmarks.md (scripts/bench-datapath.sh puts it there).
+ *
+ * Usage: node dist/bench/datapath-bench.js [--runs 3] [--seconds 3] [--pings 200]
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseSubnetEnv } from '../src/core/subnet-env.js';
+import { msgIs, startWeftd, type WeftdProcess } from '../test/helpers/weftd-process.js';
+import { ETCD_ENDPOINT, Rig } from '../test/rig/rig.js';
+import { HAND_DEVICE, buildHandPath } from './datapath/hand-path.js';
+import { type PodRef, iperf, pingRtts } from './datapath/measure.js';
+import { type Offload, type PathName, renderDatapath } from './datapath/report.js';
+
+const PREFIX = '/weft/network';
+const PORT = 8472;
+const STREAMS = [1, 4] as const;
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, seconds: { type: 'string', default: '3' }, pings: { type: 'string', default: '200' } } });
+const runs = Number(values.runs);
+const seconds = Number(values.seconds);
+const pings = Number(values.pings);
+const PING_ROUNDS = 20;
+const perBurst = Math.max(1, Math.ceil(pings / PING_ROUNDS));
+
+const rig = await Rig.up({ hosts: 2, pods: 0 });
+const daemons = new Map<number, WeftdProcess>();
+const log = (msg: string): void => { process.stderr.write(`datapath-bench: ${msg}\n`); };
+try {
+  const subnetFile = (i: number): string => join(rig.stateDir, `host${i}-subnet.env`);
+  const putConfig = (offload: Offload): Promise<string> => rig.exec(rig.switchNetns, 'etcdctl', ['--endpoints', ETCD_ENDPOINT, 'put', `${PREFIX}/config`,
+    JSON.stringify({ Network: '10.5.0.0/16', Backend: { Type: 'vxlan', Port: PORT, ChecksumOffload: offload } })]);
+  const startDaemons = async (): Promise<void> => {
+    for (const host of rig.hosts) {
+      daemons.set(host.index, startWeftd(['--etcd-endpoints', ETCD_ENDPOINT, '--etcd-prefix', PREFIX, '--subnet-file', subnetFile(host.index),
+        '--node-name', host.nodeName, '--iface', 'eth0', '--ip-masq=false'], { netns: host.netns }));
+    }
+    // The offload is applied when the device is prepared; the data path outlives a restart.
+    for (const [i, d] of daemons) await d.waitForLog(msgIs('vxlan device ready'), 30_000, `host${i}'s device`);
+  };
+  const txChecksum = async (i: number, device: string): Promise<string> =>
+    /tx-checksum-ip-generic: (\S+)/.exec(await rig.exec(rig.host(i).netns, 'ethtool', ['-k', device]))?.[1] ?? '?';
+
+  await putConfig('off');
+  await startDaemons();
+  for (const [i, d] of daemons) await d.waitForLog(msgIs('wrote subnet.env'), 30_000, `host${i}'s subnet.env`);
+  const env = parseSubnetEnv(readFileSync(subnetFile(1), 'utf8'));
+  if (!env.ok) throw new Error(env.errors.join('; '));
+  const mtu = env.env.mtu;
+  const weftPods: PodRef[] = [];
+  for (const i of [1, 2]) weftPods.push(...await rig.attachPodsFromSubnetFile(i, subnetFile(i), 1));
+  const handPods = await buildHandPath(rig, { port: PORT, mtu });
+  const pods: Record<PathName, PodRef[]> = { weft: weftPods, hand: handPods };
+
+  const throughput = new Map<string, number[]>();
+  const rtt = new Map<string, number[]>();
+  const push = <T>(m: Map<string, T[]>, key: string, ...xs: T[]): void => { m.set(key, [...(m.get(key) ?? []), ...xs]); };
+
+  for (const offload of ['off', 'on'] as const) {
+    if (offload === 'on') {
+      // weft: through its config (a restart applies it); hand-made: by hand.
+      for (const d of daemons.values()) await d.stop('SIGTERM');
+      await putConfig('on');
+      await startDaemons();
+    }
+    for (const i of [1, 2]) {
+      await rig.exec(rig.host(i).netns, 'ethtool', ['-K', HAND_DEVICE, 'tx-checksum-ip-generic', offload]);
+      for (const device of ['weft.1', HAND_DEVICE]) {
+        const seen = await txChecksum(i, device);
+        if (seen !== offload) throw new Error(`host${i} ${device}: tx-checksum-ip-generic is ${seen}, want ${offload}`);
+      }
+    }
+    log(`checksum offload ${offload}: warm-up`);
+    for (const path of ['weft', 'hand'] as const) await iperf(rig, pods[path][1]!, pods[path][0]!, 1, 1);
+    for (let run = 1; run <= runs; run++) {
+      for (const streams of STREAMS) {
+        for (const path of (run % 2 === 1 ? ['weft', 'hand'] : ['hand', 'weft']) as PathName[]) {
+          const r = await iperf(rig, pods[path][1]!, pods[path][0]!, streams, seconds);
+          push(throughput, `${offload} ${streams} ${path}`, r.gbps);
+          log(`offload ${offload} run ${run} ${streams} stream(s) ${path}: ${r.gbps.toFixed(2)} Gbit/s, ${r.retransmits} retransmits`);
+        }
+      }
+    }
+    // RTTs on this rig are bimodal (~0.02 ms when both ends stay on one CPU's softirq, ~0.15 ms after a
+    // wake-up elsewhere) and the mode drifts: short alternating bursts give both paths the same drift.
+    for (let round = 0; round < PING_ROUNDS; round++) {
+      for (const [from, to, dir] of [[0, 1, '1→2'], [1, 0, '2→1']] as const) {
+        const order = (round % 2 === 0 ? ['weft', 'hand'] : ['hand', 'weft']) as PathName[];
+        for (const path of order) push(rtt, `${offload} ${path} ${dir}`, ...await pingRtts(pods[path][from]!, pods[path][to]!, perBurst, 0.005));
+      }
+    }
+  }
+  process.stdout.write(`Two rig hosts (namespaces, a veth pair each to the underlay bridge), pod MTU ${mtu}, UDP port ${PORT}, weftd with --ip-masq=false; `
+    + `the hand-made pair is VNI 2 on the same port and hosts, own bridge and pod per host. Client on host1's pod, server on host2's.\n\n`);
+  process.stdout.write(renderDatapath({ runs, seconds, pings: PING_ROUNDS * perBurst, mtu, throughput, rtt, streams: STREAMS }));
+} finally {
+  for (const d of daemons.values()) await d.stop('SIGKILL');
+  await rig.down();
+}

@@ -1,0 +1,67 @@
+/**
+ * The data-path part of docs/benchmarks.md (between the bench-datapath
+ * markers): weft's VXLAN against the hand-made pair, per checksum offload
+ * setting and stream count, ping RTTs both ways, and offload on vs off.
+ * Ratios are of medians; the range (min–max over the runs) is shown next to
+ * each median, so a ratio inside the noise is visible as such.
+ */
+import { median, percentile } from '../stats.js';
+
+export type Offload = 'off' | 'on';
+export type PathName = 'weft' | 'hand';
+
+export interface DatapathResults {
+  readonly runs: number;
+  readonly seconds: number;
+  readonly pings: number;
+  readonly mtu: number;
+  /** `${offload} ${streams} ${path}` → Gbit/s per run. */
+  readonly throughput: ReadonlyMap<string, readonly number[]>;
+  /** `${offload} ${path} ${direction}` → RTT samples (ms). */
+  readonly rtt: ReadonlyMap<string, readonly number[]>;
+  readonly streams: readonly number[];
+}
+
+const THROUGHPUT_FLOOR = 0.95;
+const RTT_TOLERANCE = 1.05;
+const gbit = (x: number): string => x.toFixed(2);
+const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'lost');
+const range = (xs: readonly number[], f: (x: number) => string): string =>
+  `${f(median(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
+const verdict = (ok: boolean): string => (ok ? 'pass' : '**FAIL**');
+
+export function renderDatapath(r: DatapathResults): string {
+  const tp = (key: string): readonly number[] => r.throughput.get(key) ?? [];
+  const lines: string[] = [];
+  lines.push(`#### Throughput, pod to pod across hosts (iperf3 TCP, ${r.seconds} s per run, ${r.runs} runs, interleaved; Gbit/s median (min–max))`, '');
+  lines.push('| checksum offload | streams | weft (weft.1) | hand-made VXLAN | weft / hand | target ≥ 0.95× |', '|---|---|---|---|---|---|');
+  for (const offload of ['off', 'on'] as const) {
+    for (const streams of r.streams) {
+      const weft = tp(`${offload} ${streams} weft`);
+      const hand = tp(`${offload} ${streams} hand`);
+      const ratio = median(weft) / median(hand);
+      lines.push(`| ${offload}${offload === 'off' ? ' (default)' : ''} | ${streams} | ${range(weft, gbit)} | ${range(hand, gbit)} | ${ratio.toFixed(2)}× | ${verdict(ratio >= THROUGHPUT_FLOOR)} |`);
+    }
+  }
+  lines.push('', `#### Ping RTT, pod to pod across hosts (${r.pings} pings per direction and path, in 20 alternating bursts; ms)`, '');
+  lines.push('| checksum offload | direction | weft p50 / p99 | hand-made p50 / p99 | weft / hand p50 | target ≤ 1.05× |', '|---|---|---|---|---|---|');
+  for (const offload of ['off', 'on'] as const) {
+    for (const dir of ['1→2', '2→1']) {
+      const weft = r.rtt.get(`${offload} weft ${dir}`) ?? [];
+      const hand = r.rtt.get(`${offload} hand ${dir}`) ?? [];
+      const ratio = percentile(weft, 50) / percentile(hand, 50);
+      lines.push(`| ${offload} | host${dir.replace('→', ' → host')} | ${ms(percentile(weft, 50))} / ${ms(percentile(weft, 99))} | ${ms(percentile(hand, 50))} / ${ms(percentile(hand, 99))} | ${ratio.toFixed(2)}× | ${verdict(ratio <= RTT_TOLERANCE)} |`);
+    }
+  }
+  lines.push('', '#### Checksum offload on vs off (the cost of the default; Gbit/s median (min–max))', '');
+  lines.push('| path | streams | off | on | off / on |', '|---|---|---|---|---|');
+  for (const path of ['weft', 'hand'] as const) {
+    for (const streams of r.streams) {
+      const off = tp(`off ${streams} ${path}`);
+      const on = tp(`on ${streams} ${path}`);
+      lines.push(`| ${path === 'weft' ? 'weft' : 'hand-made'} | ${streams} | ${range(off, gbit)} | ${range(on, gbit)} | ${(median(off) / median(on)).toFixed(2)}× |`);
+    }
+  }
+  lines.push('');
+  return lines.join('\n');
+}
