@@ -19,6 +19,10 @@ export function createMetrics(status: DaemonStatus, now: () => number = Date.now
   };
   gauge('weft_peers_known', 'Peer leases accepted by the acceptance rule (this host and refused or pending leases excluded).', () => status.peersKnown);
   gauge('weft_peers_programmed', 'Peers whose route, neighbour and FDB entries the kernel holds, as read or applied by the last pass (0 with --dataplane none).', () => status.peersProgrammed);
+  gauge('weft_ipv6_peers_programmed', 'On a dual-stack host: peers whose IPv6 route, neighbour and FDB entries the kernel holds on weft-v6.<VNI> (0 when IPv6 is not enabled).',
+    () => status.ipv6?.peersProgrammed ?? 0);
+  gauge('weft_ipv6_pass_ok', 'On a dual-stack host: 1 when the last pass succeeded for IPv6, else 0 (IPv4 is weft_reconcile_failures_total\'s).',
+    () => (status.ipv6?.lastPassOk ? 1 : 0));
   gauge('weft_node_name_conflict', '1 while another weftd instance holds this host\'s node name (see weftctl doctor), else 0.', () => (status.identityConflict === undefined ? 0 : 1));
   counter('weft_own_lease_corrections_total', 'Times this host\'s lease value was found changed in etcd and written back.', () => status.ownLeaseCorrections);
   gauge('weft_leases_pending', 'Reservations whose host has not started weftd yet (no VTEP MAC): not peers, not refused.', () => status.leasesPending);

@@ -32,6 +32,8 @@ export class DaemonStatus {
   peersKnown = 0;
   /** Peers whose route, neighbour and FDB entry the kernel held after the last pass that could tell (0 with --dataplane none). */
   peersProgrammed = 0;
+  /** On a dual-stack host: the IPv6 device's part of the last pass (its own peers programmed and error), undefined otherwise. */
+  ipv6: { peersProgrammed: number; lastPassOk: boolean; lastPassError: string | undefined } | undefined;
   /** Refused lease keys by reason code; route collisions are counted in `routeCollisions`. */
   leasesRefused = new Map<RefusalCode, number>();
   /** Reservations whose host has not started yet. */
@@ -71,7 +73,14 @@ export class DaemonStatus {
     this.lastPassAt = now;
     this.lastPassOk = result.ok;
     this.lastPassMs = durationMs;
-    this.lastPassError = result.ok ? undefined : `${result.failed} kernel changes failed`;
+    this.lastPassError = result.ok ? undefined : passError(result);
+    if (result.ipv6) {
+      this.ipv6 = {
+        peersProgrammed: result.ipv6.programmed ?? this.ipv6?.peersProgrammed ?? 0,
+        lastPassOk: result.ipv6.ok,
+        lastPassError: result.ipv6.ok ? undefined : passError(result.ipv6),
+      };
+    }
     this.peersKnown = peers;
     this.changesApplied += result.applied;
     this.changesFailed += result.failed;
@@ -92,4 +101,11 @@ export class DaemonStatus {
     this.ready = true;
     for (const listener of this.readyListeners) listener();
   }
+}
+
+/** What a failed pass says: which family failed, and how. */
+function passError(result: PassResult): string {
+  const v6 = result.ipv6;
+  if (v6 && !v6.ok && result.failed === v6.failed) return `IPv6: ${v6.failed > 0 ? `${v6.failed} kernel changes failed` : 'the pass failed'}`;
+  return `${result.failed} kernel changes failed`;
 }
