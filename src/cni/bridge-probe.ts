@@ -12,6 +12,8 @@ export interface BridgeLink {
   readonly mac: string;
   /** IPv4 addresses as `a.b.c.d/len`. */
   readonly addresses: readonly string[];
+  /** Global IPv6 addresses as `<ipv6>/len` (link-local ones left out: every link has one); absent means none. */
+  readonly addresses6?: readonly string[];
 }
 
 export interface BridgeProbe {
@@ -60,7 +62,7 @@ export function createIpBridgeProbe(): BridgeProbe {
         if (/does not exist/i.test(addr.stderr)) return undefined;
         throw failed(addrArgs, addr);
       }
-      return { mac: parseMac(addr.stdout), addresses: parseAddresses(addr.stdout) };
+      return { mac: parseMac(addr.stdout), addresses: parseAddresses(addr.stdout), addresses6: parseAddresses6(addr.stdout) };
     },
     async ports(name) {
       const args = ['-j', 'link', 'show', 'master', name];
@@ -76,12 +78,20 @@ export function createIpBridgeProbe(): BridgeProbe {
   };
 }
 
-/** `ip -j -4 addr show dev X` → `a.b.c.d/len` for every IPv4 address. */
+/** `ip -j addr show dev X` → `a.b.c.d/len` for every IPv4 address. */
 export function parseAddresses(json: string): string[] {
-  const links = parseJsonList(json);
-  return links.flatMap((l) => (Array.isArray(l['addr_info']) ? (l['addr_info'] as Array<Record<string, unknown>>) : []))
-    .filter((a) => a['family'] === 'inet' && typeof a['local'] === 'string' && typeof a['prefixlen'] === 'number')
+  return addrInfo(json).filter((a) => a['family'] === 'inet').map((a) => `${String(a['local'])}/${String(a['prefixlen'])}`);
+}
+
+/** `ip -j addr show dev X` → `<ipv6>/len` for every IPv6 address that is not link-local (the bridge's own fe80:: one). */
+export function parseAddresses6(json: string): string[] {
+  return addrInfo(json).filter((a) => a['family'] === 'inet6' && a['scope'] !== 'link')
     .map((a) => `${String(a['local'])}/${String(a['prefixlen'])}`);
+}
+
+function addrInfo(json: string): Array<Record<string, unknown>> {
+  return parseJsonList(json).flatMap((l) => (Array.isArray(l['addr_info']) ? (l['addr_info'] as Array<Record<string, unknown>>) : []))
+    .filter((a) => typeof a['local'] === 'string' && typeof a['prefixlen'] === 'number');
 }
 
 /** The first link's MAC in `ip -j addr show` output ('' when absent). */

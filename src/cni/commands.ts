@@ -44,7 +44,7 @@ export const cmdAdd: Command = async (ctx) => {
   const type = built['type'] as string;
   const version = await chooseDelegateVersion(invoker, type, netconf.cniVersion);
   const conf = renderCanonicalJson({ ...built, cniVersion: version });
-  const expected = expectedBridge(built, subnet.env.subnet);
+  const expected = expectedBridge(built, subnet.env);
   if (expected !== undefined) await ensureBridgeAddress(expected, bridgeDeps(ctx));
   const key = attachmentKey(ctx);
   // A repeated ADD (a runtime retry) must not lose the record of an earlier successful one.
@@ -137,9 +137,14 @@ export const cmdCheck: Command = async (ctx) => {
   }
   const subnet = readSubnetFile(netconf.subnetFile);
   if (!subnet.ok) throw new CniError(CniCode.TryAgainLater, subnet.reason);
-  const savedSubnet = savedRangeSubnet(conf);
+  const [savedSubnet, savedSubnet6] = savedRangeSubnets(conf);
   if (savedSubnet !== undefined && savedSubnet !== subnet.env.subnet) {
     throw new CniError(CniCode.Internal, `this host's subnet changed from ${savedSubnet} to ${subnet.env.subnet} since the container was added: its address is no longer routed to this host; recreate the container`);
+  }
+  // A container added before the host went dual-stack has no IPv6 range and keeps working over IPv4.
+  if (savedSubnet6 !== undefined && savedSubnet6 !== subnet.env.ipv6Subnet) {
+    const now = subnet.env.ipv6Subnet === undefined ? 'none (IPv6 is no longer enabled on this network)' : subnet.env.ipv6Subnet;
+    throw new CniError(CniCode.Internal, `this host's IPv6 subnet changed from ${savedSubnet6} to ${now} since the container was added: its IPv6 address is no longer routed to this host; recreate the container`);
   }
   const prev = netconf.prevResult;
   const withPrev = prev === undefined ? conf : { ...conf, prevResult: { ...ownPart(prev, record.result), cniVersion: conf['cniVersion'] ?? netconf.cniVersion } };
@@ -192,11 +197,17 @@ function hostInterfaces(result: JsonObject | undefined): string[] {
   return (list as unknown[]).flatMap((i) => (isJsonObject(i) && typeof i['name'] === 'string' && i['sandbox'] === undefined ? [i['name']] : []));
 }
 
-/** The host-local range a saved config was built with (`ipam.ranges[0][0].subnet`). */
-function savedRangeSubnet(conf: JsonObject): string | undefined {
+/**
+ * The host-local ranges a saved config was built with: the first range set's
+ * subnet (IPv4) and, on a dual-stack config, the second's (IPv6).
+ */
+function savedRangeSubnets(conf: JsonObject): [string | undefined, string | undefined] {
   const ipam = conf['ipam'];
   const ranges = isJsonObject(ipam) ? ipam['ranges'] : undefined;
-  const first = Array.isArray(ranges) && Array.isArray(ranges[0]) ? (ranges[0] as unknown[])[0] : undefined;
-  const subnet = isJsonObject(first) ? first['subnet'] : undefined;
-  return typeof subnet === 'string' ? subnet : undefined;
+  const subnetOf = (set: unknown): string | undefined => {
+    const first = Array.isArray(set) ? (set as unknown[])[0] : undefined;
+    const subnet = isJsonObject(first) ? first['subnet'] : undefined;
+    return typeof subnet === 'string' ? subnet : undefined;
+  };
+  return Array.isArray(ranges) ? [subnetOf(ranges[0]), subnetOf(ranges[1])] : [undefined, undefined];
 }

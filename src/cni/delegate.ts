@@ -5,9 +5,11 @@
  * overlay network carries an explicit `gw`, because the bridge plugin's CHECK
  * (containernetworking/plugins 1.1.1, upstream #886) fails without one; and
  * `ipMasq` defaults to false whatever FLANNEL_IPMASQ says (see delegateIpMasq).
+ * A dual-stack subnet.env gives both families' ranges and routes (buildIpam).
  * Pure: no I/O.
  */
 import { nthAddress } from '../core/cidr.js';
+import { type Cidr6, type Ipv6, nthAddress6 } from '../core/cidr6.js';
 import type { SubnetEnv } from '../core/subnet-env.js';
 import type { Json, JsonObject, NetConf } from './netconf.js';
 
@@ -46,17 +48,30 @@ export function delegateIpMasq(_env: SubnetEnv): boolean {
 
 /**
  * host-local wants the range in network form (it rejects `10.5.34.1/24`), so
- * the subnet comes from the codec's network form; the gateway is its `.1`,
- * which is also host-local's default range gateway that the bridge takes.
+ * the subnet comes from the codec's network form; the gateway is its first
+ * host (`.1`, `::1`), which is also host-local's default range gateway that
+ * the bridge takes.
+ *
+ * Dual stack (subnet.env has the IPv6 keys): flannel's two range sets, IPv4
+ * first, `[[{"subnet":v4}],[{"subnet":v6}]]`, so host-local hands out one
+ * address of each family, and a route per network, IPv4 first; each route's
+ * `gw` is its own family's gateway. Without the keys the ipam is the IPv4 one.
  */
 export function buildIpam(ipam: JsonObject | undefined, env: SubnetEnv): JsonObject {
   const userRoutes = Array.isArray(ipam?.['routes']) ? (ipam['routes'] as readonly Json[]) : [];
+  const v6 = dualStackPart(env);
   return {
     ...ipam,
     type: typeof ipam?.['type'] === 'string' ? ipam['type'] : DEFAULT_IPAM_TYPE,
-    ranges: [[{ subnet: env.subnet }]],
-    routes: [...userRoutes, { dst: env.network, gw: nthAddress(env.subnet, 1) }],
+    ranges: [[{ subnet: env.subnet }], ...(v6 ? [[{ subnet: v6.subnet }]] : [])],
+    routes: [...userRoutes, { dst: env.network, gw: nthAddress(env.subnet, 1) }, ...(v6 ? [{ dst: v6.network, gw: v6.gateway }] : [])],
   };
+}
+
+/** The IPv6 network, subnet (network form) and gateway of a dual-stack subnet.env; undefined on an IPv4-only one. */
+export function dualStackPart(env: SubnetEnv): { network: Cidr6; subnet: Cidr6; gateway: Ipv6 } | undefined {
+  if (env.ipv6Network === undefined || env.ipv6Subnet === undefined) return undefined;
+  return { network: env.ipv6Network, subnet: env.ipv6Subnet, gateway: nthAddress6(env.ipv6Subnet, 1) };
 }
 
 /** JSON with object keys sorted at every level (what flannel's Go maps produce). */

@@ -1,6 +1,6 @@
 /**
  * An in-memory bridge for the CNI plugin's stale-address logic: links with
- * their IPv4 addresses and ports, and a log of removals.
+ * their IPv4 (and global IPv6) addresses and ports, and a log of removals.
  */
 import type { BridgeLink, BridgeProbe } from '../../src/cni/bridge-probe.js';
 
@@ -21,7 +21,7 @@ export class FakeBridgeProbe implements BridgeProbe {
     this.#reads += 1;
     this.onRead(name, this.#reads);
     const link = this.links.get(name);
-    return link === undefined ? undefined : { mac: link.mac, addresses: link.addresses };
+    return link === undefined ? undefined : { mac: link.mac, addresses: link.addresses, ...(link.addresses6 ? { addresses6: link.addresses6 } : {}) };
   }
 
   async ports(name: string): Promise<string[]> {

@@ -86,11 +86,49 @@ t.test('a bridge left with no ports, no address and a zero MAC by a failed first
   t.same(node.bridge.removed, ['cni0'], 'a bridge another ADD is just setting up (random MAC) is left alone');
 });
 
+const DUAL = 'FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.34.1/24\nFLANNEL_IPV6_NETWORK=fd00:5::/48\n'
+  + 'FLANNEL_IPV6_SUBNET=fd00:5:0:34::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n';
+
+t.test('dual stack: the IPv6 gateway, link-local and foreign IPv6 addresses are not stale', async (t) => {
+  const node = makeNode(t.testdir(), DUAL);
+  node.bridge.links.set('cni0', { mac: '0a:58:0a:05:22:01', addresses: ['10.5.34.1/24'],
+    addresses6: ['fd00:5:0:34::1/64', '2001:db8:1::7/64'], ports: ['veth1'] });
+  t.equal((await node.cni('ADD', node.netconf())).code, 0);
+  t.same(node.bridge.removed, []);
+  t.equal(node.bridge.portReads, 0, 'a healthy dual-stack bridge costs no port read');
+});
+
+t.test('dual stack: an IPv4-only subnet.env never looks at the bridge\'s IPv6 addresses', async (t) => {
+  const node = makeNode(t.testdir());
+  node.bridge.links.set('cni0', { mac: '0a:58:0a:05:22:01', addresses: ['10.5.34.1/24'], addresses6: ['fd00:5:0:12::1/64'], ports: ['veth1'] });
+  t.equal((await node.cni('ADD', node.netconf())).code, 0);
+  t.same(node.bridge.removed, []);
+});
+
+t.test('dual stack: an old IPv6 gateway of this network is stale (deleted when nothing is attached, 11 otherwise)', async (t) => {
+  const empty = makeNode(t.testdir(), DUAL);
+  empty.bridge.links.set('cni0', { mac: '0a:58:0a:05:22:01', addresses: ['10.5.34.1/24'], addresses6: ['fd00:5:0:12::1/64'], ports: [] });
+  t.equal((await empty.cni('ADD', empty.netconf())).code, 0);
+  t.same(empty.bridge.removed, ['cni0'], 'IPv4 right, IPv6 stale: still re-addressed');
+
+  const busy = makeNode(t.testdir(), DUAL);
+  busy.bridge.links.set('cni0', { mac: '0a:58:0a:05:22:01', addresses: ['10.5.34.1/24'],
+    addresses6: ['fd00:5:0:34::1/64', 'fd00:5:0:34::1/80'], ports: ['vethzzz'] });
+  const out = await busy.cni('ADD', busy.netconf());
+  t.equal(out.json?.['code'], 11, 'an address overlapping the new subnet is refused by the bridge plugin anyway');
+  t.match(String(out.json?.['msg']), /stale address fd00:5:0:34::1\/80, but this host's subnet is now 10\.5\.34\.0\/24 \(gateway 10\.5\.34\.1\/24\) and fd00:5:0:34::\/64 \(gateway fd00:5:0:34::1\/64\)/);
+  t.same(busy.bridge.removed, []);
+});
+
 t.test('iproute2 JSON: addresses, MAC and port names', async (t) => {
-  const { parseAddresses, parseLinkNames, parseMac } = await import('../../../src/cni/bridge-probe.js');
+  const { parseAddresses, parseAddresses6, parseLinkNames, parseMac } = await import('../../../src/cni/bridge-probe.js');
   const addr = JSON.stringify([{ ifname: 'cni0', address: '00:00:00:00:00:00', addr_info: [
     { family: 'inet', local: '10.5.34.1', prefixlen: 24 }, { family: 'inet6', local: 'fe80::1', prefixlen: 64 }, { family: 'inet', local: '10.5.99.1', prefixlen: 24 }] }]);
   t.same(parseAddresses(addr), ['10.5.34.1/24', '10.5.99.1/24']);
+  const dual = JSON.stringify([{ ifname: 'cni0', address: '0a:58:0a:05:22:01', addr_info: [
+    { family: 'inet', local: '10.5.34.1', prefixlen: 24, scope: 'global' }, { family: 'inet6', local: 'fd00:5:0:34::1', prefixlen: 64, scope: 'global' },
+    { family: 'inet6', local: 'fe80::858:aff:fe05:2201', prefixlen: 64, scope: 'link' }] }]);
+  t.same([parseAddresses(dual), parseAddresses6(dual)], [['10.5.34.1/24'], ['fd00:5:0:34::1/64']], 'link-local left out');
   t.equal(parseMac(addr), '00:00:00:00:00:00');
   t.same([parseAddresses(''), parseMac('[]')], [[], '']);
   t.same(parseLinkNames(JSON.stringify([{ ifname: 'veth1' }, { ifname: 'veth2' }])), ['veth1', 'veth2']);

@@ -189,6 +189,30 @@ t.test('CHECK notices that weftd is gone or that the host subnet changed', async
   t.same(node.invoker.summary(), ['bridge ADD'], 'the delegate was not asked');
 });
 
+const DUAL = 'FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.34.1/24\nFLANNEL_IPV6_NETWORK=fd00:5::/48\n'
+  + 'FLANNEL_IPV6_SUBNET=fd00:5:0:34::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n';
+
+t.test('dual stack: ADD saves and sends both ranges; CHECK notices a changed or dropped IPv6 subnet', async (t) => {
+  const node = makeNode(t.testdir(), DUAL);
+  t.equal((await node.cni('ADD', node.netconf())).code, 0);
+  const saved = JSON.parse(String(node.record()?.['conf'])) as { ipam: Record<string, unknown> };
+  t.same(saved.ipam['ranges'], [[{ subnet: '10.5.34.0/24' }], [{ subnet: 'fd00:5:0:34::/64' }]]);
+  t.equal(JSON.stringify(node.invoker.calls.find((c) => c.command === 'ADD')?.conf), String(node.record()?.['conf']), 'the delegate got the saved text');
+  t.equal((await node.cni('CHECK', node.netconf())).code, 0, 'unchanged: CHECK reaches the delegate');
+  writeFileSync(node.subnetFile, DUAL.replace('fd00:5:0:34::1/64', 'fd00:5:0:99::1/64'));
+  t.match((await node.cni('CHECK', node.netconf())).json?.['msg'], /IPv6 subnet changed from fd00:5:0:34::\/64 to fd00:5:0:99::\/64/);
+  writeFileSync(node.subnetFile, 'FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.34.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
+  t.match((await node.cni('CHECK', node.netconf())).json?.['msg'], /IPv6 subnet changed from fd00:5:0:34::\/64 to none/);
+  t.same(node.invoker.summary(), ['bridge ADD', 'bridge CHECK']);
+});
+
+t.test('dual stack: a container added while the host was IPv4-only still CHECKs fine', async (t) => {
+  const node = makeNode(t.testdir());
+  await node.cni('ADD', node.netconf());
+  writeFileSync(node.subnetFile, DUAL);
+  t.equal((await node.cni('CHECK', node.netconf())).code, 0);
+});
+
 t.test('cniVersion 1.1.0 with a 1.0.0-only delegate: delegate gets 1.0.0, runtime gets a 1.1.0 result', async (t) => {
   const node = makeNode(t.testdir());
   const add = await node.cni('ADD', node.netconf({ cniVersion: '1.1.0' }));

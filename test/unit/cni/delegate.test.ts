@@ -69,12 +69,36 @@ t.test('the range is the network address even for small subnets; gw is its first
   t.equal(conf.ipMasq, false, 'weftd masquerades, never the bridge');
 });
 
-t.test('a flanneld dual-stack file: IPv4 part used, IPv6 keys ignored', async (t) => {
+const flannelDualEnv = env('FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_IPV6_NETWORK=fc00::/48\n'
+  + 'FLANNEL_IPV6_SUBNET=fc00:0:0:5::1/64\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n');
+
+t.test("a flanneld dual-stack file: flannel's two range sets and both networks' routes (getDelegateIPAM), with weft's gw", async (t) => {
+  // flannel's cni-plugin saves for this file: "ipam":{"ranges":[[{"subnet":"10.1.17.0/24"}],[{"subnet":"fc00:0:0:5::/64"}]],
+  // "routes":[{"dst":"10.1.0.0/16"},{"dst":"fc00::/48"}],"type":"host-local"}; weft adds each family's gateway as gw.
+  t.equal(delegateJson({ cniVersion: '0.3.1', name: 'cni-flannel', type: 'flannel' }, flannelDualEnv),
+    '{"cniVersion":"0.3.1","ipMasq":false,"ipam":{"ranges":[[{"subnet":"10.1.17.0/24"}],[{"subnet":"fc00:0:0:5::/64"}]],'
+    + '"routes":[{"dst":"10.1.0.0/16","gw":"10.1.17.1"},{"dst":"fc00::/48","gw":"fc00:0:0:5::1"}],"type":"host-local"},'
+    + '"isGateway":true,"mtu":1472,"name":"cni-flannel","type":"bridge"}');
+});
+
+t.test('dual stack: user routes first, ranges replaced by both families, extra ipam fields kept', async (t) => {
+  const conf = JSON.parse(delegateJson({
+    cniVersion: '1.0.0', name: 'n',
+    ipam: { dataDir: '/tmp/ipam', ranges: [[{ subnet: '192.168.0.0/24' }]], routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }] },
+  }, flannelDualEnv));
+  t.same(conf.ipam, {
+    dataDir: '/tmp/ipam', type: 'host-local',
+    ranges: [[{ subnet: '10.1.17.0/24' }], [{ subnet: 'fc00:0:0:5::/64' }]],
+    routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }, { dst: '10.1.0.0/16', gw: '10.1.17.1' }, { dst: 'fc00::/48', gw: 'fc00:0:0:5::1' }],
+  });
+});
+
+t.test('dual stack: a subnet.env written with host bits and non-/64 IPv6 subnets still gives network-form ranges', async (t) => {
   const conf = JSON.parse(delegateJson({ cniVersion: '1.0.0', name: 'n' }, env(
-    'FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_IPV6_NETWORK=fc00::/48\n'
-    + 'FLANNEL_IPV6_SUBNET=fc00:0:0:5::1/64\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n')));
-  t.same(conf.ipam.ranges, [[{ subnet: '10.1.17.0/24' }]]);
-  t.same(conf.ipam.routes, [{ dst: '10.1.0.0/16', gw: '10.1.17.1' }]);
+    'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_IPV6_NETWORK=2001:db8:42::/56\n'
+    + 'FLANNEL_IPV6_SUBNET=2001:db8:42:7:8000::1/80\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n')));
+  t.same(conf.ipam.ranges, [[{ subnet: '10.244.7.0/24' }], [{ subnet: '2001:db8:42:7:8000::/80' }]]);
+  t.same(conf.ipam.routes, [{ dst: '10.244.0.0/16', gw: '10.244.7.1' }, { dst: '2001:db8:42::/56', gw: '2001:db8:42:7:8000::1' }]);
 });
 
 t.test('canonical rendering sorts keys at every level and keeps array order', async (t) => {

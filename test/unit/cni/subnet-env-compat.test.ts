@@ -23,6 +23,15 @@ t.test('a flanneld-written subnet.env and weft\'s parse the same and give the sa
   t.equal(renderCanonicalJson(buildDelegateConf(netconf, theirs.env)),
     renderCanonicalJson(buildDelegateConf(netconf, { ...dual.env, ipv6Network: undefined, ipv6Subnet: undefined })),
     'without the IPv6 keys the delegate is the IPv4 one');
+  t.equal(renderCanonicalJson(buildDelegateConf(netconf, theirs.env)),
+    '{"cniVersion":"1.0.0","ipMasq":false,"ipam":{"ranges":[[{"subnet":"10.5.34.0/24"}]],"routes":[{"dst":"10.5.0.0/16","gw":"10.5.34.1"}],'
+    + '"type":"host-local"},"isGateway":true,"mtu":1450,"name":"n","type":"bridge"}', 'the IPv4-only delegate, byte for byte as before dual stack');
+  const dualIpam = buildDelegateConf(netconf, dual.env)['ipam'];
+  t.same(dualIpam, {
+    type: 'host-local',
+    ranges: [[{ subnet: '10.5.34.0/24' }], [{ subnet: 'fc00:0:0:5::/64' }]],
+    routes: [{ dst: '10.5.0.0/16', gw: '10.5.34.1' }, { dst: 'fc00::/48', gw: 'fc00:0:0:5::1' }],
+  }, 'with them, flannel\'s two range sets and a route to each network');
 });
 
 t.test("weft's file satisfies flannel's CNI plugin reader (loadFlannelSubnetEnv rules)", async (t) => {
