@@ -9,8 +9,14 @@
  * re-declares the chain (`:CHAIN - [0:0]`), which flushes and refills it inside
  * one restore transaction: the kernel never sees the chain empty. A chain that
  * already matches is never written, so a restart leaves rules and counters alone.
+ *
+ * IPv6 (flannel's masqIP6Rules and the IPv6 forwardRules): the same chains,
+ * names and rules in ip6tables' tables, with the IPv6 network and subnet and
+ * the multicast block ff00::/8 instead of 224.0.0.0/4. Which family a scope is
+ * follows from its addresses, so the two cannot be mixed up.
  */
 import type { Cidr } from './cidr.js';
+import type { Cidr6 } from './cidr6.js';
 
 export const MASQ_CHAIN = 'WEFT-POSTRTG';
 export const FORWARD_CHAIN = 'WEFT-FWD';
@@ -19,6 +25,7 @@ export const FORWARD_COMMENT = 'weft forward';
 /** kube-proxy's masquerade mark: those packets are masqueraded by kube-proxy, not here. */
 const KUBE_MASQ_MARK = '0x4000/0x4000';
 const MULTICAST = '224.0.0.0/4';
+const MULTICAST6 = 'ff00::/8';
 
 export type IptablesTable = 'nat' | 'filter';
 
@@ -43,6 +50,19 @@ export interface TrafficScope {
   readonly subnet: Cidr;
 }
 
+/** The IPv6 network and this host's IPv6 subnet (dual stack), for ip6tables. */
+export interface TrafficScope6 {
+  readonly network: Cidr6;
+  readonly subnet: Cidr6;
+}
+
+export type IpFamily = 'ipv4' | 'ipv6';
+
+/** The family of a scope (an IPv6 network has a ':'). */
+export function scopeFamily(scope: TrafficScope | TrafficScope6): IpFamily {
+  return scope.network.includes(':') ? 'ipv6' : 'ipv4';
+}
+
 export const OWNED_CHAINS: readonly ChainLocation[] = [
   { table: 'nat', chain: MASQ_CHAIN, hook: 'POSTROUTING' },
   { table: 'filter', chain: FORWARD_CHAIN, hook: 'FORWARD' },
@@ -55,8 +75,9 @@ const comment = (text: string): string => `-m comment --comment "${text}"`;
  * the network to the outside is (except multicast), and so is traffic from
  * outside to a remote subnet of the network.
  */
-export function masqChain(scope: TrafficScope): OwnedChain {
+export function masqChain(scope: TrafficScope | TrafficScope6): OwnedChain {
   const { network, subnet } = scope;
+  const multicast = scopeFamily(scope) === 'ipv6' ? MULTICAST6 : MULTICAST;
   const c = comment(MASQ_COMMENT);
   const rule = (spec: string): string => `-A ${MASQ_CHAIN} ${spec}`;
   return {
@@ -67,14 +88,14 @@ export function masqChain(scope: TrafficScope): OwnedChain {
       rule(`-s ${subnet} -d ${network} ${c} -j RETURN`),
       rule(`-s ${network} -d ${subnet} ${c} -j RETURN`),
       rule(`! -s ${network} -d ${subnet} ${c} -j RETURN`),
-      rule(`-s ${network} ! -d ${MULTICAST} ${c} -j MASQUERADE --random-fully`),
+      rule(`-s ${network} ! -d ${multicast} ${c} -j MASQUERADE --random-fully`),
       rule(`! -s ${network} -d ${network} ${c} -j MASQUERADE --random-fully`),
     ],
   };
 }
 
 /** flannel's forwardRules: accept forwarding to and from the network whatever FORWARD's policy is. */
-export function forwardChain(network: Cidr): OwnedChain {
+export function forwardChain(network: Cidr | Cidr6): OwnedChain {
   const c = comment(FORWARD_COMMENT);
   return {
     table: 'filter', chain: FORWARD_CHAIN, hook: 'FORWARD',
@@ -83,8 +104,8 @@ export function forwardChain(network: Cidr): OwnedChain {
   };
 }
 
-/** Everything `--ip-masq` installs, nat first. */
-export function desiredTrafficRules(scope: TrafficScope): readonly OwnedChain[] {
+/** Everything `--ip-masq` installs in one family's tables, nat first. */
+export function desiredTrafficRules(scope: TrafficScope | TrafficScope6): readonly OwnedChain[] {
   return [masqChain(scope), forwardChain(scope.network)];
 }
 

@@ -7,13 +7,16 @@
  * and retried on the next pass; they never stop the daemon. With `--ip-masq`
  * off the same check makes sure they are absent (removeTrafficRules, which
  * `weftctl cleanup` also uses), so switching the flag converges every pod of
- * the host, existing ones included.
+ * the host, existing ones included. The same holds for IPv6 with ip6tables
+ * when the network has IPv6 enabled (see TrafficRules).
  */
 import type { Logger } from 'pino';
 import type { Cidr } from '../core/cidr.js';
+import type { LeaseSubnets } from '../core/lease.js';
+import type { NetworkConfig } from '../core/network-config.js';
 import { errorMessage } from '../core/errors.js';
 import {
-  type ChainLocation, type ChainListing, type ChainRemoval, type ChainRepair, type OwnedChain, type TrafficScope, OWNED_CHAINS,
+  type ChainLocation, type ChainListing, type ChainRemoval, type ChainRepair, type OwnedChain, type TrafficScope, type TrafficScope6, OWNED_CHAINS,
   desiredTrafficRules, planChainRemoval, planChainRepair, renderRemovalPayload, renderRepairPayload,
 } from '../core/masq-rules.js';
 import type { Iptables } from '../adapters/iptables.js';
@@ -26,9 +29,14 @@ export interface TrafficRulesResult {
   readonly changed: boolean;
 }
 
-/** What the reconcile loop calls on resync passes: rules present (`--ip-masq`) or absent. Never throws. */
+/**
+ * What the reconcile loop calls on resync passes: rules present (`--ip-masq`)
+ * or absent. `ipv6`: the IPv6 network and this host's IPv6 subnet when the
+ * network has IPv6 enabled, undefined otherwise (then no IPv6 rules exist).
+ * Never throws.
+ */
 export interface TrafficRulesPort {
-  ensure(network: Cidr, subnet: Cidr): Promise<TrafficRulesResult>;
+  ensure(network: Cidr, subnet: Cidr, ipv6?: TrafficScope6): Promise<TrafficRulesResult>;
 }
 
 export interface EnsureOutcome {
@@ -64,7 +72,7 @@ async function planRepairs(iptables: Iptables, desired: readonly OwnedChain[]): 
 }
 
 /** Checks the rules and repairs what differs in one restore, then reads back. Throws on iptables failures. */
-export async function ensureTrafficRules(iptables: Iptables, scope: TrafficScope): Promise<EnsureOutcome> {
+export async function ensureTrafficRules(iptables: Iptables, scope: TrafficScope | TrafficScope6): Promise<EnsureOutcome> {
   const desired = desiredTrafficRules(scope);
   const repairs = await planRepairs(iptables, desired);
   if (repairs.length === 0) return { repairs, unconverged: [] };
@@ -86,47 +94,46 @@ export async function removeTrafficRules(iptables: Iptables): Promise<readonly C
 
 const describe = (r: ChainRepair): Record<string, unknown> => ({ table: r.table, chain: r.chain, reasons: r.reasons });
 
-/** The reconcile loop's port: ensureTrafficRules with logging, throttled warnings and no exceptions. */
-export class TrafficRules implements TrafficRulesPort {
+/**
+ * One family's rules (iptables or ip6tables): present or absent, logged with
+ * throttled warnings, never throwing. Log lines carry `family`.
+ */
+class FamilyRules {
   readonly #iptables: Iptables;
   readonly #log: Logger;
   readonly #throttled: ThrottledLog;
-  readonly #enabled: boolean;
   #checked = false;
 
-  /** `enabled` false (`--ip-masq=false`): keep weft's chains and jumps absent instead. */
-  constructor(deps: { iptables: Iptables; log: Logger; now?: () => number; enabled?: boolean }) {
-    this.#iptables = deps.iptables;
-    this.#log = deps.log;
-    this.#enabled = deps.enabled ?? true;
-    this.#throttled = new ThrottledLog(deps.log, 60_000, deps.now ?? Date.now);
+  constructor(iptables: Iptables, log: Logger, now: () => number) {
+    this.#iptables = iptables;
+    this.#log = log;
+    this.#throttled = new ThrottledLog(log, 60_000, now);
   }
 
-  async ensure(network: Cidr, subnet: Cidr): Promise<TrafficRulesResult> {
-    return this.#enabled ? this.#ensurePresent(network, subnet) : this.#ensureAbsent();
-  }
-
-  async #ensureAbsent(): Promise<TrafficRulesResult> {
+  /** `quiet`: a failure is the caller's to report (nothing depends on these tables). */
+  async ensureAbsent(why: string, quiet = false): Promise<TrafficRulesResult & { error?: string }> {
     let removals: readonly ChainRemoval[];
     try {
       removals = await removeTrafficRules(this.#iptables);
     } catch (err) {
-      this.#throttled.warn('iptables', { err: errorMessage(err) }, 'cannot check for traffic rules to remove (--ip-masq is off); retrying next pass');
+      if (quiet) return { ok: false, changed: false, error: errorMessage(err) };
+      this.#throttled.warn('iptables', { err: errorMessage(err) }, `cannot check for traffic rules to remove (${why}); retrying next pass`);
       return { ok: false, changed: false };
     }
     this.#throttled.clear('iptables', {}, 'traffic rules can be checked again');
     if (removals.length > 0) {
       this.#log.info({ removed: removals.map((r) => ({ table: r.table, chain: r.chain, rules: r.rules, jumps: r.deleteJumps.length })) },
-        'traffic rules removed (--ip-masq is off)');
+        `traffic rules removed (${why})`);
     }
     this.#checked = true;
     return { ok: true, changed: removals.length > 0 };
   }
 
-  async #ensurePresent(network: Cidr, subnet: Cidr): Promise<TrafficRulesResult> {
+  async ensurePresent(scope: TrafficScope | TrafficScope6): Promise<TrafficRulesResult> {
+    const { network, subnet } = scope;
     let outcome: EnsureOutcome;
     try {
-      outcome = await ensureTrafficRules(this.#iptables, { network, subnet });
+      outcome = await ensureTrafficRules(this.#iptables, scope);
     } catch (err) {
       this.#throttled.warn('iptables', { err: errorMessage(err) }, 'cannot check or repair traffic rules; retrying next pass');
       return { ok: false, changed: false };
@@ -149,19 +156,97 @@ export class TrafficRules implements TrafficRulesPort {
 }
 
 /**
- * Starts `rules.ensure(network, subnet)` now (weftd: once the lease is
+ * The reconcile loop's port: ensureTrafficRules with logging, throttled
+ * warnings and no exceptions, per family. IPv4 always (iptables). IPv6
+ * (ip6tables) only when the network has IPv6 enabled, i.e. when `ensure` gets
+ * the IPv6 scope: then it is kept present (or, `--ip-masq` off, absent) on
+ * every pass like IPv4. Without the IPv6 scope nothing is ever installed in
+ * ip6tables (flannel #1906 created them with IPv6 disabled); weft's chains
+ * left there by an earlier dual-stack run are removed once, and ip6tables is
+ * not run again until IPv6 is back (a failing ip6tables, e.g. a kernel booted
+ * with ipv6.disable=1, is noted once at info level: nothing depends on it).
+ * The families are checked side by side; a failure in one never stops the
+ * other, and the result is ok only when both are.
+ */
+export class TrafficRules implements TrafficRulesPort {
+  readonly #v4: FamilyRules;
+  readonly #v6: FamilyRules | undefined;
+  readonly #log: Logger;
+  readonly #enabled: boolean;
+  /** True once ip6tables was found free of weft's chains (or could not be read) while IPv6 is off. */
+  #v6Settled = false;
+  #v6Unavailable = false;
+
+  /**
+   * `enabled` false (`--ip-masq=false`): keep weft's chains and jumps absent instead.
+   * `ip6tables`: the IPv6 tables; without it IPv6 rules are never touched (and a dual-stack ensure says so once).
+   */
+  constructor(deps: { iptables: Iptables; ip6tables?: Iptables | undefined; log: Logger; now?: () => number; enabled?: boolean }) {
+    const now = deps.now ?? Date.now;
+    this.#log = deps.log;
+    this.#enabled = deps.enabled ?? true;
+    this.#v4 = new FamilyRules(deps.iptables, deps.log, now);
+    this.#v6 = deps.ip6tables && new FamilyRules(deps.ip6tables, deps.log.child({ family: 'ipv6' }), now);
+  }
+
+  async ensure(network: Cidr, subnet: Cidr, ipv6?: TrafficScope6): Promise<TrafficRulesResult> {
+    const [v4, v6] = await Promise.all([
+      this.#enabled ? this.#v4.ensurePresent({ network, subnet }) : this.#v4.ensureAbsent('--ip-masq is off'),
+      this.#ensure6(ipv6),
+    ]);
+    return { ok: v4.ok && v6.ok, changed: v4.changed || v6.changed };
+  }
+
+  async #ensure6(scope: TrafficScope6 | undefined): Promise<TrafficRulesResult> {
+    const rules = this.#v6;
+    if (rules === undefined) {
+      if (scope !== undefined && !this.#v6Unavailable) {
+        this.#v6Unavailable = true;
+        this.#log.warn({ network: scope.network }, 'IPv6 is enabled but weftd was started without ip6tables: no IPv6 traffic rules');
+      }
+      return { ok: true, changed: false };
+    }
+    if (scope !== undefined) {
+      this.#v6Settled = false;
+      return this.#enabled ? rules.ensurePresent(scope) : rules.ensureAbsent('--ip-masq is off');
+    }
+    if (this.#v6Settled) return { ok: true, changed: false };
+    const result = await rules.ensureAbsent('IPv6 is not enabled on this network', true);
+    if (!result.ok) {
+      this.#log.info({ family: 'ipv6', err: result.error },
+        'ip6tables cannot be read; IPv6 is not enabled on this network, so no weft rules are needed there and it is not run again');
+    }
+    this.#v6Settled = true;
+    return { ok: true, changed: result.changed };
+  }
+}
+
+/**
+ * The IPv6 scope to pass to `ensure`: the IPv6 network and this host's IPv6
+ * subnet when the network has IPv6 enabled and the lease holds an IPv6
+ * subnet; undefined otherwise (no IPv6 rules).
+ */
+export function trafficScope6(config: Pick<NetworkConfig, 'ipv6'>, lease: LeaseSubnets): TrafficScope6 | undefined {
+  return config.ipv6 !== undefined && lease.subnetV6 !== undefined ? { network: config.ipv6.network, subnet: lease.subnetV6 } : undefined;
+}
+
+const sameScope6 = (a: TrafficScope6 | undefined, b: TrafficScope6 | undefined): boolean =>
+  a?.network === b?.network && a?.subnet === b?.subnet;
+
+/**
+ * Starts `rules.ensure(network, subnet, ipv6)` now (weftd: once the lease is
  * acquired, while the peers are still being listed) and returns a port whose
  * first ensure with the same arguments is that call, so the first reconcile
  * pass does not wait for iptables after the data plane; later calls run
  * as usual.
  */
-export function ensureAhead(rules: TrafficRulesPort, network: Cidr, subnet: Cidr): TrafficRulesPort {
-  let early: Promise<TrafficRulesResult> | undefined = rules.ensure(network, subnet);
+export function ensureAhead(rules: TrafficRulesPort, network: Cidr, subnet: Cidr, ipv6?: TrafficScope6): TrafficRulesPort {
+  let early: Promise<TrafficRulesResult> | undefined = rules.ensure(network, subnet, ipv6);
   return {
-    ensure(n: Cidr, s: Cidr): Promise<TrafficRulesResult> {
+    ensure(n: Cidr, s: Cidr, v6?: TrafficScope6): Promise<TrafficRulesResult> {
       const first = early;
       early = undefined;
-      return first && n === network && s === subnet ? first : rules.ensure(n, s);
+      return first && n === network && s === subnet && sameScope6(v6, ipv6) ? first : rules.ensure(n, s, v6);
     },
   };
 }

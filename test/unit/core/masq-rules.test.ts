@@ -1,10 +1,11 @@
 import t from 'tap';
 import type { Cidr } from '../../../src/core/cidr.js';
+import type { Cidr6 } from '../../../src/core/cidr6.js';
 import {
   tableListingsFromSave,
   chainListingsFromSave,
   FORWARD_CHAIN, MASQ_CHAIN, OWNED_CHAINS, desiredTrafficRules, forwardChain, jumpsTo, masqChain, parseRuleListing,
-  planChainRemoval, planChainRepair, renderRemovalPayload, renderRepairPayload,
+  planChainRemoval, planChainRepair, renderRemovalPayload, renderRepairPayload, scopeFamily,
 } from '../../../src/core/masq-rules.js';
 
 const scope = { network: '10.5.0.0/16' as Cidr, subnet: '10.5.1.0/24' as Cidr };
@@ -171,4 +172,45 @@ t.test('tableListingsFromSave: every table of a whole save', async (t) => {
   t.equal(tables.get('nat')?.get('POSTROUTING'), '-P POSTROUTING ACCEPT\n-A POSTROUTING -j WEFT-X\n');
   t.equal(tables.get('filter')?.get('FORWARD'), '-P FORWARD DROP\n-A FORWARD -j WEFT-F\n');
   t.equal(tables.get('filter')?.get('WEFT-X'), undefined, 'chains are per table');
+});
+
+// Captured from ip6tables v1.8.9 (nf_tables) after restoring FULL_PAYLOAD6 in a test namespace
+// (`ip6tables-save`; `ip6tables -t nat -S WEFT-POSTRTG` prints the same lines).
+const scope6 = { network: 'fd00:5::/48' as Cidr6, subnet: 'fd00:5:0:34::/64' as Cidr6 };
+const NAT_CHAIN6_S = `-N WEFT-POSTRTG
+-A WEFT-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment "weft masq" -j RETURN
+-A WEFT-POSTRTG -s fd00:5:0:34::/64 -d fd00:5::/48 -m comment --comment "weft masq" -j RETURN
+-A WEFT-POSTRTG -s fd00:5::/48 -d fd00:5:0:34::/64 -m comment --comment "weft masq" -j RETURN
+-A WEFT-POSTRTG ! -s fd00:5::/48 -d fd00:5:0:34::/64 -m comment --comment "weft masq" -j RETURN
+-A WEFT-POSTRTG -s fd00:5::/48 ! -d ff00::/8 -m comment --comment "weft masq" -j MASQUERADE --random-fully
+-A WEFT-POSTRTG ! -s fd00:5::/48 -d fd00:5::/48 -m comment --comment "weft masq" -j MASQUERADE --random-fully
+`;
+const FWD_CHAIN6_S = `-N WEFT-FWD
+-A WEFT-FWD -s fd00:5::/48 -m comment --comment "weft forward" -j ACCEPT
+-A WEFT-FWD -d fd00:5::/48 -m comment --comment "weft forward" -j ACCEPT
+`;
+const FULL_PAYLOAD6 = `*nat
+:WEFT-POSTRTG - [0:0]
+${NAT_CHAIN6_S.split('\n').slice(1, -1).join('\n')}
+-A POSTROUTING -m comment --comment "weft masq" -j WEFT-POSTRTG
+COMMIT
+*filter
+:WEFT-FWD - [0:0]
+${FWD_CHAIN6_S.split('\n').slice(1, -1).join('\n')}
+-A FORWARD -m comment --comment "weft forward" -j WEFT-FWD
+COMMIT
+`;
+
+t.test('IPv6: flannel\'s masqIP6Rules and IPv6 forwardRules (next-anchors §2.3) in the same chains, ff00::/8 for multicast', async (t) => {
+  t.equal(scopeFamily(scope6), 'ipv6');
+  t.equal(scopeFamily(scope), 'ipv4');
+  const [nat6, filter6] = desiredTrafficRules(scope6);
+  if (!nat6 || !filter6) throw new Error('two chains expected');
+  t.same(nat6.rules, parseRuleListing(NAT_CHAIN6_S, MASQ_CHAIN));
+  t.same(filter6.rules, parseRuleListing(FWD_CHAIN6_S, FORWARD_CHAIN));
+  t.same([nat6.jump, filter6.jump], [nat.jump, filter.jump], 'the jumps are the IPv4 ones');
+  t.notMatch(nat6.rules.join('\n'), /224\.0\.0\.0/);
+  t.equal(planChainRepair(nat6, { chain: NAT_CHAIN6_S, hook: POSTROUTING_S }), undefined, 'in sync as ip6tables prints it');
+  const repairs = [planChainRepair(nat6, empty), planChainRepair(filter6, { chain: undefined, hook: '-P FORWARD ACCEPT\n' })];
+  t.equal(renderRepairPayload(repairs.filter((r) => r !== undefined)), FULL_PAYLOAD6);
 });

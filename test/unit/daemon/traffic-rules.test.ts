@@ -1,9 +1,10 @@
 import t from 'tap';
 import type { Cidr } from '../../../src/core/cidr.js';
+import type { Cidr6 } from '../../../src/core/cidr6.js';
 import { FORWARD_CHAIN, MASQ_CHAIN, desiredTrafficRules, forwardChain, masqChain } from '../../../src/core/masq-rules.js';
 import { TrafficRules, type TrafficRulesPort, ensureAhead, ensureTrafficRules, removeTrafficRules } from '../../../src/daemon/traffic-rules.js';
 import { MemoryIptables } from '../../fakes/memory-iptables.js';
-import { LEVEL, memoryLogger } from '../../helpers/log-sink.js';
+import { LEVEL, type LogRecord, memoryLogger } from '../../helpers/log-sink.js';
 
 const network = '10.5.0.0/16' as Cidr;
 const subnet = '10.5.1.0/24' as Cidr;
@@ -193,4 +194,127 @@ t.test('ensureAhead: the check starts at once; the first ensure with the same ar
   const other = ensureAhead(port, network, subnet);
   await other.ensure(network, '10.5.9.0/24' as Cidr);
   t.same(calls.slice(-2), ['10.5.0.0/16 10.5.1.0/24', '10.5.0.0/16 10.5.9.0/24'], 'other arguments are never answered with the early check');
+});
+
+// ---- IPv6 (ip6tables), only when the network has IPv6 enabled ----
+
+const v6 = { network: 'fd00:5::/48' as Cidr6, subnet: 'fd00:5:0:34::/64' as Cidr6 };
+const nat6 = masqChain(v6);
+const filter6 = forwardChain(v6.network);
+
+function dualStack(options: { enabled?: boolean } = {}): { ipt: MemoryIptables; ipt6: MemoryIptables; rules: TrafficRules; records: LogRecord[] } {
+  const ipt = new MemoryIptables();
+  const ipt6 = new MemoryIptables();
+  const { log, records } = memoryLogger();
+  return { ipt, ipt6, records, rules: new TrafficRules({ iptables: ipt, ip6tables: ipt6, log, ...options }) };
+}
+
+t.test('IPv6 enabled: both families installed, each in its own tables, with its own addresses', async (t) => {
+  const { ipt, ipt6, rules, records } = dualStack();
+  t.same(await rules.ensure(network, subnet, v6), { ok: true, changed: true });
+  t.same(ipt.rules('nat', MASQ_CHAIN), nat.rules);
+  t.same(ipt6.rules('nat', MASQ_CHAIN), nat6.rules);
+  t.same(ipt6.rules('nat', 'POSTROUTING'), [nat6.jump]);
+  t.same(ipt6.rules('filter', FORWARD_CHAIN), filter6.rules);
+  t.same(ipt6.rules('filter', 'FORWARD'), [filter6.jump]);
+  t.match(ipt6.rules('nat', MASQ_CHAIN)?.join('\n'), /! -d ff00::\/8/);
+  t.notMatch(ipt.restores.join('\n'), /fd00/, 'no IPv6 address in iptables');
+  t.notMatch(ipt6.restores.join('\n'), /10\.5\./, 'no IPv4 address in ip6tables');
+  t.same(records.filter((r) => r.msg === 'traffic rules installed').map((r) => r['family'] ?? 'ipv4').sort(), ['ipv4', 'ipv6']);
+  t.same(await rules.ensure(network, subnet, v6), { ok: true, changed: false });
+  t.same([ipt.restores.length, ipt6.restores.length], [1, 1], 'in sync: nothing written');
+});
+
+t.test('IPv6 enabled: a deleted IPv6 rule or jump is put back on the next pass, IPv4 untouched', async (t) => {
+  const { ipt, ipt6, rules, records } = dualStack();
+  await rules.ensure(network, subnet, v6);
+  ipt6.tables.nat.get(MASQ_CHAIN)?.splice(4, 1);
+  ipt6.tables.filter.set('FORWARD', []);
+  t.same(await rules.ensure(network, subnet, v6), { ok: true, changed: true });
+  t.same(ipt6.rules('nat', MASQ_CHAIN), nat6.rules);
+  t.same(ipt6.rules('filter', 'FORWARD'), [filter6.jump]);
+  t.equal(ipt.restores.length, 1, 'IPv4 was in sync and not written');
+  t.match(records.at(-1), { family: 'ipv6', msg: 'traffic rules repaired' });
+});
+
+t.test('IPv6 not enabled: nothing is ever written to ip6tables, and it is read once only', async (t) => {
+  const { ipt6, rules } = dualStack();
+  t.same(await rules.ensure(network, subnet), { ok: true, changed: true });
+  t.same(ipt6.restores, []);
+  const reads = ipt6.lists;
+  t.ok(reads > 0, 'the first pass looked for leftovers');
+  await rules.ensure(network, subnet);
+  await rules.ensure(network, subnet);
+  t.equal(ipt6.lists, reads, 'later passes do not run ip6tables');
+  t.same([ipt6.rules('nat', MASQ_CHAIN), ipt6.rules('filter', FORWARD_CHAIN)], [undefined, undefined]);
+});
+
+t.test('IPv6 switched off: weft\'s IPv6 chains are removed; switched on again: installed again', async (t) => {
+  const { ipt, ipt6, rules, records } = dualStack();
+  ipt6.tables.nat.set('POSTROUTING', ['-A POSTROUTING -s fd00:9::/64 -j MASQUERADE']);
+  await rules.ensure(network, subnet, v6);
+  t.same(await rules.ensure(network, subnet), { ok: true, changed: true });
+  t.same([ipt6.rules('nat', MASQ_CHAIN), ipt6.rules('filter', FORWARD_CHAIN)], [undefined, undefined]);
+  t.same(ipt6.rules('nat', 'POSTROUTING'), ['-A POSTROUTING -s fd00:9::/64 -j MASQUERADE'], 'foreign IPv6 rules stay');
+  t.match(records.at(-1), { family: 'ipv6', msg: 'traffic rules removed (IPv6 is not enabled on this network)' });
+  t.same(ipt.rules('nat', MASQ_CHAIN), nat.rules, 'IPv4 untouched');
+  await rules.ensure(network, subnet, v6);
+  t.same(ipt6.rules('nat', MASQ_CHAIN), nat6.rules);
+});
+
+t.test('--ip-masq off with IPv6 enabled: both families kept absent on every pass', async (t) => {
+  const { ipt, ipt6, rules } = dualStack({ enabled: false });
+  installed(ipt);
+  ipt6.tables.nat.set(MASQ_CHAIN, [...nat6.rules]);
+  ipt6.tables.nat.set('POSTROUTING', [nat6.jump]);
+  t.same(await rules.ensure(network, subnet, v6), { ok: true, changed: true });
+  t.same([ipt.rules('nat', MASQ_CHAIN), ipt6.rules('nat', MASQ_CHAIN), ipt6.rules('nat', 'POSTROUTING')], [undefined, undefined, []]);
+  ipt6.tables.filter.set(FORWARD_CHAIN, [...filter6.rules]);
+  t.same(await rules.ensure(network, subnet, v6), { ok: true, changed: true }, 'a chain that comes back is removed again');
+  t.equal(ipt6.rules('filter', FORWARD_CHAIN), undefined);
+});
+
+t.test('a failing family never stops the other; the result is ok only when both are', async (t) => {
+  const broken6 = dualStack();
+  broken6.ipt6.failWith = 'ip6tables: Permission denied';
+  t.same(await broken6.rules.ensure(network, subnet, v6), { ok: false, changed: true });
+  t.same(broken6.ipt.rules('nat', MASQ_CHAIN), nat.rules, 'IPv4 installed');
+  t.match(broken6.records.find((r) => r.level === LEVEL.warn), { family: 'ipv6', msg: 'cannot check or repair traffic rules; retrying next pass' });
+  broken6.ipt6.failWith = undefined;
+  t.same(await broken6.rules.ensure(network, subnet, v6), { ok: true, changed: true }, 'retried on the next pass');
+
+  const broken4 = dualStack();
+  broken4.ipt.failWith = 'iptables: Permission denied';
+  t.same(await broken4.rules.ensure(network, subnet, v6), { ok: false, changed: true });
+  t.same(broken4.ipt6.rules('nat', MASQ_CHAIN), nat6.rules, 'IPv6 installed');
+});
+
+t.test('IPv6 not enabled and ip6tables unusable (IPv6 off in the kernel): noted once at info, never retried, ok', async (t) => {
+  const { ipt6, rules, records } = dualStack();
+  ipt6.failWith = "ip6tables v1.8.9 (nf_tables): can't initialize ip6tables table `nat': Address family not supported by protocol";
+  t.same(await rules.ensure(network, subnet), { ok: true, changed: true });
+  const reads = ipt6.lists;
+  t.same(await rules.ensure(network, subnet), { ok: true, changed: false });
+  t.equal(ipt6.lists, reads, 'no second attempt');
+  t.same(records.filter((r) => r.level >= LEVEL.warn), [], 'no warning');
+  t.equal(records.filter((r) => /ip6tables cannot be read/.test(r.msg)).length, 1);
+});
+
+t.test('IPv6 enabled but no ip6tables given: said once, IPv4 unaffected', async (t) => {
+  const ipt = new MemoryIptables();
+  const { log, records } = memoryLogger();
+  const rules = new TrafficRules({ iptables: ipt, log });
+  t.same(await rules.ensure(network, subnet, v6), { ok: true, changed: true });
+  await rules.ensure(network, subnet, v6);
+  t.equal(records.filter((r) => /without ip6tables/.test(r.msg)).length, 1);
+  t.same(ipt.rules('nat', MASQ_CHAIN), nat.rules);
+});
+
+t.test('ensureAhead with IPv6: the early check is used only for the same IPv6 scope', async (t) => {
+  const calls: string[] = [];
+  const port: TrafficRulesPort = { ensure: async (n, s, six) => { calls.push(`${n} ${s} ${six?.network ?? '-'} ${six?.subnet ?? '-'}`); return { ok: true, changed: false }; } };
+  await ensureAhead(port, network, subnet, v6).ensure(network, subnet, { ...v6 });
+  t.same(calls, ['10.5.0.0/16 10.5.1.0/24 fd00:5::/48 fd00:5:0:34::/64'], 'an equal scope (another object) reuses the early check');
+  await ensureAhead(port, network, subnet, v6).ensure(network, subnet);
+  t.same(calls.slice(-2), ['10.5.0.0/16 10.5.1.0/24 fd00:5::/48 fd00:5:0:34::/64', '10.5.0.0/16 10.5.1.0/24 - -']);
 });
