@@ -8,6 +8,7 @@ check etcd etcd-server
 check etcdctl etcd-client
 check ip iproute2
 check iptables iptables
+check ip6tables iptables
 check ping iputils-ping
 check tshark tshark
 check ethtool ethtool

@@ -149,7 +149,7 @@ export async function main(args: readonly string[]): Promise<number> {
     dataPlane = argv.dataplane === 'none' ? new LeaseOnlyDataPlane() : await createKernelDataPlane(log);
     // --ip-masq: weft's iptables chains, present or absent (docs/masquerade.md); --dataplane none programs nothing, iptables included.
     const trafficRules = argv.dataplane !== 'none'
-      ? new TrafficRules({ iptables: new IptablesCli(), log: log.child({ component: 'iptables' }), enabled: options.ipMasq }) : undefined;
+      ? new TrafficRules({ iptables: new IptablesCli(), ip6tables: new IptablesCli({ family: 'ipv6' }), log: log.child({ component: 'iptables' }), enabled: options.ipMasq }) : undefined;
     return await runDaemon({ ...options, instanceId }, { registry, dataPlane, clock: systemClock, random: Math.random, log, status, trafficRules }, controller.signal);
   } catch (err) {
     if (controller.signal.aborted) return 0;

@@ -31,7 +31,7 @@ import { probeEtcd } from './etcd-probe.js';
 import { ResyncSchedule } from './resync-schedule.js';
 import { RefusalLog } from './refusal-log.js';
 import { ThrottledLog } from './throttled-log.js';
-import { type TrafficRulesPort, ensureAhead } from './traffic-rules.js';
+import { type TrafficRulesPort, ensureAhead, trafficScope6 } from './traffic-rules.js';
 import { waitForConfig } from './wait-for-config.js';
 import { Wakeup } from './wakeup.js';
 import { Backoff } from './jitter.js';
@@ -111,7 +111,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   // Work the first pass needs that does not depend on the peers starts now, alongside the listing.
   deps.dataPlane.leased?.(held);
   deps.dataPlane.readAhead?.(held.subnet);
-  const trafficRules = deps.trafficRules && ensureAhead(deps.trafficRules, config.network, held.subnet);
+  const trafficRules = deps.trafficRules && ensureAhead(deps.trafficRules, config.network, held.subnet, trafficScope6(config, held));
   status.lease = held;
   status.leaseTtlSeconds = held.reservation ? undefined : opts.leaseTtlSeconds;
   status.leaseRenewedAt = deps.clock.now();
@@ -231,7 +231,7 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
       s.status.routeCollisions = result.refused?.length ?? 0;
       // The rules depend only on the network and our subnet, so they are checked on
       // resync passes (and until the first pass is done), not on every peer event.
-      if (resync || !s.status.ready) await s.deps.trafficRules?.ensure(network, s.held.subnet); // never throws
+      if (resync || !s.status.ready) await s.deps.trafficRules?.ensure(network, s.held.subnet, trafficScope6(s.config, s.held)); // never throws
       s.status.recordPass(result, s.deps.clock.now() - started, s.deps.clock.now(), s.peers.size);
       failed = !result.ok;
       if (result.ok) {
