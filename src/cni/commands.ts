@@ -64,7 +64,7 @@ export const cmdAdd: Command = async (ctx) => {
   } catch (err) {
     log.warn('cannot add the ADD result to the attachment record (DEL still works without it)', { err });
   }
-  log.info('added', { delegate: type, subnet: subnet.env.subnet });
+  log.info('added', { delegate: type, subnet: subnet.env.subnet, ...(subnet.env.ipv6Subnet ? { ipv6Subnet: subnet.env.ipv6Subnet } : {}) });
   if (netconf.prevResult !== undefined) return JSON.stringify(mergeResults(netconf.prevResult, result, netconf.cniVersion));
   return version === netconf.cniVersion ? output : JSON.stringify({ ...result, cniVersion: netconf.cniVersion });
 };
