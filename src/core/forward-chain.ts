@@ -9,6 +9,7 @@
  * doctor's approximation, not a packet simulator. Pure.
  */
 import { type Cidr, containsCidr, parseCidr } from './cidr.js';
+import { type Cidr6, containsCidr6, parseCidr6 } from './cidr6.js';
 
 export interface ForwardAnalysis {
   /** `-P FORWARD <policy>`, or undefined when the listing has none. */
@@ -50,17 +51,27 @@ function splitRule(words: readonly string[]): { target: string | undefined; cond
   return { target: words[at + 1], conditions: words.slice(0, at) };
 }
 
+/** True when the `-s`/`-d` value (a block, or one address) holds the whole network, in the network's family. */
+function holdsNetwork(value: string, network: Cidr | Cidr6): boolean {
+  if (network.includes(':')) {
+    const parsed = parseCidr6(value.includes('/') ? value : `${value}/128`);
+    return parsed.ok && containsCidr6(parsed.cidr, network as Cidr6);
+  }
+  const parsed = parseCidr(value.includes('/') ? value : `${value}/32`);
+  return parsed.ok && containsCidr(parsed.cidr, network as Cidr);
+}
+
 /** Which way an unconditional-but-for-one-address ACCEPT covers the network. */
-function acceptScope(conditions: readonly string[], network: Cidr): 'all' | 'from' | 'to' | undefined {
+function acceptScope(conditions: readonly string[], network: Cidr | Cidr6): 'all' | 'from' | 'to' | undefined {
   if (conditions.length === 0) return 'all';
   const [flag, value, ...more] = conditions;
   if (more.length > 0 || value === undefined || (flag !== '-s' && flag !== '-d')) return undefined;
-  const parsed = parseCidr(value.includes('/') ? value : `${value}/32`);
-  if (!parsed.ok || !containsCidr(parsed.cidr, network)) return undefined;
+  if (!holdsNetwork(value, network)) return undefined;
   return flag === '-s' ? 'from' : 'to';
 }
 
-export function analyzeForward(listing: string, network: Cidr): ForwardAnalysis {
+/** `listing`: `iptables -S` for an IPv4 network, `ip6tables -S` for an IPv6 one (dual stack). */
+export function analyzeForward(listing: string, network: Cidr | Cidr6): ForwardAnalysis {
   const { policies, rules } = parseListing(listing);
   const from = new Set<string>();
   const to = new Set<string>();

@@ -1,5 +1,6 @@
 import t from 'tap';
 import type { Cidr } from '../../../src/core/cidr.js';
+import type { Cidr6 } from '../../../src/core/cidr6.js';
 import { analyzeForward } from '../../../src/core/forward-chain.js';
 
 const net = '10.5.0.0/16' as Cidr;
@@ -75,4 +76,20 @@ t.test('an unconditional ACCEPT decides every packet; a DROP inside a jumped-to 
 t.test('a comment with spaces does not confuse the parser; no -P line leaves the policy unknown', async (t) => {
   const r = analyzeForward('-A FORWARD -s 10.5.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT\n-A FORWARD -d 10.5.0.0/16 -m comment --comment flannel -j ACCEPT\n', net);
   t.same(r, { policy: undefined, catchAll: undefined, fallThrough: 'ACCEPT', acceptsFrom: ['FORWARD'], acceptsTo: ['FORWARD'] });
+});
+
+t.test('IPv6: ip6tables -S with weft\'s IPv6 WEFT-FWD chain is read for the IPv6 network', async (t) => {
+  const net6 = 'fd00:5::/48' as Cidr6;
+  const listing = `-P INPUT ACCEPT
+-P FORWARD DROP
+-P OUTPUT ACCEPT
+-N WEFT-FWD
+-A FORWARD -m comment --comment "weft forward" -j WEFT-FWD
+-A WEFT-FWD -s fd00:5::/48 -m comment --comment "weft forward" -j ACCEPT
+-A WEFT-FWD -d fd00:5::/48 -m comment --comment "weft forward" -j ACCEPT
+`;
+  t.same(analyzeForward(listing, net6), { policy: 'DROP', catchAll: undefined, fallThrough: 'DROP', acceptsFrom: ['WEFT-FWD'], acceptsTo: ['WEFT-FWD'] });
+  const narrow = analyzeForward('-P FORWARD DROP\n-A FORWARD -s fd00:5:0:34::/64 -j ACCEPT\n-A FORWARD -d fd00::/16 -j ACCEPT\n', net6);
+  t.same([narrow.acceptsFrom, narrow.acceptsTo], [[], ['FORWARD']], 'a /64 inside does not hold the /48; fd00::/16 does');
+  t.same(analyzeForward(listing.replaceAll('fd00:5::/48', '10.5.0.0/16'), net6).acceptsFrom, [], 'IPv4 blocks never count for an IPv6 network');
 });
