@@ -18,10 +18,13 @@ export function parseMac(text: string): Mac | undefined {
 /**
  * The VTEP MAC for a node: derived from the node name and VNI, locally
  * administered and unicast, so a restart or a reboot (or a recreated device)
- * keeps the same MAC and peers never hold stale FDB/neighbour entries.
+ * keeps the same MAC and peers never hold stale FDB/neighbour entries. The
+ * IPv6 device (`family` 6) gets its own MAC, as in flannel; the IPv4 one is
+ * the MAC weft always derived.
  */
-export function vtepMacFor(nodeName: string, vni: number): Mac {
-  const digest = createHash('sha256').update(`weft-vtep\0${nodeName}\0${vni}`).digest();
+export function vtepMacFor(nodeName: string, vni: number, family: 4 | 6 = 4): Mac {
+  const tag = family === 4 ? 'weft-vtep' : 'weft-vtep6';
+  const digest = createHash('sha256').update(`${tag}\0${nodeName}\0${vni}`).digest();
   const bytes = [...digest.subarray(0, 6)];
   bytes[0] = ((bytes[0] ?? 0) & 0xfe) | 0x02;
   return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':') as Mac;

@@ -10,22 +10,47 @@
  * - `bridge monitor fdb`: `<mac> dev <dev> dst <ip> self permanent`, with
  *   `Deleted ` in front for a deletion.
  * - stderr of either: libnetlink's overflow report.
+ *
+ * The IPv6 device's monitor runs `ip -6 …` (same line shapes, IPv6
+ * addresses, weft's routes with `metric 1024`); its parsers take family 6
+ * and return IPv6 addresses as canonical text in the same change types, as
+ * the IPv6 kernel adapter does for entries (adapters/iproute2/parse.ts).
  */
 import { type Cidr, type Ipv4, isIpv4, parseCidr } from './cidr.js';
+import { parseCidr6, parseIpv6 } from './cidr6.js';
 import type { FdbChange, LinkChange, LostChange, NeighborChange, RouteChange } from './kernel-change.js';
 import { WEFT_ROUTE_PROTOCOL } from './kernel-state.js';
 import { parseMac } from './mac.js';
 
 const LABEL = /^\[(ROUTE|NEIGH|LINK)\]/;
 
+/** The address family of a monitor: 4 (`ip -4`, IPv4 `dst`s) or 6 (`ip -6`). */
+type MonitorFamily = 4 | 6;
+
+/** An address of the family, or undefined (an IPv6 one as canonical text in the IPv4 brand: see the file comment). */
+function address(text: string | undefined, family: MonitorFamily): Ipv4 | undefined {
+  if (text === undefined) return undefined;
+  if (family === 4) return isIpv4(text) ? text : undefined;
+  return text.includes(':') ? parseIpv6(text) as string as Ipv4 | undefined : undefined;
+}
+
 /** One stdout line of `ip -o monitor label link route neigh` (with or without `-N`); undefined when it is not a change weft can use. */
 export function parseIpMonitorLine(line: string): RouteChange | NeighborChange | LinkChange | undefined {
+  return ipMonitorLine(line, 4);
+}
+
+/** `parseIpMonitorLine` for `ip -6 …`: IPv6 routes and neighbours. */
+export function parseIpMonitorLine6(line: string): RouteChange | NeighborChange | LinkChange | undefined {
+  return ipMonitorLine(line, 6);
+}
+
+function ipMonitorLine(line: string, family: MonitorFamily): RouteChange | NeighborChange | LinkChange | undefined {
   const label = LABEL.exec(line);
   if (!label) return undefined;
   const rest = line.slice(label[0].length);
   switch (label[1]) {
-    case 'ROUTE': return parseRouteLine(rest);
-    case 'NEIGH': return parseNeighborLine(rest);
+    case 'ROUTE': return routeLine(rest, family);
+    case 'NEIGH': return neighborLine(rest, family);
     default: return parseLinkLine(rest);
   }
 }
@@ -64,8 +89,14 @@ const ROUTE_KEYS = new Set(['via', 'dev', 'proto', 'metric', 'table', 'src', 'sc
   'pref', 'realms', 'nhid', 'tos', 'dsfield', 'rtt', 'rttvar', 'window', 'cwnd', 'initcwnd', 'initrwnd', 'ssthresh',
   'hoplimit', 'congctl', 'features', 'quickack', 'fastopen_no_cookie', 'encap', 'ttl-propagate']);
 
-function routeDst(text: string | undefined): Cidr | undefined {
+function routeDst(text: string | undefined, family: MonitorFamily): Cidr | undefined {
   if (text === undefined) return undefined;
+  if (family === 6) {
+    if (text === 'default') return '::/0' as Cidr;
+    if (!text.includes(':')) return undefined;
+    const parsed = parseCidr6(text.includes('/') ? text : `${text}/128`);
+    return parsed.ok ? parsed.cidr as string as Cidr : undefined;
+  }
   if (text === 'default') return '0.0.0.0/0' as Cidr;
   const parsed = parseCidr(text.includes('/') ? text : `${text}/32`);
   return parsed.ok ? parsed.cidr : undefined;
@@ -77,14 +108,18 @@ function routeDst(text: string | undefined): Cidr | undefined {
  * no top-level device or gateway.
  */
 export function parseRouteLine(line: string): RouteChange | undefined {
+  return routeLine(line, 4);
+}
+
+function routeLine(line: string, family: MonitorFamily): RouteChange | undefined {
   const { deleted, tokens } = words(line);
   let i = 0;
   let type = 'unicast';
-  if (tokens[0] !== undefined && routeDst(tokens[0]) === undefined) {
+  if (tokens[0] !== undefined && routeDst(tokens[0], family) === undefined) {
     type = ROUTE_TYPES[tokens[0]] ?? tokens[0];
     i = 1;
   }
-  const dst = routeDst(tokens[i]);
+  const dst = routeDst(tokens[i], family);
   if (dst === undefined) return undefined;
   let via: Ipv4 | undefined;
   let device: string | undefined;
@@ -99,7 +134,7 @@ export function parseRouteLine(line: string): RouteChange | undefined {
     const value = tokens[i + 1];
     i += 1;
     if (value === undefined) break;
-    if (word === 'via') via = isIpv4(value) ? value : undefined;
+    if (word === 'via') via = address(value, family);
     else if (word === 'dev') device = value;
     else if (word === 'proto') protocol = /^\d+$/.test(value) ? Number(value) : PROTOCOLS[value] ?? value;
     else if (word === 'metric') metric = Number(value) || 0;
@@ -112,13 +147,17 @@ const NUD_STATES = new Set(['INCOMPLETE', 'REACHABLE', 'STALE', 'DELAY', 'PROBE'
 
 /**
  * `<ip> dev <dev> [lladdr <mac>] [router] ... <STATE>...` (a `[NEIGH]` line
- * without its label). `miss` lines (the kernel asking a resolver) and IPv6
- * neighbours are not changes weft can use.
+ * without its label). `miss` lines (the kernel asking a resolver) and neighbours
+ * of the other family are not changes weft can use.
  */
 export function parseNeighborLine(line: string): NeighborChange | undefined {
+  return neighborLine(line, 4);
+}
+
+function neighborLine(line: string, family: MonitorFamily): NeighborChange | undefined {
   const { deleted, tokens } = words(line);
-  const ip = tokens[0];
-  if (ip === undefined || !isIpv4(ip)) return undefined;
+  const ip = address(tokens[0], family);
+  if (ip === undefined) return undefined;
   const device = valueOf(tokens, 'dev');
   if (device === undefined) return undefined;
   const lladdr = valueOf(tokens, 'lladdr');
@@ -130,16 +169,26 @@ export function parseNeighborLine(line: string): NeighborChange | undefined {
 /**
  * `<mac> dev <dev> [dst <ip>] [port <n>] [vni <n>] [self] [master <br>] [permanent|static]`
  * (`bridge monitor fdb`). Entries whose MAC is not unicast (the all-zero
- * default remotes, multicast) are never weft's and are left out.
+ * default remotes, multicast) are never weft's and are left out. A `dst`
+ * of the other family reads as none.
  */
 export function parseFdbLine(line: string): FdbChange | undefined {
+  return fdbLine(line, 4);
+}
+
+/** `parseFdbLine` for the IPv6 device: an IPv6 `dst`. */
+export function parseFdbLine6(line: string): FdbChange | undefined {
+  return fdbLine(line, 6);
+}
+
+function fdbLine(line: string, family: MonitorFamily): FdbChange | undefined {
   const { deleted, tokens } = words(line);
   const mac = parseMac(tokens[0] ?? '');
   if (mac === undefined) return undefined;
   const device = valueOf(tokens, 'dev');
   if (device === undefined) return undefined;
   const dst = valueOf(tokens, 'dst');
-  return { kind: 'fdb', deleted, device, mac, dst: dst !== undefined && isIpv4(dst) ? dst : undefined,
+  return { kind: 'fdb', deleted, device, mac, dst: address(dst, family),
     self: tokens.includes('self'), permanent: tokens.includes('permanent') };
 }
 

@@ -49,6 +49,8 @@ export type ConfigParse =
   | { ok: false; errors: readonly string[] };
 
 export const DEFAULT_VNI = 1;
+/** The largest VNI whose IPv6 device name, `weft-v6.<VNI>`, fits in 15 characters. */
+export const MAX_VNI_IPV6 = 9_999_999;
 export const DEFAULT_PORT = 8472;
 /** VXLAN over IPv4 adds 50 bytes: outer IP 20, UDP 8, VXLAN 8, inner Ethernet 14. */
 export const VXLAN_OVERHEAD = 50;
@@ -114,6 +116,11 @@ export function parseNetworkConfig(raw: unknown): ConfigParse {
   if (enableIpv6) ipv6 = parseIpv6Network(fields, errors);
   else if (fields.get('ipv6network') !== undefined && fields.get('ipv6network') !== '') {
     warnings.push('IPv6Network is ignored: EnableIPv6 is not true');
+  }
+  if (enableIpv6 && backend && backend.vni > MAX_VNI_IPV6) {
+    // weft-v6.<VNI> must fit the kernel's 15-character interface names (flannel-v6.<VNI> fails from VNI 100000 at link creation).
+    errors.push(`Backend.VNI ${backend.vni} is too large with EnableIPv6: the IPv6 device weft-v6.${backend.vni} would exceed the kernel's `
+      + `15-character interface names; use a VNI up to ${MAX_VNI_IPV6}`);
   }
 
   if (errors.length > 0 || !network || subnetLen === undefined || !subnetMin || !subnetMax || !backend) {

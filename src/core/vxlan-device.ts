@@ -1,13 +1,15 @@
 /**
- * The VXLAN device weft owns (`weft.<VNI>`): what it should look like, and
+ * The VXLAN devices weft owns (`weft.<VNI>`, and `weft-v6.<VNI>` over an
+ * IPv6 underlay on a dual-stack network): what they should look like, and
  * whether an existing device with that name can be kept. Pure.
  */
 import type { Ipv4 } from './cidr.js';
+import type { Ipv6 } from './cidr6.js';
 import { type Mac, vtepMacFor } from './mac.js';
-import { type NetworkConfig, VXLAN_OVERHEAD } from './network-config.js';
+import { type NetworkConfig, VXLAN6_OVERHEAD, VXLAN_OVERHEAD } from './network-config.js';
 
 export interface VxlanDeviceSpec {
-  /** `weft.<VNI>` (at most 15 characters, the kernel's limit). */
+  /** `weft.<VNI>` or `weft-v6.<VNI>` (at most 15 characters, the kernel's limit). */
   readonly name: string;
   readonly vni: number;
   /** UDP destination port. */
@@ -15,9 +17,10 @@ export interface VxlanDeviceSpec {
   /**
    * Source address of encapsulated packets: this host's public IP (flannel's
    * `ExtAddr`), which defaults to the external interface's address and must
-   * be one of that interface's addresses.
+   * be one of that interface's addresses. An IPv6 address for the IPv6
+   * device (the kernel then sends the VXLAN packets over IPv6).
    */
-  readonly local: Ipv4;
+  readonly local: Ipv4 | Ipv6;
   /** The external (underlay) interface. */
   readonly parent: string;
   readonly mtu: number;
@@ -37,6 +40,17 @@ export interface ExternalInterface {
   readonly mtu: number;
 }
 
+/** The external interface's IPv6 side: the VXLAN source address of the IPv6 device. */
+export interface ExternalInterface6 {
+  readonly name: string;
+  readonly index: number;
+  /** `--public-ipv6`, or the interface's first usable global IPv6 address; never a link-local one. */
+  readonly address: Ipv6;
+  /** Every global IPv6 address the interface holds. */
+  readonly addresses: readonly Ipv6[];
+  readonly mtu: number;
+}
+
 /** What the kernel says about an existing link with the device's name. */
 export interface VxlanLinkInfo {
   readonly name: string;
@@ -44,20 +58,29 @@ export interface VxlanLinkInfo {
   readonly kind: string;
   readonly vni: number | undefined;
   readonly port: number | undefined;
-  readonly local: Ipv4 | undefined;
+  /** `local` (IPv4) or `local6` (IPv6) of the vxlan device, canonical. */
+  readonly local: Ipv4 | Ipv6 | undefined;
   readonly parent: string | undefined;
   readonly learning: boolean;
   readonly gbp: boolean;
   readonly mac: Mac | undefined;
   readonly mtu: number;
   readonly up: boolean;
-  /** IPv4 addresses on the link as `a.b.c.d/len`. */
+  /**
+   * The link's addresses as `address/len`, of the reading adapter's family:
+   * IPv4, or IPv6 (link-local ones included) from an IPv6 adapter.
+   */
   readonly addresses: readonly string[];
 }
 
 /** `weft.<VNI>`. */
 export function deviceName(vni: number): string {
   return `weft.${vni}`;
+}
+
+/** `weft-v6.<VNI>` (flannel: `flannel-v6.<VNI>`); with VNI < 2^24 at most 15 characters. */
+export function deviceName6(vni: number): string {
+  return `weft-v6.${vni}`;
 }
 
 export type VxlanLocalChoice = { ok: true; local: Ipv4 } | { ok: false; reason: string };
@@ -97,6 +120,28 @@ export function deviceSpec(config: NetworkConfig, ext: ExternalInterface, nodeNa
     parent: ext.name,
     mtu: (config.backend.mtu ?? ext.mtu) - VXLAN_OVERHEAD,
     mac: vtepMacFor(nodeName, vni),
+    gbp,
+  };
+}
+
+/**
+ * The IPv6 device: the same VNI, port and GBP as the IPv4 one (flannel), the
+ * same parent, `local` = the interface's IPv6 address (or `--public-ipv6`),
+ * its own stable MAC, and the MTU the kernel allows: for an IPv6 underlay
+ * it caps a vxlan device with a parent at the parent's MTU − 70 (measured,
+ * kernel 6.x: asking for more is silently clamped at creation and refused
+ * with EINVAL by a later `ip link set mtu`), so weft asks for exactly that.
+ */
+export function deviceSpec6(config: NetworkConfig, ext: ExternalInterface6, nodeName: string, local: Ipv6 = ext.address): VxlanDeviceSpec {
+  const { vni, port, gbp } = config.backend;
+  return {
+    name: deviceName6(vni),
+    vni,
+    port,
+    local,
+    parent: ext.name,
+    mtu: (config.backend.mtu ?? ext.mtu) - VXLAN6_OVERHEAD,
+    mac: vtepMacFor(nodeName, vni, 6),
     gbp,
   };
 }

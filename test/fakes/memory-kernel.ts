@@ -5,12 +5,13 @@
  * remote. Every mutating call is recorded so tests can check order and count.
  */
 import { type Cidr, type Ipv4, containsCidr, containsIp, parseCidr } from '../../src/core/cidr.js';
+import { type Cidr6, type Ipv6, containsCidr6, containsIp6, parseCidr6 } from '../../src/core/cidr6.js';
 import { KernelCommandError } from '../../src/core/errors.js';
-import { type InterfaceAddresses, selectExternalInterface } from '../../src/core/external-interface.js';
+import { type InterfaceAddresses, type InterfaceAddresses6, selectExternalAddress6, selectExternalInterface } from '../../src/core/external-interface.js';
 import type { FdbEntry, KernelOp, KernelState, Neighbor, Route } from '../../src/core/kernel-state.js';
 import type { Mac } from '../../src/core/mac.js';
 import type { ForeignRoute } from '../../src/core/peer-acceptance.js';
-import type { ExternalInterface, VxlanDeviceSpec, VxlanLinkInfo } from '../../src/core/vxlan-device.js';
+import type { ExternalInterface, ExternalInterface6, VxlanDeviceSpec, VxlanLinkInfo } from '../../src/core/vxlan-device.js';
 import type { AddressChange, ApplyReport, InterfaceSelector, Kernel, OpFailure } from '../../src/adapters/kernel.js';
 
 export interface MemoryDevice {
@@ -23,6 +24,13 @@ export interface MemoryDevice {
 export class MemoryKernel implements Kernel {
   interfaces: InterfaceAddresses[] = [
     { name: 'eth0', index: 2, mtu: 1500, addresses: [{ ip: '192.0.2.11' as Ipv4, prefixLength: 24, scope: 'global' }] },
+  ];
+  /** The interfaces' IPv6 addresses (externalInterface6). */
+  interfaces6: InterfaceAddresses6[] = [
+    { name: 'eth0', index: 2, mtu: 1500, addresses: [
+      { ip: 'fd00:99::11' as Ipv6, prefixLength: 64, scope: 'global', deprecated: false, tentative: false, dadfailed: false, temporary: false },
+      { ip: 'fe80::1' as Ipv6, prefixLength: 64, scope: 'link', deprecated: false, tentative: false, dadfailed: false, temporary: false },
+    ] },
   ];
   defaultRouteDevice: string | undefined = 'eth0';
   readonly devices = new Map<string, MemoryDevice>();
@@ -41,6 +49,12 @@ export class MemoryKernel implements Kernel {
   async externalInterface(sel: InterfaceSelector): Promise<ExternalInterface> {
     const choice = selectExternalInterface(this.interfaces, this.defaultRouteDevice, sel);
     if (!choice.ok) throw new KernelCommandError(`cannot select the external interface: ${choice.reason}`, ['memory'], '');
+    return choice.ext;
+  }
+
+  async externalInterface6(iface: string, publicIpv6?: Ipv6): Promise<ExternalInterface6> {
+    const choice = selectExternalAddress6(this.interfaces6.find((i) => i.name === iface), iface, publicIpv6);
+    if (!choice.ok) throw new KernelCommandError(`cannot select the external IPv6 address: ${choice.reason}`, ['memory'], '');
     return choice.ext;
   }
 
@@ -76,23 +90,34 @@ export class MemoryKernel implements Kernel {
     dev.info = { ...dev.info, up: true };
   }
 
-  async ensureAddress(name: string, ip: Ipv4, network: Cidr): Promise<AddressChange> {
+  /** An IPv6 `ip` gets a /128 and removes the other addresses inside the IPv6 `network`, as the IPv6 adapter does. */
+  async ensureAddress(name: string, ip: Ipv4 | Ipv6, network: Cidr | Cidr6): Promise<AddressChange> {
     this.calls.push(`ensureAddress ${name} ${ip}`);
     const dev = this.#device(name);
-    const wanted = `${ip}/32`;
+    const v6 = ip.includes(':');
+    const wanted = `${ip}/${v6 ? 128 : 32}`;
     const added = !dev.info.addresses.includes(wanted);
     const removed = dev.info.addresses.filter((a) => {
+      if (a === wanted) return false;
+      if (v6) {
+        const parsed = parseCidr6(a, false);
+        return parsed.ok && containsIp6(network as Cidr6, parsed.ip);
+      }
       const parsed = parseCidr(a, false);
-      return a !== wanted && parsed.ok && containsIp(network, parsed.ip);
+      return parsed.ok && containsIp(network as Cidr, parsed.ip);
     });
     dev.info = { ...dev.info, addresses: [...dev.info.addresses.filter((a) => !removed.includes(a) && a !== wanted), wanted] };
     return { added, removed };
   }
 
-  async readState(device: string, network?: Cidr): Promise<KernelState> {
+  async readState(device: string, network?: Cidr | Cidr6): Promise<KernelState> {
     const dev = this.#device(device);
     const state = { routes: [...dev.routes.values()], neighbors: [...dev.neighbors.values()], fdb: [...dev.fdb.values()] };
-    return network === undefined ? state : { ...state, foreign: this.foreignRoutes.filter((r) => containsCidr(network, r.dst)) };
+    if (network === undefined) return state;
+    const inside = (dst: string): boolean => network.includes(':')
+      ? dst.includes(':') && containsCidr6(network as Cidr6, dst as Cidr6)
+      : !dst.includes(':') && containsCidr(network as Cidr, dst as Cidr);
+    return { ...state, foreign: this.foreignRoutes.filter((r) => inside(r.dst)) };
   }
 
   async apply(device: string, ops: readonly KernelOp[]): Promise<ApplyReport> {

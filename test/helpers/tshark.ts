@@ -46,3 +46,35 @@ export function captureVxlan(netns: string, packets: number): ReturnType<typeof 
   return startCapture({ netns, filter: 'udp port 8472', packets, decodeAs: ['udp.port==8472,vxlan'],
     fields: ['vxlan.vni', 'ip.src', 'ip.dst', 'icmp.type'] });
 }
+
+/** One VXLAN-over-IPv6 packet as captureVxlan6 reports it. */
+export interface Vxlan6Packet {
+  readonly vni: number;
+  /** The underlay (outer) IPv6 addresses. */
+  readonly outerSrc: string;
+  readonly outerDst: string;
+  /** The overlay (inner) addresses: IPv6 for the IPv6 device. */
+  readonly innerSrc: string | undefined;
+  readonly innerDst: string | undefined;
+  /** The inner ICMPv6 type (128 echo request, 129 reply), when it is one. */
+  readonly icmpv6Type: number | undefined;
+}
+
+/**
+ * VXLAN over an IPv6 underlay (the `weft-v6.<VNI>` device): `ip6 and udp
+ * port 8472`, decoded as VXLAN. tshark prints both IPv6 headers of a packet
+ * in one field, outer first (`fd00:99::11,fd00:10:0:1::2`): split here.
+ */
+export async function captureVxlan6(netns: string, packets: number, iface = 'eth0'): Promise<{ done: (graceMs?: number) => Promise<Vxlan6Packet[]> }> {
+  const capture = await startCapture({ netns, iface, filter: 'ip6 and udp port 8472', packets, decodeAs: ['udp.port==8472,vxlan'],
+    fields: ['vxlan.vni', 'ipv6.src', 'ipv6.dst', 'icmpv6.type'] });
+  return { done: async (graceMs) => (await capture.done(graceMs)).map(parseVxlan6Fields) };
+}
+
+/** One field line of captureVxlan6's capture: `vni \t outer,inner src \t outer,inner dst \t icmpv6 type`. */
+export function parseVxlan6Fields(line: string): Vxlan6Packet {
+  const [vni = '', src = '', dst = '', icmp = ''] = line.split('\t');
+  const [outerSrc = '', innerSrc] = src.split(',');
+  const [outerDst = '', innerDst] = dst.split(',');
+  return { vni: Number(vni), outerSrc, outerDst, innerSrc, innerDst, icmpv6Type: icmp === '' ? undefined : Number(icmp.split(',')[0]) };
+}

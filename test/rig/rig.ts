@@ -5,6 +5,12 @@
  *   <prefix>-hN   host N: eth0 = 192.0.2.(10+N)/24 (veth to br0), default via 192.0.2.1, ip_forward=1
  *   <prefix>-hNpM pod M of host N, behind cni0 in the host (attached once the host's subnet is known)
  *
+ * With `ipv6: true` the underlay is dual-stack: br0 also holds fd00:99::1/64,
+ * host N's eth0 fd00:99::<10+N>/64 (the IPv4 host number written as the last
+ * group: fd00:99::11 next to 192.0.2.11), both `nodad` (usable at once), with
+ * an IPv6 default route via fd00:99::1 and IPv6 forwarding on inside the host
+ * namespace (never in the root namespace), and pods can be dual-stack.
+ *
  * 192.0.2.0/24 is the root namespace's real uplink, which is safe here only
  * because the switch namespace has no link to the root namespace. Teardown
  * stops every process in the prefix's namespaces and deletes them, also when
@@ -15,17 +21,20 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cidr, Ipv4 } from '../../src/core/cidr.js';
+import type { Cidr6, Ipv6 } from '../../src/core/cidr6.js';
 import { parseSubnetEnv } from '../../src/core/subnet-env.js';
 import { type EtcdCluster, startEtcd } from '../helpers/etcd-server.js';
 import { startDetachedEtcd } from './detached-etcd.js';
 import { addNetns, assertPrefix, inNetns, ip, uniquePrefix } from './netns.js';
-import { type RigPod, attachPods } from './pods.js';
+import { type PodsV6, type RigPod, attachPods } from './pods.js';
 import { type TeardownReport, teardownPrefixSync } from './teardown.js';
 
-export type { RigPod } from './pods.js';
+export type { PodsV6, RigPod } from './pods.js';
 
 export const UNDERLAY_GATEWAY = '192.0.2.1' as Ipv4;
 export const ETCD_ENDPOINT = `http://${UNDERLAY_GATEWAY}:2379`;
+/** br0's IPv6 address in a rig with `ipv6: true`. */
+export const UNDERLAY6_GATEWAY = 'fd00:99::1' as Ipv6;
 
 export interface RigOptions {
   /** Letters and digits; default a fresh unique prefix. */
@@ -37,6 +46,8 @@ export interface RigOptions {
   readonly etcd?: 'child' | 'detached' | 'none';
   /** Leave everything in place when this process exits (the CLI's `up`). */
   readonly keepOnExit?: boolean;
+  /** A dual-stack underlay (default false: IPv4 only, as every rig before dual-stack). */
+  readonly ipv6?: boolean;
 }
 
 export interface RigHost {
@@ -44,6 +55,8 @@ export interface RigHost {
   readonly nodeName: string;
   readonly netns: string;
   readonly address: Ipv4;
+  /** eth0's IPv6 address, fd00:99::<10+N> (fd00:99::11 for host 1), in a rig with `ipv6: true`. */
+  readonly address6: Ipv6 | undefined;
   pods: RigPod[];
 }
 
@@ -67,14 +80,16 @@ export class Rig {
   readonly stateDir: string;
   readonly hosts: RigHost[] = [];
   readonly podsPerHost: number;
+  readonly ipv6: boolean;
   etcdEndpoint: string | undefined;
   #etcd: EtcdCluster | undefined;
   readonly #children = new Set<ChildProcess>();
   #unguard: (() => void) | undefined;
   #down = false;
 
-  private constructor(prefix: string, podsPerHost: number) {
+  private constructor(prefix: string, podsPerHost: number, ipv6: boolean) {
     this.prefix = prefix;
+    this.ipv6 = ipv6;
     this.switchNetns = `${prefix}-sw`;
     this.stateDir = rigStateDir(prefix);
     this.podsPerHost = podsPerHost;
@@ -82,7 +97,7 @@ export class Rig {
 
   /** Builds the rig; on any failure everything built so far is torn down before the error is rethrown. */
   static async up(options: RigOptions): Promise<Rig> {
-    const rig = new Rig(assertPrefix(options.prefix ?? uniquePrefix()), options.pods ?? 1);
+    const rig = new Rig(assertPrefix(options.prefix ?? uniquePrefix()), options.pods ?? 1, options.ipv6 ?? false);
     rig.#unguard = guardProcess(rig);
     try {
       mkdirSync(rig.stateDir, { recursive: true });
@@ -109,18 +124,22 @@ export class Rig {
       podsPerHost: this.podsPerHost, stateDir: this.stateDir, hosts: this.hosts };
   }
 
-  /** Creates host N's cni0 bridge and pods from its leased subnet. */
-  async attachPods(index: number, subnet: Cidr, mtu: number, count = this.podsPerHost): Promise<RigPod[]> {
+  /**
+   * Creates host N's cni0 bridge and pods from its leased subnet; with
+   * `v6.subnet` the pods are dual-stack (see pods.ts).
+   */
+  async attachPods(index: number, subnet: Cidr, mtu: number, count = this.podsPerHost, v6?: PodsV6): Promise<RigPod[]> {
     const host = this.host(index);
-    host.pods = await attachPods(host.netns, index, subnet, mtu, count);
+    host.pods = await attachPods(host.netns, index, subnet, mtu, count, v6);
     return host.pods;
   }
 
-  /** The same, reading FLANNEL_SUBNET and FLANNEL_MTU from the host's subnet.env. */
-  async attachPodsFromSubnetFile(index: number, path: string, count = this.podsPerHost): Promise<RigPod[]> {
+  /** The same, reading FLANNEL_SUBNET, FLANNEL_MTU and, when present, FLANNEL_IPV6_SUBNET from the host's subnet.env. */
+  async attachPodsFromSubnetFile(index: number, path: string, count = this.podsPerHost, mtu6?: number): Promise<RigPod[]> {
     const parsed = parseSubnetEnv(readFileSync(path, 'utf8'));
     if (!parsed.ok) throw new Error(`${path}: ${parsed.errors.join('; ')}`);
-    return this.attachPods(index, parsed.env.subnet, parsed.env.mtu, count);
+    const subnet6: Cidr6 | undefined = parsed.env.ipv6Subnet;
+    return this.attachPods(index, parsed.env.subnet, parsed.env.mtu, count, subnet6 === undefined ? undefined : { subnet: subnet6, mtu: mtu6 });
   }
 
   /** Runs a command in one of the rig's namespaces and returns its stdout. */
@@ -160,21 +179,28 @@ export class Rig {
     await addNetns(sw);
     await ip(['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
     await ip(['-n', sw, 'addr', 'add', `${UNDERLAY_GATEWAY}/24`, 'dev', 'br0']);
+    if (this.ipv6) await ip(['-n', sw, 'addr', 'add', `${UNDERLAY6_GATEWAY}/64`, 'dev', 'br0', 'nodad']);
     await ip(['-n', sw, 'link', 'set', 'br0', 'up']);
   }
 
   async #buildHost(index: number): Promise<void> {
     const netns = `${this.prefix}-h${index}`;
     const address = `192.0.2.${10 + index}` as Ipv4;
+    const address6 = this.ipv6 ? `fd00:99::${10 + index}` as Ipv6 : undefined;
     await addNetns(netns);
     await inNetns(netns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    if (address6) await inNetns(netns, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
     // Created from inside the switch namespace, peer moved straight into the host: never in the root namespace.
     await ip(['-n', this.switchNetns, 'link', 'add', `u${index}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
     await ip(['-n', this.switchNetns, 'link', 'set', `u${index}`, 'master', 'br0', 'up']);
     await ip(['-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
     await ip(['-n', netns, 'link', 'set', 'eth0', 'up']);
     await ip(['-n', netns, 'route', 'add', 'default', 'via', UNDERLAY_GATEWAY]);
-    this.hosts.push({ index, nodeName: `host${index}`, netns, address, pods: [] });
+    if (address6) {
+      await ip(['-n', netns, 'addr', 'add', `${address6}/64`, 'dev', 'eth0', 'nodad']);
+      await ip(['-n', netns, '-6', 'route', 'add', 'default', 'via', UNDERLAY6_GATEWAY]);
+    }
+    this.hosts.push({ index, nodeName: `host${index}`, netns, address, address6, pods: [] });
   }
 
   async #startEtcd(mode: 'child' | 'detached' | 'none'): Promise<void> {

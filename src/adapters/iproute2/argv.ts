@@ -8,6 +8,13 @@ import type { VxlanDeviceSpec } from '../../core/vxlan-device.js';
 
 export type Tool = 'ip' | 'bridge';
 
+/**
+ * The address family an adapter works in: 4 for `weft.<VNI>`, 6 for
+ * `weft-v6.<VNI>`. `ip` takes it as `-4`/`-6`; `bridge` is family-agnostic
+ * (its FDB entries are per device).
+ */
+export type Family = 4 | 6;
+
 const SAFE_TOKEN = /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/;
 
 /** Throws when a value could be mis-split or misread inside a batch line (a bug, never input-dependent for our types). */
@@ -40,9 +47,15 @@ export function linkSetUpArgv(name: string): string[] {
   return ['link', 'set', 'dev', assertToken(name), 'up'];
 }
 
-/** Adds (or refreshes) `<address>` on the link; `address` is `a.b.c.d/len`. */
-export function addrReplaceArgv(name: string, address: string): string[] {
-  return ['addr', 'replace', assertToken(address), 'dev', assertToken(name)];
+/**
+ * Adds (or refreshes) `<address>` on the link; `address` is `a.b.c.d/len` or
+ * `<ipv6>/len`. `nodad` for an IPv6 address: usable at once instead of
+ * `tentative` for a second of duplicate address detection (the subnet's
+ * address is unique by lease, and DAD cannot work on a device that has no
+ * multicast remote anyway).
+ */
+export function addrReplaceArgv(name: string, address: string, nodad = false): string[] {
+  return ['addr', 'replace', assertToken(address), 'dev', assertToken(name), ...(nodad ? ['nodad'] : [])];
 }
 
 export function addrDeleteArgv(name: string, address: string): string[] {
@@ -58,19 +71,34 @@ export function addrShowAllArgv(): string[] {
   return ['-j', 'addr', 'show'];
 }
 
+/** One interface's IPv6 addresses with their flags (`tentative`, `deprecated`, `dadfailed`, `temporary`). */
+export function addr6ShowArgv(name: string): string[] {
+  return ['-j', '-6', 'addr', 'show', 'dev', assertToken(name)];
+}
+
+/**
+ * `sysctl -qw net/ipv6/conf/<device>/accept_ra=0` (the slash form: device
+ * names hold dots), in the namespace when one is given. flannel sets it on
+ * its IPv6 device: router advertisements must not configure an overlay device.
+ */
+export function acceptRaOffArgv(netns: string | undefined, device: string): { file: string; args: string[] } {
+  const sysctl = ['sysctl', '-qw', `net/ipv6/conf/${assertToken(device)}/accept_ra=0`];
+  return netns === undefined ? { file: 'sysctl', args: sysctl.slice(1) } : { file: 'ip', args: ['netns', 'exec', assertToken(netns), ...sysctl] };
+}
+
 export function defaultRouteArgv(): string[] {
   return ['-j', '-4', 'route', 'show', 'default'];
 }
 
 /**
- * A resync's two `ip` reads in one `ip -N -j -4 -batch -` process (a process
- * start costs more than either read); each line prints one JSON array on a
- * line of its own. `-N`: protocols as numbers, so weft's mark reads 87
- * whatever name a local rt_protos file gives it (it changes nothing in the
- * neighbour output).
+ * A resync's two `ip` reads in one `ip -N -j -4 -batch -` process (`-6` for
+ * the IPv6 device; a process start costs more than either read); each line
+ * prints one JSON array on a line of its own. `-N`: protocols as numbers, so
+ * weft's mark reads 87 whatever name a local rt_protos file gives it (it
+ * changes nothing in the neighbour output).
  */
-export function entryReadArgv(): string[] {
-  return ['-N', '-j', '-4', '-batch', '-'];
+export function entryReadArgv(family: Family = 4): string[] {
+  return ['-N', '-j', `-${family}`, '-batch', '-'];
 }
 
 /**
@@ -89,15 +117,16 @@ export function fdbShowArgv(device: string): string[] {
 }
 
 /**
- * The change monitor for routes, neighbours and links: `-4` keeps out IPv6
- * and the AF_BRIDGE FDB notifications that `monitor neigh` would otherwise
- * print as ambiguous neighbour lines (link events still arrive), `-o` one
- * line per event, `-N` numeric protocols (87 whatever rt_protos says),
- * `label` a `[ROUTE]`/`[NEIGH]`/`[LINK]` prefix (a host route and a
- * neighbour look alike without it).
+ * The change monitor for routes, neighbours and links: `-4` (`-6` for the
+ * IPv6 device) keeps out the other family and the AF_BRIDGE FDB
+ * notifications that `monitor neigh` would otherwise print as ambiguous
+ * neighbour lines (link events still arrive), `-o` one line per event, `-N`
+ * numeric protocols (87 whatever rt_protos says), `label` a
+ * `[ROUTE]`/`[NEIGH]`/`[LINK]` prefix (a host route and a neighbour look
+ * alike without it).
  */
-export function ipMonitorArgv(): string[] {
-  return ['-4', '-o', '-N', 'monitor', 'label', 'link', 'route', 'neigh'];
+export function ipMonitorArgv(family: Family = 4): string[] {
+  return [`-${family}`, '-o', '-N', 'monitor', 'label', 'link', 'route', 'neigh'];
 }
 
 /** The FDB change monitor: `bridge monitor fdb`, one line per event. */
@@ -105,9 +134,13 @@ export function fdbMonitorArgv(): string[] {
   return ['monitor', 'fdb'];
 }
 
-/** `-force` keeps going after a failed line and reports `Command failed -:<line>` on stderr. */
-export function batchArgv(): string[] {
-  return ['-force', '-batch', '-'];
+/**
+ * `-force` keeps going after a failed line and reports `Command failed
+ * -:<line>` on stderr. `ip` of the IPv6 adapter runs as `ip -6`, as its
+ * `neigh` and `route` commands are written for the IPv6 device.
+ */
+export function batchArgv(tool: Tool = 'ip', family: Family = 4): string[] {
+  return [...(tool === 'ip' && family === 6 ? ['-6'] : []), '-force', '-batch', '-'];
 }
 
 /** Which tool programs this kind of entry. */

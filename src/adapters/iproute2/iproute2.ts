@@ -5,10 +5,11 @@
  * an event costs no process start), never one process per entry (~5 ms each).
  */
 import { type Cidr, type Ipv4, containsIp, isIpv4 } from '../../core/cidr.js';
+import { type Cidr6, type Ipv6, containsIp6, parseIpv6 } from '../../core/cidr6.js';
 import { KernelCommandError } from '../../core/errors.js';
-import { selectExternalInterface } from '../../core/external-interface.js';
+import { selectExternalAddress6, selectExternalInterface } from '../../core/external-interface.js';
 import { type KernelOp, type KernelState, isSatisfied } from '../../core/kernel-state.js';
-import type { ExternalInterface, VxlanDeviceSpec, VxlanLinkInfo } from '../../core/vxlan-device.js';
+import type { ExternalInterface, ExternalInterface6, VxlanDeviceSpec, VxlanLinkInfo } from '../../core/vxlan-device.js';
 import type { AddressChange, ApplyReport, InterfaceSelector, Kernel, OpFailure } from '../kernel.js';
 import * as argv from './argv.js';
 import { type BatchOutcome, parseBatchErrors } from './batch.js';
@@ -26,6 +27,14 @@ export interface IpRoute2Options {
    * is given, whose one-shot calls then carry the batches).
    */
   readonly persistentBatches?: boolean;
+  /**
+   * The address family of the device this adapter programs (default 4).
+   * With 6 (`weft-v6.<VNI>`) every entry read and write is IPv6 (`ip -6`),
+   * entries read carry IPv6 text (see parse.ts), `ensureAddress` puts a
+   * `/128` and `readDevice` lists IPv6 addresses. `externalInterface`,
+   * `externalInterface6` and the device calls work the same in both.
+   */
+  readonly family?: argv.Family;
 }
 
 const MISSING_LINK = /does not exist|Cannot find device/;
@@ -33,13 +42,16 @@ const MISSING_LINK = /does not exist|Cannot find device/;
 export class IpRoute2 implements Kernel {
   readonly #runner: CommandRunner;
   readonly #netns: string | undefined;
+  readonly #family: argv.Family;
   readonly #sessions: Readonly<Record<argv.Tool, BatchSession>> | undefined;
 
   constructor(options: IpRoute2Options = {}) {
     this.#runner = options.runner ?? execaRunner();
     this.#netns = options.netns;
+    this.#family = options.family ?? 4;
     if (options.persistentBatches ?? options.runner === undefined) {
-      const session = (tool: argv.Tool): BatchSession => new BatchSession({ file: tool, args: argv.withNetns(this.#netns, argv.batchArgv()) });
+      const session = (tool: argv.Tool): BatchSession =>
+        new BatchSession({ file: tool, args: argv.withNetns(this.#netns, argv.batchArgv(tool, this.#family)) });
       this.#sessions = { ip: session('ip'), bridge: session('bridge') };
     }
   }
@@ -67,18 +79,38 @@ export class IpRoute2 implements Kernel {
     return choice.ext;
   }
 
+  async externalInterface6(iface: string, publicIpv6?: Ipv6): Promise<ExternalInterface6> {
+    const args = argv.addr6ShowArgv(iface);
+    const result = await this.#run('ip', args, { allowFailure: true });
+    if (result.exitCode !== 0 && !MISSING_LINK.test(result.stderr)) throw this.#failure('ip', args, result);
+    const found = result.exitCode === 0 ? parse.parseInterfaces6(decode(result.stdout, ['ip', ...args]))[0] : undefined;
+    const choice = selectExternalAddress6(found, iface, publicIpv6);
+    if (!choice.ok) throw new KernelCommandError(`cannot select the external IPv6 address: ${choice.reason}`, ['ip', ...args], result.stderr);
+    return choice.ext;
+  }
+
   async readDevice(name: string): Promise<VxlanLinkInfo | undefined> {
     const result = await this.#run('ip', argv.linkShowArgv(name), { allowFailure: true });
     if (result.exitCode !== 0) {
       if (MISSING_LINK.test(result.stderr)) return undefined;
       throw this.#failure('ip', argv.linkShowArgv(name), result);
     }
-    return parse.parseLinkInfo(decode(result.stdout, ['ip', ...argv.linkShowArgv(name)]));
+    return parse.parseLinkInfo(decode(result.stdout, ['ip', ...argv.linkShowArgv(name)]), this.#family);
   }
 
+  /**
+   * With an IPv6 `local`, also turns off router advertisements on the new
+   * device (flannel does; like flannel, a failure there is ignored: the
+   * device works without it, and a host with IPv6 disabled fails louder
+   * at the address).
+   */
   async createDevice(spec: VxlanDeviceSpec): Promise<void> {
     this.#freshBatches();
     await this.#run('ip', argv.linkAddVxlanArgv(spec));
+    if (spec.local.includes(':')) {
+      const { file, args } = argv.acceptRaOffArgv(this.#netns, spec.name);
+      await this.#runner(file, args, { allowFailure: true }).catch(() => undefined);
+    }
   }
 
   async deleteDevice(name: string): Promise<void> {
@@ -95,22 +127,25 @@ export class IpRoute2 implements Kernel {
     await this.#run('ip', argv.linkSetUpArgv(name));
   }
 
-  async ensureAddress(name: string, ip: Ipv4, network: Cidr, current?: readonly string[]): Promise<AddressChange> {
+  async ensureAddress(name: string, ip: Ipv4 | Ipv6, network: Cidr | Cidr6, current?: readonly string[]): Promise<AddressChange> {
     const addresses = current ?? (await this.readDevice(name))?.addresses;
     if (!addresses) throw new KernelCommandError(`device ${name} does not exist`, ['ip', ...argv.linkShowArgv(name)], '');
-    const wanted = `${ip}/32`;
+    const v6 = this.#family === 6;
+    const wanted = `${ip}/${v6 ? 128 : 32}`;
     const added = !addresses.includes(wanted);
     // Add before removing so the host always has a source address for the overlay.
-    if (added) await this.#run('ip', argv.addrReplaceArgv(name, wanted));
-    const removed = addresses.filter((a) => a !== wanted && inNetwork(a, network));
+    if (added) await this.#run('ip', argv.addrReplaceArgv(name, wanted, v6));
+    const removed = addresses.filter((a) => a !== wanted && (v6 ? inNetwork6(a, network as Cidr6) : inNetwork(a, network as Cidr)));
     for (const address of removed) await this.#run('ip', argv.addrDeleteArgv(name, address));
     return { added, removed };
   }
 
-  async readState(device: string, network?: Cidr): Promise<KernelState> {
+  async readState(device: string, network?: Cidr | Cidr6): Promise<KernelState> {
     const [[neighbors, routes], fdb] = await Promise.all([this.#readNeighborsAndRoutes(device, network), this.#json('bridge', argv.fdbShowArgv(device))]);
-    const { ours, foreign } = parse.parseRoutes(routes, device);
-    return { neighbors: parse.parseNeighbors(neighbors), routes: ours, fdb: parse.parseFdb(fdb), ...(network === undefined ? {} : { foreign }) };
+    const family = this.#family;
+    const { ours, foreign } = parse.parseRoutes(routes, device, family);
+    return { neighbors: parse.parseNeighbors(neighbors, family), routes: ours, fdb: parse.parseFdb(fdb, family),
+      ...(network === undefined ? {} : { foreign }) };
   }
 
   /**
@@ -171,15 +206,15 @@ export class IpRoute2 implements Kernel {
   }
 
   async #oneShotBatch(tool: argv.Tool, input: string): Promise<BatchOutcome> {
-    const result = await this.#run(tool, argv.batchArgv(), { input, allowFailure: true });
+    const result = await this.#run(tool, argv.batchArgv(tool, this.#family), { input, allowFailure: true });
     const errors = parseBatchErrors(result.stderr);
     const finished = result.exitCode === 0 || (result.exitCode === 1 && errors.trailing === '');
     return { ...errors, finished, trailing: errors.trailing || `${tool} stopped with exit code ${result.exitCode}` };
   }
 
   /** Neighbours and routes from one `ip` process (two JSON arrays, a line each). */
-  async #readNeighborsAndRoutes(device: string, network: Cidr | undefined): Promise<[unknown, unknown]> {
-    const args = argv.entryReadArgv();
+  async #readNeighborsAndRoutes(device: string, network: Cidr | Cidr6 | undefined): Promise<[unknown, unknown]> {
+    const args = argv.entryReadArgv(this.#family);
     const result = await this.#run('ip', args, { input: argv.entryReadInput(device, network) });
     const lines = result.stdout.split('\n').filter((line) => line.trim() !== '');
     if (lines.length !== 2) {
@@ -216,4 +251,10 @@ function decode(stdout: string, command: readonly string[]): unknown {
 function inNetwork(address: string, network: Cidr): boolean {
   const ip = address.slice(0, address.indexOf('/'));
   return isIpv4(ip) && containsIp(network, ip);
+}
+
+/** Link-local addresses (fe80::/10) are never inside an overlay network: they are never removed. */
+function inNetwork6(address: string, network: Cidr6): boolean {
+  const ip = parseIpv6(address.slice(0, address.indexOf('/')));
+  return ip !== undefined && containsIp6(network, ip);
 }

@@ -1,6 +1,7 @@
 /**
  * KernelMonitor on top of two long-lived iproute2 children:
- * `ip -4 -o -N monitor label link route neigh` and `bridge monitor fdb`.
+ * `ip -4 -o -N monitor label link route neigh` and `bridge monitor fdb`
+ * (`ip -6 …` and IPv6 FDB remotes for the IPv6 device: `family: 6`).
  *
  * Why children and not a netlink socket in this process: the only Node
  * netlink binding (npm `netlink` 0.3.0) aborts the whole process when a
@@ -18,9 +19,9 @@
  * is subscribed a `lost` change tells the caller to read the kernel again.
  */
 import type { KernelChange } from '../../core/kernel-change.js';
-import { parseFdbLine, parseIpMonitorLine } from '../../core/monitor-lines.js';
+import { parseFdbLine, parseFdbLine6, parseIpMonitorLine, parseIpMonitorLine6 } from '../../core/monitor-lines.js';
 import { ChangeDelivery, type KernelChangeHandler, type KernelMonitor } from '../kernel-monitor.js';
-import { type Tool, fdbMonitorArgv, ipMonitorArgv, withNetns } from './argv.js';
+import { type Family, type Tool, fdbMonitorArgv, ipMonitorArgv, withNetns } from './argv.js';
 import { MonitorSource, type MonitorSettings } from './monitor-source.js';
 
 export interface IpRoute2MonitorOptions {
@@ -33,6 +34,12 @@ export interface IpRoute2MonitorOptions {
    * as the new route), and a renamed device reports under its new name.
    */
   readonly device?: string | undefined;
+  /**
+   * The family of the device's entries (default 4). With 6, routes and
+   * neighbours are IPv6 (`ip -6 monitor`) and FDB remotes are read as IPv6;
+   * link changes arrive the same in both.
+   */
+  readonly family?: Family;
   /** First and longest restart delay (default 200 ms and 10 s). */
   readonly restartDelayMs?: { readonly first: number; readonly max: number };
   /** How long to wait for a child to join its netlink groups (default 5 s). */
@@ -51,16 +58,19 @@ export class IpRoute2Monitor implements KernelMonitor {
       subscribeTimeoutMs: options.subscribeTimeoutMs ?? 5000,
     };
     const device = options.device;
+    const family = options.family ?? 4;
+    const ipLine = family === 4 ? parseIpMonitorLine : parseIpMonitorLine6;
+    const fdbLine = family === 4 ? parseFdbLine : parseFdbLine6;
     // A cheap test before parsing: a neighbour or FDB line of weft's device names it.
     const parseIp = (line: string): KernelChange | undefined =>
-      device !== undefined && line.startsWith('[NEIGH]') && !line.includes(device) ? undefined : parseIpMonitorLine(line);
+      device !== undefined && line.startsWith('[NEIGH]') && !line.includes(device) ? undefined : ipLine(line);
     const parseBridge = (line: string): KernelChange | undefined =>
-      device !== undefined && !line.includes(device) ? undefined : parseFdbLine(line);
+      device !== undefined && !line.includes(device) ? undefined : fdbLine(line);
     const keep = (change: KernelChange): boolean =>
       device === undefined || (change.kind !== 'neighbor' && change.kind !== 'fdb') || change.device === device;
     const deliver = (changes: readonly KernelChange[]): void => this.#delivery.deliver(changes);
     this.#sources = new Map<Tool, MonitorSource>([
-      ['ip', new MonitorSource({ tool: 'ip', args: withNetns(options.netns, ipMonitorArgv()), parse: parseIp, keep, deliver, settings })],
+      ['ip', new MonitorSource({ tool: 'ip', args: withNetns(options.netns, ipMonitorArgv(family)), parse: parseIp, keep, deliver, settings })],
       ['bridge', new MonitorSource({ tool: 'bridge', args: withNetns(options.netns, fdbMonitorArgv()), parse: parseBridge, keep, deliver, settings })],
     ]);
   }

@@ -39,3 +39,14 @@ t.test('vtepMacFor is stable, distinct per node and VNI, unicast and locally adm
   t.not(vtepMacFor('n1', 1), vtepMacFor('n11', 1));
   t.not(vtepMacFor('n1', 11), vtepMacFor('n11', 1), 'name and VNI are separated, not concatenated');
 });
+
+t.test('the IPv6 device has its own stable MAC; the IPv4 one is unchanged', async (t) => {
+  t.equal(vtepMacFor('n1', 1), vtepMacFor('n1', 1, 4), 'family 4 is the default');
+  t.equal(vtepMacFor('host1', 7), 'be:b2:92:c1:f1:0d', 'the IPv4 MAC weft always derived (a changed derivation would churn every peer)');
+  const v6 = vtepMacFor('n1', 1, 6);
+  t.equal(vtepMacFor('n1', 1, 6), v6, 'stable');
+  t.not(v6, vtepMacFor('n1', 1), 'differs from the IPv4 device');
+  t.equal(parseMac(v6), v6);
+  t.equal(firstOctet(v6) & 0x03, 0x02, 'unicast, locally administered');
+  t.not(vtepMacFor('n2', 1, 6), v6, 'distinct per node');
+});
