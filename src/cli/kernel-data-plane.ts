@@ -1,14 +1,27 @@
-/** Builds the real kernel data plane (iproute2) for weftd. */
+/**
+ * Builds the real kernel data plane (iproute2) for weftd: the IPv4 VXLAN
+ * DataPlane, and beside it a second instance for IPv6 (`weft-v6.<VNI>`), used
+ * only when the network config enables IPv6 (its batch children and monitor
+ * start only then).
+ */
 import type { Logger } from 'pino';
 import type { DataPlanePort } from '../daemon/data-plane-port.js';
 
 export async function createKernelDataPlane(log: Logger): Promise<DataPlanePort> {
-  const [{ DataPlane }, { IpRoute2 }, { IpRoute2Monitor }, { Ethtool }] = await Promise.all([
+  const [{ DataPlane }, { IpRoute2 }, { IpRoute2Monitor }, { Ethtool }, { DualStackDataPlane }, { IPV6 }] = await Promise.all([
     import('../daemon/data-plane.js'),
     import('../adapters/iproute2/iproute2.js'),
     import('../adapters/iproute2/kernel-monitor.js'),
     import('../adapters/ethtool.js'),
+    import('../daemon/dual-stack-data-plane.js'),
+    import('../daemon/address-family.js'),
   ]);
-  return new DataPlane({ kernel: new IpRoute2(), log: log.child({ component: 'dataplane' }), monitor: (device) => new IpRoute2Monitor({ device }),
-    offload: new Ethtool() });
+  const child = log.child({ component: 'dataplane' });
+  const offload = new Ethtool();
+  const v4 = new DataPlane({ kernel: new IpRoute2(), log: child, monitor: (device) => new IpRoute2Monitor({ device }), offload });
+  const v6 = new DataPlane({
+    kernel: new IpRoute2({ family: 6 }), log: child, family: IPV6, offload,
+    monitor: (device) => new IpRoute2Monitor({ device, family: 6 }),
+  });
+  return new DualStackDataPlane({ v4, v6, log: child });
 }

@@ -27,6 +27,8 @@ export interface Prepared {
   /** The overlay MTU written to subnet.env (device MTU). */
   readonly mtu: number;
   readonly device: string;
+  /** The external interface the device sits on (the IPv6 device goes on the same one). */
+  readonly parent?: string;
   /** The IPv6 VXLAN device (`weft-v6.<VNI>`), on a dual-stack network. */
   readonly v6?: PreparedV6 | undefined;
 }
@@ -53,6 +55,8 @@ export interface PassResult {
   readonly refused?: readonly { readonly subnet: Cidr; readonly reason: string }[];
   /** On a dual-stack host: the IPv6 device's part of the pass (its numbers are in the totals too). */
   readonly ipv6?: PassResult;
+  /** Why the pass could not run at all, when that is known (the IPv6 device could not be set up, say). */
+  readonly error?: string;
 }
 
 export interface ReconcileOptions {

@@ -12,7 +12,7 @@ import { UsageError, WeftError } from '../core/errors.js';
 import { type DriftedKeys, KernelCache } from '../core/kernel-cache.js';
 import { type KernelOp, type KernelState, desiredState, describeOp, planKernel, summarizeOps } from '../core/kernel-state.js';
 import { type ForeignRoute, type Peer, routeCollisions, withoutCollisions } from '../core/peer-acceptance.js';
-import { type VxlanDeviceSpec, type VxlanLinkInfo, deviceMismatch, vxlanLocal } from '../core/vxlan-device.js';
+import { type VxlanDeviceSpec, type VxlanLinkInfo, deviceMismatch } from '../core/vxlan-device.js';
 import type { ApplyReport, Kernel } from '../adapters/kernel.js';
 import type { ChecksumOffloadControl } from '../adapters/ethtool.js';
 import { wantedTxChecksum } from '../core/checksum-offload.js';
@@ -158,13 +158,9 @@ export class DataPlane implements DataPlanePort {
     const family = this.#family;
     const network = family.network(input.config);
     if (network === undefined) throw new UsageError(`the network config does not enable ${family.name}`);
-    const asked = family.publicIp(input) as Ipv4 | undefined;
-    const ext = await this.#kernel.externalInterface({ iface: input.iface, publicIp: asked });
-    const local = vxlanLocal(ext, asked);
-    if (!local.ok) throw new UsageError(local.reason);
+    const { ext, spec, publicIp } = await family.chooseDevice(this.#kernel, input);
     const tooLarge = underlayMtuProblem(input.config.backend.mtu, ext);
     if (tooLarge) throw new UsageError(`${tooLarge.detail}; weftd does not start with it (nothing was changed): ${tooLarge.fix}`);
-    const spec = family.deviceSpec(input.config, ext, input.nodeName, local.local);
     this.#txChecksum = wantedTxChecksum(input.config.backend.checksumOffload);
     if (this.#monitorFactory && !this.#monitor) {
       // Subscribed before the first read, so no change between the read and the subscription goes unseen.
@@ -178,10 +174,9 @@ export class DataPlane implements DataPlanePort {
     this.#ahead = undefined;
     this.#spec = spec;
     this.#network = network;
-    const publicIp: Ipv4 = local.local;
     this.#log.info({ device: spec.name, parent: spec.parent, local: spec.local, publicIp, vni: spec.vni,
       port: spec.port, mtu: spec.mtu, mac: spec.mac, checksumOffload: input.config.backend.checksumOffload, changes: prepareChanges }, 'vxlan device ready');
-    return { publicIp, vtepMac: spec.mac, mtu: spec.mtu, device: spec.name, parent: spec.parent };
+    return { publicIp: publicIp as Ipv4, vtepMac: spec.mac, mtu: spec.mtu, device: spec.name, parent: spec.parent };
   }
 
   /**

@@ -204,7 +204,8 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
   const network = s.config.network;
   const env = {
     network, subnet: s.held.subnet, mtu: s.mtu, ipMasq: s.opts.ipMasq,
-    ...(s.config.ipv6 && s.held.subnetV6 ? { ipv6Network: s.config.ipv6.network, ipv6Subnet: s.held.subnetV6 } : {}),
+    // Pods get IPv6 addresses only when this host carries IPv6 (its device is up and its lease says so).
+    ...(s.config.ipv6 && s.held.subnetV6 && s.held.attrs.publicIpv6 ? { ipv6Network: s.config.ipv6.network, ipv6Subnet: s.held.subnetV6 } : {}),
   };
   let seenVersion = -1;
   // A pass that failed (a device deleted while it read, an operation the kernel refused) is retried

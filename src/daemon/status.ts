@@ -78,7 +78,7 @@ export class DaemonStatus {
       this.ipv6 = {
         peersProgrammed: result.ipv6.programmed ?? this.ipv6?.peersProgrammed ?? 0,
         lastPassOk: result.ipv6.ok,
-        lastPassError: result.ipv6.ok ? undefined : passError(result.ipv6),
+        lastPassError: result.ipv6.ok ? undefined : result.ipv6.error ?? passError(result.ipv6),
       };
     }
     this.peersKnown = peers;

@@ -28,7 +28,7 @@ const PREFIX = ['/weft/v4only', '/weft/dual'] as const;
 const RESYNC_MS = 1500;
 
 if (requirePrerequisites(t, ['ip', 'etcd', 'etcdctl', 'iptables', 'ip6tables', 'ip6tables-restore'], true)) {
-  const rig = await Rig.up({ hosts: 2, pods: 0 });
+  const rig = await Rig.up({ hosts: 2, pods: 0, ipv6: true });
   const daemons = new Map<number, WeftdProcess>();
   t.teardown(async () => {
     for (const d of daemons.values()) await d.stop('SIGKILL');
