@@ -8,7 +8,8 @@
 import { type Cidr, type Ipv4, cidrIp, compareCidr } from './cidr.js';
 import { type Cidr6, compareCidr6 } from './cidr6.js';
 import { type KernelState, desiredIndex } from './kernel-state.js';
-import type { Peer } from './peer-acceptance.js';
+import { type Peer, peerV6 } from './peer-acceptance.js';
+import { asPlaneSubnet } from './family-view.js';
 
 /** `ok`, `missing`, or what the kernel has instead. */
 export type EntryState = 'ok' | 'missing' | `wrong: ${string}`;
@@ -47,22 +48,16 @@ export function peerDriftV6(selfSubnetV6: Cidr6 | undefined, leases: Iterable<Pe
   return drift(selfSubnetV6 as string | undefined as Cidr | undefined, [...leases].flatMap(ipv6Half), actual, (a, b) => compareCidr6(a as string as Cidr6, b as string as Cidr6));
 }
 
-/**
- * The IPv6 subnet of a peer that is programmed on the IPv6 device: one with
- * an IPv6 subnet, `PublicIPv6` and `BackendV6Data` (the acceptance rule
- * strips a refused IPv6 half from a peer); undefined for an IPv4-only peer.
- */
+/** The IPv6 subnet a peer is programmed with on the IPv6 device; undefined for an IPv4-only peer (the acceptance rule's peerV6). */
 export function programmedSubnetV6(peer: Peer): Cidr6 | undefined {
-  const { subnetV6, attrs } = peer;
-  return subnetV6 !== undefined && attrs.publicIpv6 !== undefined && attrs.backendV6 !== undefined ? subnetV6 : undefined;
+  return peerV6(peer)?.subnet;
 }
 
-/** A peer's IPv6 half in the shape the IPv4 rules take; none when it has no programmed one. */
+/** A peer's IPv6 half in the shape the IPv4 rules take (family-view.ts's projection); none when it has no accepted one. */
 function ipv6Half(peer: Peer): Peer[] {
-  const subnetV6 = programmedSubnetV6(peer);
-  const { attrs } = peer;
-  if (subnetV6 === undefined || attrs.publicIpv6 === undefined || attrs.backendV6 === undefined) return [];
-  return [{ subnet: subnetV6 as string as Cidr, attrs: { ...attrs, publicIp: attrs.publicIpv6 as string as Ipv4, vtepMac: attrs.backendV6.vtepMac } }];
+  const half = peerV6(peer);
+  if (half === undefined) return [];
+  return [{ subnet: asPlaneSubnet(half.subnet), attrs: { ...peer.attrs, publicIp: half.publicIp as string as Ipv4, vtepMac: half.vtepMac } }];
 }
 
 function drift(selfSubnet: Cidr | undefined, list: readonly Peer[], actual: KernelState, compare: (a: Cidr, b: Cidr) => number): DriftReport {
