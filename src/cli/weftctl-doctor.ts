@@ -8,7 +8,7 @@
  */
 import { hostname } from 'node:os';
 import type { ListedLease } from '../core/allocate.js';
-import { type Cidr, cidrIp } from '../core/cidr.js';
+import { cidrIp } from '../core/cidr.js';
 import { cidr6Ip } from '../core/cidr6.js';
 import { findOwnLease } from '../core/device-check.js';
 import { type CheckResult, type DoctorFacts, type EtcdFacts, type Ipv6Facts, type PeerProbe, type ReadyProbe, doctorPeers, evaluateDoctor, summarize } from '../core/doctor.js';
@@ -17,7 +17,7 @@ import { type NetworkConfig, parseNetworkConfigText } from '../core/network-conf
 import type { Peer } from '../core/peer-acceptance.js';
 import { programmedSubnetV6 } from '../core/peer-drift.js';
 import { classifyListing } from '../core/peer-set.js';
-import { deviceName } from '../core/vxlan-device.js';
+import { deviceName, deviceName6 } from '../core/vxlan-device.js';
 import { checkNodeName } from '../core/doctor-identity.js';
 import { readInstanceId } from '../adapters/instance-id.js';
 import { type HostProbe, LocalHostProbe } from '../adapters/host-probe.js';
@@ -31,7 +31,7 @@ import { readSubnetFile } from '../adapters/subnet-file.js';
 import { type EtcdFlagValues, etcdConnection, openRegistry } from './etcd-flags.js';
 import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
 import type { CtlIo } from './ctl-io.js';
-import { ipv6DeviceName, ipv6Kernel } from './ipv6-kernel.js';
+import { ipv6Kernel } from './ipv6-kernel.js';
 
 export interface DoctorOptions {
   readonly nodeName: string;
@@ -164,14 +164,14 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
 async function readIpv6(config: NetworkConfig, deps: DoctorDeps, own: ListedLease | undefined, peers: readonly Peer[]): Promise<Ipv6Facts | undefined> {
   if (config.ipv6 === undefined) return undefined;
   const kernel = deps.kernel6 ?? ipv6Kernel();
-  const deviceName = ipv6DeviceName(config.backend.vni);
+  const deviceName = deviceName6(config.backend.vni);
   const forwarding = await deps.host.readSysctl('net/ipv6/conf/all/forwarding');
   try {
     const device = await kernel.readDevice(deviceName);
     const vxlan = device?.kind === 'vxlan';
     const [parent, kernelState] = await Promise.all([
       device?.parent ? kernel.readDevice(device.parent) : undefined,
-      vxlan ? kernel.readState(deviceName, config.ipv6.network as string as Cidr) : undefined,
+      vxlan ? kernel.readState(deviceName, config.ipv6.network) : undefined,
     ]);
     const targets = peers.flatMap((p) => {
       const subnet = programmedSubnetV6(p);

@@ -20,14 +20,14 @@ import { classifyListing } from '../core/peer-set.js';
 import { hostPeers, selfView } from '../core/host-peers.js';
 import { encodeSubnetKey } from '../core/lease.js';
 import { type DriftReport, peerDrift, peerDriftV6 } from '../core/peer-drift.js';
-import { deviceName } from '../core/vxlan-device.js';
+import { deviceName, deviceName6 } from '../core/vxlan-device.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
 import { readSubnetFile } from '../adapters/subnet-file.js';
 import { IpRoute2 } from '../adapters/iproute2/iproute2.js';
 import type { Kernel, VxlanLinkInfo } from '../adapters/kernel.js';
 import { renderTable } from './leases-table.js';
 import type { CtlIo } from './ctl-io.js';
-import { ipv6DeviceName, ipv6Kernel } from './ipv6-kernel.js';
+import { ipv6Kernel } from './ipv6-kernel.js';
 
 
 export interface StatusReport {
@@ -128,7 +128,7 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
  * problem here; the IPv4 report is complete either way.
  */
 async function collectIpv6(kernel: Kernel, config: NetworkConfig, own: ListedLease | undefined, peers: readonly Peer[], owned: boolean): Promise<Ipv6Status> {
-  const deviceName = ipv6DeviceName(config.backend.vni);
+  const deviceName = deviceName6(config.backend.vni);
   const problems: string[] = [];
   if (own && own.subnetV6 === undefined) problems.push(`the lease ${own.subnet} has no IPv6 subnet: this host is IPv4 only (weftd's log says why)`);
   else if (own && own.attrs.publicIpv6 === undefined) problems.push(`the lease has no PublicIPv6: peers cannot reach ${own.subnetV6 ?? 'this host'} over IPv6`);
