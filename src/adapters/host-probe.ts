@@ -2,8 +2,8 @@
  * The doctor's reads of the host that are not iproute2: sysctls from
  * /proc/sys (the caller's network namespace's own values under
  * `ip netns exec`), weft's devices from /sys/class/net, the filter table
- * from `iptables -S`, pings through the VXLAN device (plain and DF-set), and
- * weftd's /readyz.
+ * from `iptables -S`, pings through a VXLAN device of either family (plain
+ * and DF-set), and weftd's /readyz.
  * Read-only: nothing here changes the host.
  */
 import { readFile, readdir } from 'node:fs/promises';
@@ -17,7 +17,7 @@ export interface HostProbe {
   weftDevices(): Promise<string[]>;
   /** `iptables -S` of the filter table. */
   filterRules(): Promise<{ ok: true; rules: string } | { ok: false; error: string }>;
-  /** Pings `ip` through `device` (its own source address); replied when any echo came back. */
+  /** Pings `ip` through `device` (its own source address; `ping -6` for an IPv6 address); replied when any echo came back. */
   ping(device: string, ip: string): Promise<{ replied: boolean; output: string }>;
   /**
    * One ping of an IP packet of exactly `size` bytes (payload size − 28)
@@ -64,7 +64,7 @@ export class LocalHostProbe implements HostProbe {
   }
 
   async ping(device: string, ip: string): Promise<{ replied: boolean; output: string }> {
-    const args = ['-n', '-c', '2', '-i', '0.2', '-W', '1', '-I', device, ip];
+    const args = [...(ip.includes(':') ? ['-6'] : []), '-n', '-c', '2', '-i', '0.2', '-W', '1', '-I', device, ip];
     try {
       const r = await this.#run('ping', args, { allowFailure: true });
       const summary = `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trim())

@@ -21,6 +21,18 @@ export interface LeaseRow {
   readonly reason: string | null;
   /** The etcd lease id in hex, the form `etcdctl lease timetolive` takes; null for reservations. */
   readonly leaseId: string | null;
+  /** The IPv6 subnet the key names (dual-stack key); null for an IPv4-only key. */
+  readonly subnetV6: string | null;
+  /** `PublicIPv6` of the value; null when the host has none. */
+  readonly publicIpv6: string | null;
+  /** `BackendV6Data.VtepMAC`: the host's IPv6 VXLAN device; null when it has none. */
+  readonly vtepMacV6: string | null;
+  /**
+   * The families a peer is programmed for: both, or `ipv4` alone on an
+   * IPv4-only network, for a key with no IPv6 half, or when its IPv6 half is
+   * refused (`reason` says why). Empty when the lease is no peer.
+   */
+  readonly families: readonly ('ipv4' | 'ipv6')[];
 }
 
 /** etcd3 gives lease ids in decimal; etcdctl prints them as 16 hex digits (and takes them so). */
@@ -41,11 +53,28 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
-export function renderLeases(rows: readonly LeaseRow[], skipped: readonly SkippedRow[]): string {
-  const table = renderTable(['SUBNET', 'NODE', 'PUBLIC IP', 'VTEP MAC', 'TTL', 'STATE'], rows.map((r) => [
-    r.subnet, r.node ?? '-', r.publicIp, r.vtepMac ?? (r.backendType ? `(${r.backendType})` : '-'),
+/** The STATE column: ok (with the family caveat of a dual-stack peer), pending, REFUSED or unknown. */
+function stateCell(r: LeaseRow): string {
+  switch (r.state) {
+    case 'peer': return r.reason === null ? 'ok' : `ok, ${r.reason}`;
+    case 'refused': return `REFUSED: ${r.reason ?? ''}`;
+    case 'pending': return `pending: ${r.reason ?? ''}`;
+    case 'unknown': return 'unknown (no valid network config)';
+  }
+}
+
+/**
+ * The lease table; with `dualStack` (the network is, or some key names an
+ * IPv6 subnet) also each lease's IPv6 subnet and PublicIPv6.
+ */
+export function renderLeases(rows: readonly LeaseRow[], skipped: readonly SkippedRow[], dualStack = false): string {
+  const v6 = dualStack || rows.some((r) => r.subnetV6 !== null);
+  const headers = ['SUBNET', ...(v6 ? ['IPV6 SUBNET'] : []), 'NODE', 'PUBLIC IP', ...(v6 ? ['PUBLIC IPV6'] : []), 'VTEP MAC', 'TTL', 'STATE'];
+  const table = renderTable(headers, rows.map((r) => [
+    r.subnet, ...(v6 ? [r.subnetV6 ?? '-'] : []), r.node ?? '-', r.publicIp, ...(v6 ? [r.publicIpv6 ?? '-'] : []),
+    r.vtepMac ?? (r.backendType ? `(${r.backendType})` : '-'),
     r.reservation ? 'reservation' : r.ttlSeconds === null || r.ttlSeconds < 0 ? 'expired' : formatDuration(r.ttlSeconds * 1000),
-    r.state === 'peer' ? 'ok' : r.state === 'refused' ? `REFUSED: ${r.reason ?? ''}` : r.state === 'pending' ? `pending: ${r.reason ?? ''}` : 'unknown (no valid network config)',
+    stateCell(r),
   ]));
   const extra = skipped.map((s) => `REFUSED ${s.key}: ${s.reason}`);
   return [table, ...extra].join('\n');

@@ -1,7 +1,7 @@
 /** `weftctl config get|set`: the network config, validated before it is written. */
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../core/errors.js';
-import { parseNetworkConfig, parseNetworkConfigText, renderNetworkConfig, subnetCapacity } from '../core/network-config.js';
+import { type NetworkConfig, parseNetworkConfig, parseNetworkConfigText, renderNetworkConfig, subnetCapacity } from '../core/network-config.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
 import type { CtlIo } from './ctl-io.js';
 
@@ -39,6 +39,15 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Every flag that sets a config field (a file and these together would silently drop the flags). */
+const CONFIG_FLAGS = ['network', 'subnet-len', 'subnet-min', 'subnet-max', 'vni', 'port', 'mtu', 'enable-ipv6',
+  'ipv6-network', 'ipv6-subnet-len', 'ipv6-subnet-min', 'ipv6-subnet-max'] as const;
+
+/** The IPv6 flags and the config fields they set, as the IPv4 ones (the parser checks them all together). */
+const IPV6_FLAGS = [
+  ['ipv6-network', 'IPv6Network'], ['ipv6-subnet-len', 'IPv6SubnetLen'], ['ipv6-subnet-min', 'IPv6SubnetMin'], ['ipv6-subnet-max', 'IPv6SubnetMax'],
+] as const;
+
 function fromFlags(argv: Record<string, unknown>): Record<string, unknown> {
   const backend: Record<string, unknown> = { Type: 'vxlan' };
   if (argv['vni'] !== undefined) backend['VNI'] = argv['vni'];
@@ -49,12 +58,29 @@ function fromFlags(argv: Record<string, unknown>): Record<string, unknown> {
   if (argv['subnet-len'] !== undefined) config['SubnetLen'] = argv['subnet-len'];
   if (argv['subnet-min'] !== undefined) config['SubnetMin'] = argv['subnet-min'];
   if (argv['subnet-max'] !== undefined) config['SubnetMax'] = argv['subnet-max'];
+  // --ipv6-network alone means dual-stack; --no-enable-ipv6 with it leaves it off (the parser then warns).
+  const enableIpv6 = argv['enable-ipv6'] ?? (argv['ipv6-network'] !== undefined ? true : undefined);
+  if (enableIpv6 !== undefined) config['EnableIPv6'] = enableIpv6;
+  for (const [flag, field] of IPV6_FLAGS) if (argv[flag] !== undefined) config[field] = argv[flag];
   return config;
+}
+
+/** One line per family: what `config set` wrote. */
+function describeConfig(c: NetworkConfig): string[] {
+  const lines = [`network config written: ${c.network}, /${c.subnetLen} subnets from ${c.subnetMin} to ${c.subnetMax} `
+    + `(${subnetCapacity(c)} hosts), VNI ${c.backend.vni}, UDP port ${c.backend.port}, checksum offload ${c.backend.checksumOffload}`];
+  if (c.ipv6) {
+    lines.push(`dual-stack: IPv6 ${c.ipv6.network}, /${c.ipv6.subnetLen} subnets from ${c.ipv6.subnetMin} to ${c.ipv6.subnetMax}`);
+  }
+  return lines;
 }
 
 export async function configSet(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo): Promise<number> {
   const file = argv['file'] as string | undefined;
   if (!file && argv['network'] === undefined) throw new UsageError('config set needs a JSON file ("-" for stdin) or --network');
+  if (file && CONFIG_FLAGS.some((f) => argv[f] !== undefined)) {
+    throw new UsageError(`config set takes a JSON file or flags, not both (got ${file === '/dev/stdin' ? '-' : file} and ${CONFIG_FLAGS.filter((f) => argv[f] !== undefined).map((f) => `--${f}`).join(', ')})`);
+  }
   let text: string;
   let parsed;
   if (file) {
@@ -71,9 +97,7 @@ export async function configSet(registry: SubnetRegistry, argv: Record<string, u
   }
   for (const w of parsed.warnings) io.err(`warning: ${w}`);
   await registry.putConfig(text.trim());
-  const c = parsed.config;
-  io.out(`network config written: ${c.network}, /${c.subnetLen} subnets from ${c.subnetMin} to ${c.subnetMax} `
-    + `(${subnetCapacity(c)} hosts), VNI ${c.backend.vni}, UDP port ${c.backend.port}, checksum offload ${c.backend.checksumOffload}`);
+  for (const line of describeConfig(parsed.config)) io.out(line);
   io.out('running weftd instances read the config at start; restart them to apply a change');
   return 0;
 }

@@ -9,12 +9,15 @@
 import { hostname } from 'node:os';
 import type { ListedLease } from '../core/allocate.js';
 import { cidrIp } from '../core/cidr.js';
+import { cidr6Ip } from '../core/cidr6.js';
 import { findOwnLease } from '../core/device-check.js';
-import { type CheckResult, type DoctorFacts, type EtcdFacts, type PeerProbe, type ReadyProbe, doctorPeers, evaluateDoctor, summarize } from '../core/doctor.js';
+import { type CheckResult, type DoctorFacts, type EtcdFacts, type Ipv6Facts, type PeerProbe, type ReadyProbe, doctorPeers, evaluateDoctor, summarize } from '../core/doctor.js';
 import { errorMessage } from '../core/errors.js';
-import { parseNetworkConfigText } from '../core/network-config.js';
+import { type NetworkConfig, parseNetworkConfigText } from '../core/network-config.js';
+import type { Peer } from '../core/peer-acceptance.js';
+import { programmedSubnetV6 } from '../core/peer-drift.js';
 import { classifyListing } from '../core/peer-set.js';
-import { deviceName } from '../core/vxlan-device.js';
+import { deviceName, deviceName6 } from '../core/vxlan-device.js';
 import { checkNodeName } from '../core/doctor-identity.js';
 import { readInstanceId } from '../adapters/instance-id.js';
 import { type HostProbe, LocalHostProbe } from '../adapters/host-probe.js';
@@ -28,6 +31,7 @@ import { readSubnetFile } from '../adapters/subnet-file.js';
 import { type EtcdFlagValues, etcdConnection, openRegistry } from './etcd-flags.js';
 import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
 import type { CtlIo } from './ctl-io.js';
+import { ipv6Kernel } from './ipv6-kernel.js';
 
 export interface DoctorOptions {
   readonly nodeName: string;
@@ -41,6 +45,8 @@ export interface DoctorOptions {
 export interface DoctorDeps {
   readonly openRegistry: () => Promise<SubnetRegistry>;
   readonly kernel: Kernel;
+  /** Reads the IPv6 device (`ip -6`) on a dual-stack network; default ipv6Kernel(). */
+  readonly kernel6?: Kernel;
   readonly host: HostProbe;
   /** Reads the device's TX checksum offload; without it the checksum offload check is not shown. */
   readonly offload?: ChecksumOffloadControl;
@@ -79,6 +85,16 @@ async function probePeers(host: HostProbe, device: string, mtu: number, peers: r
     return { subnet: p.subnet, ...plain, ...(plain.replied ? { df: await dfProbe(host, device, vtep, mtu) } : {}) };
   };
   for (let i = 0; i < peers.length; i += PROBE_PARALLEL) results.push(...await Promise.all(peers.slice(i, i + PROBE_PARALLEL).map(probe)));
+  return results;
+}
+
+/** Pings each subnet's address through the device, PROBE_PARALLEL at a time. */
+async function probeTargets<S extends string>(host: HostProbe, device: string, subnets: readonly S[], address: (s: S) => string):
+Promise<{ subnet: S; replied: boolean; output: string }[]> {
+  const results: { subnet: S; replied: boolean; output: string }[] = [];
+  for (let i = 0; i < subnets.length; i += PROBE_PARALLEL) {
+    results.push(...await Promise.all(subnets.slice(i, i + PROBE_PARALLEL).map(async (subnet) => ({ subnet, ...await host.ping(device, address(subnet)) }))));
+  }
   return results;
 }
 
@@ -125,15 +141,49 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
   const own = etcd.ok ? findOwnLease(etcd.leases, opts.nodeName, subnetFile).lease : undefined;
   const peers = doctorPeers({ etcd, kernelState }, own)?.peers ?? [];
   const vxlan = device?.kind === 'vxlan' && name ? device : undefined;
-  const [probes, txChecksum] = vxlan ? await Promise.all([
-    probePeers(host, vxlan.name, vxlan.mtu, peers), deps.offload ? readTxChecksum(deps.offload, vxlan.name) : undefined,
-  ]) : [[], undefined];
+  const [[probes, txChecksum], ipv6] = await Promise.all([
+    vxlan ? Promise.all([probePeers(host, vxlan.name, vxlan.mtu, peers), deps.offload ? readTxChecksum(deps.offload, vxlan.name) : undefined])
+      : [[], undefined] as const,
+    etcd.ok ? readIpv6(etcd.config, deps, own, peers) : undefined,
+  ]);
   return {
     nodeName: opts.nodeName, readiness: ready, etcd, subnetFile: { path: opts.subnetFile, state: subnetFile },
     deviceName: name, device, parentMtu: parent?.mtu, cni0Mtu: cni0?.mtu, cni0Addresses: cni0?.addresses,
     sysctl: { ipForward, bridgeNfCallIptables, rpFilterAll, rpFilterDevice }, iptables, kernelState, probes,
     ...(txChecksum ? { txChecksum } : {}),
+    ...(ipv6 ? { ipv6 } : {}),
   };
+}
+
+/**
+ * The IPv6 side on a dual-stack network, read through the IPv6 adapter:
+ * forwarding, `weft-v6.<VNI>`, its parent's MTU, its entries, and a `ping -6`
+ * through it to each peer's IPv6 subnet address. A failure here is one
+ * fact (`error`), never the end of the IPv4 diagnosis.
+ */
+async function readIpv6(config: NetworkConfig, deps: DoctorDeps, own: ListedLease | undefined, peers: readonly Peer[]): Promise<Ipv6Facts | undefined> {
+  if (config.ipv6 === undefined) return undefined;
+  const kernel = deps.kernel6 ?? ipv6Kernel();
+  const deviceName = deviceName6(config.backend.vni);
+  const forwarding = await deps.host.readSysctl('net/ipv6/conf/all/forwarding');
+  try {
+    const device = await kernel.readDevice(deviceName);
+    const vxlan = device?.kind === 'vxlan';
+    const [parent, kernelState] = await Promise.all([
+      device?.parent ? kernel.readDevice(device.parent) : undefined,
+      vxlan ? kernel.readState(deviceName, config.ipv6.network) : undefined,
+    ]);
+    const targets = peers.flatMap((p) => {
+      const subnet = programmedSubnetV6(p);
+      return subnet === undefined || subnet === own?.subnetV6 ? [] : [subnet];
+    });
+    const probes = vxlan && own?.subnetV6 ? await probeTargets(deps.host, deviceName, targets, cidr6Ip) : [];
+    return { deviceName, device, parentMtu: parent?.mtu, forwarding, kernelState, probes };
+  } catch (err) {
+    return { deviceName, device: undefined, parentMtu: undefined, forwarding, kernelState: undefined, probes: [], error: errorMessage(err) };
+  } finally {
+    if (deps.kernel6 === undefined) kernel.close?.();
+  }
 }
 
 /** Who holds this host's node name; undefined when etcd cannot be read (the etcd check says why). */

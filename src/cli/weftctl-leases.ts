@@ -12,6 +12,7 @@ import type { CtlIo } from './ctl-io.js';
 export async function leasesCommand(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo): Promise<number> {
   const [listing, configText] = await Promise.all([registry.listLeases(), registry.getConfig()]);
   const parsedConfig = configText === undefined ? undefined : parseNetworkConfigText(configText);
+  const dualStack = parsedConfig?.ok === true && parsedConfig.config.ipv6 !== undefined;
   const verdicts = new Map<string, LeaseVerdict>();
   if (parsedConfig?.ok) {
     const set = new PeerSet(parsedConfig.config);
@@ -31,19 +32,43 @@ export async function leasesCommand(registry: SubnetRegistry, argv: Record<strin
       return;
     }
     const ttl = entry.reservation ? null : await registry.timeToLive(entry.leaseId);
+    const judged = familyVerdict(verdict, dualStack);
     rows.push({
       subnet: key.subnet, node: value.attrs.nodeName ?? null, publicIp: value.attrs.publicIp,
       vtepMac: value.attrs.vtepMac ?? null, backendType: value.attrs.backendType, reservation: entry.reservation, ttlSeconds: ttl,
       state: verdict === undefined ? 'unknown' : verdict.state === 'self' ? 'peer' : verdict.state,
-      reason: verdict && verdict.state !== 'peer' && verdict.state !== 'self' ? verdict.reason ?? null : null,
+      reason: judged.reason,
       leaseId: entry.reservation ? null : leaseIdHex(entry.leaseId),
+      subnetV6: key.subnetV6 ?? null, publicIpv6: value.attrs.publicIpv6 ?? null, vtepMacV6: value.attrs.backendV6?.vtepMac ?? null,
+      families: judged.families,
     });
   }));
   skipped.sort((a, b) => a.key.localeCompare(b.key));
   rows.sort((a, b) => compareCidr(a.subnet as Cidr, b.subnet as Cidr));
   if (argv['json']) io.out(JSON.stringify({ leases: rows, skipped }, null, 2));
-  else io.out(rows.length === 0 && skipped.length === 0 ? 'no leases' : renderLeases(rows, skipped));
+  else io.out(rows.length === 0 && skipped.length === 0 ? 'no leases' : renderLeases(rows, skipped, dualStack));
   return 0;
+}
+
+/**
+ * The families a lease is programmed for, and the reason to show: a
+ * refusal or pending reason, or for a peer of a dual-stack network that
+ * is programmed for IPv4 only, why (the acceptance rule strips a refused
+ * IPv6 half from the peer and gives the reason; a key with no IPv6 half is
+ * an IPv4-only host).
+ */
+export function familyVerdict(verdict: LeaseVerdict | undefined, dualStack: boolean): Pick<LeaseRow, 'families' | 'reason'> {
+  if (verdict === undefined) return { families: [], reason: null };
+  if (verdict.state === 'refused' || verdict.state === 'pending') return { families: [], reason: verdict.reason ?? null };
+  const { subnetV6, attrs } = verdict.lease;
+  const v6 = dualStack && subnetV6 !== undefined && attrs.publicIpv6 !== undefined && attrs.backendV6 !== undefined;
+  if (v6) return { families: ['ipv4', 'ipv6'], reason: null };
+  if (verdict.reason !== undefined || !dualStack) return { families: ['ipv4'], reason: verdict.reason ?? null };
+  return {
+    families: ['ipv4'],
+    reason: subnetV6 === undefined ? 'IPv4 only: its key names no IPv6 subnet (an IPv4-only host)'
+      : `IPv4 only: its host wrote no ${attrs.publicIpv6 === undefined ? 'PublicIPv6' : 'BackendV6Data'}`,
+  };
 }
 
 function subnetArg(text: unknown): Cidr {

@@ -1,33 +1,43 @@
 /**
  * `weftctl status`: this host's lease, its VXLAN device, and per peer whether
- * the route, neighbour and FDB entry match the lease. Exit 0 only when
+ * the route, neighbour and FDB entry match the lease; on a dual-stack
+ * network the same for the IPv6 device `weft-v6.<VNI>` and the peers'
+ * IPv6 halves, read through the IPv6 kernel adapter. Exit 0 only when
  * everything matches. Runs on the host (it reads the host's kernel), e.g.
  * `ip netns exec <host> weftctl status` in a namespace.
  */
 import { hostname } from 'node:os';
 import { type Cidr } from '../core/cidr.js';
-import { UsageError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
-import { deviceProblems, findOwnLease, subnetFileProblem } from '../core/device-check.js';
-import { parseNetworkConfigText } from '../core/network-config.js';
+import { deviceProblems, deviceProblemsV6, findOwnLease, mtuForFile, subnetFileProblem } from '../core/device-check.js';
+import type { ListedLease } from '../core/allocate.js';
+import type { Cidr6 } from '../core/cidr6.js';
+import { UsageError, errorMessage } from '../core/errors.js';
+import type { Peer } from '../core/peer-acceptance.js';
+import { type NetworkConfig, parseNetworkConfigText } from '../core/network-config.js';
 import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
 import { classifyListing } from '../core/peer-set.js';
-import { hostPeers } from '../core/host-peers.js';
+import { hostPeers, selfView } from '../core/host-peers.js';
 import { encodeSubnetKey } from '../core/lease.js';
-import { type DriftReport, peerDrift } from '../core/peer-drift.js';
-import { deviceName } from '../core/vxlan-device.js';
+import { type DriftReport, peerDrift, peerDriftV6 } from '../core/peer-drift.js';
+import { deviceName, deviceName6 } from '../core/vxlan-device.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
 import { readSubnetFile } from '../adapters/subnet-file.js';
 import { IpRoute2 } from '../adapters/iproute2/iproute2.js';
 import type { Kernel, VxlanLinkInfo } from '../adapters/kernel.js';
 import { renderTable } from './leases-table.js';
 import type { CtlIo } from './ctl-io.js';
+import { ipv6Kernel } from './ipv6-kernel.js';
 
 
 export interface StatusReport {
   readonly node: string;
   /** `ttlSeconds`: seconds left on the etcd lease, null for a reservation, -1 when it expired. */
-  readonly lease: { subnet: Cidr; publicIp: string; vtepMac: string | null; reservation: boolean; ttlSeconds: number | null } | null;
+  readonly lease: {
+    subnet: Cidr; publicIp: string; vtepMac: string | null; reservation: boolean; ttlSeconds: number | null;
+    /** The lease's IPv6 half (null on an IPv4-only lease). */
+    subnetV6: Cidr6 | null; publicIpv6: string | null; vtepMacV6: string | null;
+  } | null;
   readonly device: (VxlanLinkInfo & { problems: string[] }) | null;
   /** `state` is `ok` or what is wrong with the file. */
   readonly subnetFile: { path: string; state: string };
@@ -36,11 +46,25 @@ export interface StatusReport {
   readonly refused: readonly { key: string; subnet: Cidr | null; code: string; reason: string }[];
   /** Reservations whose host has not started weftd yet. */
   readonly pending: readonly { key: string; subnet: Cidr; reason: string }[];
+  /** The IPv6 device and its peers on a dual-stack network; null when IPv6 is not enabled. */
+  readonly ipv6: Ipv6Status | null;
+  /** Both families' problems (the IPv6 ones start with `IPv6: `). */
   readonly problems: readonly string[];
   readonly ok: boolean;
 }
 
-export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, node: string, subnetFilePath: string): Promise<StatusReport> {
+export interface Ipv6Status {
+  /** `weft-v6.<VNI>`. */
+  readonly deviceName: string;
+  readonly device: (VxlanLinkInfo & { problems: string[] }) | null;
+  /** The IPv6 halves of the peers against the IPv6 device's entries; null without a device or an IPv6 lease half. */
+  readonly drift: DriftReport | null;
+  /** What is wrong on the IPv6 side alone (also in the report's `problems`). */
+  readonly problems: readonly string[];
+}
+
+export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, node: string, subnetFilePath: string,
+  kernel6: Kernel | (() => Kernel) = ipv6Kernel): Promise<StatusReport> {
   const problems: string[] = [];
   const configText = await registry.getConfig();
   const parsed = configText === undefined ? undefined : parseNetworkConfigText(configText);
@@ -62,12 +86,13 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
   if (!link) problems.push(`device ${name} does not exist`);
   problems.push(...linkProblems.map((p) => `${name}: ${p}`));
 
-  const fileProblem = subnetFileProblem(file, config, own.lease, link?.mtu);
+  const state = link?.kind === 'vxlan' ? await kernel.readState(name, config.network) : undefined;
+  const judged = hostPeers(config, entries, own.lease ? selfView(own.lease) : {}, state?.foreign ?? []);
+  const ipv6 = config.ipv6 === undefined ? null : await collectIpv6(typeof kernel6 === 'function' ? kernel6() : kernel6, config, own.lease, judged.peers, typeof kernel6 === 'function');
+
+  const fileProblem = subnetFileProblem(file, config, own.lease, mtuForFile(config, link?.mtu, ipv6?.device?.mtu ?? undefined));
   if (fileProblem !== undefined) problems.push(`subnet.env ${subnetFilePath}: ${fileProblem}`);
 
-  const state = link?.kind === 'vxlan' ? await kernel.readState(name, config.network) : undefined;
-  const self = own.lease ? { subnet: own.lease.subnet, publicIp: own.lease.attrs.publicIp, vtepMac: own.lease.attrs.vtepMac } : {};
-  const judged = hostPeers(config, entries, self, state?.foreign ?? []);
   const refused = [
     ...judged.verdicts.flatMap((v) => (v.state === 'refused' ? [{ key: v.key, subnet: v.lease?.subnet ?? null, code: v.code, reason: v.reason }] : [])),
     ...[...judged.collisions].map(([subnet, reason]) => ({
@@ -83,19 +108,62 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
     const drifted = drift.peers.filter((p) => !p.inSync).length;
     problems.push(`${drifted} of ${drift.peers.length} peers drifted${drift.extra.length > 0 ? `, ${drift.extra.length} unwanted entries` : ''}`);
   }
+  problems.push(...(ipv6?.problems ?? []).map((p) => `IPv6: ${p}`));
   const l = own.lease;
   return {
     node,
-    lease: l ? { subnet: l.subnet, publicIp: l.attrs.publicIp, vtepMac: l.attrs.vtepMac ?? null, reservation: l.reservation, ttlSeconds: ttl } : null,
+    lease: l ? {
+      subnet: l.subnet, publicIp: l.attrs.publicIp, vtepMac: l.attrs.vtepMac ?? null, reservation: l.reservation, ttlSeconds: ttl,
+      subnetV6: l.subnetV6 ?? null, publicIpv6: l.attrs.publicIpv6 ?? null, vtepMacV6: l.attrs.backendV6?.vtepMac ?? null,
+    } : null,
     device: link ? { ...link, problems: linkProblems } : null,
     subnetFile: { path: subnetFilePath, state: fileProblem ?? 'ok' },
-    drift, refused, pending, problems, ok: problems.length === 0,
+    drift, refused, pending, ipv6, problems, ok: problems.length === 0,
   };
+}
+
+/**
+ * The IPv6 side: `weft-v6.<VNI>` read through the IPv6 adapter, and the
+ * IPv6 halves of the peers against its entries. A read that fails is one
+ * problem here; the IPv4 report is complete either way.
+ */
+async function collectIpv6(kernel: Kernel, config: NetworkConfig, own: ListedLease | undefined, peers: readonly Peer[], owned: boolean): Promise<Ipv6Status> {
+  const deviceName = deviceName6(config.backend.vni);
+  const problems: string[] = [];
+  if (own && own.subnetV6 === undefined) problems.push(`the lease ${own.subnet} has no IPv6 subnet: this host is IPv4 only (weftd's log says why)`);
+  else if (own && own.attrs.publicIpv6 === undefined) problems.push(`the lease has no PublicIPv6: peers cannot reach ${own.subnetV6 ?? 'this host'} over IPv6`);
+  try {
+    const link = await kernel.readDevice(deviceName);
+    const linkProblems = link ? deviceProblemsV6(link, config, own) : [];
+    if (!link) problems.push(`device ${deviceName} does not exist`);
+    problems.push(...linkProblems.map((p) => `${deviceName}: ${p}`));
+    const state = link?.kind === 'vxlan' ? await kernel.readState(deviceName) : undefined;
+    const drift = own?.subnetV6 && state ? peerDriftV6(own.subnetV6, peers, state) : null;
+    if (drift && !drift.inSync) {
+      const drifted = drift.peers.filter((p) => !p.inSync).length;
+      problems.push(`${drifted} of ${drift.peers.length} peers drifted${drift.extra.length > 0 ? `, ${drift.extra.length} unwanted entries` : ''}`);
+    }
+    return { deviceName, device: link ? { ...link, problems: linkProblems } : null, drift, problems };
+  } catch (err) {
+    problems.push(`cannot read ${deviceName}: ${errorMessage(err)}`);
+    return { deviceName, device: null, drift: null, problems };
+  } finally {
+    if (owned) kernel.close?.();
+  }
 }
 
 function renderLease(l: NonNullable<StatusReport['lease']>): string {
   const ttl = l.reservation ? 'reservation' : l.ttlSeconds === null || l.ttlSeconds < 0 ? 'EXPIRED' : `TTL ${formatDuration(l.ttlSeconds * 1000)}`;
-  return `${l.subnet}, public IP ${l.publicIp}, VTEP MAC ${l.vtepMac ?? '-'}, ${ttl}`;
+  const v6 = l.subnetV6 === null ? '' : `; IPv6 ${l.subnetV6}, public IPv6 ${l.publicIpv6 ?? '-'}, VTEP MAC ${l.vtepMacV6 ?? '-'}`;
+  return `${l.subnet}, public IP ${l.publicIp}, VTEP MAC ${l.vtepMac ?? '-'}${v6}, ${ttl}`;
+}
+
+function renderPeers(drift: DriftReport, family: '' | 'IPV6 '): string[] {
+  const lines = [drift.peers.length === 0 ? `no ${family ? 'IPv6 ' : ''}peers`
+    : renderTable([`PEER ${family}SUBNET`, 'NODE', `PUBLIC IP${family ? 'V6' : ''}`, 'VTEP MAC', 'ROUTE', 'NEIGHBOUR', 'FDB'],
+      drift.peers.map((p) => [p.subnet, p.node ?? '-', p.publicIp, p.vtepMac, p.route, p.neighbor, p.fdb]))];
+  for (const e of drift.extra) lines.push(`unwanted on the ${family ? 'IPv6 ' : ''}device: ${e}`);
+  return lines;
 }
 
 function renderDevice(d: NonNullable<StatusReport['device']>): string {
@@ -108,28 +176,27 @@ export function renderStatus(r: StatusReport): string {
     `node        ${r.node}`,
     `lease       ${r.lease ? renderLease(r.lease) : 'none'}`,
     `device      ${r.device ? renderDevice(r.device) : 'missing'}`,
+    ...(r.ipv6 ? [`ipv6 device ${r.ipv6.device ? renderDevice(r.ipv6.device) : 'missing'}`] : []),
     `subnet.env  ${r.subnetFile.path}: ${r.subnetFile.state}`,
   ];
-  if (r.drift) {
-    lines.push('');
-    lines.push(r.drift.peers.length === 0 ? 'no peers' : renderTable(['PEER SUBNET', 'NODE', 'PUBLIC IP', 'VTEP MAC', 'ROUTE', 'NEIGHBOUR', 'FDB'],
-      r.drift.peers.map((p) => [p.subnet, p.node ?? '-', p.publicIp, p.vtepMac, p.route, p.neighbor, p.fdb])));
-    for (const e of r.drift.extra) lines.push(`unwanted on the device: ${e}`);
-  }
+  if (r.drift) lines.push('', ...renderPeers(r.drift, ''));
+  if (r.ipv6?.drift) lines.push('', ...renderPeers(r.ipv6.drift, 'IPV6 '));
   if (r.refused.length > 0) {
     lines.push('');
     lines.push(renderTable(['REFUSED KEY', 'REASON'], r.refused.map((x) => [x.key, x.reason])));
   }
   for (const p of r.pending) lines.push(`pending: ${p.key}: ${p.reason}`);
   lines.push('');
-  lines.push(r.ok ? `in sync: ${r.drift?.peers.length ?? 0} peers` : `NOT in sync:\n  - ${r.problems.join('\n  - ')}`);
+  const v6 = r.ipv6?.drift ? `, ${r.ipv6.drift.peers.length} over IPv6` : '';
+  lines.push(r.ok ? `in sync: ${r.drift?.peers.length ?? 0} peers${v6}` : `NOT in sync:\n  - ${r.problems.join('\n  - ')}`);
   return lines.join('\n');
 }
 
-export async function statusCommand(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo, kernel: Kernel = new IpRoute2()): Promise<number> {
+export async function statusCommand(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo, kernel: Kernel = new IpRoute2(),
+  kernel6: Kernel | (() => Kernel) = ipv6Kernel): Promise<number> {
   const node = typeof argv['node-name'] === 'string' && argv['node-name'] ? argv['node-name'] : hostname();
   const path = typeof argv['subnet-file'] === 'string' && argv['subnet-file'] ? argv['subnet-file'] : DEFAULT_SUBNET_FILE;
-  const report = await collectStatus(registry, kernel, node, path);
+  const report = await collectStatus(registry, kernel, node, path, kernel6);
   io.out(argv['json'] ? JSON.stringify(report, null, 2) : renderStatus(report));
   return report.ok ? 0 : 1;
 }

@@ -3,7 +3,7 @@
  * configuration (WEFTD_* variables, then /etc/weft/weftd.env; the command line
  * wins): etcd flags for every command, weftd's node name, subnet file and
  * healthz address for status and doctor (host-config.ts).
- *   weftctl config get | set      network config (set validates before writing)
+ *   weftctl config get | set      network config (set validates before writing; IPv4, and IPv6 for dual-stack)
  *   weftctl leases [--json]       every lease with its TTL, or "reservation"
  *   weftctl reserve SUBNET        pin a subnet (no TTL) to a host
  *   weftctl release SUBNET        remove a reservation (or, with --force, any lease)
@@ -28,7 +28,7 @@ import { ENV_FILE_OPTION, type HostSettings, checkHostBooleans, readHostSettings
 const ETCD_SETTINGS = ['etcd-endpoints', 'etcd-prefix', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'etcd-username', 'etcd-password'] as const;
 const HOST_SETTINGS = ['node-name', 'subnet-file'] as const;
 const HEALTHZ_SETTINGS = ['healthz-ip', 'healthz-port'] as const;
-const BOOLEAN_FLAGS = ['json', 'force', 'effective'] as const;
+const BOOLEAN_FLAGS = ['json', 'force', 'effective', 'enable-ipv6'] as const;
 
 export type { CtlIo } from './ctl-io.js';
 
@@ -48,6 +48,11 @@ function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & 
       .option('subnet-len', { type: 'number', describe: 'set: prefix length of each host\'s subnet (SubnetLen; default 24, or network prefix + 2)' })
       .option('subnet-min', { type: 'string', describe: 'set: first subnet handed out (SubnetMin; default the second subnet)' })
       .option('subnet-max', { type: 'string', describe: 'set: last subnet handed out (SubnetMax; default the last subnet)' })
+      .option('enable-ipv6', { type: 'boolean', describe: 'set: dual-stack (EnableIPv6; on by itself with --ipv6-network)' })
+      .option('ipv6-network', { type: 'string', describe: 'set: the IPv6 overlay network (IPv6Network), e.g. fd00:10::/48' })
+      .option('ipv6-subnet-len', { type: 'number', describe: 'set: prefix length of each host\'s IPv6 subnet (IPv6SubnetLen; default 64, or prefix + 2)' })
+      .option('ipv6-subnet-min', { type: 'string', describe: 'set: first IPv6 subnet handed out (IPv6SubnetMin; default the second subnet)' })
+      .option('ipv6-subnet-max', { type: 'string', describe: 'set: last IPv6 subnet handed out (IPv6SubnetMax; default the last subnet)' })
       .option('vni', { type: 'number', describe: 'set: VXLAN id (Backend.VNI; default 1)' })
       .option('port', { type: 'number', describe: 'set: VXLAN UDP port (Backend.Port; default 8472)' })
       .option('mtu', { type: 'number', describe: 'set: underlay MTU (Backend.MTU; the device gets it − 50; default the external interface\'s, never above it)' })

@@ -6,7 +6,7 @@ import { type Cidr, cidrPrefix, nthAddress } from './cidr.js';
 import { type CheckResult, fail, ok, warn } from './check-result.js';
 import type { SubnetFileState } from './device-check.js';
 import { analyzeForward } from './forward-chain.js';
-import { type NetworkConfig, VXLAN_OVERHEAD } from './network-config.js';
+import { type NetworkConfig, VXLAN6_OVERHEAD, VXLAN_OVERHEAD } from './network-config.js';
 import { underlayMtuProblem } from './underlay-mtu.js';
 import type { VxlanLinkInfo } from './vxlan-device.js';
 
@@ -25,6 +25,30 @@ export function checkIpForward(s: Sysctls): CheckResult {
   if (s.ipForward === undefined) return warn('ip_forward', 'cannot read /proc/sys/net/ipv4/ip_forward', 'run doctor as root on the host');
   return fail('ip_forward', `net.ipv4.ip_forward = ${s.ipForward}: this host does not forward between pods and the overlay`,
     `sysctl -w net.ipv4.ip_forward=1 ${PERSIST}`);
+}
+
+/** On a dual-stack network: without IPv6 forwarding pods get IPv6 addresses but no IPv6 traffic leaves the host. */
+export function checkIpv6Forward(forwarding: number | undefined): CheckResult {
+  const name = 'ipv6 forwarding';
+  if (forwarding === 1) return ok(name, 'net.ipv6.conf.all.forwarding = 1');
+  if (forwarding === undefined) return warn(name, 'cannot read /proc/sys/net/ipv6/conf/all/forwarding (IPv6 disabled on this host?)', 'run doctor as root on the host; a dual-stack network needs IPv6 on every host');
+  return fail(name, `net.ipv6.conf.all.forwarding = ${forwarding}: this host does not forward IPv6 between pods and the overlay`,
+    `sysctl -w net.ipv6.conf.all.forwarding=1 ${PERSIST}`);
+}
+
+/**
+ * The IPv6 device's MTU: the kernel caps a VXLAN device over an IPv6
+ * underlay at underlay − 70 (flannel asks for − 50 and is clamped silently).
+ */
+export function checkMtuV6(f: MtuFacts, config: NetworkConfig): CheckResult {
+  const d = f.device;
+  if (!d) return warn('ipv6 mtu', 'not checked: no IPv6 device', 'fix the IPv6 device first');
+  if (f.parentMtu === undefined) return warn('ipv6 mtu', `cannot read the MTU of ${d.name}'s parent ${String(d.parent)}`, 'check `ip -d link show` on the host');
+  const underlay = config.backend.mtu ?? f.parentMtu;
+  const source = config.backend.mtu !== undefined ? `Backend.MTU ${underlay}` : `${String(d.parent)} MTU ${f.parentMtu}`;
+  if (d.mtu === underlay - VXLAN6_OVERHEAD) return ok('ipv6 mtu', `${d.name} ${d.mtu} = ${source} − ${VXLAN6_OVERHEAD} (IPv6 underlay)`);
+  return fail('ipv6 mtu', `${d.name} MTU is ${d.mtu}, want ${underlay - VXLAN6_OVERHEAD} (${source} − ${VXLAN6_OVERHEAD}: the outer IPv6 header is 20 bytes larger)`,
+    'weftd sets the device MTU on each pass from the MTU it found at start: restart weftd after changing the underlay MTU');
 }
 
 /**

@@ -4,14 +4,16 @@
  * the facts (etcd, /proc/sys, iproute2, iptables, ping, /readyz). The host
  * checks (sysctls, MTU, FORWARD) are in doctor-host.ts.
  */
-import { type Cidr, cidrIp } from './cidr.js';
+import type { Cidr } from './cidr.js';
 import type { ListedLease } from './allocate.js';
 import { type CheckResult, fail, ok, warn } from './check-result.js';
-import { type SubnetFileState, deviceProblems, findOwnLease, subnetFileProblem } from './device-check.js';
+import { type SubnetFileState, deviceProblems, findOwnLease, mtuForFile, subnetFileProblem } from './device-check.js';
+import { type Ipv6Facts, checkIpv6 } from './doctor-ipv6.js';
 import type { KernelState } from './kernel-state.js';
 import type { NetworkConfig } from './network-config.js';
 import { peerDrift } from './peer-drift.js';
-import { type HostPeers, hostPeers } from './host-peers.js';
+import { peerChecks } from './doctor-peers.js';
+import { type HostPeers, hostPeers, selfView } from './host-peers.js';
 import type { RawLeaseKv } from './peer-set.js';
 import type { VxlanLinkInfo } from './vxlan-device.js';
 import { type Sysctls, checkBridgeNetfilter, checkCni0Address, checkForward, checkIpForward, checkMtu, checkRpFilter } from './doctor-host.js';
@@ -22,6 +24,7 @@ import { type DfProbe, checkPathMtu } from './path-mtu.js';
 export type { CheckResult, Verdict } from './check-result.js';
 export { summarize } from './check-result.js';
 export type { Sysctls } from './doctor-host.js';
+export type { Ipv6Facts, PeerProbe6 } from './doctor-ipv6.js';
 
 /** weftd's /readyz, when doctor was given --healthz-port. */
 export type ReadyProbe =
@@ -65,6 +68,8 @@ export interface DoctorFacts {
   readonly probes: readonly PeerProbe[];
   /** The device's tx-checksum-ip-generic (ethtool); undefined when not read (then no check is shown). */
   readonly txChecksum?: TxChecksumFact | undefined;
+  /** The IPv6 side on a dual-stack network (doctor-ipv6.ts); undefined otherwise. */
+  readonly ipv6?: Ipv6Facts | undefined;
 }
 
 /** Every check, in the order an operator would look. */
@@ -88,6 +93,7 @@ export function evaluateDoctor(f: DoctorFacts): CheckResult[] {
     ...checkPeers(f, config, own, judged),
     ...f.probes.flatMap((p) => (p.df && f.device ? [checkPathMtu(p.subnet, f.device.name, f.device.mtu, p.df)] : [])),
     checkForward(f.iptables, config?.network),
+    ...checkIpv6(f.ipv6, config, own, judged),
   ];
 }
 
@@ -118,12 +124,13 @@ function checkEtcd(f: DoctorFacts): CheckResult {
 function checkLease(f: DoctorFacts, own: ListedLease | undefined): CheckResult {
   if (!f.etcd.ok) return warn('lease', 'not checked: etcd is not reachable', 'fix etcd first');
   if (!own) return fail('lease', `no lease names node ${f.nodeName}`, `run weftd with --node-name ${f.nodeName} (or give doctor weftd's --node-name); \`weftctl leases\` lists who holds what`);
-  return ok('lease', `${own.subnet}, public IP ${own.attrs.publicIp}${own.reservation ? ', reservation' : ''}`);
+  const v6 = own.subnetV6 === undefined ? '' : ` and ${own.subnetV6}`;
+  return ok('lease', `${own.subnet}${v6}, public IP ${own.attrs.publicIp}${own.reservation ? ', reservation' : ''}`);
 }
 
 function checkSubnetFile(f: DoctorFacts, config: NetworkConfig | undefined, own: ListedLease | undefined): CheckResult {
   const { path, state } = f.subnetFile;
-  const problem = subnetFileProblem(state, config, own, f.device?.mtu);
+  const problem = subnetFileProblem(state, config, own, mtuForFile(config, f.device?.mtu, f.ipv6?.device?.mtu));
   if (problem === undefined) return ok('subnet.env', `${path} ${own ? `matches the lease ${own.subnet}` : f.device ? 'matches the device MTU' : 'parses'}`);
   if (!state.ok && state.missing) return fail('subnet.env', `${path} does not exist: CNI ADD fails until it does`, WEFTD_FIX);
   return fail('subnet.env', `${path}: ${problem}`, 'weftd rewrites it on its next pass; if it stays wrong, another weftd (or flanneld) writes this file, or doctor got a different --subnet-file than weftd');
@@ -142,24 +149,8 @@ function checkDevice(f: DoctorFacts, config: NetworkConfig | undefined, own: Lis
 function checkPeers(f: DoctorFacts, config: NetworkConfig | undefined, own: ListedLease | undefined, judged: HostPeers | undefined): CheckResult[] {
   if (!f.etcd.ok || !config || !own) return [warn('peer entries', 'not checked: needs etcd and this host\'s lease', 'fix the checks above first')];
   if (!f.kernelState) return [warn('peer entries', 'not checked: no device', 'fix the device first')];
-  const drift = peerDrift(own.subnet, judged?.peers ?? [], f.kernelState);
-  const bad = drift.peers.filter((p) => !p.inSync);
-  const entries = bad.length === 0 && drift.extra.length === 0
-    ? ok('peer entries', `route, neighbour and FDB entry in place for all ${drift.peers.length} peers`)
-    : fail('peer entries', [...bad.map((p) => `${p.subnet}: route ${p.route}, neighbour ${p.neighbor}, fdb ${p.fdb}`), ...drift.extra.map((e) => `unwanted ${e}`)].join('; '),
-      'weftd repairs these on its next pass (--resync-interval); if they stay wrong, weftd\'s log says which kernel change failed; `weftctl status` shows every entry');
-  const reach = drift.peers.map((p): CheckResult => {
-    const name = `vxlan ${p.subnet}`;
-    const probe = f.probes.find((x) => x.subnet === p.subnet);
-    const path = `UDP ${config.backend.port} to ${p.publicIp}${p.node ? ` (${p.node})` : ''} and back`;
-    // Not judged (the docs promise it): the peer entries check already FAILs for this peer.
-    if (!p.inSync) return warn(name, `not judged: this host's entries for the peer are not in place, so UDP ${config.backend.port} cannot be tested`, 'see the peer entries check');
-    if (!probe) return warn(name, 'not probed', 'run doctor on the host itself (ip netns exec <host> weftctl doctor) as root');
-    if (probe.replied) return ok(name, `${cidrIp(p.subnet)} answered through ${f.deviceName ?? 'the device'}: ${path} works`);
-    return fail(name, `no answer from ${cidrIp(p.subnet)} through ${f.deviceName ?? 'the device'} (${probe.output}): ${path} is blocked or the peer is down`,
-      `allow UDP ${config.backend.port} between ${own.attrs.publicIp} and ${p.publicIp} both ways (host firewalls: iptables -S INPUT on both hosts; cloud security groups); run weftctl doctor on ${p.node ?? p.publicIp} too`);
-  });
-  return [entries, ...reach];
+  return peerChecks({ label: '', deviceName: f.deviceName, port: config.backend.port, ownPublicIp: own.attrs.publicIp },
+    peerDrift(own.subnet, judged?.peers ?? [], f.kernelState), f.probes);
 }
 
 /**
@@ -168,7 +159,7 @@ function checkPeers(f: DoctorFacts, config: NetworkConfig | undefined, own: List
  */
 export function doctorPeers(f: Pick<DoctorFacts, 'etcd' | 'kernelState'>, own: ListedLease | undefined): HostPeers | undefined {
   if (!f.etcd.ok || !own) return undefined;
-  return hostPeers(f.etcd.config, f.etcd.entries, { subnet: own.subnet, publicIp: own.attrs.publicIp, vtepMac: own.attrs.vtepMac }, f.kernelState?.foreign ?? []);
+  return hostPeers(f.etcd.config, f.etcd.entries, selfView(own), f.kernelState?.foreign ?? []);
 }
 
 /** Refused leases (and, on this host, peers whose subnet a foreign route uses): never programmed, each with its reason. */

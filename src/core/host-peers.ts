@@ -6,6 +6,7 @@
  * gets the same answers from its long-lived PeerSet and data plane.
  */
 import type { Cidr } from './cidr.js';
+import type { ListedLease } from './allocate.js';
 import { type ForeignRoute, type SelfView, withoutCollisions } from './peer-acceptance.js';
 import { type LeaseVerdict, type ListedPeer, PeerSet, type RawLeaseKv } from './peer-set.js';
 import type { NetworkConfig } from './network-config.js';
@@ -24,4 +25,11 @@ export function hostPeers(config: NetworkConfig, entries: readonly RawLeaseKv[],
   set.reset(entries);
   const { peers, collisions } = withoutCollisions(self.subnet, set.values(), foreign);
   return { peers, verdicts: set.verdicts(), collisions };
+}
+
+/** This host as the acceptance rule sees it: both families' subnet, address and VTEP MAC. */
+export function selfView(own: ListedLease): SelfView {
+  const { subnet, subnetV6, attrs } = own;
+  const self = { subnet, publicIp: attrs.publicIp, vtepMac: attrs.vtepMac, subnetV6, publicIpv6: attrs.publicIpv6, vtepMacV6: attrs.backendV6?.vtepMac };
+  return self;
 }

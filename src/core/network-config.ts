@@ -62,6 +62,9 @@ export const VXLAN6_OVERHEAD = 70;
 
 type Fields = ReadonlyMap<string, unknown>;
 
+/** The fields that only mean something with `EnableIPv6: true`. */
+const IPV6_FIELDS = ['IPv6Network', 'IPv6SubnetLen', 'IPv6SubnetMin', 'IPv6SubnetMax'] as const;
+
 function lowerKeys(obj: Record<string, unknown>): Fields {
   const out = new Map<string, unknown>();
   for (const [k, v] of Object.entries(obj)) out.set(k.toLowerCase(), v);
@@ -114,8 +117,9 @@ export function parseNetworkConfig(raw: unknown): ConfigParse {
   const backend = parseBackend(fields.get('backend'), errors, warnings);
   let ipv6: Ipv6Network | undefined;
   if (enableIpv6) ipv6 = parseIpv6Network(fields, errors);
-  else if (fields.get('ipv6network') !== undefined && fields.get('ipv6network') !== '') {
-    warnings.push('IPv6Network is ignored: EnableIPv6 is not true');
+  else {
+    const ignored = IPV6_FIELDS.filter((name) => { const v = fields.get(name.toLowerCase()); return v !== undefined && v !== '' && v !== 0; });
+    if (ignored.length > 0) warnings.push(`${ignored.join(', ')} ${ignored.length === 1 ? 'is' : 'are'} ignored: EnableIPv6 is not true`);
   }
   if (enableIpv6 && backend && backend.vni > MAX_VNI_IPV6) {
     // weft-v6.<VNI> must fit the kernel's 15-character interface names (flannel-v6.<VNI> fails from VNI 100000 at link creation).

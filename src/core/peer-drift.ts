@@ -5,9 +5,11 @@
  * The wanted entries are exactly weftd's (`desiredIndex`), so a peer status
  * says `ok` only for what the daemon itself would leave alone.
  */
-import { type Cidr, cidrIp, compareCidr } from './cidr.js';
+import { type Cidr, type Ipv4, cidrIp, compareCidr } from './cidr.js';
+import { type Cidr6, compareCidr6 } from './cidr6.js';
 import { type KernelState, desiredIndex } from './kernel-state.js';
-import type { Peer } from './peer-acceptance.js';
+import { type Peer, peerV6 } from './peer-acceptance.js';
+import { asPlaneSubnet } from './family-view.js';
 
 /** `ok`, `missing`, or what the kernel has instead. */
 export type EntryState = 'ok' | 'missing' | `wrong: ${string}`;
@@ -31,8 +33,35 @@ export interface DriftReport {
 }
 
 export function peerDrift(selfSubnet: Cidr, leases: Iterable<Peer>, actual: KernelState): DriftReport {
-  const list = [...leases];
-  const want = desiredIndex(selfSubnet, list);
+  return drift(selfSubnet, [...leases], actual, compareCidr);
+}
+
+/**
+ * The same for the IPv6 device: each peer's accepted IPv6 half (its IPv6
+ * subnet, `PublicIPv6`, `BackendV6Data.VtepMAC`) against the entries an
+ * IPv6 kernel adapter read. Per family the entries have one shape
+ * (neighbour `<subnet address>`, FDB `MAC → public IP`, route `via <subnet
+ * address> onlink`), so the halves are checked by the same rule, seen
+ * through the IPv4 types; peers without an IPv6 half are not on it.
+ */
+export function peerDriftV6(selfSubnetV6: Cidr6 | undefined, leases: Iterable<Peer>, actual: KernelState): DriftReport {
+  return drift(selfSubnetV6 as string | undefined as Cidr | undefined, [...leases].flatMap(ipv6Half), actual, (a, b) => compareCidr6(a as string as Cidr6, b as string as Cidr6));
+}
+
+/** The IPv6 subnet a peer is programmed with on the IPv6 device; undefined for an IPv4-only peer (the acceptance rule's peerV6). */
+export function programmedSubnetV6(peer: Peer): Cidr6 | undefined {
+  return peerV6(peer)?.subnet;
+}
+
+/** A peer's IPv6 half in the shape the IPv4 rules take (family-view.ts's projection); none when it has no accepted one. */
+function ipv6Half(peer: Peer): Peer[] {
+  const half = peerV6(peer);
+  if (half === undefined) return [];
+  return [{ subnet: asPlaneSubnet(half.subnet), attrs: { ...peer.attrs, publicIp: half.publicIp as string as Ipv4, vtepMac: half.vtepMac } }];
+}
+
+function drift(selfSubnet: Cidr | undefined, list: readonly Peer[], actual: KernelState, compare: (a: Cidr, b: Cidr) => number): DriftReport {
+  const want = desiredIndex(selfSubnet as Cidr, list);
   const routes = new Map(actual.routes.map((r) => [r.dst as string, r]));
   const neighbors = new Map(actual.neighbors.map((n) => [n.ip as string, n]));
   const fdb = new Map(actual.fdb.map((f) => [f.mac as string, f]));
@@ -62,6 +91,6 @@ export function peerDrift(selfSubnet: Cidr, leases: Iterable<Peer>, actual: Kern
     ...actual.neighbors.filter((n) => !want.neighbors.has(n.ip)).map((n) => `neighbour ${n.ip} lladdr ${n.mac}`),
     ...actual.fdb.filter((f) => !want.fdb.has(f.mac)).map((f) => `fdb ${f.mac} dst ${f.dst}`),
   ];
-  peers.sort((a, b) => compareCidr(a.subnet, b.subnet));
+  peers.sort((a, b) => compare(a.subnet, b.subnet));
   return { peers, extra, inSync: extra.length === 0 && peers.every((p) => p.inSync) };
 }

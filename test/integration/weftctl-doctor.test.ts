@@ -161,10 +161,12 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
     t.notOk((await doctor(1)).get('cni0 address'), 'no cni0: no row');
     await c.sh(1, 'ip', ['link', 'add', 'cni0', 'mtu', '1400', 'type', 'bridge']);
     try {
-      await c.sh(1, 'ip', ['addr', 'add', '10.5.250.1/24', 'dev', 'cni0']);
+      // Another subnet's gateway (the host's own subnet is random: it may be 10.5.250.0/24).
+      const stale = gateway === '10.5.250.1/24' ? '10.5.251.1/24' : '10.5.250.1/24';
+      await c.sh(1, 'ip', ['addr', 'add', stale, 'dev', 'cni0']);
       const d = await doctor(1);
       t.same(d.fails(), ['cni0 address']);
-      t.match(d.get('cni0 address'), { detail: new RegExp(`cni0 has 10\\.5\\.250\\.1/24, but this host's subnet is .*\\(gateway ${gateway.replace(/\./g, '\\.')}\\)`),
+      t.match(d.get('cni0 address'), { detail: new RegExp(`cni0 has ${stale.replace(/\./g, '\\.')}, but this host's subnet is .*\\(gateway ${gateway.replace(/\./g, '\\.')}\\)`),
         fix: /remove or recreate the pods still attached to cni0/ });
       await c.sh(1, 'ip', ['addr', 'flush', 'dev', 'cni0']);
       await c.sh(1, 'ip', ['addr', 'add', gateway, 'dev', 'cni0']);
