@@ -21,6 +21,9 @@ check curl curl
 check openssl openssl
 check nsenter util-linux
 check python3 python3
+# The WireGuard backend's userspace fallback (this kernel has no WireGuard) and `wg` for operators and tests.
+check wireguard-go wireguard-go
+check wg wireguard-tools
 check systemd-analyze systemd
 check systemd-notify systemd
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
