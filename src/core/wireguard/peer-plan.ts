@@ -1,0 +1,147 @@
+/**
+ * The WireGuard peer set, level-triggered: the peers a host should have (one
+ * per accepted wireguard lease) against the peers its device reports, and the
+ * fewest peer changes that turn one into the other.
+ *
+ * - A device peer whose key no lease has is removed. That includes the old key
+ *   of a host that changed its key: WireGuard moves the allowed IPs to the new
+ *   peer but keeps the old one with none, forever (flannel since #2073;
+ *   k3s#5216 saw tens of thousands). Keying by the lease set rather than by
+ *   endpoint also keeps several hosts behind one NAT address apart.
+ * - A new key is added with everything; a changed peer gets only its changed
+ *   fields (`update_only`, so a peer removed meanwhile is not re-created half
+ *   configured); allowed IPs are replaced as a whole.
+ * - Removals come first, so an allowed IP that moves between keys ends on the
+ *   right peer whatever WireGuard did with it before.
+ */
+import { type Endpoint, type PeerOp, type PeerState, canonicalAllowedIp, formatEndpoint } from './uapi-codec.js';
+import { type SecretKey, type WgPublicKey } from './keys.js';
+import { type WireguardLeaseData, peerPort } from './lease-data.js';
+
+/** The peer this host wants for one lease. */
+export interface DesiredPeer {
+  readonly publicKey: WgPublicKey;
+  readonly endpoint: Endpoint;
+  /** Canonical CIDRs: the peer's subnet(s). */
+  readonly allowedIps: readonly string[];
+  readonly presharedKey: SecretKey | undefined;
+  readonly persistentKeepaliveInterval: number;
+}
+
+/** What a lease contributes to a peer: its underlay address, its wireguard data, its subnet(s). */
+export interface WireguardPeerLease {
+  /** `PublicIP` (or `PublicIPv6` for an IPv6 device). */
+  readonly publicIp: string;
+  readonly data: WireguardLeaseData;
+  /** The lease's subnet(s) that this device routes to the peer. */
+  readonly subnets: readonly string[];
+  /** For messages: the lease key or node name. */
+  readonly name: string;
+}
+
+export interface PeerSettings {
+  /** Our own listen port on this device: the port of a peer whose lease has none. */
+  readonly ownPort: number;
+  /** Our own public key: a lease with it is not a peer (WireGuard ignores such a peer and would never converge). */
+  readonly ownPublicKey: WgPublicKey | undefined;
+  readonly presharedKey: SecretKey | undefined;
+  readonly persistentKeepaliveInterval: number;
+}
+
+export interface DesiredPeers {
+  readonly peers: readonly DesiredPeer[];
+  /** Leases that give no peer, with the reason (to log and show in status). */
+  readonly refused: readonly { readonly name: string; readonly reason: string }[];
+}
+
+/** One desired peer per lease; refuses bad endpoints, bad subnets, our own key and a key two leases share. */
+export function desiredPeers(leases: readonly WireguardPeerLease[], settings: PeerSettings): DesiredPeers {
+  const refused: { name: string; reason: string }[] = [];
+  const byKey = new Map<WgPublicKey, { lease: WireguardPeerLease; peer: DesiredPeer }>();
+  const shared = new Set<WgPublicKey>();
+  for (const lease of leases) {
+    const endpoint = formatEndpoint(lease.publicIp, peerPort(lease.data, settings.ownPort));
+    if (endpoint === undefined) {
+      refused.push({ name: lease.name, reason: `public address ${JSON.stringify(lease.publicIp)} is not an IP address` });
+      continue;
+    }
+    const allowedIps = lease.subnets.map((s) => canonicalAllowedIp(s));
+    if (allowedIps.some((a) => a === undefined) || allowedIps.length === 0) {
+      refused.push({ name: lease.name, reason: `subnets ${JSON.stringify(lease.subnets)} are not CIDRs` });
+      continue;
+    }
+    if (lease.data.publicKey === settings.ownPublicKey) {
+      refused.push({ name: lease.name, reason: `its PublicKey ${lease.data.publicKey} is this host's own key (a copied key file?)` });
+      continue;
+    }
+    const other = byKey.get(lease.data.publicKey);
+    if (other !== undefined) {
+      shared.add(lease.data.publicKey);
+      refused.push({ name: lease.name, reason: `its PublicKey ${lease.data.publicKey} is also the key of ${other.lease.name} (a copied key file?)` });
+      continue;
+    }
+    byKey.set(lease.data.publicKey, {
+      lease,
+      peer: {
+        publicKey: lease.data.publicKey, endpoint, allowedIps: [...new Set(allowedIps as string[])].sort(),
+        presharedKey: settings.presharedKey, persistentKeepaliveInterval: settings.persistentKeepaliveInterval,
+      },
+    });
+  }
+  // A key two leases claim routes to neither: WireGuard can only hold one of them, and which is right is unknowable.
+  for (const key of shared) {
+    const first = byKey.get(key);
+    if (first !== undefined) refused.push({ name: first.lease.name, reason: `its PublicKey ${key} is shared with another lease` });
+    byKey.delete(key);
+  }
+  return { peers: [...byKey.values()].map((e) => e.peer), refused };
+}
+
+/** The peer changes that turn `actual` into `desired`: removals first, then additions and updates, each in key order. */
+export function planPeers(desired: readonly DesiredPeer[], actual: readonly PeerState[]): PeerOp[] {
+  const want = new Map(desired.map((p) => [p.publicKey, p]));
+  const have = new Map(actual.map((p) => [p.publicKey, p]));
+  const removes: PeerOp[] = [...have.keys()].filter((k) => !want.has(k)).sort()
+    .map((publicKey) => ({ kind: 'remove', publicKey }));
+  const upserts: PeerOp[] = [];
+  for (const key of [...want.keys()].sort()) {
+    const peer = want.get(key) as DesiredPeer;
+    const current = have.get(key);
+    const op = current === undefined ? addPeer(peer) : updatePeer(peer, current);
+    if (op !== undefined) upserts.push(op);
+  }
+  return [...removes, ...upserts];
+}
+
+function addPeer(peer: DesiredPeer): PeerOp {
+  return {
+    kind: 'upsert', publicKey: peer.publicKey, endpoint: peer.endpoint,
+    ...(peer.presharedKey === undefined ? {} : { presharedKey: peer.presharedKey }),
+    ...(peer.persistentKeepaliveInterval === 0 ? {} : { persistentKeepaliveInterval: peer.persistentKeepaliveInterval }),
+    replaceAllowedIps: true, allowedIps: peer.allowedIps,
+  };
+}
+
+/** Only the fields that differ; undefined when none does. */
+function updatePeer(peer: DesiredPeer, current: PeerState): PeerOp | undefined {
+  const endpoint = current.endpoint === peer.endpoint ? {} : { endpoint: peer.endpoint };
+  const keepalive = current.persistentKeepaliveInterval === peer.persistentKeepaliveInterval
+    ? {} : { persistentKeepaliveInterval: peer.persistentKeepaliveInterval };
+  const pskSame = peer.presharedKey === undefined ? current.presharedKey === undefined : peer.presharedKey.equals(current.presharedKey);
+  const psk = pskSame ? {} : { presharedKey: peer.presharedKey ?? null };
+  const allowed = sameSet(peer.allowedIps, current.allowedIps) ? {} : { replaceAllowedIps: true, allowedIps: peer.allowedIps };
+  const changes = { ...endpoint, ...keepalive, ...psk, ...allowed };
+  if (Object.keys(changes).length === 0) return undefined;
+  return { kind: 'upsert', publicKey: peer.publicKey, updateOnly: true, ...changes };
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  const sa = new Set(a);
+  const sb = new Set(b);
+  return sa.size === sb.size && [...sa].every((x) => sb.has(x));
+}
+
+/** True when the device's peers are exactly the desired ones (nothing to plan). */
+export function peersConverged(desired: readonly DesiredPeer[], actual: readonly PeerState[]): boolean {
+  return planPeers(desired, actual).length === 0;
+}
