@@ -87,7 +87,7 @@ async function readKeyFile(path: string): Promise<LoadedKey | undefined> {
 async function createExclusive(path: string, data: string): Promise<boolean> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const handle = await open(tmp, 'wx', 0o600);
     try {

@@ -35,6 +35,9 @@ export interface UapiClientOptions {
   readonly timeoutMs?: number;
 }
 
+/** sun_path is 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
+
 export function uapiSocketPath(socketDir: string, device: string): string {
   return join(socketDir, `${device}.sock`);
 }
@@ -88,6 +91,11 @@ export class UapiClient implements WireguardControl {
 
   /** Writes the request and reads until the reply's terminating empty line (or the device closes). */
   private exchange(operation: 'get' | 'set', request: string): Promise<string> {
+    // libuv would silently cut a longer path and talk to (or create) another socket.
+    const length = Buffer.byteLength(this.socketPath);
+    if (length > MAX_SOCKET_PATH) {
+      return Promise.reject(this.error(operation, `socket path ${this.socketPath} is ${length} bytes; a UNIX socket path has at most ${MAX_SOCKET_PATH}`));
+    }
     return new Promise((resolve, reject) => {
       const socket = connect(this.socketPath);
       let reply = '';
