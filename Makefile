@@ -35,8 +35,9 @@ test-unit: build
 test-integration: deps-system build
 	@scripts/run-tests.sh integration
 
+# make demo DUAL_STACK=1: the same overlay with IPv6 too (an IPv6 underlay, EnableIPv6, pods with both addresses).
 demo: deps-system build
-	@scripts/demo.sh
+	@scripts/demo.sh $(if $(DUAL_STACK),--dual-stack)
 
 bench: deps-system build
 	@scripts/bench.sh

@@ -2,8 +2,17 @@
 # make demo: a three-host weft overlay in network namespaces, with its own etcd.
 # Nothing is added to the root network namespace; everything is removed at the
 # end, also on Ctrl-C or an error.
+#   scripts/demo.sh               IPv4 (make demo)
+#   scripts/demo.sh --dual-stack  IPv4 + IPv6: an IPv6 underlay too, EnableIPv6, pods with both
+#                                 addresses pinging over both families (make demo DUAL_STACK=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+DUAL=0
+case "${1:-}" in
+  '') ;;
+  --dual-stack) DUAL=1 ;;
+  *) echo "usage: scripts/demo.sh [--dual-stack]" >&2; exit 2 ;;
+esac
 unset NODE_EXTRA_CA_CERTS   # it adds ~55 ms to every Node start on these machines
 
 P="wdemo$(printf '%x' $$)"
@@ -31,16 +40,28 @@ trap 'exit 130' INT TERM
 bold "1. The rig: an underlay switch, etcd, and three hosts (all in network namespaces)"
 say "Namespace $P-sw is the underlay: a bridge at 192.0.2.1 with etcd listening on it." \
     "Hosts $P-h1..h3 are plugged into it with veth pairs as 192.0.2.11..13."
-"${RIG[@]}" up --prefix "$P" --hosts 3 --pods 1 > "$STATE/rig.json"
-jq -r '.hosts[] | "   host\(.index): namespace \(.netns), underlay address \(.address)"' "$STATE/rig.json"
+RIG_V6=()
+if [ "$DUAL" = 1 ]; then
+  RIG_V6=(--ipv6)
+  say "Dual stack: the underlay has IPv6 too, the bridge at fd00:99::1 and the hosts at fd00:99::11..13."
+fi
+"${RIG[@]}" up --prefix "$P" --hosts 3 --pods 1 "${RIG_V6[@]}" > "$STATE/rig.json"
+jq -r '.hosts[] | "   host\(.index): namespace \(.netns), underlay address \(.address)\(if .address6 then " and \(.address6)" else "" end)"' "$STATE/rig.json"
 
 bold "2. The network config, stored in etcd by weftctl"
 say "Every host leases one /24 of 10.5.0.0/16; VXLAN with VNI 1 on UDP 8472 (flannel's defaults)."
-run in_host 1 node bin/weftctl --etcd-endpoints "$ETCD" config set --network 10.5.0.0/16
+CONFIG_V6=()
+if [ "$DUAL" = 1 ]; then
+  CONFIG_V6=(--ipv6-network fd00:5::/48)
+  say "And one /64 of fd00:5::/48 (EnableIPv6), carried by a second VXLAN device over the IPv6 underlay."
+fi
+run in_host 1 node bin/weftctl --etcd-endpoints "$ETCD" config set --network 10.5.0.0/16 "${CONFIG_V6[@]}"
 
 bold "3. weftd on each host"
 say "Each weftd leases a subnet, creates the VXLAN device weft.1, programs a route, a neighbour" \
     "and an FDB entry for every other host, and then writes its subnet.env."
+[ "$DUAL" = 1 ] && say "Dual stack: the IPv6 subnet comes in the same lease, and weft-v6.1 (local = the host's" \
+    "IPv6 underlay address) gets the same three entries per peer for IPv6."
 for h in 1 2 3; do
   in_host "$h" node bin/weftd --etcd-endpoints "$ETCD" --node-name "host$h" --iface eth0 \
     --subnet-file "$STATE/h$h.env" --resync-interval 5s --ip-masq > "$STATE/weftd-h$h.log" 2>&1 &
@@ -72,27 +93,47 @@ cni() { # cni HOST COMMAND
 for h in 1 2 3; do
   ip netns add "$P-h${h}p1"
   cni "$h" ADD > "$STATE/pod-h$h.json"
-  printf '   host%s: pod %s got %s\n' "$h" "$P-h${h}p1" "$(jq -r '.ips[0].address' "$STATE/pod-h$h.json")"
+  printf '   host%s: pod %s got %s\n' "$h" "$P-h${h}p1" "$(jq -r '[.ips[].address] | join(" and ")' "$STATE/pod-h$h.json")"
 done
+if [ "$DUAL" = 1 ]; then
+  # A new IPv6 address is unusable while duplicate address detection runs (about a second).
+  for h in 1 2 3; do
+    for _ in $(seq 50); do [ -z "$(ip -n "$P-h${h}p1" -6 addr show tentative)" ] && break; sleep 0.1; done
+  done
+fi
 say "The pod's routes (the overlay network goes through the bridge gateway):"
 ip -n "$P-h1p1" route | sed 's/^/     /'
+[ "$DUAL" = 1 ] && ip -n "$P-h1p1" -6 route show | grep -v '^fe80\|^multicast' | sed 's/^/     /'
 
 bold "6. What weftd programmed on host1"
 run ip -n "$P-h1" -d link show weft.1
 run ip -n "$P-h1" route show dev weft.1
 run ip -n "$P-h1" neigh show dev weft.1
 run bridge -n "$P-h1" fdb show dev weft.1
+if [ "$DUAL" = 1 ]; then
+  run ip -n "$P-h1" -d link show weft-v6.1
+  run ip -n "$P-h1" -6 route show dev weft-v6.1
+  run ip -n "$P-h1" -6 neigh show dev weft-v6.1 nud permanent
+  run bridge -n "$P-h1" fdb show dev weft-v6.1
+fi
 
 bold "7. weftctl status on host1: its lease, its device, and each peer's entries checked against the leases"
 run in_host 1 node bin/weftctl --etcd-endpoints "$ETCD" status --node-name host1 --subnet-file "$STATE/h1.env"
 
 bold "8. Pod to pod across hosts, through the overlay"
 for h in 2 3; do
-  ADDR=$(jq -r '.ips[0].address' "$STATE/pod-h$h.json"); ADDR=${ADDR%/*}
+  ADDR=$(jq -r '[.ips[].address | select(contains(":") | not)][0]' "$STATE/pod-h$h.json"); ADDR=${ADDR%/*}
   run ip netns exec "$P-h1p1" ping -c 2 -W 2 "$ADDR"
+  if [ "$DUAL" = 1 ]; then
+    ADDR6=$(jq -r '[.ips[].address | select(contains(":"))][0]' "$STATE/pod-h$h.json"); ADDR6=${ADDR6%/*}
+    run ip netns exec "$P-h1p1" ping -6 -c 2 -W 2 "$ADDR6"
+  fi
 done
 
 bold "9. Detach the pods (CNI DEL), as a runtime does when a container stops"
-for h in 1 2 3; do cni "$h" DEL && say "host$h: pod detached, its address released"; done
+RELEASED="its address released"
+[ "$DUAL" = 1 ] && RELEASED="its IPv4 and IPv6 addresses released"
+for h in 1 2 3; do cni "$h" DEL && say "host$h: pod detached, $RELEASED"; done
 
-bold "Done: three hosts, one overlay, no state left behind."
+if [ "$DUAL" = 1 ]; then bold "Done: three hosts, one dual-stack overlay (IPv4 and IPv6), no state left behind."
+else bold "Done: three hosts, one overlay, no state left behind."; fi

@@ -189,14 +189,19 @@ export class PodmanHost {
     return (await this.cmd('inspect', name, '--format', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`)).stdout.trim();
   }
 
+  /** The container's IPv6 address on a network (empty when it has none). */
+  async address6(name: string, network = this.network): Promise<string> {
+    return (await this.cmd('inspect', name, '--format', `{{(index .NetworkSettings.Networks "${network}").GlobalIPv6Address}}`)).stdout.trim();
+  }
+
   sandbox(name: string): string | undefined {
     return this.#tracked.get(name)?.sandbox;
   }
 
-  /** Addresses host-local holds for a network (default: this host's), from its lease files. */
+  /** Addresses (IPv4 and IPv6) host-local holds for a network (default: this host's), from its lease files. */
   leasedAddresses(network = this.network): string[] {
     const dir = join(this.ipamDir, network);
-    return existsSync(dir) ? readdirSync(dir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).sort() : [];
+    return existsSync(dir) ? readdirSync(dir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f) || /^[0-9a-f]*:[0-9a-f:]*$/.test(f)).sort() : [];
   }
 
   /** weft's attachment records for a network (default: this host's), as `<container id>:<ifname>`. */

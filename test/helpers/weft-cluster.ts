@@ -29,9 +29,12 @@ export interface WeftCluster {
   stop(): Promise<void>;
 }
 
-/** Brings up `hosts` hosts, writes the network config and starts weftd everywhere; resolves once every host wrote subnet.env. */
-export async function startWeftCluster(options: { hosts: number; config: object; weftdArgs?: readonly string[] }): Promise<WeftCluster> {
-  const rig = await Rig.up({ hosts: options.hosts });
+/**
+ * Brings up `hosts` hosts (with `ipv6`, on the rig's dual-stack underlay), writes the network config and starts weftd
+ * everywhere; resolves once every host wrote subnet.env.
+ */
+export async function startWeftCluster(options: { hosts: number; config: object; weftdArgs?: readonly string[]; ipv6?: boolean }): Promise<WeftCluster> {
+  const rig = await Rig.up({ hosts: options.hosts, ipv6: options.ipv6 ?? false });
   const daemons = new Map<number, WeftdProcess>();
   const subnets = new Map<number, string>();
   const subnetFile = (i: number): string => join(rig.stateDir, `host${i}-subnet.env`);

@@ -1,11 +1,12 @@
 /**
  * The rig from the command line (for scripts/demo.sh and for poking around):
  *
- *   node dist/test/rig/rig-cli.js up --prefix P --hosts 3 [--pods 1] [--no-etcd]   → JSON description
+ *   node dist/test/rig/rig-cli.js up --prefix P --hosts 3 [--pods 1] [--no-etcd] [--ipv6]   → JSON description
  *   node dist/test/rig/rig-cli.js attach --prefix P --host 1 --subnet-file F        → JSON list of pods
  *   node dist/test/rig/rig-cli.js attach --prefix P --host 1 --subnet 10.5.3.0/24 --mtu 1450
  *   node dist/test/rig/rig-cli.js down --prefix P                                   → JSON teardown report
  *
+ * `--ipv6` gives the underlay IPv6 too (fd00:99::/64, host N at fd00:99::<10+N>; rig.ts).
  * `up` leaves the rig (and a detached etcd) running after it exits; `down`
  * stops every process in the prefix's namespaces and deletes them.
  */
@@ -19,14 +20,14 @@ import { type RigPod, attachPods } from './pods.js';
 import { Rig, type RigDescription, rigStateDir } from './rig.js';
 import { teardownPrefixSync } from './teardown.js';
 
-const USAGE = 'usage: rig-cli (up --prefix P --hosts N [--pods M] [--no-etcd] | attach --prefix P --host N '
+const USAGE = 'usage: rig-cli (up --prefix P --hosts N [--pods M] [--no-etcd] [--ipv6] | attach --prefix P --host N '
   + '(--subnet-file F | --subnet CIDR --mtu MTU) | down --prefix P)';
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv, allowPositionals: true, strict: true,
     options: {
-      prefix: { type: 'string' }, hosts: { type: 'string' }, pods: { type: 'string' }, 'no-etcd': { type: 'boolean' },
+      prefix: { type: 'string' }, hosts: { type: 'string' }, pods: { type: 'string' }, 'no-etcd': { type: 'boolean' }, ipv6: { type: 'boolean' },
       host: { type: 'string' }, 'subnet-file': { type: 'string' }, subnet: { type: 'string' }, mtu: { type: 'string' },
     },
   });
@@ -34,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
   switch (positionals[0]) {
     case 'up': {
       const rig = await Rig.up({ prefix, hosts: count(values.hosts, 'hosts'), pods: count(values.pods ?? '1', 'pods'),
-        etcd: values['no-etcd'] ? 'none' : 'detached', keepOnExit: true });
+        etcd: values['no-etcd'] ? 'none' : 'detached', keepOnExit: true, ipv6: values.ipv6 ?? false });
       print(rig.describe());
       return 0;
     }
