@@ -36,7 +36,8 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
       [/SubnetMin 10\.6\.0\.0 is not inside Network 10\.5\.0\.0\/16/, /SubnetMax 10\.5\.3\.7 is not aligned to SubnetLen \/24/]],
     ['{"Network":"10.5.0.1/16","Backend":{"Type":"udp","VNI":"x","Port":70000}}',
       [/Network "10\.5\.0\.1\/16" is invalid: .*host bits/, /Backend\.Type "udp" is not supported/, /Backend\.VNI must be a whole number .* got "x"/, /Backend\.Port must be a whole number from 0 to 65535, got 70000/]],
-    ['{"network":"10.5.0.0/16","backend":{"type":"vxlan"},"EnableIPv6":true}', [/EnableIPv6: true is not supported/]],
+    ['{"network":"10.5.0.0/16","backend":{"type":"vxlan"},"EnableIPv6":true}', [/IPv6Network is missing: EnableIPv6 is true/]],
+    ['{"Network":"10.5.0.0/16","EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fd00::/48"}', [/EnableIPv4: false \(an IPv6-only network\) is not supported/]],
   ];
   for (const [config, patterns] of bad) {
     t.test(`invalid config ${config}`, async (t) => {
