@@ -29,13 +29,21 @@ export interface Drift extends DriftedKeys {
 
 export class DriftTracker {
   readonly #device: string;
+  readonly #legacyRoutes: boolean;
   #routes = new Set<Cidr>();
   #neighbors = new Set<Ipv4>();
   #fdb = new Set<Mac>();
   #full = false;
 
-  constructor(device: string) {
+  /**
+   * `legacyRoutes`: an unmarked onlink route on the device (proto boot, how an
+   * older weft added it) counts as weft's, to take over (IPv4). The IPv6
+   * device never had such routes: its kernel read calls them foreign, and so
+   * does this tracker when false.
+   */
+  constructor(device: string, options: { readonly legacyRoutes?: boolean } = {}) {
     this.#device = device;
+    this.#legacyRoutes = options.legacyRoutes ?? true;
   }
 
   /** True when something waits for a pass. */
@@ -93,7 +101,7 @@ export class DriftTracker {
   #route(change: RouteChange, cache: KernelCache | undefined): boolean {
     const shaped = change.device === this.#device && change.type === 'unicast' && change.onlink && change.via !== undefined;
     // Marked (proto 87), or unmarked the way an older weft (or a hand) adds it (proto boot): both are weft's to correct.
-    const legacy = shaped && change.protocol === BOOT_PROTOCOL;
+    const legacy = shaped && this.#legacyRoutes && change.protocol === BOOT_PROTOCOL;
     const ours = shaped && (change.protocol === WEFT_ROUTE_PROTOCOL || legacy);
     const held = cache?.held('route', change.dst);
     if (change.deleted) {

@@ -25,6 +25,8 @@ export interface DeviceChoice {
 
 export interface AddressFamily {
   readonly name: 'IPv4' | 'IPv6';
+  /** Unmarked onlink routes on the device (an older weft's, proto boot) are weft's to take over: IPv4 only. */
+  readonly legacyRoutes: boolean;
   /** The overlay network of this family, undefined when the config does not enable it. */
   network(config: NetworkConfig): Cidr | undefined;
   /** Picks the external interface and local address (a bad `--public-ip`/`--public-ipv6` is a UsageError) and specifies the device. */
@@ -37,6 +39,7 @@ export interface AddressFamily {
 
 export const IPV4: AddressFamily = {
   name: 'IPv4',
+  legacyRoutes: true,
   network: (config) => config.network,
   async chooseDevice(kernel, input) {
     const ext = await kernel.externalInterface({ iface: input.iface, publicIp: input.publicIp });
@@ -59,6 +62,7 @@ export const IPV4: AddressFamily = {
  */
 export const IPV6: AddressFamily = {
   name: 'IPv6',
+  legacyRoutes: false,
   network: (config) => (config.ipv6 === undefined ? undefined : asPlaneSubnet(config.ipv6.network)),
   async chooseDevice(kernel, input) {
     const iface = input.iface ?? (await kernel.externalInterface({ publicIp: input.publicIp as Ipv4 | undefined })).name;

@@ -164,7 +164,7 @@ export class DataPlane implements DataPlanePort {
     this.#txChecksum = wantedTxChecksum(input.config.backend.checksumOffload);
     if (this.#monitorFactory && !this.#monitor) {
       // Subscribed before the first read, so no change between the read and the subscription goes unseen.
-      this.#drift = new DriftTracker(spec.name);
+      this.#drift = new DriftTracker(spec.name, { legacyRoutes: family.legacyRoutes });
       this.#monitor = this.#monitorFactory(spec.name);
       await this.#monitor.start((changes) => this.#changes(changes));
     }

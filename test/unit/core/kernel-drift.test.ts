@@ -68,6 +68,15 @@ t.test('what an entry view cannot repair asks for a full pass', async (t) => {
   'other devices and foreign routes elsewhere are none of weft\'s business');
 });
 
+t.test('without legacy routes (the IPv6 device) an unmarked onlink route is foreign: a stray one is left, one in weft\'s place asks for a read', async (t) => {
+  const cache = programmed();
+  const drift = new DriftTracker(dev, { legacyRoutes: false });
+  t.equal(drift.note([route('10.5.88.0/24', { protocol: 3 })], cache), false, 'a foreign route elsewhere: nothing to do (the read calls it foreign)');
+  t.equal(drift.pending, false);
+  t.equal(drift.note([route('10.5.2.0/24', { protocol: 3 })], cache), true, 'weft\'s route replaced by a foreign one');
+  t.equal(drift.take().full, true, 'the next pass reads the kernel (the collision rule decides)');
+});
+
 t.test('an unmarked weft-shaped route added by hand on the device (proto boot, onlink) is weft\'s to remove', async (t) => {
   const cache = programmed();
   const drift = new DriftTracker(dev);
