@@ -35,6 +35,11 @@ export interface LeaseSubnets {
   readonly subnetV6?: Cidr6 | undefined;
 }
 
+/** Just the subnets of a lease or parsed key, without an `undefined` IPv6 field (for leases built from it and for logs). */
+export function leaseSubnets(l: { readonly subnet: Cidr; readonly subnetV6?: Cidr6 | undefined }): LeaseSubnets {
+  return l.subnetV6 === undefined ? { subnet: l.subnet } : { subnet: l.subnet, subnetV6: l.subnetV6 };
+}
+
 export interface Lease extends LeaseSubnets {
   readonly attrs: LeaseAttrs;
 }

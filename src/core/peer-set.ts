@@ -12,8 +12,7 @@
  */
 import { type Cidr, containsCidr } from './cidr.js';
 import type { ListedLease } from './allocate.js';
-import type { Cidr6 } from './cidr6.js';
-import { type LeaseSubnets, decodeLeaseValue, decodeSubnetKey, sameAttrs } from './lease.js';
+import { type LeaseSubnets, decodeLeaseValue, decodeSubnetKey, leaseSubnets, sameAttrs } from './lease.js';
 import type { Mac } from './mac.js';
 import type { NetworkConfig } from './network-config.js';
 import { type Peer, type RefusalCode, type SelfView, judgeLease, peerV6, withoutIpv6 } from './peer-acceptance.js';
@@ -51,7 +50,7 @@ export function classifyLease(kv: RawLeaseKv, config: NetworkConfig): LeaseClass
   }
   const value = decodeLeaseValue(kv.value);
   if (!value.ok) return { ok: false, reason: value.reason };
-  return { ok: true, lease: { ...subnetsOfKey(key), attrs: value.attrs, reservation: kv.reservation } };
+  return { ok: true, lease: { ...leaseSubnets(key), attrs: value.attrs, reservation: kv.reservation } };
 }
 
 /** A registry listing split into valid leases (each with its raw entry) and subnets that are taken but unreadable. */
@@ -72,15 +71,11 @@ export function classifyListing<E extends RawLeaseKv>(entries: readonly E[], con
       continue;
     }
     const key = decodeSubnetKey(entry.key);
-    if (key.ok) occupied.push(subnetsOfKey(key));
+    if (key.ok) occupied.push(leaseSubnets(key));
   }
   return { valid, occupied };
 }
 
-/** The subnets of a parsed key, without an `undefined` IPv6 field (leases compare and log cleaner). */
-export function subnetsOfKey(key: { readonly subnet: Cidr; readonly subnetV6: Cidr6 | undefined }): LeaseSubnets {
-  return key.subnetV6 === undefined ? { subnet: key.subnet } : { subnet: key.subnet, subnetV6: key.subnetV6 };
-}
 
 /** An accepted peer as listed: the lease, whether it is a reservation, and its key. */
 export type ListedPeer = ListedLease & Peer;
@@ -225,7 +220,7 @@ export class PeerSet {
     if (!key.ok) return this.#refuse(kv, 'invalid-key', key.reason, undefined, warnings);
     const value = decodeLeaseValue(kv.value);
     if (!value.ok) return this.#refuse(kv, 'invalid-value', value.reason, undefined, warnings);
-    const lease: ListedLease = { ...subnetsOfKey(key), attrs: value.attrs, reservation: kv.reservation };
+    const lease: ListedLease = { ...leaseSubnets(key), attrs: value.attrs, reservation: kv.reservation };
     const verdict = judgeLease(lease, this.#config, this.#self);
     switch (verdict.kind) {
       case 'refused':

@@ -16,7 +16,7 @@ import { type AllocationDecision, type Identity, decideAllocation } from '../cor
 import type { Cidr } from '../core/cidr.js';
 import type { Cidr6 } from '../core/cidr6.js';
 import { SubnetExhaustedError, WeftError } from '../core/errors.js';
-import { type LeaseAttrs, type LeaseSubnets, encodeLeaseValue, encodeSubnetKey } from '../core/lease.js';
+import { type LeaseAttrs, type LeaseSubnets, encodeLeaseValue, encodeSubnetKey, leaseSubnets } from '../core/lease.js';
 import type { NetworkConfig } from '../core/network-config.js';
 import { classifyListing } from '../core/peer-set.js';
 import type { LeaseListing, RegistryEntry, SubnetRegistry } from '../adapters/registry.js';
@@ -113,7 +113,7 @@ async function applyDecision(input: AcquireInput, decision: AllocationDecision,
   switch (decision.kind) {
     case 'reuse': {
       const lease = decision.lease;
-      const subnets = subnetsOf(lease);
+      const subnets = leaseSubnets(lease);
       const entry = entries.get(encodeSubnetKey(lease));
       if (!entry) return undefined;
       if (lease.reservation) {
@@ -135,13 +135,13 @@ async function applyDecision(input: AcquireInput, decision: AllocationDecision,
     }
     case 'remove-incompatible': {
       const entry = entries.get(encodeSubnetKey(decision.lease));
-      log.warn({ ...subnetsOf(decision.lease), network: config.network, subnetLen: config.subnetLen, ipv6Network: config.ipv6?.network },
+      log.warn({ ...leaseSubnets(decision.lease), network: config.network, subnetLen: config.subnetLen, ipv6Network: config.ipv6?.network },
         'own lease does not fit the network config; releasing it');
       if (entry) await registry.remove(decision.lease, entry.modRevision);
       return undefined;
     }
     case 'claim': {
-      const subnets = subnetsOf(decision);
+      const subnets = leaseSubnets(decision);
       await input.beforeTake?.(subnets);
       const res = await registry.claim(subnets, value, input.ttlSeconds);
       if (!res.ok) {
@@ -160,9 +160,4 @@ async function applyDecision(input: AcquireInput, decision: AllocationDecision,
         `no free subnet in network ${config.network}: all ${decision.capacity} subnets of /${config.subnetLen} `
         + `between SubnetMin ${config.subnetMin} and SubnetMax ${config.subnetMax} are leased or reserved`);
   }
-}
-
-/** Just the subnets (the IPv6 one only when there is one), for logs and HeldLease. */
-function subnetsOf(l: LeaseSubnets): LeaseSubnets {
-  return l.subnetV6 === undefined ? { subnet: l.subnet } : { subnet: l.subnet, subnetV6: l.subnetV6 };
 }
