@@ -13,6 +13,7 @@ import {
 import {
   type Cidr6, type Ipv6, blockSize6, cidr6Ip, cidr6Prefix, containsIp6, ipv6FromBigInt, ipv6ToBigInt, parseCidr6, parseIpv6,
 } from './cidr6.js';
+import { type Fields, boolField, intField, isObject, lowerKeys } from './config-fields.js';
 
 export interface VxlanBackend {
   readonly type: 'vxlan';
@@ -60,20 +61,8 @@ export const VXLAN_OVERHEAD = 50;
  */
 export const VXLAN6_OVERHEAD = 70;
 
-type Fields = ReadonlyMap<string, unknown>;
-
 /** The fields that only mean something with `EnableIPv6: true`. */
 const IPV6_FIELDS = ['IPv6Network', 'IPv6SubnetLen', 'IPv6SubnetMin', 'IPv6SubnetMax'] as const;
-
-function lowerKeys(obj: Record<string, unknown>): Fields {
-  const out = new Map<string, unknown>();
-  for (const [k, v] of Object.entries(obj)) out.set(k.toLowerCase(), v);
-  return out;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Parses the config text (JSON) into a fully defaulted, frozen config. */
 export function parseNetworkConfigText(text: string): ConfigParse {
@@ -305,26 +294,6 @@ function parseBackend(value: unknown, errors: string[], warnings: string[]): Vxl
     directRouting,
     checksumOffload,
   };
-}
-
-function intField(fields: Fields, key: string, name: string, min: number, max: number, errors: string[]): number | undefined {
-  const v = fields.get(key);
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    errors.push(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
-    return undefined;
-  }
-  return v;
-}
-
-function boolField(fields: Fields, key: string, name: string, errors: string[], fallback = false): boolean {
-  const v = fields.get(key);
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'boolean') {
-    errors.push(`${name} must be true or false, got ${JSON.stringify(v)}`);
-    return fallback;
-  }
-  return v;
 }
 
 /** How many subnets [SubnetMin, SubnetMax] holds. */

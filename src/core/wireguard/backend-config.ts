@@ -14,6 +14,7 @@
  *   dual-stack wiring, for the caller to refuse or warn.
  */
 import { SecretKey } from './keys.js';
+import { type Fields, intField, isObject, lowerKeys } from '../config-fields.js';
 
 export const WIREGUARD_MODES = ['separate', 'auto', 'ipv4', 'ipv6'] as const;
 export type WireguardMode = (typeof WIREGUARD_MODES)[number];
@@ -42,16 +43,6 @@ export const DEFAULT_LISTEN_PORT_V6 = 51821;
 export const WIREGUARD_OVERHEAD = 80;
 /** The UAPI keeps the keepalive in a uint16. */
 export const MAX_KEEPALIVE = 65535;
-
-type Fields = ReadonlyMap<string, unknown>;
-
-function lowerKeys(obj: Record<string, unknown>): Fields {
-  return new Map(Object.entries(obj).map(([k, v]) => [k.toLowerCase(), v]));
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Device MTU for an underlay MTU. */
 export function wireguardDeviceMtu(underlayMtu: number): number {
@@ -126,16 +117,6 @@ export function renderWireguardBackend(backend: WireguardBackend, options: { red
 function portField(fields: Fields, key: string, name: string, errors: string[]): number | undefined {
   const port = intField(fields, key, name, 0, 65535, errors);
   return port === 0 ? undefined : port;
-}
-
-function intField(fields: Fields, key: string, name: string, min: number, max: number, errors: string[]): number | undefined {
-  const v = fields.get(key);
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    errors.push(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
-    return undefined;
-  }
-  return v;
 }
 
 function parsePsk(value: unknown, errors: string[]): SecretKey | undefined {
