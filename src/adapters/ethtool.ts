@@ -2,7 +2,7 @@
  * TX checksum offload of a link through the `ethtool` binary (`-k` to read,
  * `-K <dev> tx-checksum-ip-generic on|off` to set), with argument arrays.
  * The policy (which value, when) is in src/core/checksum-offload.ts and
- * src/daemon/data-plane.ts; this only reads and writes the flag.
+ * src/backend/vxlan/data-plane.ts; this only reads and writes the flag.
  */
 import { KernelCommandError } from '../core/errors.js';
 import { type CommandRunner, execaRunner } from './iproute2/runner.js';

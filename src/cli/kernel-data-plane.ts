@@ -5,16 +5,16 @@
  * start only then).
  */
 import type { Logger } from 'pino';
-import type { DataPlanePort } from '../daemon/data-plane-port.js';
+import type { DataPlanePort } from '../backend/data-plane-port.js';
 
 export async function createKernelDataPlane(log: Logger): Promise<DataPlanePort> {
   const [{ DataPlane }, { IpRoute2 }, { IpRoute2Monitor }, { Ethtool }, { DualStackDataPlane }, { IPV6 }] = await Promise.all([
-    import('../daemon/data-plane.js'),
+    import('../backend/vxlan/data-plane.js'),
     import('../adapters/iproute2/iproute2.js'),
     import('../adapters/iproute2/kernel-monitor.js'),
     import('../adapters/ethtool.js'),
-    import('../daemon/dual-stack-data-plane.js'),
-    import('../daemon/address-family.js'),
+    import('../backend/vxlan/dual-stack-data-plane.js'),
+    import('../backend/vxlan/address-family.js'),
   ]);
   const child = log.child({ component: 'dataplane' });
   const offload = new Ethtool();

@@ -10,7 +10,7 @@ import { UsageError, WeftError, errorMessage } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import { systemClock } from '../adapters/clock.js';
 import { notifyReady } from '../adapters/sd-notify.js';
-import { type DataPlanePort, LeaseOnlyDataPlane } from '../daemon/data-plane-port.js';
+import { type DataPlanePort, LeaseOnlyDataPlane } from '../backend/data-plane-port.js';
 import { type DaemonOptions, runDaemon } from '../daemon/run-daemon.js';
 import { DaemonStatus } from '../daemon/status.js';
 import { TrafficRules } from '../daemon/traffic-rules.js';

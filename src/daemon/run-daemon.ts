@@ -20,7 +20,7 @@ import type { Clock } from '../adapters/clock.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
 import { ensureSubnetFile, readSubnetFile, removeSubnetFile } from '../adapters/subnet-file.js';
 import { type AcquiredLease, acquireLeaseWithListing, type HeldLease, type PreviousSubnets } from './acquire-lease.js';
-import type { DataPlanePort } from './data-plane-port.js';
+import type { DataPlanePort } from '../backend/data-plane-port.js';
 import { keepLeaseAlive } from './lease-keeper.js';
 import { LeaseWatcher } from './lease-watcher.js';
 import { claimIdentity, keepIdentity } from './node-identity.js';

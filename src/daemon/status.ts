@@ -5,7 +5,7 @@
 import type { RefusalCode } from '../core/peer-acceptance.js';
 import type { PeerSet } from '../core/peer-set.js';
 import type { HeldLease } from './acquire-lease.js';
-import type { PassResult } from './data-plane-port.js';
+import type { PassResult } from '../backend/data-plane-port.js';
 import type { WatchStats } from './lease-watcher.js';
 
 export class DaemonStatus {

@@ -10,7 +10,7 @@ import type { Cidr } from '../../src/core/cidr.js';
 import type { Peer } from '../../src/core/peer-acceptance.js';
 import { type NetworkConfig, parseNetworkConfig } from '../../src/core/network-config.js';
 import { IpRoute2 } from '../../src/adapters/iproute2/iproute2.js';
-import { DataPlane, type PreparedDevice } from '../../src/daemon/data-plane.js';
+import { DataPlane, type PreparedDevice } from '../../src/backend/vxlan/data-plane.js';
 import { LEVEL, memoryLogger } from '../helpers/log-sink.js';
 import { requirePrerequisites } from '../helpers/require.js';
 import { Rig } from '../rig/rig.js';

@@ -1,6 +1,7 @@
 /**
  * The layering rule, enforced: src/core is pure (no I/O modules), nothing
- * imports upward (core ← adapters ← daemon|cni ← cli), and the CNI plugin
+ * imports upward (core ← adapters ← backend ← daemon ← cli; cni beside backend),
+ * a backend never imports another backend's folder, and the CNI plugin
  * never pulls in the daemon's heavy dependencies.
  */
 import t from 'tap';
@@ -24,7 +25,12 @@ function imports(path: string): string[] {
 }
 
 const layerOf = (path: string): string => relative(SRC, path).split('/')[0] ?? '';
-const RANK: Record<string, number> = { core: 0, adapters: 1, daemon: 2, cni: 2, cli: 3 };
+const RANK: Record<string, number> = { core: 0, adapters: 1, backend: 2, cni: 2, daemon: 3, cli: 4 };
+/** `backend/<name>/...` → name; backend/*.ts (the interface) → undefined. */
+const backendOf = (path: string): string | undefined => {
+  const parts = relative(SRC, path).split('/');
+  return parts[0] === 'backend' && parts.length > 2 ? parts[1] : undefined;
+};
 const IO_MODULES = /^(node:)?(fs|fs\/promises|child_process|net|http|dgram|os)$|^(etcd3|execa|pino|prom-client|yargs)$/;
 
 const all = files(SRC);
@@ -41,6 +47,9 @@ for (const path of all) {
       const from = RANK[layer] ?? 99;
       const to = RANK[target] ?? 99;
       t.ok(to < from || target === layer, `no upward or sideways import: ${where}`);
+      const fromBackend = backendOf(path);
+      const toBackend = backendOf(join(path, '..', spec));
+      if (fromBackend && toBackend) t.equal(toBackend, fromBackend, `one backend does not import another: ${where}`);
     }
   }
 }

@@ -6,14 +6,14 @@
  * vanished after prepare() is recreated by that same pass.
  */
 import t from 'tap';
-import type { Cidr } from '../../../src/core/cidr.js';
-import { type KernelState, desiredState } from '../../../src/core/kernel-state.js';
-import { parseNetworkConfig } from '../../../src/core/network-config.js';
-import type { VxlanLinkInfo } from '../../../src/core/vxlan-device.js';
-import { DataPlane } from '../../../src/daemon/data-plane.js';
-import { MemoryKernel } from '../../fakes/memory-kernel.js';
-import { LEVEL, memoryLogger } from '../../helpers/log-sink.js';
-import { peerLease } from '../../helpers/leases.js';
+import type { Cidr } from '../../../../src/core/cidr.js';
+import { type KernelState, desiredState } from '../../../../src/core/kernel-state.js';
+import { parseNetworkConfig } from '../../../../src/core/network-config.js';
+import type { VxlanLinkInfo } from '../../../../src/core/vxlan-device.js';
+import { DataPlane } from '../../../../src/backend/vxlan/data-plane.js';
+import { MemoryKernel } from '../../../fakes/memory-kernel.js';
+import { LEVEL, memoryLogger } from '../../../helpers/log-sink.js';
+import { peerLease } from '../../../helpers/leases.js';
 
 const parsed = parseNetworkConfig({ Network: '10.5.0.0/16', Backend: { Type: 'vxlan' } });
 if (!parsed.ok) throw new Error('bad test config');

@@ -5,14 +5,14 @@
  * device (`/32`, `/128`). Everything else (reconcile, kernel cache, drift
  * repair) is one DataPlane class, run once per family.
  */
-import { type Cidr, type Ipv4, cidrIp, containsIp, parseCidr } from '../core/cidr.js';
-import { type Cidr6, containsIp6, parseCidr6 } from '../core/cidr6.js';
-import { UsageError } from '../core/errors.js';
-import { asPlaneSubnet } from '../core/family-view.js';
-import type { NetworkConfig } from '../core/network-config.js';
-import { type VxlanDeviceSpec, deviceSpec, deviceSpec6, vxlanLocal } from '../core/vxlan-device.js';
-import type { Kernel } from '../adapters/kernel.js';
-import type { PrepareInput } from './data-plane-port.js';
+import { type Cidr, type Ipv4, cidrIp, containsIp, parseCidr } from '../../core/cidr.js';
+import { type Cidr6, containsIp6, parseCidr6 } from '../../core/cidr6.js';
+import { UsageError } from '../../core/errors.js';
+import { asPlaneSubnet } from '../../core/family-view.js';
+import type { NetworkConfig } from '../../core/network-config.js';
+import { type VxlanDeviceSpec, deviceSpec, deviceSpec6, vxlanLocal } from '../../core/vxlan-device.js';
+import type { Kernel } from '../../adapters/kernel.js';
+import type { PrepareInput } from '../data-plane-port.js';
 
 /** The chosen underlay and the device to make on it. */
 export interface DeviceChoice {

@@ -16,12 +16,12 @@
  * stops with the error.
  */
 import type { Logger } from 'pino';
-import type { Cidr } from '../core/cidr.js';
-import { UsageError, errorMessage } from '../core/errors.js';
-import { Ipv6Projection, asPlaneSubnet } from '../core/family-view.js';
-import type { LeaseSubnets } from '../core/lease.js';
-import type { Peer } from '../core/peer-acceptance.js';
-import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from './data-plane-port.js';
+import type { Cidr } from '../../core/cidr.js';
+import { UsageError, errorMessage } from '../../core/errors.js';
+import { Ipv6Projection, asPlaneSubnet } from '../../core/family-view.js';
+import type { LeaseSubnets } from '../../core/lease.js';
+import type { Peer } from '../../core/peer-acceptance.js';
+import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from '../data-plane-port.js';
 
 export class DualStackDataPlane implements DataPlanePort {
   readonly #v4: DataPlanePort;

@@ -1,13 +1,13 @@
 import t from 'tap';
-import type { Cidr, Ipv4 } from '../../../src/core/cidr.js';
-import type { Peer } from '../../../src/core/peer-acceptance.js';
-import { vtepMacFor } from '../../../src/core/mac.js';
-import { type NetworkConfig, parseNetworkConfig } from '../../../src/core/network-config.js';
-import { type KernelState, describeOp, desiredState } from '../../../src/core/kernel-state.js';
-import { DataPlane } from '../../../src/daemon/data-plane.js';
-import { MemoryKernel } from '../../fakes/memory-kernel.js';
-import { LEVEL, memoryLogger } from '../../helpers/log-sink.js';
-import { peerLease, vxlanLease } from '../../helpers/leases.js';
+import type { Cidr, Ipv4 } from '../../../../src/core/cidr.js';
+import type { Peer } from '../../../../src/core/peer-acceptance.js';
+import { vtepMacFor } from '../../../../src/core/mac.js';
+import { type NetworkConfig, parseNetworkConfig } from '../../../../src/core/network-config.js';
+import { type KernelState, describeOp, desiredState } from '../../../../src/core/kernel-state.js';
+import { DataPlane } from '../../../../src/backend/vxlan/data-plane.js';
+import { MemoryKernel } from '../../../fakes/memory-kernel.js';
+import { LEVEL, memoryLogger } from '../../../helpers/log-sink.js';
+import { peerLease, vxlanLease } from '../../../helpers/leases.js';
 
 const parsed = parseNetworkConfig({ Network: '10.5.0.0/16', Backend: { Type: 'vxlan' } });
 if (!parsed.ok) throw new Error('bad test config');

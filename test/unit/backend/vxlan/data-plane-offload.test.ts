@@ -6,14 +6,14 @@
  * and changes nothing.
  */
 import t from 'tap';
-import type { Cidr } from '../../../src/core/cidr.js';
-import { UsageError } from '../../../src/core/errors.js';
-import { type NetworkConfig, parseNetworkConfig } from '../../../src/core/network-config.js';
-import { DataPlane } from '../../../src/daemon/data-plane.js';
-import { MemoryEthtool } from '../../fakes/memory-ethtool.js';
-import { MemoryKernel } from '../../fakes/memory-kernel.js';
-import { LEVEL, memoryLogger } from '../../helpers/log-sink.js';
-import { peerLease } from '../../helpers/leases.js';
+import type { Cidr } from '../../../../src/core/cidr.js';
+import { UsageError } from '../../../../src/core/errors.js';
+import { type NetworkConfig, parseNetworkConfig } from '../../../../src/core/network-config.js';
+import { DataPlane } from '../../../../src/backend/vxlan/data-plane.js';
+import { MemoryEthtool } from '../../../fakes/memory-ethtool.js';
+import { MemoryKernel } from '../../../fakes/memory-kernel.js';
+import { LEVEL, memoryLogger } from '../../../helpers/log-sink.js';
+import { peerLease } from '../../../helpers/leases.js';
 
 const self = '10.5.1.0/24' as Cidr;
 

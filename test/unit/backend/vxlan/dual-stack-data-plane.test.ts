@@ -6,13 +6,13 @@
  */
 import pino from 'pino';
 import t from 'tap';
-import type { Cidr, Ipv4 } from '../../../src/core/cidr.js';
-import type { Cidr6, Ipv6 } from '../../../src/core/cidr6.js';
-import type { Mac } from '../../../src/core/mac.js';
-import { parseNetworkConfig } from '../../../src/core/network-config.js';
-import type { Peer } from '../../../src/core/peer-acceptance.js';
-import type { DataPlanePort, PassResult, PrepareInput, Prepared } from '../../../src/daemon/data-plane-port.js';
-import { DualStackDataPlane } from '../../../src/daemon/dual-stack-data-plane.js';
+import type { Cidr, Ipv4 } from '../../../../src/core/cidr.js';
+import type { Cidr6, Ipv6 } from '../../../../src/core/cidr6.js';
+import type { Mac } from '../../../../src/core/mac.js';
+import { parseNetworkConfig } from '../../../../src/core/network-config.js';
+import type { Peer } from '../../../../src/core/peer-acceptance.js';
+import type { DataPlanePort, PassResult, PrepareInput, Prepared } from '../../../../src/backend/data-plane-port.js';
+import { DualStackDataPlane } from '../../../../src/backend/vxlan/dual-stack-data-plane.js';
 
 const log = pino({ level: 'silent' });
 const ok = (n: number): PassResult => ({ ok: true, applied: n, failed: 0, changes: n, programmed: n });

@@ -1,5 +1,5 @@
 /**
- * What the daemon needs from the data plane (src/daemon/data-plane.ts on the
+ * What the daemon needs from the data plane (src/backend/vxlan/data-plane.ts on the
  * real kernel). `LeaseOnlyDataPlane` is weftd's `--dataplane none` mode: it
  * leases and watches but programs nothing, for hosts where the kernel side is
  * handled elsewhere and for tests of the etcd side.

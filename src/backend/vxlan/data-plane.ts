@@ -7,19 +7,19 @@
  * events) plan against what the last successful pass left (docs/design.md).
  */
 import type { Logger } from 'pino';
-import { type Cidr, type Ipv4, cidrIp } from '../core/cidr.js';
-import { UsageError, WeftError } from '../core/errors.js';
-import { type DriftedKeys, KernelCache } from '../core/kernel-cache.js';
-import { type KernelOp, type KernelState, desiredState, describeOp, planKernel, summarizeOps } from '../core/kernel-state.js';
-import { type ForeignRoute, type Peer, routeCollisions, withoutCollisions } from '../core/peer-acceptance.js';
-import { type VxlanDeviceSpec, type VxlanLinkInfo, deviceMismatch } from '../core/vxlan-device.js';
-import type { ApplyReport, Kernel } from '../adapters/kernel.js';
-import type { ChecksumOffloadControl } from '../adapters/ethtool.js';
-import { wantedTxChecksum } from '../core/checksum-offload.js';
-import { underlayMtuProblem } from '../core/underlay-mtu.js';
-import type { KernelChange, KernelMonitor } from '../adapters/kernel-monitor.js';
-import { DriftTracker } from '../core/kernel-drift.js';
-import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from './data-plane-port.js';
+import { type Cidr, type Ipv4, cidrIp } from '../../core/cidr.js';
+import { UsageError, WeftError } from '../../core/errors.js';
+import { type DriftedKeys, KernelCache } from '../../core/kernel-cache.js';
+import { type KernelOp, type KernelState, desiredState, describeOp, planKernel, summarizeOps } from '../../core/kernel-state.js';
+import { type ForeignRoute, type Peer, routeCollisions, withoutCollisions } from '../../core/peer-acceptance.js';
+import { type VxlanDeviceSpec, type VxlanLinkInfo, deviceMismatch } from '../../core/vxlan-device.js';
+import type { ApplyReport, Kernel } from '../../adapters/kernel.js';
+import type { ChecksumOffloadControl } from '../../adapters/ethtool.js';
+import { wantedTxChecksum } from '../../core/checksum-offload.js';
+import { underlayMtuProblem } from '../../core/underlay-mtu.js';
+import type { KernelChange, KernelMonitor } from '../../adapters/kernel-monitor.js';
+import { DriftTracker } from '../../core/kernel-drift.js';
+import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from '../data-plane-port.js';
 import { type AddressFamily, IPV4 } from './address-family.js';
 
 export interface DataPlaneOptions {
