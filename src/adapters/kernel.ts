@@ -5,6 +5,7 @@
  */
 import type { Cidr, Ipv4 } from '../core/cidr.js';
 import type { Cidr6, Ipv6 } from '../core/cidr6.js';
+import type { UnderlayRoute } from '../core/direct-routing.js';
 import type { KernelOp, KernelState } from '../core/kernel-state.js';
 import type { ExternalInterface, ExternalInterface6, VxlanDeviceSpec, VxlanLinkInfo } from '../core/vxlan-device.js';
 
@@ -65,9 +66,13 @@ export interface Kernel {
   /**
    * weft's entries on the device (permanent neighbours, `self permanent` FDB,
    * marked or legacy-shaped routes). With `network`, also every other route
-   * inside it (`foreign`), for the route-collision rule.
+   * inside it (`foreign`), for the route-collision rule. With `directDevice`
+   * (DirectRouting), weft's marked routes on that external interface are
+   * weft's too (`Route.dev`), not foreign.
    */
-  readState(device: string, network?: Cidr | Cidr6): Promise<KernelState>;
+  readState(device: string, network?: Cidr | Cidr6, directDevice?: string): Promise<KernelState>;
+  /** The main table's routes of this adapter's family (DirectRouting's path decision). */
+  readUnderlayRoutes(): Promise<UnderlayRoute[]>;
   /** Applies the operations in order; failures are reported per operation. */
   apply(device: string, ops: readonly KernelOp[]): Promise<ApplyReport>;
   /** Ends long-lived helpers (batch children), if the implementation keeps any. */

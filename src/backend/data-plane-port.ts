@@ -51,6 +51,8 @@ export interface PassResult {
    * tell (it failed before reading or applying anything).
    */
   readonly programmed?: number;
+  /** DirectRouting: the peer subnets this pass routes directly (no VXLAN); absent when DirectRouting is off. */
+  readonly direct?: readonly Cidr[];
   /** Peers refused because a route weft does not own already uses their subnet on this host. */
   readonly refused?: readonly { readonly subnet: Cidr; readonly reason: string }[];
   /** On a dual-stack host: the IPv6 device's part of the pass (its numbers are in the totals too). */

@@ -40,7 +40,7 @@ async function readStdin(): Promise<string> {
 }
 
 /** Every flag that sets a config field (a file and these together would silently drop the flags). */
-const CONFIG_FLAGS = ['network', 'subnet-len', 'subnet-min', 'subnet-max', 'vni', 'port', 'mtu', 'enable-ipv6',
+const CONFIG_FLAGS = ['network', 'subnet-len', 'subnet-min', 'subnet-max', 'vni', 'port', 'mtu', 'checksum-offload', 'direct-routing', 'enable-ipv6',
   'ipv6-network', 'ipv6-subnet-len', 'ipv6-subnet-min', 'ipv6-subnet-max'] as const;
 
 /** The IPv6 flags and the config fields they set, as the IPv4 ones (the parser checks them all together). */
@@ -54,6 +54,7 @@ function fromFlags(argv: Record<string, unknown>): Record<string, unknown> {
   if (argv['port'] !== undefined) backend['Port'] = argv['port'];
   if (argv['mtu'] !== undefined) backend['MTU'] = argv['mtu'];
   if (argv['checksum-offload'] !== undefined) backend['ChecksumOffload'] = argv['checksum-offload'];
+  if (argv['direct-routing'] !== undefined) backend['DirectRouting'] = argv['direct-routing'];
   const config: Record<string, unknown> = { Network: argv['network'], Backend: backend };
   if (argv['subnet-len'] !== undefined) config['SubnetLen'] = argv['subnet-len'];
   if (argv['subnet-min'] !== undefined) config['SubnetMin'] = argv['subnet-min'];
@@ -68,7 +69,8 @@ function fromFlags(argv: Record<string, unknown>): Record<string, unknown> {
 /** One line per family: what `config set` wrote. */
 function describeConfig(c: NetworkConfig): string[] {
   const lines = [`network config written: ${c.network}, /${c.subnetLen} subnets from ${c.subnetMin} to ${c.subnetMax} `
-    + `(${subnetCapacity(c)} hosts), VNI ${c.backend.vni}, UDP port ${c.backend.port}, checksum offload ${c.backend.checksumOffload}`];
+    + `(${subnetCapacity(c)} hosts), VNI ${c.backend.vni}, UDP port ${c.backend.port}, checksum offload ${c.backend.checksumOffload}`
+    + `${c.backend.directRouting ? ', DirectRouting on' : ''}`];
   if (c.ipv6) {
     lines.push(`dual-stack: IPv6 ${c.ipv6.network}, /${c.ipv6.subnetLen} subnets from ${c.ipv6.subnetMin} to ${c.ipv6.subnetMax}`);
   }

@@ -9,12 +9,13 @@
 import { hostname } from 'node:os';
 import type { ListedLease } from '../core/allocate.js';
 import { cidrIp } from '../core/cidr.js';
+import { type DirectPaths, configuredPaths } from '../core/direct-routing.js';
 import { cidr6Ip } from '../core/cidr6.js';
 import { findOwnLease } from '../core/device-check.js';
 import { type CheckResult, type DoctorFacts, type EtcdFacts, type Ipv6Facts, type PeerProbe, type ReadyProbe, doctorPeers, evaluateDoctor, summarize } from '../core/doctor.js';
 import { errorMessage } from '../core/errors.js';
 import { type NetworkConfig, parseNetworkConfigText } from '../core/network-config.js';
-import type { Peer } from '../core/peer-acceptance.js';
+import { type Peer, peerV6 } from '../core/peer-acceptance.js';
 import { programmedSubnetV6 } from '../core/peer-drift.js';
 import { classifyListing } from '../core/peer-set.js';
 import { deviceName, deviceName6 } from '../core/vxlan-device.js';
@@ -77,23 +78,25 @@ async function readEtcd(open: () => Promise<SubnetRegistry>): Promise<EtcdFacts>
 }
 
 /** A ping to each peer's VTEP address through the device, then (when it answered) the DF probe at the device MTU. */
-async function probePeers(host: HostProbe, device: string, mtu: number, peers: readonly ListedLease[]): Promise<PeerProbe[]> {
+async function probePeers(host: HostProbe, device: string, mtu: number, peers: readonly ListedLease[], paths?: DirectPaths): Promise<PeerProbe[]> {
   const results: PeerProbe[] = [];
   const probe = async (p: ListedLease): Promise<PeerProbe> => {
     const vtep = cidrIp(p.subnet);
-    const plain = await host.ping(device, vtep);
-    return { subnet: p.subnet, ...plain, ...(plain.replied ? { df: await dfProbe(host, device, vtep, mtu) } : {}) };
+    // A peer on a direct route (DirectRouting) is reached through the external interface, not the VXLAN device.
+    const through = paths?.direct(p.attrs.publicIp) === true ? paths.device : device;
+    const plain = await host.ping(through, vtep);
+    return { subnet: p.subnet, ...plain, ...(plain.replied ? { df: await dfProbe(host, through, vtep, mtu) } : {}) };
   };
   for (let i = 0; i < peers.length; i += PROBE_PARALLEL) results.push(...await Promise.all(peers.slice(i, i + PROBE_PARALLEL).map(probe)));
   return results;
 }
 
 /** Pings each subnet's address through the device, PROBE_PARALLEL at a time. */
-async function probeTargets<S extends string>(host: HostProbe, device: string, subnets: readonly S[], address: (s: S) => string):
+async function probeTargets<S extends string>(host: HostProbe, device: (subnet: S) => string, subnets: readonly S[], address: (s: S) => string):
 Promise<{ subnet: S; replied: boolean; output: string }[]> {
   const results: { subnet: S; replied: boolean; output: string }[] = [];
   for (let i = 0; i < subnets.length; i += PROBE_PARALLEL) {
-    results.push(...await Promise.all(subnets.slice(i, i + PROBE_PARALLEL).map(async (subnet) => ({ subnet, ...await host.ping(device, address(subnet)) }))));
+    results.push(...await Promise.all(subnets.slice(i, i + PROBE_PARALLEL).map(async (subnet) => ({ subnet, ...await host.ping(device(subnet), address(subnet)) }))));
   }
   return results;
 }
@@ -129,11 +132,15 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
   ]);
   const name = etcd.ok ? deviceName(etcd.config.backend.vni) : weftLinks.length === 1 ? weftLinks[0] : undefined;
   const device = name ? await kernel.readDevice(name) : undefined;
-  const [parent, cni0, kernelState] = await Promise.all([
+  // DirectRouting: weftd's direct routes sit on the device's parent, and the underlay's routes say which peers use them.
+  const directDevice = etcd.ok && etcd.config.backend.directRouting && device?.parent ? device.parent : undefined;
+  const [parent, cni0, kernelState, underlayRoutes] = await Promise.all([
     device?.parent ? kernel.readDevice(device.parent) : undefined,
     kernel.readDevice('cni0'),
-    device?.kind === 'vxlan' && name ? kernel.readState(name, etcd.ok ? etcd.config.network : undefined) : undefined,
+    device?.kind === 'vxlan' && name ? kernel.readState(name, etcd.ok ? etcd.config.network : undefined, directDevice) : undefined,
+    directDevice ? kernel.readUnderlayRoutes() : undefined,
   ]);
+  const paths = configuredPaths(directDevice !== undefined, directDevice, underlayRoutes, 4);
   const [ipForward, bridgeNfCallIptables, rpFilterAll, rpFilterDevice] = await Promise.all([
     host.readSysctl('net/ipv4/ip_forward'), host.readSysctl('net/bridge/bridge-nf-call-iptables'),
     host.readSysctl('net/ipv4/conf/all/rp_filter'), name ? host.readSysctl(`net/ipv4/conf/${name}/rp_filter`) : undefined,
@@ -142,7 +149,7 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
   const peers = doctorPeers({ etcd, kernelState }, own)?.peers ?? [];
   const vxlan = device?.kind === 'vxlan' && name ? device : undefined;
   const [[probes, txChecksum], ipv6] = await Promise.all([
-    vxlan ? Promise.all([probePeers(host, vxlan.name, vxlan.mtu, peers), deps.offload ? readTxChecksum(deps.offload, vxlan.name) : undefined])
+    vxlan ? Promise.all([probePeers(host, vxlan.name, vxlan.mtu, peers, paths), deps.offload ? readTxChecksum(deps.offload, vxlan.name) : undefined])
       : [[], undefined] as const,
     etcd.ok ? readIpv6(etcd.config, deps, own, peers) : undefined,
   ]);
@@ -150,6 +157,7 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
     nodeName: opts.nodeName, readiness: ready, etcd, subnetFile: { path: opts.subnetFile, state: subnetFile },
     deviceName: name, device, parentMtu: parent?.mtu, cni0Mtu: cni0?.mtu, cni0Addresses: cni0?.addresses,
     sysctl: { ipForward, bridgeNfCallIptables, rpFilterAll, rpFilterDevice }, iptables, kernelState, probes,
+    ...(underlayRoutes ? { underlayRoutes } : {}),
     ...(txChecksum ? { txChecksum } : {}),
     ...(ipv6 ? { ipv6 } : {}),
   };
@@ -169,16 +177,25 @@ async function readIpv6(config: NetworkConfig, deps: DoctorDeps, own: ListedLeas
   try {
     const device = await kernel.readDevice(deviceName);
     const vxlan = device?.kind === 'vxlan';
-    const [parent, kernelState] = await Promise.all([
+    const directDevice = config.backend.directRouting && device?.parent ? device.parent : undefined;
+    const [parent, kernelState, underlayRoutes] = await Promise.all([
       device?.parent ? kernel.readDevice(device.parent) : undefined,
-      vxlan ? kernel.readState(deviceName, config.ipv6.network) : undefined,
+      vxlan ? kernel.readState(deviceName, config.ipv6.network, directDevice) : undefined,
+      directDevice ? kernel.readUnderlayRoutes() : undefined,
     ]);
+    const paths = configuredPaths(directDevice !== undefined, directDevice, underlayRoutes, 6);
     const targets = peers.flatMap((p) => {
       const subnet = programmedSubnetV6(p);
       return subnet === undefined || subnet === own?.subnetV6 ? [] : [subnet];
     });
-    const probes = vxlan && own?.subnetV6 ? await probeTargets(deps.host, deviceName, targets, cidr6Ip) : [];
-    return { deviceName, device, parentMtu: parent?.mtu, forwarding, kernelState, probes };
+    // A peer on a direct IPv6 route is pinged through the external interface.
+    const directV6 = new Set(peers.flatMap((p) => {
+      const half = peerV6(p);
+      return half && paths?.direct(half.publicIp) ? [half.subnet] : [];
+    }));
+    const probes = vxlan && own?.subnetV6
+      ? await probeTargets(deps.host, (subnet) => (directV6.has(subnet) && directDevice ? directDevice : deviceName), targets, cidr6Ip) : [];
+    return { deviceName, device, parentMtu: parent?.mtu, forwarding, kernelState, probes, ...(underlayRoutes ? { underlayRoutes } : {}) };
   } catch (err) {
     return { deviceName, device: undefined, parentMtu: undefined, forwarding, kernelState: undefined, probes: [], error: errorMessage(err) };
   } finally {

@@ -20,6 +20,7 @@ import { classifyListing } from '../core/peer-set.js';
 import { hostPeers, selfView } from '../core/host-peers.js';
 import { encodeSubnetKey } from '../core/lease.js';
 import { type DriftReport, peerDrift, peerDriftV6 } from '../core/peer-drift.js';
+import { configuredPaths } from '../core/direct-routing.js';
 import { deviceName, deviceName6 } from '../core/vxlan-device.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
 import { readSubnetFile } from '../adapters/subnet-file.js';
@@ -86,7 +87,12 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
   if (!link) problems.push(`device ${name} does not exist`);
   problems.push(...linkProblems.map((p) => `${name}: ${p}`));
 
-  const state = link?.kind === 'vxlan' ? await kernel.readState(name, config.network) : undefined;
+  // DirectRouting: weftd's direct routes sit on the device's parent; which peers are direct follows from the underlay's routes.
+  const directDevice = config.backend.directRouting && link?.parent ? link.parent : undefined;
+  const [state, underlay] = link?.kind === 'vxlan'
+    ? await Promise.all([kernel.readState(name, config.network, directDevice), directDevice ? kernel.readUnderlayRoutes() : undefined])
+    : [undefined, undefined];
+  const paths = configuredPaths(config.backend.directRouting, directDevice, underlay, 4);
   const judged = hostPeers(config, entries, own.lease ? selfView(own.lease) : {}, state?.foreign ?? []);
   const ipv6 = config.ipv6 === undefined ? null : await collectIpv6(typeof kernel6 === 'function' ? kernel6() : kernel6, config, own.lease, judged.peers, typeof kernel6 === 'function');
 
@@ -103,7 +109,7 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
   if (judged.collisions.size > 0) {
     problems.push(`${judged.collisions.size} peers not programmed: a route weft does not own uses their subnet (${[...judged.collisions.keys()].join(', ')})`);
   }
-  const drift = own.lease && state ? peerDrift(own.lease.subnet, judged.peers, state) : null;
+  const drift = own.lease && state ? peerDrift(own.lease.subnet, judged.peers, state, paths) : null;
   if (drift && !drift.inSync) {
     const drifted = drift.peers.filter((p) => !p.inSync).length;
     problems.push(`${drifted} of ${drift.peers.length} peers drifted${drift.extra.length > 0 ? `, ${drift.extra.length} unwanted entries` : ''}`);
@@ -137,8 +143,12 @@ async function collectIpv6(kernel: Kernel, config: NetworkConfig, own: ListedLea
     const linkProblems = link ? deviceProblemsV6(link, config, own) : [];
     if (!link) problems.push(`device ${deviceName} does not exist`);
     problems.push(...linkProblems.map((p) => `${deviceName}: ${p}`));
-    const state = link?.kind === 'vxlan' ? await kernel.readState(deviceName) : undefined;
-    const drift = own?.subnetV6 && state ? peerDriftV6(own.subnetV6, peers, state) : null;
+    const directDevice = config.backend.directRouting && link?.parent ? link.parent : undefined;
+    const [state, underlay] = link?.kind === 'vxlan'
+      ? await Promise.all([kernel.readState(deviceName, undefined, directDevice), directDevice ? kernel.readUnderlayRoutes() : undefined])
+      : [undefined, undefined];
+    const paths = configuredPaths(config.backend.directRouting, directDevice, underlay, 6);
+    const drift = own?.subnetV6 && state ? peerDriftV6(own.subnetV6, peers, state, paths) : null;
     if (drift && !drift.inSync) {
       const drifted = drift.peers.filter((p) => !p.inSync).length;
       problems.push(`${drifted} of ${drift.peers.length} peers drifted${drift.extra.length > 0 ? `, ${drift.extra.length} unwanted entries` : ''}`);
@@ -160,8 +170,9 @@ function renderLease(l: NonNullable<StatusReport['lease']>): string {
 
 function renderPeers(drift: DriftReport, family: '' | 'IPV6 '): string[] {
   const lines = [drift.peers.length === 0 ? `no ${family ? 'IPv6 ' : ''}peers`
-    : renderTable([`PEER ${family}SUBNET`, 'NODE', `PUBLIC IP${family ? 'V6' : ''}`, 'VTEP MAC', 'ROUTE', 'NEIGHBOUR', 'FDB'],
-      drift.peers.map((p) => [p.subnet, p.node ?? '-', p.publicIp, p.vtepMac, p.route, p.neighbor, p.fdb]))];
+    : renderTable([`PEER ${family}SUBNET`, 'NODE', `PUBLIC IP${family ? 'V6' : ''}`, 'VTEP MAC', 'PATH', 'ROUTE', 'NEIGHBOUR', 'FDB'],
+      drift.peers.map((p) => [p.subnet, p.node ?? '-', p.publicIp, p.vtepMac, p.path,
+        p.route, p.path === 'direct' ? '-' : p.neighbor, p.path === 'direct' ? '-' : p.fdb]))];
   for (const e of drift.extra) lines.push(`unwanted on the ${family ? 'IPv6 ' : ''}device: ${e}`);
   return lines;
 }

@@ -57,6 +57,7 @@ function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & 
       .option('port', { type: 'number', describe: 'set: VXLAN UDP port (Backend.Port; default 8472)' })
       .option('mtu', { type: 'number', describe: 'set: underlay MTU (Backend.MTU; the device gets it − 50; default the external interface\'s, never above it)' })
       .option('checksum-offload', { type: 'string', describe: 'set: TX checksum offload on the VXLAN device: auto, on or off (Backend.ChecksumOffload; default off)' })
+      .option('direct-routing', { type: 'boolean', describe: 'set: a plain route, no VXLAN, to peers on this host\'s own segment (Backend.DirectRouting; default off)' })
       .option('effective', { type: 'boolean', default: false, describe: 'get: show the config with defaults applied' }),
     (argv) => run(argv['action'] === 'get' ? configGet : configSet, argv as never))
     .command('leases', 'list subnet leases and reservations', (c) => c.option('json', { type: 'boolean', default: false, describe: 'print JSON (for scripts)' }),

@@ -5,6 +5,7 @@
  * are added after the IPv4 checks and never replace one: an IPv6 problem
  * never hides an IPv4 result.
  */
+import { type UnderlayRoute, configuredPaths } from './direct-routing.js';
 import type { ListedLease } from './allocate.js';
 import type { Cidr6 } from './cidr6.js';
 import { type CheckResult, fail, ok, warn } from './check-result.js';
@@ -33,6 +34,8 @@ export interface Ipv6Facts {
   /** `net.ipv6.conf.all.forwarding`; undefined when it cannot be read. */
   readonly forwarding: number | undefined;
   readonly kernelState: KernelState | undefined;
+  /** The IPv6 main table's routes, read when the config asks for DirectRouting. */
+  readonly underlayRoutes?: readonly UnderlayRoute[] | undefined;
   readonly probes: readonly PeerProbe6[];
   /** Why the IPv6 side could not be read (the IPv4 checks are unaffected). */
   readonly error?: string | undefined;
@@ -79,5 +82,5 @@ function checkIpv6Peers(ipv6: Ipv6Facts, config: NetworkConfig, own: ListedLease
   if (!own?.subnetV6 || own.attrs.publicIpv6 === undefined) return [warn('ipv6 peer entries', 'not checked: needs this host\'s IPv6 lease half', 'fix the ipv6 lease check first')];
   if (!ipv6.kernelState) return [warn('ipv6 peer entries', 'not checked: no IPv6 device', 'fix the ipv6 device first')];
   return peerChecks({ label: 'ipv6 ', deviceName: ipv6.deviceName, port: config.backend.port, ownPublicIp: own.attrs.publicIpv6 },
-    peerDriftV6(own.subnetV6, judged?.peers ?? [], ipv6.kernelState), ipv6.probes);
+    peerDriftV6(own.subnetV6, judged?.peers ?? [], ipv6.kernelState, configuredPaths(config.backend.directRouting, ipv6.device?.parent, ipv6.underlayRoutes, 6)), ipv6.probes);
 }

@@ -25,8 +25,17 @@ export function peerChecks(family: FamilyPeerCheck, drift: DriftReport, probes: 
     : fail(`${label}peer entries`, [...bad.map((p) => `${p.subnet}: route ${p.route}, neighbour ${p.neighbor}, fdb ${p.fdb}`), ...drift.extra.map((e) => `unwanted ${e}`)].join('; '),
       'weftd repairs these on its next pass (--resync-interval); if they stay wrong, weftd\'s log says which kernel change failed; `weftctl status` shows every entry');
   const reach = drift.peers.map((p): CheckResult => {
-    const name = `${label ? 'vxlan6' : 'vxlan'} ${p.subnet}`;
     const probe = probes.find((x) => x.subnet === p.subnet);
+    if (p.path === 'direct') {
+      const name = `${label ? 'direct6' : 'direct'} ${p.subnet}`;
+      const target = p.subnet.slice(0, p.subnet.indexOf('/'));
+      if (!p.inSync) return warn(name, 'not judged: this host\'s direct route for the peer is not in place', `see the ${label}peer entries check`);
+      if (!probe) return warn(name, 'not probed', 'run doctor on the host itself (ip netns exec <host> weftctl doctor) as root');
+      if (probe.replied) return ok(name, `${target} answered over the direct route via ${p.publicIp}${p.node ? ` (${p.node})` : ''} (DirectRouting: no VXLAN)`);
+      return fail(name, `no answer from ${target} over the direct route via ${p.publicIp} (${probe.output})`,
+        `the peer is on this host's segment: check forwarding and ${label ? 'ip6tables' : 'iptables'} FORWARD on ${p.node ?? p.publicIp}, and rp_filter on both hosts`);
+    }
+    const name = `${label ? 'vxlan6' : 'vxlan'} ${p.subnet}`;
     const path = `UDP ${port} to ${p.publicIp}${p.node ? ` (${p.node})` : ''} and back`;
     // Not judged (the docs promise it): the peer entries check already FAILs for this peer.
     if (!p.inSync) return warn(name, `not judged: this host's entries for the peer are not in place, so UDP ${port} cannot be tested`, `see the ${label}peer entries check`);

@@ -4,6 +4,7 @@
  * the facts (etcd, /proc/sys, iproute2, iptables, ping, /readyz). The host
  * checks (sysctls, MTU, FORWARD) are in doctor-host.ts.
  */
+import { type UnderlayRoute, configuredPaths } from './direct-routing.js';
 import type { Cidr } from './cidr.js';
 import type { ListedLease } from './allocate.js';
 import { type CheckResult, fail, ok, warn } from './check-result.js';
@@ -65,6 +66,8 @@ export interface DoctorFacts {
   /** `iptables -S` of the filter table. */
   readonly iptables: { readonly ok: true; readonly rules: string } | { readonly ok: false; readonly error: string };
   readonly kernelState: KernelState | undefined;
+  /** The main table's routes, read when the config asks for DirectRouting (which peers weftd routes directly). */
+  readonly underlayRoutes?: readonly UnderlayRoute[] | undefined;
   readonly probes: readonly PeerProbe[];
   /** The device's tx-checksum-ip-generic (ethtool); undefined when not read (then no check is shown). */
   readonly txChecksum?: TxChecksumFact | undefined;
@@ -149,8 +152,9 @@ function checkDevice(f: DoctorFacts, config: NetworkConfig | undefined, own: Lis
 function checkPeers(f: DoctorFacts, config: NetworkConfig | undefined, own: ListedLease | undefined, judged: HostPeers | undefined): CheckResult[] {
   if (!f.etcd.ok || !config || !own) return [warn('peer entries', 'not checked: needs etcd and this host\'s lease', 'fix the checks above first')];
   if (!f.kernelState) return [warn('peer entries', 'not checked: no device', 'fix the device first')];
+  const paths = configuredPaths(config.backend.directRouting, f.device?.parent, f.underlayRoutes, 4);
   return peerChecks({ label: '', deviceName: f.deviceName, port: config.backend.port, ownPublicIp: own.attrs.publicIp },
-    peerDrift(own.subnet, judged?.peers ?? [], f.kernelState), f.probes);
+    peerDrift(own.subnet, judged?.peers ?? [], f.kernelState, paths), f.probes);
 }
 
 /**

@@ -15,8 +15,9 @@
  * resync (see DataPlane.reconcile).
  */
 import { type Cidr, type Ipv4, cidrIp } from './cidr.js';
+import type { DirectPaths } from './direct-routing.js';
 import {
-  type FdbEntry, type KernelOp, type KernelState, type Neighbor, type Route, desiredState, planKernel,
+  type FdbEntry, type KernelOp, type KernelState, type Neighbor, type Route, desiredState, directRoute, planKernel, sameRoute,
 } from './kernel-state.js';
 import type { Peer } from './peer-acceptance.js';
 import type { Mac } from './mac.js';
@@ -98,7 +99,11 @@ export class KernelCache {
    * subnets (`planDelta`) looks at those alone. Undefined until a full plan
    * made it, and after a plan that could not tell (a key wanted twice).
    */
-  #planned: { readonly peers: Map<Cidr, Peer>; readonly macs: Map<Mac, Cidr>; readonly gateways: Map<Ipv4, Cidr> } | undefined;
+  #planned: {
+    readonly peers: Map<Cidr, Peer>; readonly macs: Map<Mac, Cidr>; readonly gateways: Map<Ipv4, Cidr>;
+    /** The DirectRouting decision the plan used: a new one (another underlay read) plans the whole set again. */
+    readonly paths: DirectPaths | undefined;
+  } | undefined;
 
   /**
    * False when `state` listed two entries under one key (a vxlan FDB entry
@@ -117,18 +122,18 @@ export class KernelCache {
   }
 
   /**
-   * `planKernel(desiredState(selfSubnet, leases), this.state())`, without
-   * building the desired state. No closures or arrays per lease: this loop
-   * runs over every peer on every event.
+   * `planKernel(desiredState(selfSubnet, leases, paths), this.state())`,
+   * without building the desired state. No closures or arrays per lease:
+   * this loop runs over every peer on every event.
    */
-  plan(selfSubnet: Cidr, leases: readonly Peer[]): KernelOp[] {
+  plan(selfSubnet: Cidr, leases: readonly Peer[], paths?: DirectPaths): KernelOp[] {
     const pass = ++this.#plans;
     for (const table of [this.#routes, this.#neighbors, this.#fdb] as const) table.begin(pass);
     const fdb: FdbEntry[] = [];
     const neighbors: Neighbor[] = [];
     const routes: { readonly entry: Route; readonly known: boolean }[] = [];
     const planned = this.#planned;
-    let unchanged = planned !== undefined; // the same peer objects as the last plan: nothing to remember again
+    let unchanged = planned !== undefined && planned.paths === paths; // the same peer objects and paths as the last plan: nothing to remember again
     let count = 0;
     for (let i = 0; i < leases.length; i++) {
       const lease = leases[i] as Peer;
@@ -138,6 +143,16 @@ export class KernelCache {
       count++;
       if (unchanged && planned?.peers.get(subnet) !== lease) unchanged = false;
       const knownRoute = this.#routes.entries.get(subnet);
+      if (paths?.direct(attrs.publicIp) === true) {
+        const r = this.#routes.visit(subnet, knownRoute);
+        if (r === REPEATED) {
+          this.#planned = undefined;
+          return planKernel(desiredState(selfSubnet, leases, paths), this.state());
+        }
+        const wanted = directRoute(subnet, attrs.publicIp, paths.device);
+        if (r === undefined || !sameRoute(wanted, r.entry)) routes.push({ entry: wanted, known: r !== undefined });
+        continue;
+      }
       // The known route's gateway string when it matches: no new string, and its hash is already computed.
       const gateway = knownRoute && isGatewayOf(knownRoute.entry.via, subnet) ? knownRoute.entry.via : cidrIp(subnet);
       const r = this.#routes.visit(subnet, knownRoute);
@@ -145,13 +160,13 @@ export class KernelCache {
       const f = this.#fdb.visit(mac);
       if (f === REPEATED || n === REPEATED || r === REPEATED) {
         this.#planned = undefined;
-        return planKernel(desiredState(selfSubnet, leases), this.state());
+        return planKernel(desiredState(selfSubnet, leases, paths), this.state());
       }
       if (f === undefined || f.entry.dst !== attrs.publicIp) fdb.push({ mac, dst: attrs.publicIp });
       if (n === undefined || n.entry.mac !== mac) neighbors.push({ ip: gateway, mac });
-      if (r === undefined || r.entry.via !== gateway || r.entry.legacy) routes.push({ entry: { dst: subnet, via: gateway }, known: r !== undefined });
+      if (r === undefined || r.entry.via !== gateway || r.entry.dev !== undefined || r.entry.legacy) routes.push({ entry: { dst: subnet, via: gateway }, known: r !== undefined });
     }
-    if (!unchanged || count !== planned?.peers.size) this.#remember(selfSubnet, leases);
+    if (!unchanged || count !== planned?.peers.size) this.#remember(selfSubnet, leases, paths);
     return [
       ...fdb.map((entry) => ({ action: 'replace', kind: 'fdb', entry }) as const),
       ...neighbors.map((entry) => ({ action: 'replace', kind: 'neighbor', entry }) as const),
@@ -169,11 +184,14 @@ export class KernelCache {
    * The same operations `plan` would give for the whole set, provided the
    * subnets not named did not change. Undefined when it cannot tell (no full
    * plan yet, or a VTEP MAC that moves to a subnet while another still
-   * wants it): the caller then plans the whole set.
+   * wants it, or `paths` is not the DirectRouting decision the last plan
+   * used): the caller then plans the whole set.
    */
-  planDelta(selfSubnet: Cidr, changed: Iterable<Cidr>, peerOf: (subnet: Cidr) => Peer | undefined, drifted?: DriftedKeys): KernelOp[] | undefined {
+  planDelta(selfSubnet: Cidr, changed: Iterable<Cidr>, peerOf: (subnet: Cidr) => Peer | undefined, drifted?: DriftedKeys,
+    paths?: DirectPaths): KernelOp[] | undefined {
     const planned = this.#planned;
-    if (!planned) return undefined;
+    if (!planned || planned.paths !== paths) return undefined;
+    const isDirect = (peer: Peer): boolean => paths?.direct(peer.attrs.publicIp) === true;
     const subnets = new Set(changed);
     const strayNeighbors: Ipv4[] = [];
     const strayFdb: Mac[] = [];
@@ -195,6 +213,7 @@ export class KernelCache {
       before.set(subnet, old);
       if (old === undefined) continue;
       planned.peers.delete(subnet);
+      if (isDirect(old)) continue; // a direct peer wants no MAC or gateway
       if (planned.macs.get(old.attrs.vtepMac) === subnet) planned.macs.delete(old.attrs.vtepMac);
       const gateway = cidrIp(subnet);
       if (planned.gateways.get(gateway) === subnet) planned.gateways.delete(gateway);
@@ -202,6 +221,10 @@ export class KernelCache {
     for (const subnet of subnets) {
       const peer = subnet === selfSubnet ? undefined : peerOf(subnet);
       if (peer === undefined) continue;
+      if (isDirect(peer)) {
+        planned.peers.set(subnet, peer);
+        continue;
+      }
       const gateway = cidrIp(subnet);
       if (planned.macs.has(peer.attrs.vtepMac) || planned.gateways.has(gateway)) {
         this.#planned = undefined; // wanted twice: only the whole set can say what wins
@@ -217,9 +240,14 @@ export class KernelCache {
       const held = this.#neighbors.entries.get(ip);
       if (held && !planned.gateways.has(ip)) ops.neighborDeletes.push({ action: 'delete', kind: 'neighbor', entry: held.entry });
     };
+    const fdbDeleted = new Set<Mac>();
     const deleteFdb = (mac: Mac): void => {
       const held = this.#fdb.entries.get(mac);
-      if (held && !planned.macs.has(mac)) ops.fdbDeletes.push({ action: 'delete', kind: 'fdb', entry: held.entry });
+      // Once per MAC: a direct peer and a VXLAN one may both have carried it.
+      if (held && !planned.macs.has(mac) && !fdbDeleted.has(mac)) {
+        fdbDeleted.add(mac);
+        ops.fdbDeletes.push({ action: 'delete', kind: 'fdb', entry: held.entry });
+      }
     };
     for (const subnet of subnets) {
       const peer = planned.peers.get(subnet);
@@ -232,10 +260,18 @@ export class KernelCache {
         if (old) deleteFdb(old.attrs.vtepMac);
         continue;
       }
+      if (paths !== undefined && isDirect(peer)) {
+        const wanted = directRoute(subnet, peer.attrs.publicIp, paths.device);
+        if (route === undefined || !sameRoute(wanted, route)) ops.routes.push({ action: route === undefined ? 'add' : 'replace', kind: 'route', entry: wanted });
+        // Coming from VXLAN (or drifted in by hand): the neighbour and FDB entry go once the route no longer needs them.
+        deleteNeighbor(gateway);
+        if (old) deleteFdb(old.attrs.vtepMac);
+        continue;
+      }
       const { vtepMac: mac, publicIp } = peer.attrs;
       if (this.#fdb.entries.get(mac)?.entry.dst !== publicIp) ops.fdb.push({ action: 'replace', kind: 'fdb', entry: { mac, dst: publicIp } });
       if (this.#neighbors.entries.get(gateway)?.entry.mac !== mac) ops.neighbors.push({ action: 'replace', kind: 'neighbor', entry: { ip: gateway, mac } });
-      if (route === undefined || route.via !== gateway || route.legacy) {
+      if (route === undefined || route.via !== gateway || route.dev !== undefined || route.legacy) {
         ops.routes.push({ action: route === undefined ? 'add' : 'replace', kind: 'route', entry: { dst: subnet, via: gateway } });
       }
       if (old && old.attrs.vtepMac !== mac) deleteFdb(old.attrs.vtepMac);
@@ -273,7 +309,7 @@ export class KernelCache {
     }
   }
 
-  #remember(selfSubnet: Cidr, leases: readonly Peer[]): void {
+  #remember(selfSubnet: Cidr, leases: readonly Peer[], paths: DirectPaths | undefined): void {
     const peers = new Map<Cidr, Peer>();
     const macs = new Map<Mac, Cidr>();
     const gateways = new Map<Ipv4, Cidr>();
@@ -281,20 +317,28 @@ export class KernelCache {
       const peer = leases[i] as Peer;
       if (peer.subnet === selfSubnet) continue;
       peers.set(peer.subnet, peer);
+      if (paths?.direct(peer.attrs.publicIp) === true) continue;
       macs.set(peer.attrs.vtepMac, peer.subnet);
       gateways.set(cidrIp(peer.subnet), peer.subnet);
     }
-    this.#planned = { peers, macs, gateways };
+    this.#planned = { peers, macs, gateways, paths };
   }
 
-  /** How many of `peers` have their route, neighbour and FDB entry in this state (weft_peers_programmed). */
-  countProgrammed(selfSubnet: Cidr, peers: readonly Peer[]): number {
+  /**
+   * How many of `peers` have their route, neighbour and FDB entry in this
+   * state, or their direct route (weft_peers_programmed).
+   */
+  countProgrammed(selfSubnet: Cidr, peers: readonly Peer[], paths?: DirectPaths): number {
     let count = 0;
     for (let i = 0; i < peers.length; i++) {
       const { subnet, attrs } = peers[i] as Peer;
       if (subnet === selfSubnet) continue;
       const route = this.#routes.entries.get(subnet)?.entry;
-      if (!route || route.legacy || !isGatewayOf(route.via, subnet)) continue;
+      if (paths?.direct(attrs.publicIp) === true) {
+        if (route && sameRoute(directRoute(subnet, attrs.publicIp, paths.device), route)) count++;
+        continue;
+      }
+      if (!route || route.legacy || route.dev !== undefined || !isGatewayOf(route.via, subnet)) continue;
       if (this.#neighbors.entries.get(route.via)?.entry.mac !== attrs.vtepMac) continue;
       if (this.#fdb.entries.get(attrs.vtepMac)?.entry.dst === attrs.publicIp) count++;
     }

@@ -11,7 +11,10 @@
  * What an entry-level view cannot repair asks for a full pass (`full`): lost
  * notifications, any change of weft's device (a device going down flushes
  * its routes without a route notification), a route of weft's replaced by
- * one weft does not own (the route-collision rule needs a fresh read).
+ * one weft does not own (the route-collision rule needs a fresh read), and
+ * with DirectRouting any change of the external interface or of an
+ * underlay route through it (which peers are direct must be decided again
+ * from a fresh read of the underlay's routes).
  */
 import type { Cidr, Ipv4 } from './cidr.js';
 import type { DriftedKeys, KernelCache } from './kernel-cache.js';
@@ -22,14 +25,24 @@ import type { Mac } from './mac.js';
 /** The protocol of a route added without one (`ip route add` by hand, older weft versions). */
 const BOOT_PROTOCOL = 3;
 
+/** How the monitor codec reports a default route, per family. */
+const DEFAULT_ROUTES: ReadonlySet<string> = new Set(['0.0.0.0/0', '::/0']);
+
 export interface Drift extends DriftedKeys {
   /** The next pass must read the whole kernel state. */
   readonly full: boolean;
 }
 
+/** DirectRouting's view for the tracker: direct routes live on `device`; routes outside the overlay are the underlay's. */
+export interface DirectWatch {
+  readonly device: string;
+  inOverlay(dst: Cidr): boolean;
+}
+
 export class DriftTracker {
   readonly #device: string;
   readonly #legacyRoutes: boolean;
+  readonly #direct: DirectWatch | undefined;
   #routes = new Set<Cidr>();
   #neighbors = new Set<Ipv4>();
   #fdb = new Set<Mac>();
@@ -41,9 +54,10 @@ export class DriftTracker {
    * device never had such routes: its kernel read calls them foreign, and so
    * does this tracker when false.
    */
-  constructor(device: string, options: { readonly legacyRoutes?: boolean } = {}) {
+  constructor(device: string, options: { readonly legacyRoutes?: boolean; readonly direct?: DirectWatch | undefined } = {}) {
     this.#device = device;
     this.#legacyRoutes = options.legacyRoutes ?? true;
+    this.#direct = options.direct;
   }
 
   /** True when something waits for a pass. */
@@ -72,7 +86,7 @@ export class DriftTracker {
           relevant = true;
           break;
         case 'link':
-          if (change.device === this.#device) { this.#full = true; relevant = true; }
+          if (change.device === this.#device || change.device === this.#direct?.device) { this.#full = true; relevant = true; }
           break;
         case 'route':
           relevant = this.#route(change, cache) || relevant;
@@ -99,22 +113,29 @@ export class DriftTracker {
   }
 
   #route(change: RouteChange, cache: KernelCache | undefined): boolean {
+    const direct = this.#direct;
+    // The underlay's own routes (through the external interface, outside the overlay) decide which peers are direct.
+    if (direct && (change.device === direct.device || DEFAULT_ROUTES.has(change.dst)) && !direct.inOverlay(change.dst)) return this.#needFull();
     const shaped = change.device === this.#device && change.type === 'unicast' && change.onlink && change.via !== undefined;
+    // A direct route: weft's mark, on the external interface, via the peer's public IP, not onlink.
+    const directRoute = direct !== undefined && change.device === direct.device && change.type === 'unicast' && !change.onlink
+      && change.via !== undefined && change.protocol === WEFT_ROUTE_PROTOCOL;
     // Marked (proto 87), or unmarked the way an older weft (or a hand) adds it (proto boot): both are weft's to correct.
     const legacy = shaped && this.#legacyRoutes && change.protocol === BOOT_PROTOCOL;
-    const ours = shaped && (change.protocol === WEFT_ROUTE_PROTOCOL || legacy);
+    const ours = (shaped && (change.protocol === WEFT_ROUTE_PROTOCOL || legacy)) || directRoute;
     const held = cache?.held('route', change.dst);
     if (change.deleted) {
-      if (!held || (change.via !== undefined && change.via !== held.via) || (change.device !== undefined && change.device !== this.#device)) return false;
+      if (!held || (change.via !== undefined && change.via !== held.via) || (change.device !== undefined && change.device !== (held.dev ?? this.#device))) return false;
       if (!cache) return this.#needFull();
       cache.record([{ action: 'delete', kind: 'route', entry: held }]);
       this.#routes.add(change.dst);
       return true;
     }
     if (ours) {
-      if (held && held.via === change.via && (held.legacy ?? false) === legacy) return false; // weft's own, echoed back
+      const dev = directRoute ? change.device : undefined;
+      if (held && held.via === change.via && held.dev === dev && (held.legacy ?? false) === legacy) return false; // weft's own, echoed back
       if (!cache) return this.#needFull();
-      cache.record([{ action: 'replace', kind: 'route', entry: { dst: change.dst, via: change.via as Ipv4, ...(legacy ? { legacy } : {}) } }]);
+      cache.record([{ action: 'replace', kind: 'route', entry: { dst: change.dst, via: change.via as Ipv4, ...(dev !== undefined ? { dev } : {}), ...(legacy ? { legacy } : {}) } }]);
       this.#routes.add(change.dst);
       return true;
     }

@@ -7,8 +7,17 @@
  * VtepMAC`, an FDB entry `VtepMAC dst PublicIP`, and a route `<peer subnet> via
  * <peer .0> onlink`. The route goes last when adding so the kernel never has
  * to resolve a gateway it has no neighbour for, and first when removing.
+ *
+ * With DirectRouting (direct-routing.ts) a peer on this host's own segment
+ * gets only a route `<peer subnet> via <peer public IP> dev <external
+ * interface>` (`Route.dev`), no neighbour and no FDB entry. A peer that
+ * moves between the two paths keeps its route key (the subnet), so the move
+ * is one route replace, atomic in the kernel, and the add-before-delete order
+ * above holds: to VXLAN, FDB and neighbour first, then the route; to direct,
+ * the route first, then the old neighbour and FDB entry go.
  */
 import { type Cidr, type Ipv4, cidrIp } from './cidr.js';
+import type { DirectPaths } from './direct-routing.js';
 import type { Mac } from './mac.js';
 import type { ForeignRoute, Peer } from './peer-acceptance.js';
 
@@ -23,6 +32,12 @@ export const WEFT_ROUTE_PROTOCOL = 87;
 export interface Route {
   readonly dst: Cidr;
   readonly via: Ipv4;
+  /**
+   * A direct route (DirectRouting): on this external interface, `via` the
+   * peer's public IP, not onlink. Absent: on weft's device, via the peer's
+   * `.0`, onlink.
+   */
+  readonly dev?: string;
   /**
    * Read from the kernel without weft's mark, in the exact shape an older weft
    * installed (`proto boot`, onlink, no metric, on weft's device): weft takes
@@ -81,19 +96,23 @@ export interface KernelIndex {
  * yet) the later one in iteration order wins the FDB entry, since a unicast
  * MAC can have only one remote.
  */
-export function desiredState(selfSubnet: Cidr, leases: Iterable<Peer>): KernelState {
-  const index = desiredIndex(selfSubnet, leases);
+export function desiredState(selfSubnet: Cidr, leases: Iterable<Peer>, paths?: DirectPaths): KernelState {
+  const index = desiredIndex(selfSubnet, leases, paths);
   return { routes: [...index.routes.values()], neighbors: [...index.neighbors.values()], fdb: [...index.fdb.values()] };
 }
 
-/** `desiredState`, keyed. */
-export function desiredIndex(selfSubnet: Cidr, leases: Iterable<Peer>): KernelIndex {
+/** `desiredState`, keyed. `paths`: the peers reached by a direct route (default: none). */
+export function desiredIndex(selfSubnet: Cidr, leases: Iterable<Peer>, paths?: DirectPaths): KernelIndex {
   const routes = new Map<Cidr, Route>();
   const neighbors = new Map<Ipv4, Neighbor>();
   const fdb = new Map<Mac, FdbEntry>();
   for (const lease of leases) {
     const { subnet, attrs } = lease;
     if (subnet === selfSubnet) continue;
+    if (paths?.direct(attrs.publicIp) === true) {
+      routes.set(subnet, directRoute(subnet, attrs.publicIp, paths.device));
+      continue;
+    }
     const gateway = cidrIp(subnet);
     fdb.delete(attrs.vtepMac);
     fdb.set(attrs.vtepMac, { mac: attrs.vtepMac, dst: attrs.publicIp });
@@ -101,6 +120,16 @@ export function desiredIndex(selfSubnet: Cidr, leases: Iterable<Peer>): KernelIn
     routes.set(subnet, { dst: subnet, via: gateway });
   }
   return { routes, neighbors, fdb };
+}
+
+/** The route of a peer reached directly: its subnet via its public IP on the external interface. */
+export function directRoute(subnet: Cidr, publicIp: Ipv4, device: string): Route {
+  return { dst: subnet, via: publicIp, dev: device };
+}
+
+/** Two routes are the same kernel route (the device included); a legacy one is never what weft wants. */
+export function sameRoute(wanted: Route, have: Route): boolean {
+  return wanted.via === have.via && wanted.dev === have.dev && !have.legacy;
 }
 
 /**
@@ -114,7 +143,7 @@ export function desiredIndex(selfSubnet: Cidr, leases: Iterable<Peer>): KernelIn
 export function planKernel(desired: KernelState, actual: KernelState): KernelOp[] {
   const fdb = diff(desired.fdb, actual.fdb, (e) => e.mac, (a, b) => a.dst === b.dst);
   const neighbors = diff(desired.neighbors, actual.neighbors, (e) => e.ip, (a, b) => a.mac === b.mac);
-  const routes = diff(desired.routes, actual.routes, (e) => e.dst, (a, b) => a.via === b.via && !b.legacy);
+  const routes = diff(desired.routes, actual.routes, (e) => e.dst, sameRoute);
   return [
     ...fdb.replace.map((entry) => ({ action: 'replace', kind: 'fdb', entry }) as const),
     ...neighbors.replace.map((entry) => ({ action: 'replace', kind: 'neighbor', entry }) as const),
@@ -165,7 +194,7 @@ export function isSatisfied(op: KernelOp, state: KernelState): boolean {
     }
     case 'route': {
       const found = state.routes.find((e) => e.dst === op.entry.dst);
-      return op.action !== 'delete' ? found?.via === op.entry.via && !found.legacy : found === undefined;
+      return op.action !== 'delete' ? found !== undefined && sameRoute(op.entry, found) : found === undefined;
     }
   }
 }
@@ -175,7 +204,7 @@ export function describeOp(op: KernelOp): string {
   switch (op.kind) {
     case 'fdb': return `${op.action} fdb ${op.entry.mac} dst ${op.entry.dst}`;
     case 'neighbor': return `${op.action} neighbor ${op.entry.ip} lladdr ${op.entry.mac}`;
-    case 'route': return `${op.action} route ${op.entry.dst} via ${op.entry.via}${op.entry.legacy ? ' (unmarked)' : ''}`;
+    case 'route': return `${op.action} route ${op.entry.dst} via ${op.entry.via}${op.entry.dev === undefined ? '' : ` dev ${op.entry.dev}`}${op.entry.legacy ? ' (unmarked)' : ''}`;
   }
 }
 

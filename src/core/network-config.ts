@@ -282,7 +282,6 @@ function parseBackend(value: unknown, errors: string[], warnings: string[]): Vxl
   const gbp = boolField(fields, 'gbp', 'Backend.GBP', errors);
   const directRouting = boolField(fields, 'directrouting', 'Backend.DirectRouting', errors);
   const checksumOffload = parseChecksumOffload(fields.get('checksumoffload'), errors);
-  if (directRouting) warnings.push('Backend.DirectRouting is not implemented by weft: all peers use VXLAN');
   if (boolField(fields, 'learning', 'Backend.Learning', errors)) warnings.push('Backend.Learning is ignored: weft keeps learning off');
   if (errors.length > before) return undefined;
   return {

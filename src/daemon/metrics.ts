@@ -23,6 +23,11 @@ export function createMetrics(status: DaemonStatus, now: () => number = Date.now
     () => status.ipv6?.peersProgrammed ?? 0);
   gauge('weft_ipv6_pass_ok', 'On a dual-stack host: 1 when the last pass succeeded for IPv6, else 0 (IPv4 is weft_reconcile_failures_total\'s).',
     () => (status.ipv6?.lastPassOk ? 1 : 0));
+  new Gauge({
+    name: 'weft_peers_direct', help: 'DirectRouting: peers reached by a plain route on the external interface (no VXLAN), by address family; 0 when it is off.',
+    labelNames: ['family'], registers: [registry],
+    collect() { this.set({ family: 'ipv4' }, status.directPeers); this.set({ family: 'ipv6' }, status.directPeersV6); },
+  });
   gauge('weft_node_name_conflict', '1 while another weftd instance holds this host\'s node name (see weftctl doctor), else 0.', () => (status.identityConflict === undefined ? 0 : 1));
   counter('weft_own_lease_corrections_total', 'Times this host\'s lease value was found changed in etcd and written back.', () => status.ownLeaseCorrections);
   gauge('weft_leases_pending', 'Reservations whose host has not started weftd yet (no VTEP MAC): not peers, not refused.', () => status.leasesPending);

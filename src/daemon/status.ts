@@ -30,6 +30,9 @@ export class DaemonStatus {
   lastPassMs = 0;
   /** Accepted peers (the acceptance rule's peers, before the route-collision check). */
   peersKnown = 0;
+  /** DirectRouting: peers the last full pass routed directly, per family (0 when DirectRouting is off). */
+  directPeers = 0;
+  directPeersV6 = 0;
   /** Peers whose route, neighbour and FDB entry the kernel held after the last pass that could tell (0 with --dataplane none). */
   peersProgrammed = 0;
   /** On a dual-stack host: the IPv6 device's part of the last pass (its own peers programmed and error), undefined otherwise. */
@@ -68,6 +71,9 @@ export class DaemonStatus {
 
   recordPass(result: PassResult, durationMs: number, now: number, peers: number): void {
     this.passes++;
+    // DirectRouting: what the last full pass decided (an event pass does not say, and leaves it).
+    if (result.direct !== undefined) this.directPeers = result.direct.length;
+    if (result.ipv6?.direct !== undefined) this.directPeersV6 = result.ipv6.direct.length;
     if (this.passDurations.length < 10_000) this.passDurations.push(durationMs);
     if (result.programmed !== undefined) this.peersProgrammed = result.programmed;
     this.lastPassAt = now;

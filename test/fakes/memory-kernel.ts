@@ -8,6 +8,7 @@ import { type Cidr, type Ipv4, containsCidr, containsIp, parseCidr } from '../..
 import { type Cidr6, type Ipv6, containsCidr6, containsIp6, parseCidr6 } from '../../src/core/cidr6.js';
 import { KernelCommandError } from '../../src/core/errors.js';
 import { type InterfaceAddresses, type InterfaceAddresses6, selectExternalAddress6, selectExternalInterface } from '../../src/core/external-interface.js';
+import type { UnderlayRoute } from '../../src/core/direct-routing.js';
 import type { FdbEntry, KernelOp, KernelState, Neighbor, Route } from '../../src/core/kernel-state.js';
 import type { Mac } from '../../src/core/mac.js';
 import type { ForeignRoute } from '../../src/core/peer-acceptance.js';
@@ -43,6 +44,17 @@ export class MemoryKernel implements Kernel {
    * As in the kernel, a route replace with the same destination overwrites one.
    */
   foreignRoutes: ForeignRoute[] = [];
+  /**
+   * weft's direct routes (DirectRouting), on external interfaces: in the
+   * kernel's one main table, so deleting weft's device leaves them, and a
+   * route replace moves a destination between weft's device and these.
+   */
+  readonly directRoutes = new Map<Cidr, Route>();
+  /** The main table as `ip route show table main` lists it (DirectRouting's underlay read). */
+  underlayRoutes: UnderlayRoute[] = [
+    { dst: '192.0.2.0/24', gateway: false, device: 'eth0', type: 'unicast' },
+    { dst: 'default', gateway: true, device: 'eth0', type: 'unicast' },
+  ];
   /** Return an error message to make that operation fail. */
   failOp: ((op: KernelOp) => string | undefined) | undefined;
 
@@ -110,9 +122,14 @@ export class MemoryKernel implements Kernel {
     return { added, removed };
   }
 
-  async readState(device: string, network?: Cidr | Cidr6): Promise<KernelState> {
+  async readUnderlayRoutes(): Promise<UnderlayRoute[]> {
+    return [...this.underlayRoutes];
+  }
+
+  async readState(device: string, network?: Cidr | Cidr6, directDevice?: string): Promise<KernelState> {
     const dev = this.#device(device);
-    const state = { routes: [...dev.routes.values()], neighbors: [...dev.neighbors.values()], fdb: [...dev.fdb.values()] };
+    const direct = [...this.directRoutes.values()].filter((r) => r.dev === directDevice);
+    const state = { routes: [...dev.routes.values(), ...direct], neighbors: [...dev.neighbors.values()], fdb: [...dev.fdb.values()] };
     if (network === undefined) return state;
     const inside = (dst: string): boolean => network.includes(':')
       ? dst.includes(':') && containsCidr6(network as Cidr6, dst as Cidr6)
@@ -139,16 +156,20 @@ export class MemoryKernel implements Kernel {
   }
 
   #applyOne(dev: MemoryDevice, op: KernelOp): string | undefined {
-    const table: Map<string, unknown> = op.kind === 'fdb' ? dev.fdb : op.kind === 'neighbor' ? dev.neighbors : dev.routes;
+    const direct = op.kind === 'route' && op.entry.dev !== undefined;
+    const table: Map<string, unknown> = op.kind === 'fdb' ? dev.fdb : op.kind === 'neighbor' ? dev.neighbors : direct ? this.directRoutes : dev.routes;
     const key = op.kind === 'fdb' ? op.entry.mac : op.kind === 'neighbor' ? op.entry.ip : op.entry.dst;
+    // The main table is one: a route on weft's device and a direct one with the same destination are the same slot.
+    const otherRoutes: Map<string, unknown> | undefined = op.kind !== 'route' ? undefined : direct ? dev.routes : this.directRoutes;
     if (op.action === 'add') {
       // As in the kernel: EEXIST only against a route with the same destination and metric (weft's routes have none).
-      if (table.has(key) || this.foreignRoutes.some((r) => r.dst === key && (r.metric ?? 0) === 0)) return 'RTNETLINK answers: File exists';
+      if (table.has(key) || otherRoutes?.has(key) || this.foreignRoutes.some((r) => r.dst === key && (r.metric ?? 0) === 0)) return 'RTNETLINK answers: File exists';
       table.set(key, op.entry);
       return undefined;
     }
     if (op.action === 'replace') {
       if (op.kind === 'route') this.foreignRoutes = this.foreignRoutes.filter((r) => r.dst !== op.entry.dst);
+      otherRoutes?.delete(key);
       table.set(key, op.entry);
       return undefined;
     }

@@ -104,11 +104,20 @@ export function entryReadArgv(family: Family = 4): string[] {
 /**
  * The lines of that read: the device's neighbours, then the main-table
  * routes on the device, or with `network` every route inside it on any
- * device (`root`: prefixes at least as long as the network's).
+ * device (`root`: prefixes at least as long as the network's). With
+ * `directDevice` and no `network`, a third line lists weft's marked routes on
+ * the external interface (DirectRouting's; the network read has them
+ * already).
  */
-export function entryReadInput(device: string, network?: string): string {
+export function entryReadInput(device: string, network?: string, directDevice?: string): string {
   const route = network === undefined ? `route show dev ${assertToken(device)}` : `route show root ${assertToken(network)}`;
-  return `neigh show dev ${assertToken(device)}\n${route}\n`;
+  const direct = network === undefined && directDevice !== undefined ? `route show dev ${assertToken(directDevice)} proto ${WEFT_ROUTE_PROTOCOL}\n` : '';
+  return `neigh show dev ${assertToken(device)}\n${route}\n${direct}`;
+}
+
+/** `ip -j -4 route show table main` (`-6`): the underlay routes DirectRouting decides with. */
+export function underlayRoutesArgv(family: Family = 4): string[] {
+  return ['-j', `-${family}`, 'route', 'show', 'table', 'main'];
 }
 
 /** `bridge -j fdb show dev <device>`. */
@@ -166,6 +175,11 @@ export function batchLine(op: KernelOp, device: string): string {
     }
     case 'route': {
       const { dst, via } = op.entry;
+      if (op.entry.dev !== undefined) {
+        // DirectRouting: on the external interface, via the peer's public IP (on this segment: no onlink).
+        const direct = `${assertToken(dst)} via ${assertToken(via)} dev ${assertToken(op.entry.dev)} proto ${WEFT_ROUTE_PROTOCOL}`;
+        return op.action !== 'delete' ? `route ${op.action} ${direct}` : `route del ${direct}`;
+      }
       // The mark goes on every route weft installs; a delete names the protocol
       // the route carries, so the kernel refuses to delete anything else.
       return op.action !== 'delete'

@@ -8,6 +8,7 @@ import { type Cidr, type Ipv4, containsIp, isIpv4 } from '../../core/cidr.js';
 import { type Cidr6, type Ipv6, containsIp6, parseIpv6 } from '../../core/cidr6.js';
 import { KernelCommandError } from '../../core/errors.js';
 import { selectExternalAddress6, selectExternalInterface } from '../../core/external-interface.js';
+import type { UnderlayRoute } from '../../core/direct-routing.js';
 import { type KernelOp, type KernelState, isSatisfied } from '../../core/kernel-state.js';
 import type { ExternalInterface, ExternalInterface6, VxlanDeviceSpec, VxlanLinkInfo } from '../../core/vxlan-device.js';
 import type { AddressChange, ApplyReport, InterfaceSelector, Kernel, OpFailure } from '../kernel.js';
@@ -140,12 +141,20 @@ export class IpRoute2 implements Kernel {
     return { added, removed };
   }
 
-  async readState(device: string, network?: Cidr | Cidr6): Promise<KernelState> {
-    const [[neighbors, routes], fdb] = await Promise.all([this.#readNeighborsAndRoutes(device, network), this.#json('bridge', argv.fdbShowArgv(device))]);
+  async readState(device: string, network?: Cidr | Cidr6, directDevice?: string): Promise<KernelState> {
+    const [[neighbors, routes, direct], fdb] = await Promise.all([this.#readNeighborsAndRoutes(device, network, directDevice),
+      this.#json('bridge', argv.fdbShowArgv(device))]);
     const family = this.#family;
-    const { ours, foreign } = parse.parseRoutes(routes, device, family);
-    return { neighbors: parse.parseNeighbors(neighbors, family), routes: ours, fdb: parse.parseFdb(fdb, family),
-      ...(network === undefined ? {} : { foreign }) };
+    const { ours, foreign } = parse.parseRoutes(routes, device, family, directDevice);
+    // The third listing (no network read): weft's direct routes on the external interface, which `route show dev` names no device in.
+    const directRoutes = direct === undefined || directDevice === undefined ? []
+      : parse.parseRoutes(direct, directDevice, family, directDevice).ours.filter((r) => r.dev !== undefined);
+    return { neighbors: parse.parseNeighbors(neighbors, family), routes: directRoutes.length > 0 ? [...ours, ...directRoutes] : ours,
+      fdb: parse.parseFdb(fdb, family), ...(network === undefined ? {} : { foreign }) };
+  }
+
+  async readUnderlayRoutes(): Promise<UnderlayRoute[]> {
+    return parse.parseUnderlayRoutes(await this.#json('ip', argv.underlayRoutesArgv(this.#family)));
   }
 
   /**
@@ -166,7 +175,7 @@ export class IpRoute2 implements Kernel {
     await Promise.all(streams.map((stream) => (stream.length > 0 ? this.#applyBatch(device, stream, failed) : undefined)));
     if (failed.length > 0) {
       this.#freshBatches(); // a device recreated by someone else shows as failures: the next apply starts clean
-      const state = await this.readState(device);
+      const state = await this.readState(device, undefined, directDeviceOf(ops));
       failed = failed.filter((f) => !isSatisfied(f.op, state));
     }
     return { applied: ops.length - failed.length, failed };
@@ -184,7 +193,7 @@ export class IpRoute2 implements Kernel {
     while (remaining.length > 0) {
       const outcome = await this.#runBatch(device, remaining, failed);
       if (outcome.finished) return;
-      const state = await this.readState(device);
+      const state = await this.readState(device, undefined, directDeviceOf(ops));
       const [head, ...rest] = remaining.slice(outcome.lastReportedLine).filter((op) => !isSatisfied(op, state));
       if (!head) return;
       const alone = await this.#runBatch(device, [head], failed);
@@ -212,16 +221,19 @@ export class IpRoute2 implements Kernel {
     return { ...errors, finished, trailing: errors.trailing || `${tool} stopped with exit code ${result.exitCode}` };
   }
 
-  /** Neighbours and routes from one `ip` process (two JSON arrays, a line each). */
-  async #readNeighborsAndRoutes(device: string, network: Cidr | Cidr6 | undefined): Promise<[unknown, unknown]> {
+  /** Neighbours and routes from one `ip` process (a JSON array per line; a third for direct routes, see entryReadInput). */
+  async #readNeighborsAndRoutes(device: string, network: Cidr | Cidr6 | undefined, directDevice: string | undefined): Promise<[unknown, unknown, unknown]> {
     const args = argv.entryReadArgv(this.#family);
-    const result = await this.#run('ip', args, { input: argv.entryReadInput(device, network) });
+    const input = argv.entryReadInput(device, network, directDevice);
+    const reads = input.split('\n').filter((line) => line !== '').length;
+    const result = await this.#run('ip', args, { input });
     const lines = result.stdout.split('\n').filter((line) => line.trim() !== '');
-    if (lines.length !== 2) {
+    if (lines.length !== reads) {
       const command = ['ip', ...argv.withNetns(this.#netns, args)];
-      throw new KernelCommandError(`${command.join(' ')} printed ${lines.length} JSON lines for 2 reads`, command, result.stderr);
+      throw new KernelCommandError(`${command.join(' ')} printed ${lines.length} JSON lines for ${reads} reads`, command, result.stderr);
     }
-    return [decode(lines[0] ?? '', ['ip', ...args]), decode(lines[1] ?? '', ['ip', ...args])];
+    return [decode(lines[0] ?? '', ['ip', ...args]), decode(lines[1] ?? '', ['ip', ...args]),
+      reads > 2 ? decode(lines[2] ?? '', ['ip', ...args]) : undefined];
   }
 
   async #json(tool: argv.Tool, args: readonly string[]): Promise<unknown> {
@@ -246,6 +258,12 @@ function decode(stdout: string, command: readonly string[]): unknown {
   } catch (err) {
     throw new KernelCommandError(`${command.join(' ')} printed invalid JSON`, command, '', { cause: err });
   }
+}
+
+/** The external interface a batch's direct routes go on (DirectRouting), to read them back after a failure. */
+function directDeviceOf(ops: readonly KernelOp[]): string | undefined {
+  for (const op of ops) if (op.kind === 'route' && op.entry.dev !== undefined) return op.entry.dev;
+  return undefined;
 }
 
 function inNetwork(address: string, network: Cidr): boolean {

@@ -13,6 +13,7 @@
  */
 import { type Cidr, type Ipv4, isIpv4, parseCidr } from '../../core/cidr.js';
 import { type Ipv6, parseCidr6, parseIpv6 } from '../../core/cidr6.js';
+import type { UnderlayRoute } from '../../core/direct-routing.js';
 import type { InterfaceAddress6, InterfaceAddresses, InterfaceAddresses6 } from '../../core/external-interface.js';
 import { type FdbEntry, type Neighbor, type Route, WEFT_ROUTE_PROTOCOL } from '../../core/kernel-state.js';
 import type { ForeignRoute } from '../../core/peer-acceptance.js';
@@ -106,9 +107,11 @@ export interface RoutesRead {
  * device; IPv6 routes carry metric 1024 anyway): only marked routes are
  * weft's. The kernel's host route for the device's own `/128` (proto
  * kernel) is inside the network and so reads as foreign; no peer subnet is
- * a /128, so it collides with none.
+ * a /128, so it collides with none. With `directDevice` (DirectRouting on),
+ * a marked route on the external interface via a gateway, not onlink, is a
+ * direct route of weft's (Route.dev); an unmarked one there is foreign.
  */
-export function parseRoutes(json: unknown, device: string, family: Family = 4): RoutesRead {
+export function parseRoutes(json: unknown, device: string, family: Family = 4, directDevice?: string): RoutesRead {
   const ours: Route[] = [];
   const foreign: ForeignRoute[] = [];
   for (const r of records(json)) {
@@ -119,6 +122,11 @@ export function parseRoutes(json: unknown, device: string, family: Family = 4): 
     // `route show dev D` omits the device: such a listing is all on D.
     const dev = str(r['dev']) ?? (r['type'] === undefined ? device : undefined);
     const via = address(r['gateway'], family);
+    // DirectRouting: weft's mark on the external interface, via the peer's public IP, not onlink.
+    if (directDevice !== undefined && dev === directDevice && via && marked && !hasString(r['flags'], 'onlink')) {
+      ours.push({ dst, via, dev });
+      continue;
+    }
     if (dev === device && via && (marked || (family === 4 && protocol === undefined && (num(r['metric']) ?? 0) === 0
       && hasString(r['flags'], 'onlink') && (r['type'] === undefined || r['type'] === 'unicast')))) {
       ours.push(marked ? { dst, via } : { dst, via, legacy: true });
@@ -244,4 +252,19 @@ export function parseDefaultRouteDevice(json: unknown): string | undefined {
     if (dev !== undefined) return dev;
   }
   return undefined;
+}
+
+/**
+ * `ip -j route show table main` → the routes DirectRouting matches peers'
+ * public IPs against (core/direct-routing.ts). A multipath route counts as
+ * one through a gateway.
+ */
+export function parseUnderlayRoutes(json: unknown): UnderlayRoute[] {
+  const out: UnderlayRoute[] = [];
+  for (const r of records(json)) {
+    const dst = str(r['dst']);
+    if (dst === undefined) continue;
+    out.push({ dst, gateway: r['gateway'] !== undefined || r['nexthops'] !== undefined, device: str(r['dev']), type: str(r['type']) ?? 'unicast' });
+  }
+  return out;
 }

@@ -19,6 +19,7 @@ import { wantedTxChecksum } from '../../core/checksum-offload.js';
 import { underlayMtuProblem } from '../../core/underlay-mtu.js';
 import type { KernelChange, KernelMonitor } from '../../adapters/kernel-monitor.js';
 import { DriftTracker } from '../../core/kernel-drift.js';
+import { type DirectPaths, type UnderlayRoute, directPaths } from '../../core/direct-routing.js';
 import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from '../data-plane-port.js';
 import { type AddressFamily, IPV4 } from './address-family.js';
 
@@ -84,6 +85,16 @@ export class DataPlane implements DataPlanePort {
   #resyncsWithoutRead = 0;
   /** The device as prepare() checked it, for readAhead(): at start the device is read once, not twice. */
   #preparedLink: VxlanLinkInfo | undefined;
+  /**
+   * DirectRouting: the external interface direct routes go on (undefined:
+   * DirectRouting off), and the path decision from the last underlay read
+   * (every pass that reads the kernel reads the underlay's routes too; a
+   * change of them or of the interface makes the next pass read).
+   */
+  #directDevice: string | undefined;
+  #paths: DirectPaths | undefined;
+  /** The underlay routes `#paths` was decided from, in a comparable form. */
+  #pathsKey: { readonly key: string; readonly paths: DirectPaths } | undefined;
   /** The next read pass's kernel read, started early by readAhead(). */
   #ahead: { readonly spec: VxlanDeviceSpec; readonly selfSubnet: Cidr; readonly read: Promise<{ state: KernelState; changes: string[] }> } | undefined;
 
@@ -162,9 +173,14 @@ export class DataPlane implements DataPlanePort {
     const tooLarge = underlayMtuProblem(input.config.backend.mtu, ext);
     if (tooLarge) throw new UsageError(`${tooLarge.detail}; weftd does not start with it (nothing was changed): ${tooLarge.fix}`);
     this.#txChecksum = wantedTxChecksum(input.config.backend.checksumOffload);
+    this.#directDevice = input.config.backend.directRouting ? spec.parent : undefined;
+    this.#paths = undefined;
     if (this.#monitorFactory && !this.#monitor) {
       // Subscribed before the first read, so no change between the read and the subscription goes unseen.
-      this.#drift = new DriftTracker(spec.name, { legacyRoutes: family.legacyRoutes });
+      const directDevice = this.#directDevice;
+      const direct = directDevice === undefined ? undefined
+        : { device: directDevice, inOverlay: (dst: Cidr): boolean => family.inNetwork(dst, network) };
+      this.#drift = new DriftTracker(spec.name, { legacyRoutes: family.legacyRoutes, direct });
       this.#monitor = this.#monitorFactory(spec.name);
       await this.#monitor.start((changes) => this.#changes(changes));
     }
@@ -175,7 +191,8 @@ export class DataPlane implements DataPlanePort {
     this.#spec = spec;
     this.#network = network;
     this.#log.info({ device: spec.name, parent: spec.parent, local: spec.local, publicIp, vni: spec.vni,
-      port: spec.port, mtu: spec.mtu, mac: spec.mac, checksumOffload: input.config.backend.checksumOffload, changes: prepareChanges }, 'vxlan device ready');
+      port: spec.port, mtu: spec.mtu, mac: spec.mac, checksumOffload: input.config.backend.checksumOffload,
+      directRouting: this.#directDevice !== undefined, changes: prepareChanges }, 'vxlan device ready');
     return { publicIp: publicIp as Ipv4, vtepMac: spec.mac, mtu: spec.mtu, device: spec.name, parent: spec.parent };
   }
 
@@ -242,13 +259,13 @@ export class DataPlane implements DataPlanePort {
       if (!cached) this.#resyncsWithoutRead = 0;
       if (cached) {
         ({ peers, refused } = collisionsOf(selfSubnet, leases, this.#foreign));
-        ops = cached.plan(selfSubnet, peers);
+        ops = cached.plan(selfSubnet, peers, this.#paths);
       } else {
         const actual = await this.#takeAhead(spec, selfSubnet, deviceChanges) ?? await this.#readKernel(spec, network, selfSubnet, deviceChanges);
         this.#foreign = actual.foreign ?? [];
         ({ peers, refused } = collisionsOf(selfSubnet, leases, this.#foreign));
         next = new KernelCache(actual);
-        ops = next.holdsAll ? next.plan(selfSubnet, peers) : planKernel(desiredState(selfSubnet, peers), actual);
+        ops = next.holdsAll ? next.plan(selfSubnet, peers, this.#paths) : planKernel(desiredState(selfSubnet, peers, this.#paths), actual);
       }
       if (ops.length > 0) report = await this.#kernel.apply(spec.name, ops);
     } catch (err) {
@@ -266,10 +283,10 @@ export class DataPlane implements DataPlanePort {
     next.record(tookEffect(ops, report));
     if (failed === 0) this.#known = { spec, selfSubnet, kernel: next };
     // A plan with nothing to do found every planned peer's entries in place: no need to count them again.
-    const programmed = ops.length === 0 && next.plannedCount !== undefined ? next.plannedCount : next.countProgrammed(selfSubnet, peers);
+    const programmed = ops.length === 0 && next.plannedCount !== undefined ? next.plannedCount : next.countProgrammed(selfSubnet, peers, this.#paths);
     return {
       ok: failed === 0, applied: report.applied, failed, changes: deviceChanges.length + ops.length,
-      programmed, ...refusedField(refused),
+      programmed, ...refusedField(refused), ...this.#directField(selfSubnet, peers),
     };
   }
 
@@ -299,7 +316,7 @@ export class DataPlane implements DataPlanePort {
       this.#collisions.delete(subnet);
     }
     for (const [subnet, reason] of routeCollisions(candidates, this.#foreign)) this.#collisions.set(subnet, reason);
-    const ops = known.kernel.planDelta(selfSubnet, changed, (subnet) => (this.#collisions.has(subnet) ? undefined : peerOf(subnet)), drifted);
+    const ops = known.kernel.planDelta(selfSubnet, changed, (subnet) => (this.#collisions.has(subnet) ? undefined : peerOf(subnet)), drifted, this.#paths);
     if (ops === undefined) return undefined;
     const refused = [...this.#collisions].map(([subnet, reason]) => ({ subnet, reason }));
     if (ops.length === 0) {
@@ -341,17 +358,41 @@ export class DataPlane implements DataPlanePort {
    * the device as just checked by prepare() (not read again).
    */
   async #readKernel(spec: VxlanDeviceSpec, network: Cidr, selfSubnet: Cidr, deviceChanges: string[], checked?: VxlanLinkInfo): Promise<KernelState> {
-    const early = this.#kernel.readState(spec.name, network).catch(() => undefined);
+    const directDevice = this.#directDevice;
+    const underlay = directDevice === undefined ? undefined : this.#kernel.readUnderlayRoutes();
+    underlay?.catch(() => undefined); // awaited below
+    const early = this.#kernel.readState(spec.name, network, directDevice).catch(() => undefined);
     const link = checked ?? await this.#ensureDevice(spec, deviceChanges);
     const reread = deviceChanges.length > 0;
     // A device created in this pass is down: its offload is set before it comes up, so no packet leaves with the kernel's default.
     if (reread) await this.#ensureOffload(spec.name, deviceChanges);
     const [state] = await Promise.all([
-      reread ? this.#kernel.readState(spec.name, network) : early.then((read) => read ?? this.#kernel.readState(spec.name, network)),
+      reread ? this.#kernel.readState(spec.name, network, directDevice) : early.then((read) => read ?? this.#kernel.readState(spec.name, network, directDevice)),
       this.#ensureLinkConfig(link, selfSubnet, network, deviceChanges),
       checked || reread ? undefined : this.#ensureOffload(spec.name, deviceChanges),
     ]);
+    if (underlay && directDevice !== undefined) this.#paths = this.#decidePaths(directDevice, await underlay);
     return state;
+  }
+
+  /** A new path decision from the underlay's routes; the same object when nothing it decides with changed (the cache's event plans stay valid). */
+  #decidePaths(device: string, routes: readonly UnderlayRoute[]): DirectPaths {
+    const key = JSON.stringify(routes.map((r) => [r.dst, r.gateway, r.device, r.type]).sort());
+    const last = this.#pathsKey;
+    if (last !== undefined && last.key === key && last.paths.device === device) return last.paths;
+    const paths = directPaths(device, routes, this.#family.name === 'IPv6' ? 6 : 4);
+    if (last !== undefined) this.#log.info({ device }, 'underlay routes changed; DirectRouting decides every peer\'s path again');
+    this.#pathsKey = { key, paths };
+    return paths;
+  }
+
+  /** Which subnets this pass routes directly (DirectRouting), for status; nothing when it is off. */
+  #directField(selfSubnet: Cidr, peers: readonly Peer[]): { direct?: readonly Cidr[] } {
+    const paths = this.#paths;
+    if (paths === undefined) return {};
+    const direct: Cidr[] = [];
+    for (const peer of peers) if (peer.subnet !== selfSubnet && paths.direct(peer.attrs.publicIp)) direct.push(peer.subnet);
+    return { direct };
   }
 
   async #ensureDevice(spec: VxlanDeviceSpec, changes: string[]): Promise<VxlanLinkInfo> {

@@ -133,6 +133,7 @@ function merge(r4: PassResult, r6: PassResult): PassResult {
     failed: r4.failed + r6.failed,
     changes: r4.changes + r6.changes,
     ...(r4.programmed !== undefined ? { programmed: r4.programmed } : {}),
+    ...(r4.direct !== undefined ? { direct: r4.direct } : {}),
     ...(refused.length > 0 ? { refused } : {}),
     ipv6: r6,
   };

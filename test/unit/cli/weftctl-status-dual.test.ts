@@ -21,8 +21,8 @@ t.test('a dual-stack host as weftd leaves it: both devices and both families\' p
   const text = renderStatus(r);
   t.match(text, /^lease {7}10\.5\.1\.0\/24, public IP 192\.0\.2\.11, VTEP MAC \S+; IPv6 fd00:10:0:1::\/64, public IPv6 fd00:99::11, VTEP MAC \S+, TTL 1h/m);
   t.match(text, /^ipv6 device weft-v6\.1 up, vxlan id 1 dstport 8472 local fd00:99::11 dev eth0, mtu 1430, mac /m);
-  t.match(text, /^PEER IPV6 SUBNET +NODE +PUBLIC IPV6 +VTEP MAC +ROUTE +NEIGHBOUR +FDB$/m);
-  t.match(text, /^fd00:10:0:2::\/64 +host2 +fd00:99::12 +\S+ +ok +ok +ok$/m);
+  t.match(text, /^PEER IPV6 SUBNET +NODE +PUBLIC IPV6 +VTEP MAC +PATH +ROUTE +NEIGHBOUR +FDB$/m);
+  t.match(text, /^fd00:10:0:2::\/64 +host2 +fd00:99::12 +\S+ +vxlan +ok +ok +ok$/m);
   t.match(text, /\nin sync: 2 peers, 2 over IPv6$/);
 });
 

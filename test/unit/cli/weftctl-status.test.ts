@@ -21,7 +21,7 @@ t.test('a host as weftd leaves it: in sync, exit 0, text and JSON', async (t) =>
   const text = renderStatus(r);
   t.match(text, /^lease {7}10\.5\.1\.0\/24, public IP 192\.0\.2\.11, VTEP MAC [0-9a-f:]{17}, TTL 1h/m);
   t.match(text, /^device {6}weft\.1 up, vxlan id 1 dstport 8472 local 192\.0\.2\.11 dev eth0, mtu 1450, mac /m);
-  t.match(text, /^10\.5\.2\.0\/24 +host2 +192\.0\.2\.12 +\S+ +ok +ok +ok$/m);
+  t.match(text, /^10\.5\.2\.0\/24 +host2 +192\.0\.2\.12 +\S+ +vxlan +ok +ok +ok$/m);
   t.match(text, /\nin sync: 2 peers$/);
   const c = io();
   t.equal(await statusCommand(h.registry, { 'node-name': 'host1', 'subnet-file': h.subnetFile, json: true }, c.io, h.kernel), 0);

@@ -14,7 +14,7 @@ t.test('every peer in place: in sync, self skipped, sorted by subnet', async (t)
   const r = peerDrift(self, [peerLease(10), ...leases], desiredState(self, [peerLease(10), ...leases]));
   t.ok(r.inSync);
   t.same(r.peers.map((p) => p.subnet), ['10.5.2.0/24', '10.5.3.0/24', '10.5.10.0/24'], 'numeric order, 10.5.10 after 10.5.3');
-  t.same(r.peers[0], { subnet: '10.5.2.0/24', node: 'host2', publicIp: '192.0.2.12', vtepMac: '0a:00:00:00:00:02',
+  t.same(r.peers[0], { subnet: '10.5.2.0/24', node: 'host2', publicIp: '192.0.2.12', vtepMac: '0a:00:00:00:00:02', path: 'vxlan',
     route: 'ok', neighbor: 'ok', fdb: 'ok', inSync: true });
   t.same(r.extra, []);
 });
