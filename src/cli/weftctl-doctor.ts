@@ -133,14 +133,16 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
   const name = etcd.ok ? deviceName(etcd.config.backend.vni) : weftLinks.length === 1 ? weftLinks[0] : undefined;
   const device = name ? await kernel.readDevice(name) : undefined;
   // DirectRouting: weftd's direct routes sit on the device's parent, and the underlay's routes say which peers use them.
-  const directDevice = etcd.ok && etcd.config.backend.directRouting && device?.parent ? device.parent : undefined;
+  // (weft's routes there are read as weft's even with DirectRouting off: weftd takes over those a host left)
+  const directRouting = etcd.ok && etcd.config.backend.directRouting;
+  const directDevice = device?.parent ?? undefined;
   const [parent, cni0, kernelState, underlayRoutes] = await Promise.all([
     device?.parent ? kernel.readDevice(device.parent) : undefined,
     kernel.readDevice('cni0'),
     device?.kind === 'vxlan' && name ? kernel.readState(name, etcd.ok ? etcd.config.network : undefined, directDevice) : undefined,
-    directDevice ? kernel.readUnderlayRoutes() : undefined,
+    directRouting && directDevice ? kernel.readUnderlayRoutes() : undefined,
   ]);
-  const paths = configuredPaths(directDevice !== undefined, directDevice, underlayRoutes, 4);
+  const paths = configuredPaths(directRouting, directDevice, underlayRoutes, 4);
   const [ipForward, bridgeNfCallIptables, rpFilterAll, rpFilterDevice] = await Promise.all([
     host.readSysctl('net/ipv4/ip_forward'), host.readSysctl('net/bridge/bridge-nf-call-iptables'),
     host.readSysctl('net/ipv4/conf/all/rp_filter'), name ? host.readSysctl(`net/ipv4/conf/${name}/rp_filter`) : undefined,
@@ -177,13 +179,13 @@ async function readIpv6(config: NetworkConfig, deps: DoctorDeps, own: ListedLeas
   try {
     const device = await kernel.readDevice(deviceName);
     const vxlan = device?.kind === 'vxlan';
-    const directDevice = config.backend.directRouting && device?.parent ? device.parent : undefined;
+    const directDevice = device?.parent ?? undefined;
     const [parent, kernelState, underlayRoutes] = await Promise.all([
       device?.parent ? kernel.readDevice(device.parent) : undefined,
       vxlan ? kernel.readState(deviceName, config.ipv6.network, directDevice) : undefined,
-      directDevice ? kernel.readUnderlayRoutes() : undefined,
+      config.backend.directRouting && directDevice ? kernel.readUnderlayRoutes() : undefined,
     ]);
-    const paths = configuredPaths(directDevice !== undefined, directDevice, underlayRoutes, 6);
+    const paths = configuredPaths(config.backend.directRouting, directDevice, underlayRoutes, 6);
     const targets = peers.flatMap((p) => {
       const subnet = programmedSubnetV6(p);
       return subnet === undefined || subnet === own?.subnetV6 ? [] : [subnet];

@@ -88,9 +88,10 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
   problems.push(...linkProblems.map((p) => `${name}: ${p}`));
 
   // DirectRouting: weftd's direct routes sit on the device's parent; which peers are direct follows from the underlay's routes.
-  const directDevice = config.backend.directRouting && link?.parent ? link.parent : undefined;
+  // (read as weft's even with DirectRouting off: weftd replaces those a host left with VXLAN routes, they are not foreign)
+  const directDevice = link?.parent ?? undefined;
   const [state, underlay] = link?.kind === 'vxlan'
-    ? await Promise.all([kernel.readState(name, config.network, directDevice), directDevice ? kernel.readUnderlayRoutes() : undefined])
+    ? await Promise.all([kernel.readState(name, config.network, directDevice), config.backend.directRouting ? kernel.readUnderlayRoutes() : undefined])
     : [undefined, undefined];
   const paths = configuredPaths(config.backend.directRouting, directDevice, underlay, 4);
   const judged = hostPeers(config, entries, own.lease ? selfView(own.lease) : {}, state?.foreign ?? []);
@@ -143,9 +144,9 @@ async function collectIpv6(kernel: Kernel, config: NetworkConfig, own: ListedLea
     const linkProblems = link ? deviceProblemsV6(link, config, own) : [];
     if (!link) problems.push(`device ${deviceName} does not exist`);
     problems.push(...linkProblems.map((p) => `${deviceName}: ${p}`));
-    const directDevice = config.backend.directRouting && link?.parent ? link.parent : undefined;
+    const directDevice = link?.parent ?? undefined;
     const [state, underlay] = link?.kind === 'vxlan'
-      ? await Promise.all([kernel.readState(deviceName, undefined, directDevice), directDevice ? kernel.readUnderlayRoutes() : undefined])
+      ? await Promise.all([kernel.readState(deviceName, undefined, directDevice), config.backend.directRouting ? kernel.readUnderlayRoutes() : undefined])
       : [undefined, undefined];
     const paths = configuredPaths(config.backend.directRouting, directDevice, underlay, 6);
     const drift = own?.subnetV6 && state ? peerDriftV6(own.subnetV6, peers, state, paths) : null;

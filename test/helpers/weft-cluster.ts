@@ -33,8 +33,9 @@ export interface WeftCluster {
  * Brings up `hosts` hosts (with `ipv6`, on the rig's dual-stack underlay), writes the network config and starts weftd
  * everywhere; resolves once every host wrote subnet.env.
  */
-export async function startWeftCluster(options: { hosts: number; config: object; weftdArgs?: readonly string[]; ipv6?: boolean }): Promise<WeftCluster> {
-  const rig = await Rig.up({ hosts: options.hosts, ipv6: options.ipv6 ?? false });
+export async function startWeftCluster(options: { hosts: number; config: object; weftdArgs?: readonly string[]; ipv6?: boolean;
+  segments?: readonly (1 | 2)[] }): Promise<WeftCluster> {
+  const rig = await Rig.up({ hosts: options.hosts, ipv6: options.ipv6 ?? false, ...(options.segments ? { segments: options.segments } : {}) });
   const daemons = new Map<number, WeftdProcess>();
   const subnets = new Map<number, string>();
   const subnetFile = (i: number): string => join(rig.stateDir, `host${i}-subnet.env`);

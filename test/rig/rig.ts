@@ -11,6 +11,13 @@
  * an IPv6 default route via fd00:99::1 and IPv6 forwarding on inside the host
  * namespace (never in the root namespace), and pods can be dual-stack.
  *
+ * With `segments`, hosts can sit on a second L2 segment (DirectRouting's
+ * rig): the switch namespace then also has bridge br1 with 198.51.100.1/24
+ * and routes between the two (ip_forward inside the switch namespace only);
+ * host N on segment 2 has eth0 = 198.51.100.(10+N)/24, default via
+ * 198.51.100.1. `moveHost` moves a host to the other segment (new address,
+ * same interface), as a renumbering or a move between racks would.
+ *
  * 192.0.2.0/24 is the root namespace's real uplink, which is safe here only
  * because the switch namespace has no link to the root namespace. Teardown
  * stops every process in the prefix's namespaces and deletes them, also when
@@ -35,6 +42,13 @@ export const UNDERLAY_GATEWAY = '192.0.2.1' as Ipv4;
 export const ETCD_ENDPOINT = `http://${UNDERLAY_GATEWAY}:2379`;
 /** br0's IPv6 address in a rig with `ipv6: true`. */
 export const UNDERLAY6_GATEWAY = 'fd00:99::1' as Ipv6;
+/** The second segment's router address (br1 in the switch namespace), in a rig with `segments`. */
+export const SEGMENT2_GATEWAY = '198.51.100.1' as Ipv4;
+
+/** Host N's address on a segment. */
+function segmentAddress(segment: 1 | 2, index: number): Ipv4 {
+  return `${segment === 1 ? '192.0.2' : '198.51.100'}.${10 + index}` as Ipv4;
+}
 
 export interface RigOptions {
   /** Letters and digits; default a fresh unique prefix. */
@@ -48,13 +62,18 @@ export interface RigOptions {
   readonly keepOnExit?: boolean;
   /** A dual-stack underlay (default false: IPv4 only, as every rig before dual-stack). */
   readonly ipv6?: boolean;
+  /** Each host's L2 segment, 1 or 2 (default: all on 1); any 2 adds the second segment and the router. */
+  readonly segments?: readonly (1 | 2)[];
 }
 
 export interface RigHost {
   readonly index: number;
   readonly nodeName: string;
   readonly netns: string;
-  readonly address: Ipv4;
+  /** eth0's IPv4 address (changed by moveHost). */
+  address: Ipv4;
+  /** The L2 segment eth0 is on (1 unless the rig has `segments`). */
+  segment: 1 | 2;
   /** eth0's IPv6 address, fd00:99::<10+N> (fd00:99::11 for host 1), in a rig with `ipv6: true`. */
   readonly address6: Ipv6 | undefined;
   pods: RigPod[];
@@ -101,8 +120,8 @@ export class Rig {
     rig.#unguard = guardProcess(rig);
     try {
       mkdirSync(rig.stateDir, { recursive: true });
-      await rig.#buildSwitch();
-      for (let i = 1; i <= options.hosts; i++) await rig.#buildHost(i);
+      await rig.#buildSwitch(options.segments?.includes(2) ?? false);
+      for (let i = 1; i <= options.hosts; i++) await rig.#buildHost(i, options.segments?.[i - 1] ?? 1);
       await rig.#startEtcd(options.etcd ?? 'child');
       writeFileSync(join(rig.stateDir, 'rig.json'), `${JSON.stringify(rig.describe(), null, 2)}\n`);
     } catch (err) {
@@ -174,33 +193,57 @@ export class Rig {
     return report;
   }
 
-  async #buildSwitch(): Promise<void> {
+  async #buildSwitch(twoSegments: boolean): Promise<void> {
     const sw = this.switchNetns;
     await addNetns(sw);
     await ip(['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
     await ip(['-n', sw, 'addr', 'add', `${UNDERLAY_GATEWAY}/24`, 'dev', 'br0']);
     if (this.ipv6) await ip(['-n', sw, 'addr', 'add', `${UNDERLAY6_GATEWAY}/64`, 'dev', 'br0', 'nodad']);
     await ip(['-n', sw, 'link', 'set', 'br0', 'up']);
+    if (twoSegments) {
+      await ip(['-n', sw, 'link', 'add', 'br1', 'type', 'bridge']);
+      await ip(['-n', sw, 'addr', 'add', `${SEGMENT2_GATEWAY}/24`, 'dev', 'br1']);
+      await ip(['-n', sw, 'link', 'set', 'br1', 'up']);
+      await inNetns(sw, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']); // the router between the segments (the switch namespace only)
+    }
   }
 
-  async #buildHost(index: number): Promise<void> {
+  /**
+   * Moves host N's eth0 to the other segment: its switch port to the other
+   * bridge, the new address added before the old one goes, the default route
+   * through the new segment's router. Returns the new address.
+   */
+  async moveHost(index: number, segment: 1 | 2): Promise<Ipv4> {
+    const host = this.host(index);
+    const old = host.address;
+    const address = segmentAddress(segment, index);
+    await ip(['-n', this.switchNetns, 'link', 'set', `u${index}`, 'master', segment === 1 ? 'br0' : 'br1']);
+    await ip(['-n', host.netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
+    await ip(['-n', host.netns, 'addr', 'del', `${old}/24`, 'dev', 'eth0']);
+    await ip(['-n', host.netns, 'route', 'replace', 'default', 'via', segment === 1 ? UNDERLAY_GATEWAY : SEGMENT2_GATEWAY]);
+    host.address = address;
+    host.segment = segment;
+    return address;
+  }
+
+  async #buildHost(index: number, segment: 1 | 2): Promise<void> {
     const netns = `${this.prefix}-h${index}`;
-    const address = `192.0.2.${10 + index}` as Ipv4;
+    const address = segmentAddress(segment, index);
     const address6 = this.ipv6 ? `fd00:99::${10 + index}` as Ipv6 : undefined;
     await addNetns(netns);
     await inNetns(netns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
     if (address6) await inNetns(netns, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
     // Created from inside the switch namespace, peer moved straight into the host: never in the root namespace.
     await ip(['-n', this.switchNetns, 'link', 'add', `u${index}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
-    await ip(['-n', this.switchNetns, 'link', 'set', `u${index}`, 'master', 'br0', 'up']);
+    await ip(['-n', this.switchNetns, 'link', 'set', `u${index}`, 'master', segment === 1 ? 'br0' : 'br1', 'up']);
     await ip(['-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
     await ip(['-n', netns, 'link', 'set', 'eth0', 'up']);
-    await ip(['-n', netns, 'route', 'add', 'default', 'via', UNDERLAY_GATEWAY]);
+    await ip(['-n', netns, 'route', 'add', 'default', 'via', segment === 1 ? UNDERLAY_GATEWAY : SEGMENT2_GATEWAY]);
     if (address6) {
       await ip(['-n', netns, 'addr', 'add', `${address6}/64`, 'dev', 'eth0', 'nodad']);
       await ip(['-n', netns, '-6', 'route', 'add', 'default', 'via', UNDERLAY6_GATEWAY]);
     }
-    this.hosts.push({ index, nodeName: `host${index}`, netns, address, address6, pods: [] });
+    this.hosts.push({ index, nodeName: `host${index}`, netns, address, segment, address6, pods: [] });
   }
 
   async #startEtcd(mode: 'child' | 'detached' | 'none'): Promise<void> {

@@ -86,11 +86,15 @@ export class DataPlane implements DataPlanePort {
   /** The device as prepare() checked it, for readAhead(): at start the device is read once, not twice. */
   #preparedLink: VxlanLinkInfo | undefined;
   /**
-   * DirectRouting: the external interface direct routes go on (undefined:
-   * DirectRouting off), and the path decision from the last underlay read
-   * (every pass that reads the kernel reads the underlay's routes too; a
-   * change of them or of the interface makes the next pass read).
+   * DirectRouting: whether the config asks for it, the external interface
+   * direct routes go on (read as weft's even when DirectRouting is off, so
+   * the routes a host left when it had it on are taken over and replaced by
+   * VXLAN ones instead of refusing their peers as collisions), and the path
+   * decision from the last underlay read (every pass that reads the kernel
+   * reads the underlay's routes too; a change of them or of the interface
+   * makes the next pass read).
    */
+  #directRouting = false;
   #directDevice: string | undefined;
   #paths: DirectPaths | undefined;
   /** The underlay routes `#paths` was decided from, in a comparable form. */
@@ -173,13 +177,13 @@ export class DataPlane implements DataPlanePort {
     const tooLarge = underlayMtuProblem(input.config.backend.mtu, ext);
     if (tooLarge) throw new UsageError(`${tooLarge.detail}; weftd does not start with it (nothing was changed): ${tooLarge.fix}`);
     this.#txChecksum = wantedTxChecksum(input.config.backend.checksumOffload);
-    this.#directDevice = input.config.backend.directRouting ? spec.parent : undefined;
+    this.#directRouting = input.config.backend.directRouting;
+    this.#directDevice = spec.parent;
     this.#paths = undefined;
     if (this.#monitorFactory && !this.#monitor) {
       // Subscribed before the first read, so no change between the read and the subscription goes unseen.
-      const directDevice = this.#directDevice;
-      const direct = directDevice === undefined ? undefined
-        : { device: directDevice, inOverlay: (dst: Cidr): boolean => family.inNetwork(dst, network) };
+      const direct = !this.#directRouting ? undefined
+        : { device: spec.parent, inOverlay: (dst: Cidr): boolean => family.inNetwork(dst, network) };
       this.#drift = new DriftTracker(spec.name, { legacyRoutes: family.legacyRoutes, direct });
       this.#monitor = this.#monitorFactory(spec.name);
       await this.#monitor.start((changes) => this.#changes(changes));
@@ -192,7 +196,7 @@ export class DataPlane implements DataPlanePort {
     this.#network = network;
     this.#log.info({ device: spec.name, parent: spec.parent, local: spec.local, publicIp, vni: spec.vni,
       port: spec.port, mtu: spec.mtu, mac: spec.mac, checksumOffload: input.config.backend.checksumOffload,
-      directRouting: this.#directDevice !== undefined, changes: prepareChanges }, 'vxlan device ready');
+      directRouting: this.#directRouting, changes: prepareChanges }, 'vxlan device ready');
     return { publicIp: publicIp as Ipv4, vtepMac: spec.mac, mtu: spec.mtu, device: spec.name, parent: spec.parent };
   }
 
@@ -359,7 +363,7 @@ export class DataPlane implements DataPlanePort {
    */
   async #readKernel(spec: VxlanDeviceSpec, network: Cidr, selfSubnet: Cidr, deviceChanges: string[], checked?: VxlanLinkInfo): Promise<KernelState> {
     const directDevice = this.#directDevice;
-    const underlay = directDevice === undefined ? undefined : this.#kernel.readUnderlayRoutes();
+    const underlay = this.#directRouting ? this.#kernel.readUnderlayRoutes() : undefined;
     underlay?.catch(() => undefined); // awaited below
     const early = this.#kernel.readState(spec.name, network, directDevice).catch(() => undefined);
     const link = checked ?? await this.#ensureDevice(spec, deviceChanges);
