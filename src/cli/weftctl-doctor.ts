@@ -13,8 +13,9 @@ import { cidr6Ip } from '../core/cidr6.js';
 import { findOwnLease } from '../core/device-check.js';
 import { type CheckResult, type DoctorFacts, type EtcdFacts, type Ipv6Facts, type PeerProbe, type ReadyProbe, doctorPeers, evaluateDoctor, summarize } from '../core/doctor.js';
 import { errorMessage } from '../core/errors.js';
-import { type NetworkConfig, parseNetworkConfigText } from '../core/network-config.js';
-import type { Peer } from '../core/peer-acceptance.js';
+import { type NetworkConfig, parseNetworkConfigText, requireVxlan } from '../core/network-config.js';
+import { WIREGUARD_DEVICE } from '../core/wireguard/device.js';
+import { type Peer, isVxlanPeer } from '../core/peer-acceptance.js';
 import { programmedSubnetV6 } from '../core/peer-drift.js';
 import { classifyListing } from '../core/peer-set.js';
 import { deviceName, deviceName6 } from '../core/vxlan-device.js';
@@ -127,7 +128,7 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
   const [etcd, subnetFile, ready, iptables, weftLinks] = await Promise.all([
     readEtcd(deps.openRegistry), readSubnetFile(opts.subnetFile), readiness(host, opts.healthz), host.filterRules(), host.weftDevices(),
   ]);
-  const name = etcd.ok ? deviceName(etcd.config.backend.vni) : weftLinks.length === 1 ? weftLinks[0] : undefined;
+  const name = etcd.ok ? (etcd.config.backend.type === 'vxlan' ? deviceName(etcd.config.backend.vni) : WIREGUARD_DEVICE) : weftLinks.length === 1 ? weftLinks[0] : undefined;
   const device = name ? await kernel.readDevice(name) : undefined;
   const [parent, cni0, kernelState] = await Promise.all([
     device?.parent ? kernel.readDevice(device.parent) : undefined,
@@ -144,7 +145,7 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
   const [[probes, txChecksum], ipv6] = await Promise.all([
     vxlan ? Promise.all([probePeers(host, vxlan.name, vxlan.mtu, peers), deps.offload ? readTxChecksum(deps.offload, vxlan.name) : undefined])
       : [[], undefined] as const,
-    etcd.ok ? readIpv6(etcd.config, deps, own, peers) : undefined,
+    etcd.ok ? readIpv6(etcd.config, deps, own, peers.filter(isVxlanPeer)) : undefined,
   ]);
   return {
     nodeName: opts.nodeName, readiness: ready, etcd, subnetFile: { path: opts.subnetFile, state: subnetFile },
@@ -164,7 +165,7 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
 async function readIpv6(config: NetworkConfig, deps: DoctorDeps, own: ListedLease | undefined, peers: readonly Peer[]): Promise<Ipv6Facts | undefined> {
   if (config.ipv6 === undefined) return undefined;
   const kernel = deps.kernel6 ?? ipv6Kernel();
-  const deviceName = deviceName6(config.backend.vni);
+  const deviceName = deviceName6(requireVxlan(config).vni);
   const forwarding = await deps.host.readSysctl('net/ipv6/conf/all/forwarding');
   try {
     const device = await kernel.readDevice(deviceName);
