@@ -50,6 +50,17 @@ export interface PreparedV6 {
   readonly device: string;
 }
 
+/** One tunnel peer as the device reports it (wireguard backend): public data only, never a key that is secret. */
+export interface TunnelPeer {
+  readonly publicKey: string;
+  readonly endpoint: string | undefined;
+  readonly allowedIps: readonly string[];
+  /** Milliseconds since the epoch of the latest handshake; undefined for never. */
+  readonly lastHandshakeMs: number | undefined;
+  readonly rxBytes: number;
+  readonly txBytes: number;
+}
+
 export interface PassResult {
   readonly ok: boolean;
   readonly applied: number;
@@ -67,6 +78,8 @@ export interface PassResult {
   readonly ipv6?: PassResult;
   /** Why the pass could not run at all, when that is known (the IPv6 device could not be set up, say). */
   readonly error?: string;
+  /** A tunnel backend's peers as read back by this pass (wireguard). */
+  readonly tunnels?: readonly TunnelPeer[];
 }
 
 export interface ReconcileOptions {
