@@ -42,7 +42,7 @@ export class WireguardLink {
     return (Array.isArray(parsed) ? parsed : []).map((r: Record<string, unknown>) => ({
       dst: String(r['dst']),
       protocol: r['protocol'] === undefined ? undefined : String(r['protocol']),
-      scope: typeof r['scope'] === 'string' ? r['scope'] : undefined,
+      scope: r['scope'] === undefined ? undefined : String(r['scope']),
     }));
   }
 
@@ -53,6 +53,7 @@ export class WireguardLink {
 
   /** The network route as weft wants it is on the device. */
   static hasNetworkRoute(routes: readonly DeviceRoute[], network: Cidr): boolean {
-    return routes.some((r) => r.dst === network && r.protocol === String(WEFT_ROUTE_PROTOCOL) && r.scope === 'link');
+    // `-N` prints the scope as a number too: link is 253.
+    return routes.some((r) => r.dst === network && r.protocol === String(WEFT_ROUTE_PROTOCOL) && (r.scope === 'link' || r.scope === '253'));
   }
 }
