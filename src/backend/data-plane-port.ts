@@ -7,10 +7,10 @@
 import type { Cidr, Ipv4 } from '../core/cidr.js';
 import type { Ipv6 } from '../core/cidr6.js';
 import { UsageError } from '../core/errors.js';
-import type { Peer } from '../core/peer-acceptance.js';
-import type { LeaseSubnets } from '../core/lease.js';
+import type { AcceptedPeer } from '../core/peer-acceptance.js';
+import type { LeaseAttrs, LeaseSubnets } from '../core/lease.js';
 import { type Mac, vtepMacFor } from '../core/mac.js';
-import { type NetworkConfig, VXLAN_OVERHEAD } from '../core/network-config.js';
+import { type NetworkConfig, VXLAN_OVERHEAD, requireVxlan } from '../core/network-config.js';
 
 export interface PrepareInput {
   readonly config: NetworkConfig;
@@ -21,9 +21,19 @@ export interface PrepareInput {
   readonly publicIpv6?: Ipv6;
 }
 
+/**
+ * The backend's part of this host's lease value: `BackendType` and what goes
+ * into `BackendData` (vxlan: VNI and VTEP MAC; wireguard: public key and
+ * port). weftd writes `PublicIP`, `NodeName` and the IPv6 fields around it.
+ */
+export type BackendAdvert = Pick<LeaseAttrs, 'backendType' | 'vni' | 'vtepMac' | 'wireguard'>;
+
 export interface Prepared {
   readonly publicIp: Ipv4;
-  readonly vtepMac: Mac;
+  /** What the lease advertises for this backend (weftd's lease attributes are built from it). */
+  readonly advert: BackendAdvert;
+  /** The VXLAN device's MAC (vxlan only; also in `advert`). */
+  readonly vtepMac?: Mac | undefined;
   /** The overlay MTU written to subnet.env (device MTU). */
   readonly mtu: number;
   readonly device: string;
@@ -38,6 +48,17 @@ export interface PreparedV6 {
   readonly vtepMac: Mac;
   readonly mtu: number;
   readonly device: string;
+}
+
+/** One tunnel peer as the device reports it (wireguard backend): public data only, never a key that is secret. */
+export interface TunnelPeer {
+  readonly publicKey: string;
+  readonly endpoint: string | undefined;
+  readonly allowedIps: readonly string[];
+  /** Milliseconds since the epoch of the latest handshake; undefined for never. */
+  readonly lastHandshakeMs: number | undefined;
+  readonly rxBytes: number;
+  readonly txBytes: number;
 }
 
 export interface PassResult {
@@ -59,6 +80,8 @@ export interface PassResult {
   readonly ipv6?: PassResult;
   /** Why the pass could not run at all, when that is known (the IPv6 device could not be set up, say). */
   readonly error?: string;
+  /** A tunnel backend's peers as read back by this pass (wireguard). */
+  readonly tunnels?: readonly TunnelPeer[];
 }
 
 export interface ReconcileOptions {
@@ -81,7 +104,7 @@ export interface DataPlanePort {
    * listing instead of following it).
    */
   readAhead?(selfSubnet: Cidr): void;
-  reconcile(selfSubnet: Cidr, leases: readonly Peer[], options?: ReconcileOptions): Promise<PassResult>;
+  reconcile(selfSubnet: Cidr, leases: readonly AcceptedPeer[], options?: ReconcileOptions): Promise<PassResult>;
   /**
    * An event pass: plans only the `changed` subnets (their peer now:
    * `peerOf`, undefined when gone) and the kernel entries seen to drift,
@@ -90,9 +113,9 @@ export interface DataPlanePort {
    * (first pass, after a failure, a changed device or own subnet); the
    * caller then runs `reconcile` with every peer.
    */
-  reconcileChanged(selfSubnet: Cidr, changed: ReadonlySet<Cidr>, peerOf: (subnet: Cidr) => Peer | undefined,
+  reconcileChanged(selfSubnet: Cidr, changed: ReadonlySet<Cidr>, peerOf: (subnet: Cidr) => AcceptedPeer | undefined,
     /** Every peer: lets a data plane of two families run one of them whole while the other plans only the changes. */
-    all?: () => readonly Peer[]): Promise<PassResult | undefined>;
+    all?: () => readonly AcceptedPeer[]): Promise<PassResult | undefined>;
   /** Optional: the subnets this host holds, once its lease is acquired (before the first pass). */
   leased?(subnets: LeaseSubnets): void;
   /** Registers the loop's wake-up for kernel changes weft did not make (kernel notifications); optional. */
@@ -104,11 +127,12 @@ export interface DataPlanePort {
 export class LeaseOnlyDataPlane implements DataPlanePort {
   async prepare(input: PrepareInput): Promise<Prepared> {
     if (!input.publicIp) throw new UsageError('--dataplane none needs --public-ip (there is no interface to take it from)');
+    const { vni, mtu } = requireVxlan(input.config);
+    const vtepMac = vtepMacFor(input.nodeName, vni);
     return {
-      publicIp: input.publicIp,
-      vtepMac: vtepMacFor(input.nodeName, input.config.backend.vni),
-      mtu: (input.config.backend.mtu ?? 1500) - VXLAN_OVERHEAD,
-      device: `weft.${input.config.backend.vni}`,
+      publicIp: input.publicIp, vtepMac, advert: { backendType: 'vxlan', vni, vtepMac },
+      mtu: (mtu ?? 1500) - VXLAN_OVERHEAD,
+      device: `weft.${vni}`,
     };
   }
 

@@ -38,7 +38,10 @@ export function daemonFlagTable(): readonly FlagEntry[] {
     ['node-presence-ttl', { type: 'string', default: '30s', hidden: true, describe: 'advanced: TTL of the node name\'s presence key in etcd (how long a crashed host\'s name stays taken)' }],
     ['instance-id', { type: 'string', hidden: true, describe: 'advanced/tests: this weftd instance\'s id for the presence key (default: from the boot id and network namespace)' }],
     ['resync-interval', { type: 'string', default: '10s', describe: 'check the device, its entries and the iptables rules at least this often (entries are re-read every 6th time while kernel notifications work)' }],
-    ['dataplane', { choices: ['vxlan', 'none'], default: 'vxlan', describe: 'none: lease and watch only, program no kernel state' }],
+    ['dataplane', { choices: ['vxlan', 'none'], default: 'vxlan', describe: 'none: lease and watch only, program no kernel state (the default programs the kernel with the backend the network config names: vxlan or wireguard)' }],
+    ['wireguard-key-file', { type: 'string', describe: 'wireguard backend: the private key file, created (mode 0600) on first start and kept (default: $WIREGUARD_KEY_FILE, else /var/lib/weft/wireguard/private.key)' }],
+    ['wireguard-socket-dir', { type: 'string', default: '/run/wireguard', describe: 'wireguard backend: the UAPI socket directory of wireguard-go (another one is bind-mounted over /run/wireguard for wireguard-go)' }],
+    ['wireguard-run-dir', { type: 'string', default: '/run/weft', describe: 'wireguard backend: where the PID file and log of the wireguard-go weftd started are kept (a restarted weftd adopts that process)' }],
     ['log-level', { choices: LOG_LEVELS, default: 'info', describe: 'log level' }],
     ['config-file', ENV_FILE_OPTION],
   ];
@@ -60,6 +63,9 @@ export interface DaemonArgv extends EtcdFlagValues {
   readonly 'instance-id'?: string | undefined;
   readonly 'resync-interval': string;
   readonly dataplane: 'vxlan' | 'none';
+  readonly 'wireguard-key-file'?: string | undefined;
+  readonly 'wireguard-socket-dir': string;
+  readonly 'wireguard-run-dir': string;
   readonly 'log-level': LevelWithSilent;
   readonly 'config-file': string;
 }

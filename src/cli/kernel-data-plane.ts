@@ -1,13 +1,31 @@
 /**
- * Builds the real kernel data plane (iproute2) for weftd: the IPv4 VXLAN
- * DataPlane, and beside it a second instance for IPv6 (`weft-v6.<VNI>`), used
- * only when the network config enables IPv6 (its batch children and monitor
- * start only then).
+ * Builds the real kernel data plane for weftd. The network config (read by
+ * runDaemon, after this is built) names the backend, so the choice is made in
+ * prepare(): `SelectedBackend` creates the vxlan data plane (IPv4 DataPlane
+ * and, on a dual-stack network, a second one for `weft-v6.<VNI>`) or the
+ * wireguard one, removes what the other backend left on this host (a
+ * backend switch: config change + restart), and forwards every call to the
+ * chosen one. The reconcile loop sees one DataPlanePort either way.
  */
 import type { Logger } from 'pino';
-import type { DataPlanePort } from '../backend/data-plane-port.js';
+import type { Cidr } from '../core/cidr.js';
+import type { LeaseSubnets } from '../core/lease.js';
+import { type AcceptedPeer, isVxlanPeer, isWireguardPeer } from '../core/peer-acceptance.js';
+import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from '../backend/data-plane-port.js';
+import { removeOtherBackend } from './backend-switch.js';
 
-export async function createKernelDataPlane(log: Logger): Promise<DataPlanePort> {
+export interface KernelDataPlaneOptions {
+  /** The WireGuard private key file (flag, $WIREGUARD_KEY_FILE, or the default). */
+  readonly wireguardKeyFile: string;
+  readonly wireguardSocketDir?: string | undefined;
+  readonly wireguardRunDir?: string | undefined;
+}
+
+export async function createKernelDataPlane(log: Logger, options: KernelDataPlaneOptions): Promise<DataPlanePort> {
+  return new SelectedBackend(log.child({ component: 'dataplane' }), options);
+}
+
+async function vxlanDataPlane(log: Logger): Promise<DataPlanePort> {
   const [{ DataPlane }, { IpRoute2 }, { IpRoute2Monitor }, { Ethtool }, { DualStackDataPlane }, { IPV6 }] = await Promise.all([
     import('../backend/vxlan/data-plane.js'),
     import('../adapters/iproute2/iproute2.js'),
@@ -16,12 +34,81 @@ export async function createKernelDataPlane(log: Logger): Promise<DataPlanePort>
     import('../backend/vxlan/dual-stack-data-plane.js'),
     import('../backend/vxlan/address-family.js'),
   ]);
-  const child = log.child({ component: 'dataplane' });
   const offload = new Ethtool();
-  const v4 = new DataPlane({ kernel: new IpRoute2(), log: child, monitor: (device) => new IpRoute2Monitor({ device }), offload });
+  const v4 = new DataPlane({ kernel: new IpRoute2(), log, monitor: (device) => new IpRoute2Monitor({ device }), offload });
   const v6 = new DataPlane({
-    kernel: new IpRoute2({ family: 6 }), log: child, family: IPV6, offload,
+    kernel: new IpRoute2({ family: 6 }), log, family: IPV6, offload,
     monitor: (device) => new IpRoute2Monitor({ device, family: 6 }),
   });
-  return new DualStackDataPlane({ v4, v6, log: child });
+  return new DualStackDataPlane({ v4, v6, log });
+}
+
+async function wireguardDataPlane(log: Logger, options: KernelDataPlaneOptions): Promise<DataPlanePort> {
+  const [{ WireguardDataPlane }, { IpRoute2 }, { execaRunner }] = await Promise.all([
+    import('../backend/wireguard/data-plane.js'),
+    import('../adapters/iproute2/iproute2.js'),
+    import('../adapters/iproute2/runner.js'),
+  ]);
+  return new WireguardDataPlane({
+    kernel: new IpRoute2(), runner: execaRunner(), log, keyFile: options.wireguardKeyFile,
+    socketDir: options.wireguardSocketDir, runDir: options.wireguardRunDir,
+  });
+}
+
+/** The backend the network config names, chosen at prepare(); peers of the other kind never reach it. */
+class SelectedBackend implements DataPlanePort {
+  readonly #log: Logger;
+  readonly #options: KernelDataPlaneOptions;
+  #plane: DataPlanePort | undefined;
+  #accepts: (peer: AcceptedPeer) => boolean = () => false;
+  #onDrift: (() => void) | undefined;
+
+  constructor(log: Logger, options: KernelDataPlaneOptions) {
+    this.#log = log;
+    this.#options = options;
+  }
+
+  async prepare(input: PrepareInput): Promise<Prepared> {
+    const type = input.config.backend.type;
+    await removeOtherBackend(type, this.#log, this.#options.wireguardRunDir);
+    this.#plane = type === 'wireguard' ? await wireguardDataPlane(this.#log, this.#options) : await vxlanDataPlane(this.#log);
+    this.#accepts = type === 'wireguard' ? isWireguardPeer : isVxlanPeer;
+    if (this.#onDrift) this.#plane.onDrift?.(this.#onDrift);
+    return this.#plane.prepare(input);
+  }
+
+  #chosen(): DataPlanePort {
+    if (!this.#plane) throw new Error('data plane used before prepare');
+    return this.#plane;
+  }
+
+  readAhead(selfSubnet: Cidr): void {
+    this.#plane?.readAhead?.(selfSubnet);
+  }
+
+  reconcile(selfSubnet: Cidr, leases: readonly AcceptedPeer[], options?: ReconcileOptions): Promise<PassResult> {
+    return this.#chosen().reconcile(selfSubnet, leases.filter(this.#accepts), options);
+  }
+
+  reconcileChanged(selfSubnet: Cidr, changed: ReadonlySet<Cidr>, peerOf: (subnet: Cidr) => AcceptedPeer | undefined,
+    all?: () => readonly AcceptedPeer[]): Promise<PassResult | undefined> {
+    const accepted = (subnet: Cidr): AcceptedPeer | undefined => {
+      const peer = peerOf(subnet);
+      return peer && this.#accepts(peer) ? peer : undefined;
+    };
+    return this.#chosen().reconcileChanged(selfSubnet, changed, accepted, all && (() => all().filter(this.#accepts)));
+  }
+
+  leased(subnets: LeaseSubnets): void {
+    this.#plane?.leased?.(subnets);
+  }
+
+  onDrift(listener: () => void): void {
+    this.#onDrift = listener;
+    this.#plane?.onDrift?.(listener);
+  }
+
+  close(): void {
+    this.#plane?.close?.();
+  }
 }

@@ -69,8 +69,7 @@ function fromFlags(argv: Record<string, unknown>): Record<string, unknown> {
 /** One line per family: what `config set` wrote. */
 function describeConfig(c: NetworkConfig): string[] {
   const lines = [`network config written: ${c.network}, /${c.subnetLen} subnets from ${c.subnetMin} to ${c.subnetMax} `
-    + `(${subnetCapacity(c)} hosts), VNI ${c.backend.vni}, UDP port ${c.backend.port}, checksum offload ${c.backend.checksumOffload}`
-    + `${c.backend.directRouting ? ', DirectRouting on' : ''}`];
+    + `(${subnetCapacity(c)} hosts), ${c.backend.type === 'vxlan' ? `VNI ${c.backend.vni}, UDP port ${c.backend.port}, checksum offload ${c.backend.checksumOffload}${c.backend.directRouting ? ', DirectRouting on' : ''}` : `wireguard, listen port ${c.backend.listenPort}, mode ${c.backend.mode}${c.backend.psk ? ', with a PSK' : ''}`}`];
   if (c.ipv6) {
     lines.push(`dual-stack: IPv6 ${c.ipv6.network}, /${c.ipv6.subnetLen} subnets from ${c.ipv6.subnetMin} to ${c.ipv6.subnetMax}`);
   }

@@ -14,8 +14,9 @@ import { cidr6Ip } from '../core/cidr6.js';
 import { findOwnLease } from '../core/device-check.js';
 import { type CheckResult, type DoctorFacts, type EtcdFacts, type Ipv6Facts, type PeerProbe, type ReadyProbe, doctorPeers, evaluateDoctor, summarize } from '../core/doctor.js';
 import { errorMessage } from '../core/errors.js';
-import { type NetworkConfig, parseNetworkConfigText } from '../core/network-config.js';
-import { type Peer, peerV6 } from '../core/peer-acceptance.js';
+import { type NetworkConfig, parseNetworkConfigText, requireVxlan, directRoutingOn } from '../core/network-config.js';
+import { WIREGUARD_DEVICE } from '../core/wireguard/device.js';
+import { type Peer, isVxlanPeer, peerV6 } from '../core/peer-acceptance.js';
 import { programmedSubnetV6 } from '../core/peer-drift.js';
 import { classifyListing } from '../core/peer-set.js';
 import { deviceName, deviceName6 } from '../core/vxlan-device.js';
@@ -130,11 +131,11 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
   const [etcd, subnetFile, ready, iptables, weftLinks] = await Promise.all([
     readEtcd(deps.openRegistry), readSubnetFile(opts.subnetFile), readiness(host, opts.healthz), host.filterRules(), host.weftDevices(),
   ]);
-  const name = etcd.ok ? deviceName(etcd.config.backend.vni) : weftLinks.length === 1 ? weftLinks[0] : undefined;
+  const name = etcd.ok ? (etcd.config.backend.type === 'vxlan' ? deviceName(etcd.config.backend.vni) : WIREGUARD_DEVICE) : weftLinks.length === 1 ? weftLinks[0] : undefined;
   const device = name ? await kernel.readDevice(name) : undefined;
   // DirectRouting: weftd's direct routes sit on the device's parent, and the underlay's routes say which peers use them.
   // (weft's routes there are read as weft's even with DirectRouting off: weftd takes over those a host left)
-  const directRouting = etcd.ok && etcd.config.backend.directRouting;
+  const directRouting = etcd.ok && directRoutingOn(etcd.config);
   const directDevice = device?.parent ?? undefined;
   const [parent, cni0, kernelState, underlayRoutes] = await Promise.all([
     device?.parent ? kernel.readDevice(device.parent) : undefined,
@@ -153,7 +154,7 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
   const [[probes, txChecksum], ipv6] = await Promise.all([
     vxlan ? Promise.all([probePeers(host, vxlan.name, vxlan.mtu, peers, paths), deps.offload ? readTxChecksum(deps.offload, vxlan.name) : undefined])
       : [[], undefined] as const,
-    etcd.ok ? readIpv6(etcd.config, deps, own, peers) : undefined,
+    etcd.ok ? readIpv6(etcd.config, deps, own, peers.filter(isVxlanPeer)) : undefined,
   ]);
   return {
     nodeName: opts.nodeName, readiness: ready, etcd, subnetFile: { path: opts.subnetFile, state: subnetFile },
@@ -174,7 +175,7 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
 async function readIpv6(config: NetworkConfig, deps: DoctorDeps, own: ListedLease | undefined, peers: readonly Peer[]): Promise<Ipv6Facts | undefined> {
   if (config.ipv6 === undefined) return undefined;
   const kernel = deps.kernel6 ?? ipv6Kernel();
-  const deviceName = deviceName6(config.backend.vni);
+  const deviceName = deviceName6(requireVxlan(config).vni);
   const forwarding = await deps.host.readSysctl('net/ipv6/conf/all/forwarding');
   try {
     const device = await kernel.readDevice(deviceName);
@@ -183,9 +184,9 @@ async function readIpv6(config: NetworkConfig, deps: DoctorDeps, own: ListedLeas
     const [parent, kernelState, underlayRoutes] = await Promise.all([
       device?.parent ? kernel.readDevice(device.parent) : undefined,
       vxlan ? kernel.readState(deviceName, config.ipv6.network, directDevice) : undefined,
-      config.backend.directRouting && directDevice ? kernel.readUnderlayRoutes() : undefined,
+      directRoutingOn(config) && directDevice ? kernel.readUnderlayRoutes() : undefined,
     ]);
-    const paths = configuredPaths(config.backend.directRouting, directDevice, underlayRoutes, 6);
+    const paths = configuredPaths(directRoutingOn(config), directDevice, underlayRoutes, 6);
     const targets = peers.flatMap((p) => {
       const subnet = programmedSubnetV6(p);
       return subnet === undefined || subnet === own?.subnetV6 ? [] : [subnet];

@@ -13,8 +13,9 @@ import { deviceProblems, deviceProblemsV6, findOwnLease, mtuForFile, subnetFileP
 import type { ListedLease } from '../core/allocate.js';
 import type { Cidr6 } from '../core/cidr6.js';
 import { UsageError, errorMessage } from '../core/errors.js';
-import type { Peer } from '../core/peer-acceptance.js';
-import { type NetworkConfig, parseNetworkConfigText } from '../core/network-config.js';
+import { type Peer, isVxlanPeer } from '../core/peer-acceptance.js';
+import { type NetworkConfig, parseNetworkConfigText, requireVxlan, directRoutingOn } from '../core/network-config.js';
+import { WIREGUARD_DEVICE } from '../core/wireguard/device.js';
 import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
 import { classifyListing } from '../core/peer-set.js';
 import { hostPeers, selfView } from '../core/host-peers.js';
@@ -81,7 +82,7 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
   const ttl = own.lease && !own.lease.reservation && ownEntry ? await registry.timeToLive(ownEntry.leaseId) : null;
   if (ttl !== null && ttl < 0) problems.push('the lease has expired');
 
-  const name = deviceName(config.backend.vni);
+  const name = config.backend.type === 'vxlan' ? deviceName(config.backend.vni) : WIREGUARD_DEVICE;
   const link = await kernel.readDevice(name);
   const linkProblems = link ? deviceProblems(link, config, own.lease) : [];
   if (!link) problems.push(`device ${name} does not exist`);
@@ -91,11 +92,11 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
   // (read as weft's even with DirectRouting off: weftd replaces those a host left with VXLAN routes, they are not foreign)
   const directDevice = link?.parent ?? undefined;
   const [state, underlay] = link?.kind === 'vxlan'
-    ? await Promise.all([kernel.readState(name, config.network, directDevice), config.backend.directRouting ? kernel.readUnderlayRoutes() : undefined])
+    ? await Promise.all([kernel.readState(name, config.network, directDevice), directRoutingOn(config) ? kernel.readUnderlayRoutes() : undefined])
     : [undefined, undefined];
-  const paths = configuredPaths(config.backend.directRouting, directDevice, underlay, 4);
+  const paths = configuredPaths(directRoutingOn(config), directDevice, underlay, 4);
   const judged = hostPeers(config, entries, own.lease ? selfView(own.lease) : {}, state?.foreign ?? []);
-  const ipv6 = config.ipv6 === undefined ? null : await collectIpv6(typeof kernel6 === 'function' ? kernel6() : kernel6, config, own.lease, judged.peers, typeof kernel6 === 'function');
+  const ipv6 = config.ipv6 === undefined ? null : await collectIpv6(typeof kernel6 === 'function' ? kernel6() : kernel6, config, own.lease, judged.peers.filter(isVxlanPeer), typeof kernel6 === 'function');
 
   const fileProblem = subnetFileProblem(file, config, own.lease, mtuForFile(config, link?.mtu, ipv6?.device?.mtu ?? undefined));
   if (fileProblem !== undefined) problems.push(`subnet.env ${subnetFilePath}: ${fileProblem}`);
@@ -110,7 +111,7 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
   if (judged.collisions.size > 0) {
     problems.push(`${judged.collisions.size} peers not programmed: a route weft does not own uses their subnet (${[...judged.collisions.keys()].join(', ')})`);
   }
-  const drift = own.lease && state ? peerDrift(own.lease.subnet, judged.peers, state, paths) : null;
+  const drift = own.lease && state ? peerDrift(own.lease.subnet, judged.peers.filter(isVxlanPeer), state, paths) : null;
   if (drift && !drift.inSync) {
     const drifted = drift.peers.filter((p) => !p.inSync).length;
     problems.push(`${drifted} of ${drift.peers.length} peers drifted${drift.extra.length > 0 ? `, ${drift.extra.length} unwanted entries` : ''}`);
@@ -135,7 +136,7 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
  * problem here; the IPv4 report is complete either way.
  */
 async function collectIpv6(kernel: Kernel, config: NetworkConfig, own: ListedLease | undefined, peers: readonly Peer[], owned: boolean): Promise<Ipv6Status> {
-  const deviceName = deviceName6(config.backend.vni);
+  const deviceName = deviceName6(requireVxlan(config).vni);
   const problems: string[] = [];
   if (own && own.subnetV6 === undefined) problems.push(`the lease ${own.subnet} has no IPv6 subnet: this host is IPv4 only (weftd's log says why)`);
   else if (own && own.attrs.publicIpv6 === undefined) problems.push(`the lease has no PublicIPv6: peers cannot reach ${own.subnetV6 ?? 'this host'} over IPv6`);
@@ -146,9 +147,9 @@ async function collectIpv6(kernel: Kernel, config: NetworkConfig, own: ListedLea
     problems.push(...linkProblems.map((p) => `${deviceName}: ${p}`));
     const directDevice = link?.parent ?? undefined;
     const [state, underlay] = link?.kind === 'vxlan'
-      ? await Promise.all([kernel.readState(deviceName, undefined, directDevice), config.backend.directRouting ? kernel.readUnderlayRoutes() : undefined])
+      ? await Promise.all([kernel.readState(deviceName, undefined, directDevice), directRoutingOn(config) ? kernel.readUnderlayRoutes() : undefined])
       : [undefined, undefined];
-    const paths = configuredPaths(config.backend.directRouting, directDevice, underlay, 6);
+    const paths = configuredPaths(directRoutingOn(config), directDevice, underlay, 6);
     const drift = own?.subnetV6 && state ? peerDriftV6(own.subnetV6, peers, state, paths) : null;
     if (drift && !drift.inSync) {
       const drifted = drift.peers.filter((p) => !p.inSync).length;

@@ -20,6 +20,7 @@ import { configKey, etcdConnection, openRegistry } from './etcd-flags.js';
 import { createLogger } from './log.js';
 import { type DaemonArgv, daemonFlagTable, parseDaemonArgs } from './daemon-flags.js';
 import { createKernelDataPlane } from './kernel-data-plane.js';
+import { keyFilePath } from '../adapters/wireguard/key-store.js';
 import { type HostSettings, checkHostBooleans, readHostSettings, settingsFor, unknownFileSettings } from './host-config.js';
 
 const BOOLEAN_FLAGS = ['ip-masq'] as const;
@@ -146,7 +147,10 @@ export async function main(args: readonly string[]): Promise<number> {
       health = await startHealthServer({ ip: argv['healthz-ip'], port: argv['healthz-port'], status, log,
         etcdGraceMs: parseDuration(argv['healthz-etcd-grace']) ?? 120_000, staleAfterMs: Math.max(60_000, 6 * options.resyncMs) });
     }
-    dataPlane = argv.dataplane === 'none' ? new LeaseOnlyDataPlane() : await createKernelDataPlane(log);
+    dataPlane = argv.dataplane === 'none' ? new LeaseOnlyDataPlane() : await createKernelDataPlane(log, {
+      wireguardKeyFile: keyFilePath(process.env, argv['wireguard-key-file']),
+      wireguardSocketDir: argv['wireguard-socket-dir'], wireguardRunDir: argv['wireguard-run-dir'],
+    });
     // --ip-masq: weft's iptables chains, present or absent (docs/masquerade.md); --dataplane none programs nothing, iptables included.
     const trafficRules = argv.dataplane !== 'none'
       ? new TrafficRules({ iptables: new IptablesCli(), ip6tables: new IptablesCli({ family: 'ipv6' }), log: log.child({ component: 'iptables' }), enabled: options.ipMasq }) : undefined;

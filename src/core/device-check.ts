@@ -6,7 +6,7 @@
 import { cidrIp } from './cidr.js';
 import { cidr6Ip } from './cidr6.js';
 import type { ListedLease } from './allocate.js';
-import type { NetworkConfig } from './network-config.js';
+import { type NetworkConfig, vxlanBackendOf } from './network-config.js';
 import type { SubnetEnv } from './subnet-env.js';
 import type { VxlanLinkInfo } from './vxlan-device.js';
 
@@ -30,9 +30,11 @@ export function findOwnLease(leases: readonly ListedLease[], node: string, file?
 /** What is wrong with either family's device, whatever the lease: its kind, VNI, port, learning, link state. */
 function vxlanProblems(link: VxlanLinkInfo, config: NetworkConfig): string[] {
   const problems: string[] = [];
+  const backend = vxlanBackendOf(config);
+  if (backend === undefined) return [`this network's backend is ${config.backend.type}, not vxlan`];
   if (link.kind !== 'vxlan') return [`${link.name} is a ${link.kind} device, not vxlan`];
-  if (link.vni !== config.backend.vni) problems.push(`VNI ${String(link.vni)} instead of ${config.backend.vni}`);
-  if (link.port !== config.backend.port) problems.push(`UDP port ${String(link.port)} instead of ${config.backend.port}`);
+  if (link.vni !== backend.vni) problems.push(`VNI ${String(link.vni)} instead of ${backend.vni}`);
+  if (link.port !== backend.port) problems.push(`UDP port ${String(link.port)} instead of ${backend.port}`);
   if (link.learning) problems.push('learning is on (weft programs static entries; weftd recreates the device)');
   if (!link.up) problems.push('link is down');
   return problems;

@@ -6,6 +6,7 @@
  * never hides an IPv4 result.
  */
 import { type UnderlayRoute, configuredPaths } from './direct-routing.js';
+import { isVxlanPeer } from './peer-acceptance.js';
 import type { ListedLease } from './allocate.js';
 import type { Cidr6 } from './cidr6.js';
 import { type CheckResult, fail, ok, warn } from './check-result.js';
@@ -14,7 +15,7 @@ import { checkIpv6Forward, checkMtuV6 } from './doctor-host.js';
 import { peerChecks } from './doctor-peers.js';
 import type { HostPeers } from './host-peers.js';
 import type { KernelState } from './kernel-state.js';
-import type { NetworkConfig } from './network-config.js';
+import { type NetworkConfig, backendPort, directRoutingOn } from './network-config.js';
 import { peerDriftV6 } from './peer-drift.js';
 import type { VxlanLinkInfo } from './vxlan-device.js';
 
@@ -81,6 +82,7 @@ function checkIpv6Device(ipv6: Ipv6Facts, config: NetworkConfig, own: ListedLeas
 function checkIpv6Peers(ipv6: Ipv6Facts, config: NetworkConfig, own: ListedLease | undefined, judged: HostPeers | undefined): CheckResult[] {
   if (!own?.subnetV6 || own.attrs.publicIpv6 === undefined) return [warn('ipv6 peer entries', 'not checked: needs this host\'s IPv6 lease half', 'fix the ipv6 lease check first')];
   if (!ipv6.kernelState) return [warn('ipv6 peer entries', 'not checked: no IPv6 device', 'fix the ipv6 device first')];
-  return peerChecks({ label: 'ipv6 ', deviceName: ipv6.deviceName, port: config.backend.port, ownPublicIp: own.attrs.publicIpv6 },
-    peerDriftV6(own.subnetV6, judged?.peers ?? [], ipv6.kernelState, configuredPaths(config.backend.directRouting, ipv6.device?.parent, ipv6.underlayRoutes, 6)), ipv6.probes);
+  return peerChecks({ label: 'ipv6 ', deviceName: ipv6.deviceName, port: backendPort(config), ownPublicIp: own.attrs.publicIpv6 },
+    peerDriftV6(own.subnetV6, (judged?.peers ?? []).filter(isVxlanPeer), ipv6.kernelState,
+      configuredPaths(directRoutingOn(config), ipv6.device?.parent, ipv6.underlayRoutes, 6)), ipv6.probes);
 }

@@ -5,13 +5,14 @@
  * checks (sysctls, MTU, FORWARD) are in doctor-host.ts.
  */
 import { type UnderlayRoute, configuredPaths } from './direct-routing.js';
+import { isVxlanPeer } from './peer-acceptance.js';
 import type { Cidr } from './cidr.js';
 import type { ListedLease } from './allocate.js';
 import { type CheckResult, fail, ok, warn } from './check-result.js';
 import { type SubnetFileState, deviceProblems, findOwnLease, mtuForFile, subnetFileProblem } from './device-check.js';
 import { type Ipv6Facts, checkIpv6 } from './doctor-ipv6.js';
 import type { KernelState } from './kernel-state.js';
-import type { NetworkConfig } from './network-config.js';
+import { type NetworkConfig, backendPort, backendSummary, vxlanBackendOf, directRoutingOn } from './network-config.js';
 import { peerDrift } from './peer-drift.js';
 import { peerChecks } from './doctor-peers.js';
 import { type HostPeers, hostPeers, selfView } from './host-peers.js';
@@ -90,7 +91,7 @@ export function evaluateDoctor(f: DoctorFacts): CheckResult[] {
     checkBridgeNetfilter(f.sysctl),
     checkRpFilter(f.sysctl, f.deviceName, f.device),
     checkMtu(f, config),
-    ...(f.txChecksum === undefined ? [] : [checkChecksumOffload(f.deviceName, config?.backend.checksumOffload, f.txChecksum)]),
+    ...(f.txChecksum === undefined ? [] : [checkChecksumOffload(f.deviceName, config && vxlanBackendOf(config)?.checksumOffload, f.txChecksum)]),
     ...(f.cni0Addresses === undefined ? [] : [checkCni0Address(f.cni0Addresses, f.subnetFile.state)]),
     ...(f.etcd.ok ? [checkDuplicates(f.etcd.leases), checkRefusals(judged)] : []),
     ...checkPeers(f, config, own, judged),
@@ -120,7 +121,7 @@ function checkDaemon(f: DoctorFacts): CheckResult {
 }
 
 function checkEtcd(f: DoctorFacts): CheckResult {
-  if (f.etcd.ok) return ok('etcd', `reachable; network ${f.etcd.config.network}, VNI ${f.etcd.config.backend.vni}, port ${f.etcd.config.backend.port}, ${f.etcd.leases.length} leases`);
+  if (f.etcd.ok) return ok('etcd', `reachable; network ${f.etcd.config.network}, ${backendSummary(f.etcd.config)}, ${f.etcd.leases.length} leases`);
   return fail('etcd', f.etcd.error, 'check --etcd-endpoints (and the TLS flags, https:// with --etcd-cafile) against weftd\'s; `weftctl config get` must show the network config');
 }
 
@@ -152,9 +153,9 @@ function checkDevice(f: DoctorFacts, config: NetworkConfig | undefined, own: Lis
 function checkPeers(f: DoctorFacts, config: NetworkConfig | undefined, own: ListedLease | undefined, judged: HostPeers | undefined): CheckResult[] {
   if (!f.etcd.ok || !config || !own) return [warn('peer entries', 'not checked: needs etcd and this host\'s lease', 'fix the checks above first')];
   if (!f.kernelState) return [warn('peer entries', 'not checked: no device', 'fix the device first')];
-  const paths = configuredPaths(config.backend.directRouting, f.device?.parent, f.underlayRoutes, 4);
-  return peerChecks({ label: '', deviceName: f.deviceName, port: config.backend.port, ownPublicIp: own.attrs.publicIp },
-    peerDrift(own.subnet, judged?.peers ?? [], f.kernelState, paths), f.probes);
+  const paths = configuredPaths(directRoutingOn(config), f.device?.parent, f.underlayRoutes, 4);
+  return peerChecks({ label: '', deviceName: f.deviceName, port: backendPort(config), ownPublicIp: own.attrs.publicIp },
+    peerDrift(own.subnet, (judged?.peers ?? []).filter(isVxlanPeer), f.kernelState, paths), f.probes);
 }
 
 /**

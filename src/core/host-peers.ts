@@ -30,6 +30,7 @@ export function hostPeers(config: NetworkConfig, entries: readonly RawLeaseKv[],
 /** This host as the acceptance rule sees it: both families' subnet, address and VTEP MAC. */
 export function selfView(own: ListedLease): SelfView {
   const { subnet, subnetV6, attrs } = own;
-  const self = { subnet, publicIp: attrs.publicIp, vtepMac: attrs.vtepMac, subnetV6, publicIpv6: attrs.publicIpv6, vtepMacV6: attrs.backendV6?.vtepMac };
+  const self = { subnet, publicIp: attrs.publicIp, vtepMac: attrs.vtepMac, subnetV6, publicIpv6: attrs.publicIpv6, vtepMacV6: attrs.backendV6?.vtepMac,
+    wireguardKey: attrs.wireguard?.publicKey };
   return self;
 }

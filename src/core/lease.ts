@@ -8,6 +8,7 @@
 import { type Cidr, type Ipv4, cidrIp, cidrPrefix, isIpv4, parseCidr } from './cidr.js';
 import { type Cidr6, type Ipv6, cidr6Ip, cidr6Prefix, parseCidr6, parseIpv6 } from './cidr6.js';
 import { type Mac, parseMac } from './mac.js';
+import { type WireguardLeaseData, WIREGUARD_BACKEND_TYPE, decodeWireguardLease } from './wireguard/lease-data.js';
 
 /** A vxlan host's endpoint data for one family (flannel's `vxlanLeaseAttrs`). */
 export interface VxlanData {
@@ -27,6 +28,10 @@ export interface LeaseAttrs {
   readonly publicIpv6?: Ipv6 | undefined;
   /** `BackendV6Data`: the IPv6 VXLAN device's VNI and MAC, when the host has one. */
   readonly backendV6?: VxlanData | undefined;
+  /** A wireguard host's `BackendData` (flannel's `wireguardLeaseAttrs`): its public key and listen port. */
+  readonly wireguard?: WireguardLeaseData | undefined;
+  /** A wireguard host's `BackendV6Data` (flanneld on a dual-stack network); kept so the value round-trips, not programmed. */
+  readonly wireguardV6?: WireguardLeaseData | undefined;
 }
 
 /** The subnets a lease key names: always an IPv4 one, and an IPv6 one on a dual-stack host. */
@@ -83,11 +88,18 @@ export function encodeLeaseValue(attrs: LeaseAttrs): string {
   if (attrs.backendType !== '') value['BackendType'] = attrs.backendType;
   if (attrs.vtepMac !== undefined) value['BackendData'] = { VNI: attrs.vni ?? 1, VtepMAC: attrs.vtepMac };
   if (attrs.backendV6 !== undefined) value['BackendV6Data'] = { VNI: attrs.backendV6.vni ?? 1, VtepMAC: attrs.backendV6.vtepMac };
+  if (attrs.wireguard !== undefined) value['BackendData'] = wireguardJson(attrs.wireguard);
+  if (attrs.wireguardV6 !== undefined) value['BackendV6Data'] = wireguardJson(attrs.wireguardV6);
   if (attrs.nodeName !== undefined) value['NodeName'] = attrs.nodeName;
   return JSON.stringify(value);
 }
 
 export type ValueParse = { ok: true; attrs: LeaseAttrs } | { ok: false; reason: string };
+
+/** flanneld's `{"PublicKey":…,"Port":…}`; a value read without a Port (flannel before v0.26.6) is written back without one. */
+function wireguardJson(data: WireguardLeaseData): Record<string, unknown> {
+  return data.port === undefined ? { PublicKey: data.publicKey } : { PublicKey: data.publicKey, Port: data.port };
+}
 
 /** Decodes a lease value written by weft or flanneld; explains what is wrong otherwise. */
 export function decodeLeaseValue(text: string): ValueParse {
@@ -136,12 +148,20 @@ export function decodeLeaseValue(text: string): ValueParse {
       backendV6 = d6.data;
     }
   }
+  let wireguard: { v4: WireguardLeaseData | undefined; v6: WireguardLeaseData | undefined } | undefined;
+  if (backendType === WIREGUARD_BACKEND_TYPE) {
+    const decoded = decodeWireguardLease(v);
+    if (!decoded.ok) return decoded;
+    wireguard = decoded.data;
+  }
   return {
     ok: true,
     attrs: {
       publicIp, backendType, vni, vtepMac, nodeName,
       ...(publicIpv6 !== undefined ? { publicIpv6 } : {}),
       ...(backendV6 !== undefined ? { backendV6 } : {}),
+      ...(wireguard?.v4 !== undefined ? { wireguard: wireguard.v4 } : {}),
+      ...(wireguard?.v6 !== undefined ? { wireguardV6: wireguard.v6 } : {}),
     },
   };
 }
@@ -158,7 +178,9 @@ function vxlanData(raw: unknown, field: string): { ok: true; data: VxlanData } |
 export function sameAttrs(a: LeaseAttrs, b: LeaseAttrs): boolean {
   return a.publicIp === b.publicIp && a.backendType === b.backendType && a.vni === b.vni
     && a.vtepMac === b.vtepMac && a.nodeName === b.nodeName && a.publicIpv6 === b.publicIpv6
-    && a.backendV6?.vni === b.backendV6?.vni && a.backendV6?.vtepMac === b.backendV6?.vtepMac;
+    && a.backendV6?.vni === b.backendV6?.vni && a.backendV6?.vtepMac === b.backendV6?.vtepMac
+    && a.wireguard?.publicKey === b.wireguard?.publicKey && a.wireguard?.port === b.wireguard?.port
+    && a.wireguardV6?.publicKey === b.wireguardV6?.publicKey && a.wireguardV6?.port === b.wireguardV6?.port;
 }
 
 /** Two leases name the same subnets (the IPv6 one included). */

@@ -4,7 +4,7 @@
  * defaults are applied, and every problem is reported at once.
  *
  * One deliberate difference: flannel defaults a missing `Backend` to `udp`;
- * weft only implements vxlan and defaults to it.
+ * weft implements vxlan and wireguard and defaults to vxlan.
  */
 import { type ChecksumOffload, DEFAULT_CHECKSUM_OFFLOAD, parseChecksumOffload } from './checksum-offload.js';
 import {
@@ -14,6 +14,9 @@ import {
   type Cidr6, type Ipv6, blockSize6, cidr6Ip, cidr6Prefix, containsIp6, ipv6FromBigInt, ipv6ToBigInt, parseCidr6, parseIpv6,
 } from './cidr6.js';
 import { type Fields, boolField, intField, isObject, lowerKeys } from './config-fields.js';
+import { type WireguardBackend, isWireguardBackend, modeNeedsDualStack, parseWireguardBackend, renderWireguardBackend } from './wireguard/backend-config.js';
+
+export type { WireguardBackend } from './wireguard/backend-config.js';
 
 export interface VxlanBackend {
   readonly type: 'vxlan';
@@ -25,6 +28,41 @@ export interface VxlanBackend {
   readonly directRouting: boolean;
   /** TX checksum offload on the device (src/core/checksum-offload.ts; default `off`, docs/design.md). */
   readonly checksumOffload: ChecksumOffload;
+}
+
+/** The data plane a network uses (`Backend.Type`): each host runs the one its network names. */
+export type Backend = VxlanBackend | WireguardBackend;
+
+/** The network's backend when it is vxlan; undefined for another type (vxlan-only readers check it). */
+export function vxlanBackendOf(config: NetworkConfig): VxlanBackend | undefined {
+  return config.backend.type === 'vxlan' ? config.backend : undefined;
+}
+
+/** DirectRouting is asked for (a vxlan network with `Backend.DirectRouting`). */
+export function directRoutingOn(config: NetworkConfig): boolean {
+  return vxlanBackendOf(config)?.directRouting === true;
+}
+
+/** The network's backend as vxlan, for code that runs only on a vxlan network; throws otherwise (a wiring bug, not bad input). */
+export function requireVxlan(config: NetworkConfig): VxlanBackend {
+  const backend = vxlanBackendOf(config);
+  if (backend === undefined) throw new Error(`this network's backend is ${config.backend.type}, not vxlan`);
+  return backend;
+}
+
+/** The UDP port this network's tunnels use: the VXLAN port, or WireGuard's listen port. */
+export function backendPort(config: NetworkConfig): number {
+  return config.backend.type === 'vxlan' ? config.backend.port : config.backend.listenPort;
+}
+
+/** One phrase for logs and reports, e.g. `VNI 1, port 8472` or `wireguard, listen port 51820`. */
+export function backendSummary(config: NetworkConfig): string {
+  return config.backend.type === 'vxlan' ? `VNI ${config.backend.vni}, port ${config.backend.port}` : `wireguard, listen port ${config.backend.listenPort}`;
+}
+
+/** The underlay MTU override of either backend (`Backend.MTU`), or undefined. */
+export function backendUnderlayMtu(config: NetworkConfig): number | undefined {
+  return config.backend.mtu;
 }
 
 /** The IPv6 half of a dual-stack network (`EnableIPv6: true`). */
@@ -40,7 +78,7 @@ export interface NetworkConfig {
   readonly subnetLen: number;
   readonly subnetMin: Ipv4;
   readonly subnetMax: Ipv4;
-  readonly backend: VxlanBackend;
+  readonly backend: Backend;
   /** Present when `EnableIPv6` is true: every host leases an IPv6 subnet with its IPv4 one. */
   readonly ipv6?: Ipv6Network | undefined;
 }
@@ -110,7 +148,11 @@ export function parseNetworkConfig(raw: unknown): ConfigParse {
     const ignored = IPV6_FIELDS.filter((name) => { const v = fields.get(name.toLowerCase()); return v !== undefined && v !== '' && v !== 0; });
     if (ignored.length > 0) warnings.push(`${ignored.join(', ')} ${ignored.length === 1 ? 'is' : 'are'} ignored: EnableIPv6 is not true`);
   }
-  if (enableIpv6 && backend && backend.vni > MAX_VNI_IPV6) {
+  if (enableIpv6 && backend?.type === 'wireguard') {
+    errors.push('EnableIPv6 with Backend.Type "wireguard" is not supported yet: weft\'s wireguard backend carries IPv4 only '
+      + '(no weft-wg-v6 device); use the vxlan backend for a dual-stack network, or turn EnableIPv6 off');
+  }
+  if (enableIpv6 && backend?.type === 'vxlan' && backend.vni > MAX_VNI_IPV6) {
     // weft-v6.<VNI> must fit the kernel's 15-character interface names (flannel-v6.<VNI> fails from VNI 100000 at link creation).
     errors.push(`Backend.VNI ${backend.vni} is too large with EnableIPv6: the IPv6 device weft-v6.${backend.vni} would exceed the kernel's `
       + `15-character interface names; use a VNI up to ${MAX_VNI_IPV6}`);
@@ -257,7 +299,17 @@ function parseBound(name: string, value: unknown, fallback: Ipv4, network: Cidr,
   return value;
 }
 
-function parseBackend(value: unknown, errors: string[], warnings: string[]): VxlanBackend | undefined {
+function parseBackend(value: unknown, errors: string[], warnings: string[]): Backend | undefined {
+  if (isWireguardBackend(value)) {
+    const before = errors.length;
+    const backend = parseWireguardBackend(value, errors, warnings);
+    const fields = isObject(value) ? lowerKeys(value) : new Map<string, unknown>();
+    // Validated even when refused, so every problem is reported at once.
+    const mode = fields.get('mode');
+    const note = backend ? modeNeedsDualStack(backend.mode) : typeof mode === 'string' && (mode === 'auto' || mode === 'ipv6') ? modeNeedsDualStack(mode) : undefined;
+    if (note !== undefined) errors.push(`${note}; use "separate" or "ipv4"`);
+    return errors.length > before ? undefined : backend;
+  }
   const defaults: VxlanBackend = { type: 'vxlan', vni: DEFAULT_VNI, port: DEFAULT_PORT, mtu: undefined, gbp: false, directRouting: false,
     checksumOffload: DEFAULT_CHECKSUM_OFFLOAD };
   if (value === undefined || value === null) return defaults;
@@ -270,8 +322,8 @@ function parseBackend(value: unknown, errors: string[], warnings: string[]): Vxl
   const type = fields.get('type');
   if (typeof type !== 'string' || type.toLowerCase() !== 'vxlan') {
     errors.push(type === undefined || type === ''
-      ? 'Backend.Type is missing: weft supports "vxlan"'
-      : `Backend.Type ${JSON.stringify(type)} is not supported: weft supports "vxlan" only`);
+      ? 'Backend.Type is missing: weft supports "vxlan" and "wireguard"'
+      : `Backend.Type ${JSON.stringify(type)} is not supported: weft supports "vxlan" and "wireguard"`);
   }
   const vni = intField(fields, 'vni', 'Backend.VNI', 0, 16777215, errors) ?? 0;
   const port = intField(fields, 'port', 'Backend.Port', 0, 65535, errors) ?? 0;
@@ -295,18 +347,23 @@ function parseBackend(value: unknown, errors: string[], warnings: string[]): Vxl
   };
 }
 
+function renderVxlanBackend(vxlan: VxlanBackend): Record<string, unknown> {
+  const backend: Record<string, unknown> = { Type: 'vxlan', VNI: vxlan.vni, Port: vxlan.port };
+  if (vxlan.mtu !== undefined) backend['MTU'] = vxlan.mtu;
+  if (vxlan.gbp) backend['GBP'] = true;
+  if (vxlan.directRouting) backend['DirectRouting'] = true;
+  backend['ChecksumOffload'] = vxlan.checksumOffload;
+  return backend;
+}
+
 /** How many subnets [SubnetMin, SubnetMax] holds. */
 export function subnetCapacity(config: NetworkConfig): number {
   return (ipv4ToInt(config.subnetMax) - ipv4ToInt(config.subnetMin)) / blockSize(config.subnetLen) + 1;
 }
 
 /** Renders a config back to flannel-style JSON (for `weftctl config get`). */
-export function renderNetworkConfig(config: NetworkConfig): string {
-  const backend: Record<string, unknown> = { Type: 'vxlan', VNI: config.backend.vni, Port: config.backend.port };
-  if (config.backend.mtu !== undefined) backend['MTU'] = config.backend.mtu;
-  if (config.backend.gbp) backend['GBP'] = true;
-  if (config.backend.directRouting) backend['DirectRouting'] = true;
-  backend['ChecksumOffload'] = config.backend.checksumOffload;
+export function renderNetworkConfig(config: NetworkConfig, options: { redactPsk?: boolean } = {}): string {
+  const backend = config.backend.type === 'wireguard' ? renderWireguardBackend(config.backend, options) : renderVxlanBackend(config.backend);
   const v6 = config.ipv6 === undefined ? {} : {
     EnableIPv6: true, IPv6Network: config.ipv6.network, IPv6SubnetLen: config.ipv6.subnetLen,
     IPv6SubnetMin: config.ipv6.subnetMin, IPv6SubnetMax: config.ipv6.subnetMax,

@@ -28,5 +28,7 @@ export function classifyOwnValue(value: string, ours: LeaseAttrs): OwnValueVerdi
   field('VNI', found.vni, ours.vni);
   field('VtepMAC', found.vtepMac, ours.vtepMac);
   field('NodeName', found.nodeName, ours.nodeName);
+  field('BackendData.PublicKey', found.wireguard?.publicKey, ours.wireguard?.publicKey);
+  field('BackendData.Port', found.wireguard?.port, ours.wireguard?.port);
   return diffs.length === 0 ? { kind: 'ours' } : { kind: 'drifted', reason: diffs.join(', ') };
 }

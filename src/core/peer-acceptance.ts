@@ -12,8 +12,11 @@
  * - its `PublicIP` is a unicast address usable as an underlay destination:
  *   not unspecified, loopback, multicast, limited broadcast or reserved
  *   (240/4), not inside `Network`, not this host's own public IP;
- * - its backend type is `vxlan` with our VNI and a unicast VTEP MAC that is
- *   not this host's and that no older key uses (PeerSet);
+ * - its backend type is this network's `Backend.Type` (flannel ignores
+ *   other types too); for vxlan: our VNI and a unicast VTEP MAC that is
+ *   not this host's and that no older key uses (PeerSet); for wireguard: a
+ *   `BackendData` whose public key is not this host's (the lease codec
+ *   already checked it is a key);
  * - (data plane only) no route that weft does not own has its subnet as
  *   destination on this host (`routeCollisions`).
  * A reservation made ahead of its host (no backend data yet) is pending, not
@@ -29,14 +32,34 @@
 import { type Cidr, type Ipv4, cidrPrefix, containsCidr, containsIp, ipv4ToInt } from './cidr.js';
 import { type Cidr6, type Ipv6, cidr6Prefix, containsCidr6, containsIp6, ipv6UnicastProblem } from './cidr6.js';
 import type { Lease, LeaseAttrs, VxlanData } from './lease.js';
+import type { WgPublicKey } from './wireguard/keys.js';
+import type { WireguardLeaseData } from './wireguard/lease-data.js';
 import type { Mac } from './mac.js';
-import type { NetworkConfig } from './network-config.js';
+import { type NetworkConfig, vxlanBackendOf } from './network-config.js';
 
 /** An accepted peer: a vxlan lease with its VTEP MAC, as the data plane programs it. */
 export interface Peer extends Lease {
   readonly attrs: LeaseAttrs & { readonly vtepMac: Mac };
   /** Why the lease's IPv6 half is not programmed (the peer is then IPv4 only); undefined when it is, or when there is none. */
   readonly ipv6Refusal?: string | undefined;
+}
+
+/** An accepted peer of a wireguard network: its public key and port (`BackendData`). IPv4 only. */
+export interface WireguardPeer extends Lease {
+  readonly attrs: LeaseAttrs & { readonly wireguard: WireguardLeaseData };
+  readonly ipv6Refusal?: string | undefined;
+}
+
+/** A peer of either backend: the network's `Backend.Type` decides which kind every accepted peer is. */
+export type AcceptedPeer = Peer | WireguardPeer;
+
+/** The vxlan peers among `peers` (all of them on a vxlan network). */
+export function isVxlanPeer<P extends AcceptedPeer>(peer: P): peer is P & Peer {
+  return peer.attrs.backendType === 'vxlan' && peer.attrs.vtepMac !== undefined;
+}
+
+export function isWireguardPeer<P extends AcceptedPeer>(peer: P): peer is P & WireguardPeer {
+  return peer.attrs.backendType === 'wireguard' && peer.attrs.wireguard !== undefined;
 }
 
 /** The IPv6 half of an accepted dual-stack peer: what the IPv6 device programs. */
@@ -47,7 +70,7 @@ export interface PeerV6 {
 }
 
 /** The peer's IPv6 half when it has an accepted one (judgeLease strips a refused one). */
-export function peerV6(peer: Peer): PeerV6 | undefined {
+export function peerV6(peer: AcceptedPeer): PeerV6 | undefined {
   const { subnetV6, attrs } = peer;
   if (subnetV6 === undefined || attrs.publicIpv6 === undefined || attrs.backendV6 === undefined) return undefined;
   return { subnet: subnetV6, publicIp: attrs.publicIpv6, vtepMac: attrs.backendV6.vtepMac };
@@ -56,12 +79,12 @@ export function peerV6(peer: Peer): PeerV6 | undefined {
 /** Why a lease is not programmed; the metric `weft_leases_refused` is labelled with it. */
 export const REFUSAL_CODES = [
   'invalid-key', 'invalid-value', 'subnet-length', 'outside-network', 'duplicate-subnet', 'duplicate-mac',
-  'public-ip', 'backend-type', 'vni', 'route-collision',
+  'public-ip', 'backend-type', 'vni', 'route-collision', 'wireguard-key',
 ] as const;
 export type RefusalCode = (typeof REFUSAL_CODES)[number];
 
 export type Verdict =
-  | { readonly kind: 'peer'; readonly peer: Peer }
+  | { readonly kind: 'peer'; readonly peer: AcceptedPeer }
   /** This host's own lease: not a peer, not refused. */
   | { readonly kind: 'self' }
   /** A reservation whose host has not written its endpoint yet. */
@@ -76,6 +99,8 @@ export interface SelfView {
   readonly subnetV6?: Cidr6 | undefined;
   readonly publicIpv6?: Ipv6 | undefined;
   readonly vtepMacV6?: Mac | undefined;
+  /** This host's WireGuard public key, on a wireguard network. */
+  readonly wireguardKey?: WgPublicKey | undefined;
 }
 
 /** Judges one decoded lease on its own (a duplicate subnet across keys is PeerSet's to see). */
@@ -89,11 +114,13 @@ export function judgeLease(lease: Lease & { readonly reservation?: boolean }, co
   }
   const ip = publicIpProblem(attrs.publicIp, config, self);
   if (ip) return { kind: 'refused', code: 'public-ip', reason: ip };
-  if (attrs.backendType !== 'vxlan') {
-    return { kind: 'refused', code: 'backend-type', reason: `backend type ${JSON.stringify(attrs.backendType)}; this network uses vxlan` };
+  if (attrs.backendType !== config.backend.type) {
+    return { kind: 'refused', code: 'backend-type', reason: `backend type ${JSON.stringify(attrs.backendType)}; this network uses ${config.backend.type}` };
   }
-  if (attrs.vni !== config.backend.vni) {
-    return { kind: 'refused', code: 'vni', reason: `VNI ${attrs.vni === undefined ? '(none)' : attrs.vni}; this network uses VNI ${config.backend.vni}` };
+  const backend = vxlanBackendOf(config);
+  if (backend === undefined) return judgeWireguard(lease, self);
+  if (attrs.vni !== backend.vni) {
+    return { kind: 'refused', code: 'vni', reason: `VNI ${attrs.vni === undefined ? '(none)' : attrs.vni}; this network uses VNI ${backend.vni}` };
   }
   // decodeLeaseValue already refuses a vxlan lease without a unicast MAC.
   if (attrs.vtepMac === undefined) return { kind: 'refused', code: 'invalid-value', reason: 'no VTEP MAC' };
@@ -107,10 +134,24 @@ export function judgeLease(lease: Lease & { readonly reservation?: boolean }, co
   return { kind: 'peer', peer: problem === undefined ? lease as Peer : withoutIpv6(lease as Peer, problem) };
 }
 
+/** A wireguard lease (its type already checked): a peer when its BackendData has a key that is not ours; IPv4 only. */
+function judgeWireguard(lease: Lease, self: SelfView): Verdict {
+  const data = lease.attrs.wireguard;
+  // decodeLeaseValue checked the key; a lease with only BackendV6Data (an IPv6-only flannel host) has nothing for IPv4.
+  if (data === undefined) return { kind: 'refused', code: 'invalid-value', reason: 'wireguard lease has no BackendData (its host has no IPv4 tunnel)' };
+  if (self.wireguardKey !== undefined && data.publicKey === self.wireguardKey) {
+    return { kind: 'refused', code: 'wireguard-key', reason: `PublicKey ${data.publicKey} is this host's own (a copied key file?)` };
+  }
+  const peer = lease as WireguardPeer;
+  if (lease.subnetV6 === undefined && lease.attrs.publicIpv6 === undefined && lease.attrs.wireguardV6 === undefined) return { kind: 'peer', peer };
+  const { publicIpv6: _ip, wireguardV6: _data, ...attrs } = peer.attrs;
+  return { kind: 'peer', peer: { subnet: peer.subnet, attrs, ipv6Refusal: 'weft\'s wireguard backend carries IPv4 only' } };
+}
+
 /** The peer programmed for IPv4 only, with the reason its IPv6 half is not. */
-export function withoutIpv6(peer: Peer, reason: string): Peer {
-  const { publicIpv6: _ip, backendV6: _data, ...attrs } = peer.attrs;
-  return { subnet: peer.subnet, attrs, ipv6Refusal: reason };
+export function withoutIpv6<P extends AcceptedPeer>(peer: P, reason: string): P {
+  const { publicIpv6: _ip, backendV6: _data, wireguardV6: _wg, ...attrs } = peer.attrs;
+  return { subnet: peer.subnet, attrs, ipv6Refusal: reason } as P;
 }
 
 /** Why the IPv6 half of a lease cannot be programmed; undefined when it can. */
@@ -129,7 +170,8 @@ function ipv6Problem(lease: Lease, config: NetworkConfig, self: SelfView): strin
   if (self.publicIpv6 !== undefined && attrs.publicIpv6 === self.publicIpv6) return `PublicIPv6 ${attrs.publicIpv6} is this host's own address`;
   const data: VxlanData | undefined = attrs.backendV6;
   if (data === undefined) return 'no BackendV6Data (its host has no IPv6 VXLAN device)';
-  if (data.vni !== config.backend.vni) return `BackendV6Data VNI ${data.vni ?? '(none)'}; this network uses VNI ${config.backend.vni}`;
+  const vni = vxlanBackendOf(config)?.vni;
+  if (data.vni !== vni) return `BackendV6Data VNI ${data.vni ?? '(none)'}; this network uses VNI ${vni ?? '(none: not vxlan)'}`;
   if (self.vtepMacV6 !== undefined && data.vtepMac === self.vtepMacV6) return `IPv6 VTEP MAC ${data.vtepMac} is this host's own`;
   return undefined;
 }
@@ -172,7 +214,7 @@ export interface ForeignRoute {
  * would replace that route (and delete it when the lease goes), so such a
  * lease is refused and the host's route stays as it was.
  */
-export function routeCollisions(peers: readonly Peer[], foreign: readonly ForeignRoute[]): Map<Cidr, string> {
+export function routeCollisions(peers: readonly AcceptedPeer[], foreign: readonly ForeignRoute[]): Map<Cidr, string> {
   const collisions = new Map<Cidr, string>();
   if (foreign.length === 0) return collisions;
   const byDst = new Map<Cidr, ForeignRoute>();
@@ -189,7 +231,7 @@ export function routeCollisions(peers: readonly Peer[], foreign: readonly Foreig
  * uses (with the route named). Our own subnet is no peer: its route on cni0
  * is the bridge's, not a collision.
  */
-export function withoutCollisions<P extends Peer>(selfSubnet: Cidr | undefined, peers: readonly P[],
+export function withoutCollisions<P extends AcceptedPeer>(selfSubnet: Cidr | undefined, peers: readonly P[],
   foreign: readonly ForeignRoute[]): { peers: readonly P[]; collisions: Map<Cidr, string> } {
   const collisions = routeCollisions(selfSubnet === undefined ? peers : peers.filter((p) => p.subnet !== selfSubnet), foreign);
   return { peers: collisions.size === 0 ? peers : peers.filter((p) => !collisions.has(p.subnet)), collisions };

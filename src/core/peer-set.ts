@@ -15,7 +15,7 @@ import type { ListedLease } from './allocate.js';
 import { type LeaseSubnets, decodeLeaseValue, decodeSubnetKey, leaseSubnets, sameAttrs } from './lease.js';
 import type { Mac } from './mac.js';
 import type { NetworkConfig } from './network-config.js';
-import { type Peer, type RefusalCode, type SelfView, judgeLease, peerV6, withoutIpv6 } from './peer-acceptance.js';
+import { type AcceptedPeer, type RefusalCode, type SelfView, judgeLease, peerV6, withoutIpv6 } from './peer-acceptance.js';
 
 /** One key/value from the registry; `key` is the last path element, e.g. `10.5.3.0-24`. */
 export interface RawLeaseKv {
@@ -78,7 +78,7 @@ export function classifyListing<E extends RawLeaseKv>(entries: readonly E[], con
 
 
 /** An accepted peer as listed: the lease, whether it is a reservation, and its key. */
-export type ListedPeer = ListedLease & Peer;
+export type ListedPeer = ListedLease & AcceptedPeer;
 
 /** One key's verdict, for display (`weftctl leases`, `status`) and metrics. */
 export type LeaseVerdict =
@@ -247,7 +247,7 @@ export class PeerSet {
   #accept(kv: RawLeaseKv, accepted: ListedPeer, warnings: RefusalWarning[]): boolean {
     let lease = accepted;
     const subnetHolder = this.#peers.get(lease.subnet);
-    const macKey = this.#macs.get(lease.attrs.vtepMac);
+    const macKey = lease.attrs.vtepMac === undefined ? undefined : this.#macs.get(lease.attrs.vtepMac);
     const macSubnet = macKey === undefined ? undefined : this.#byKey.get(macKey);
     const macHolder = macSubnet === undefined ? undefined : this.#peers.get(macSubnet);
     const conflicts = [
@@ -286,7 +286,7 @@ export class PeerSet {
     this.#peers.set(lease.subnet, { kv, lease });
     this.#changed.add(lease.subnet);
     this.#byKey.set(kv.key, lease.subnet);
-    this.#macs.set(lease.attrs.vtepMac, kv.key);
+    if (lease.attrs.vtepMac !== undefined) this.#macs.set(lease.attrs.vtepMac, kv.key);
     const half = peerV6(lease);
     if (half) {
       this.#v6Subnets.set(half.subnet, kv.key);
@@ -328,7 +328,8 @@ export class PeerSet {
     this.#peers.delete(subnet);
     this.#changed.add(subnet);
     this.#v6HeldBack.delete(key);
-    if (held && this.#macs.get(held.lease.attrs.vtepMac) === key) this.#macs.delete(held.lease.attrs.vtepMac);
+    const heldMac = held?.lease.attrs.vtepMac;
+    if (heldMac !== undefined && this.#macs.get(heldMac) === key) this.#macs.delete(heldMac);
     if (held && this.#forgetV6(key, held.lease)) this.#promoteV6(warnings);
     if (promote) this.#promote(warnings);
     return true;
@@ -355,7 +356,7 @@ export class PeerSet {
   }
 
   /** Drops a peer's IPv6 half from the indexes; true when it held any. */
-  #forgetV6(key: string, lease: Peer): boolean {
+  #forgetV6(key: string, lease: AcceptedPeer): boolean {
     const half = peerV6(lease);
     let held = false;
     if (half && this.#v6Subnets.get(half.subnet) === key) { this.#v6Subnets.delete(half.subnet); held = true; }

@@ -6,7 +6,7 @@
 import type { Ipv4 } from './cidr.js';
 import type { Ipv6 } from './cidr6.js';
 import { type Mac, vtepMacFor } from './mac.js';
-import { type NetworkConfig, VXLAN6_OVERHEAD, VXLAN_OVERHEAD } from './network-config.js';
+import { type NetworkConfig, VXLAN6_OVERHEAD, VXLAN_OVERHEAD, requireVxlan } from './network-config.js';
 
 export interface VxlanDeviceSpec {
   /** `weft.<VNI>` or `weft-v6.<VNI>` (at most 15 characters, the kernel's limit). */
@@ -111,14 +111,15 @@ export function vxlanLocal(ext: ExternalInterface, publicIp: Ipv4 | undefined): 
  * overhead; the MAC is derived from the node name so a recreated device keeps it.
  */
 export function deviceSpec(config: NetworkConfig, ext: ExternalInterface, nodeName: string, local: Ipv4 = ext.address): VxlanDeviceSpec {
-  const { vni, port, gbp } = config.backend;
+  const backend = requireVxlan(config);
+  const { vni, port, gbp } = backend;
   return {
     name: deviceName(vni),
     vni,
     port,
     local,
     parent: ext.name,
-    mtu: (config.backend.mtu ?? ext.mtu) - VXLAN_OVERHEAD,
+    mtu: (backend.mtu ?? ext.mtu) - VXLAN_OVERHEAD,
     mac: vtepMacFor(nodeName, vni),
     gbp,
   };
@@ -133,14 +134,15 @@ export function deviceSpec(config: NetworkConfig, ext: ExternalInterface, nodeNa
  * with EINVAL by a later `ip link set mtu`), so weft asks for exactly that.
  */
 export function deviceSpec6(config: NetworkConfig, ext: ExternalInterface6, nodeName: string, local: Ipv6 = ext.address): VxlanDeviceSpec {
-  const { vni, port, gbp } = config.backend;
+  const backend = requireVxlan(config);
+  const { vni, port, gbp } = backend;
   return {
     name: deviceName6(vni),
     vni,
     port,
     local,
     parent: ext.name,
-    mtu: (config.backend.mtu ?? ext.mtu) - VXLAN6_OVERHEAD,
+    mtu: (backend.mtu ?? ext.mtu) - VXLAN6_OVERHEAD,
     mac: vtepMacFor(nodeName, vni, 6),
     gbp,
   };

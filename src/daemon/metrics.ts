@@ -40,6 +40,15 @@ export function createMetrics(status: DaemonStatus, now: () => number = Date.now
       }
     },
   });
+  gauge('weft_wireguard_peers', 'wireguard backend: peers on weft-wg as the last pass read them back (0 on vxlan).', () => status.tunnels?.length ?? 0);
+  new Gauge({
+    name: 'weft_wireguard_peer_handshake_age_seconds', help: 'wireguard backend: seconds since each peer\'s latest handshake (-1: never), by public key.',
+    labelNames: ['public_key'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of status.tunnels ?? []) this.set({ public_key: p.publicKey }, p.lastHandshakeMs === undefined ? -1 : Math.max(0, (now() - p.lastHandshakeMs) / 1000));
+    },
+  });
   counter('weft_kernel_changes_applied_total', 'Kernel entries added, replaced or removed.', () => status.changesApplied);
   counter('weft_kernel_changes_failed_total', 'Kernel changes that failed (retried on the next pass).', () => status.changesFailed);
   counter('weft_reconcile_passes_total', 'Reconcile passes run.', () => status.passes);

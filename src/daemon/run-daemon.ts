@@ -74,7 +74,8 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   const previous: PreviousSubnets | undefined = previousFile.ok
     ? { subnet: previousFile.env.subnet, subnetV6: previousFile.env.ipv6Subnet } : undefined;
   const { config, text: configText } = await waitForConfig({ registry: deps.registry, clock: deps.clock, log, configKey: opts.configKey, random: deps.random }, signal);
-  log.info({ network: config.network, subnetLen: config.subnetLen, vni: config.backend.vni, port: config.backend.port,
+  log.info({ network: config.network, subnetLen: config.subnetLen, backend: config.backend.type,
+    ...(config.backend.type === 'vxlan' ? { vni: config.backend.vni, port: config.backend.port } : { listenPort: config.backend.listenPort, mode: config.backend.mode }),
     ...(config.ipv6 ? { ipv6Network: config.ipv6.network, ipv6SubnetLen: config.ipv6.subnetLen } : {}) }, 'network config loaded');
 
   const prepared = await deps.dataPlane.prepare({
@@ -91,8 +92,8 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   const presenceLease = await retryAtStartup('claim node name', () => claimIdentity(identity, signal), retry, signal);
   status.identity = { nodeName: opts.nodeName, instanceId: opts.instanceId };
   const attrs = {
-    publicIp: prepared.publicIp, backendType: 'vxlan', vni: config.backend.vni, vtepMac: prepared.vtepMac, nodeName: opts.nodeName,
-    ...(prepared.v6 ? { publicIpv6: prepared.v6.publicIp, backendV6: { vni: config.backend.vni, vtepMac: prepared.v6.vtepMac } } : {}),
+    publicIp: prepared.publicIp, ...prepared.advert, nodeName: opts.nodeName,
+    ...(prepared.v6 ? { publicIpv6: prepared.v6.publicIp, backendV6: { vni: prepared.advert.vni, vtepMac: prepared.v6.vtepMac } } : {}),
   };
   const beforeTake = async (subnets: LeaseSubnets): Promise<void> => {
     if (previous === undefined || (subnets.subnet === previous.subnet && subnets.subnetV6 === previous.subnetV6)) return;
@@ -128,7 +129,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   const stop = AbortSignal.any([signal, lost.signal]);
   const wake = new Wakeup(deps.clock);
   const peers = new PeerSet(config, {
-    subnet: held.subnet, publicIp: prepared.publicIp, vtepMac: prepared.vtepMac,
+    subnet: held.subnet, publicIp: prepared.publicIp, vtepMac: prepared.vtepMac, wireguardKey: prepared.advert.wireguard?.publicKey,
     subnetV6: held.subnetV6, publicIpv6: prepared.v6?.publicIp, vtepMacV6: prepared.v6?.vtepMac,
   });
   // A reservation made for our subnet while we run (weftctl reserve --force): stop renewing the etcd lease.

@@ -5,7 +5,7 @@
 import type { RefusalCode } from '../core/peer-acceptance.js';
 import type { PeerSet } from '../core/peer-set.js';
 import type { HeldLease } from './acquire-lease.js';
-import type { PassResult } from '../backend/data-plane-port.js';
+import type { PassResult, TunnelPeer } from '../backend/data-plane-port.js';
 import type { WatchStats } from './lease-watcher.js';
 
 export class DaemonStatus {
@@ -37,6 +37,8 @@ export class DaemonStatus {
   peersProgrammed = 0;
   /** On a dual-stack host: the IPv6 device's part of the last pass (its own peers programmed and error), undefined otherwise. */
   ipv6: { peersProgrammed: number; lastPassOk: boolean; lastPassError: string | undefined } | undefined;
+  /** On a wireguard host: the device's peers as the last pass read them back (keys public, handshakes, bytes). */
+  tunnels: readonly TunnelPeer[] | undefined;
   /** Refused lease keys by reason code; route collisions are counted in `routeCollisions`. */
   leasesRefused = new Map<RefusalCode, number>();
   /** Reservations whose host has not started yet. */
@@ -87,6 +89,7 @@ export class DaemonStatus {
         lastPassError: result.ipv6.ok ? undefined : result.ipv6.error ?? passError(result.ipv6),
       };
     }
+    if (result.tunnels) this.tunnels = result.tunnels;
     this.peersKnown = peers;
     this.changesApplied += result.applied;
     this.changesFailed += result.failed;

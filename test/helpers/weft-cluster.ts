@@ -33,8 +33,13 @@ export interface WeftCluster {
  * Brings up `hosts` hosts (with `ipv6`, on the rig's dual-stack underlay), writes the network config and starts weftd
  * everywhere; resolves once every host wrote subnet.env.
  */
-export async function startWeftCluster(options: { hosts: number; config: object; weftdArgs?: readonly string[]; ipv6?: boolean;
-  segments?: readonly (1 | 2)[] }): Promise<WeftCluster> {
+export async function startWeftCluster(options: {
+  hosts: number; config: object; weftdArgs?: readonly string[]; ipv6?: boolean;
+  /** Each host's L2 segment (DirectRouting's rig; default all on one). */
+  segments?: readonly (1 | 2)[];
+  /** Arguments for one host only (e.g. its own key file and socket directory). */
+  hostArgs?: (index: number, stateDir: string) => readonly string[];
+}): Promise<WeftCluster> {
   const rig = await Rig.up({ hosts: options.hosts, ipv6: options.ipv6 ?? false, ...(options.segments ? { segments: options.segments } : {}) });
   const daemons = new Map<number, WeftdProcess>();
   const subnets = new Map<number, string>();
@@ -74,7 +79,8 @@ export async function startWeftCluster(options: { hosts: number; config: object;
     await etcdctl(['put', `${PREFIX}/config`, JSON.stringify(options.config)]);
     for (const host of rig.hosts) {
       argsOf.set(host.index, ['--etcd-endpoints', ETCD_ENDPOINT, '--etcd-prefix', PREFIX, '--subnet-file', subnetFile(host.index),
-        '--node-name', host.nodeName, '--iface', 'eth0', '--healthz-port', String(HEALTHZ_PORT), ...(options.weftdArgs ?? [])]);
+        '--node-name', host.nodeName, '--iface', 'eth0', '--healthz-port', String(HEALTHZ_PORT), ...(options.weftdArgs ?? []),
+        ...(options.hostArgs?.(host.index, rig.stateDir) ?? [])]);
       launch(host.index);
     }
     await Promise.all([...daemons].map(async ([i, d]) => {

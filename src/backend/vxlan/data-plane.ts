@@ -15,8 +15,10 @@ import { type ForeignRoute, type Peer, routeCollisions, withoutCollisions } from
 import { type VxlanDeviceSpec, type VxlanLinkInfo, deviceMismatch } from '../../core/vxlan-device.js';
 import type { ApplyReport, Kernel } from '../../adapters/kernel.js';
 import type { ChecksumOffloadControl } from '../../adapters/ethtool.js';
+import type { Mac } from '../../core/mac.js';
 import { wantedTxChecksum } from '../../core/checksum-offload.js';
 import { underlayMtuProblem } from '../../core/underlay-mtu.js';
+import { requireVxlan } from '../../core/network-config.js';
 import type { KernelChange, KernelMonitor } from '../../adapters/kernel-monitor.js';
 import { DriftTracker } from '../../core/kernel-drift.js';
 import { type DirectPaths, type UnderlayRoute, directPaths } from '../../core/direct-routing.js';
@@ -52,6 +54,7 @@ export const ENTRY_READ_EVERY = 6;
 const MAX_QUEUED_CHANGES = 50_000;
 
 export interface PreparedDevice extends Prepared {
+  readonly vtepMac: Mac;
   /** The external interface the device sits on. */
   readonly parent: string;
 }
@@ -176,8 +179,9 @@ export class DataPlane implements DataPlanePort {
     const { ext, spec, publicIp } = await family.chooseDevice(this.#kernel, input);
     const tooLarge = underlayMtuProblem(input.config.backend.mtu, ext);
     if (tooLarge) throw new UsageError(`${tooLarge.detail}; weftd does not start with it (nothing was changed): ${tooLarge.fix}`);
-    this.#txChecksum = wantedTxChecksum(input.config.backend.checksumOffload);
-    this.#directRouting = input.config.backend.directRouting;
+    const backend = requireVxlan(input.config);
+    this.#txChecksum = wantedTxChecksum(backend.checksumOffload);
+    this.#directRouting = backend.directRouting;
     this.#directDevice = spec.parent;
     this.#paths = undefined;
     if (this.#monitorFactory && !this.#monitor) {
@@ -195,9 +199,9 @@ export class DataPlane implements DataPlanePort {
     this.#spec = spec;
     this.#network = network;
     this.#log.info({ device: spec.name, parent: spec.parent, local: spec.local, publicIp, vni: spec.vni,
-      port: spec.port, mtu: spec.mtu, mac: spec.mac, checksumOffload: input.config.backend.checksumOffload,
+      port: spec.port, mtu: spec.mtu, mac: spec.mac, checksumOffload: backend.checksumOffload,
       directRouting: this.#directRouting, changes: prepareChanges }, 'vxlan device ready');
-    return { publicIp: publicIp as Ipv4, vtepMac: spec.mac, mtu: spec.mtu, device: spec.name, parent: spec.parent };
+    return { publicIp: publicIp as Ipv4, vtepMac: spec.mac, advert: { backendType: 'vxlan', vni: spec.vni, vtepMac: spec.mac }, mtu: spec.mtu, device: spec.name, parent: spec.parent };
   }
 
   /**

@@ -52,6 +52,8 @@ export class DualStackDataPlane implements DataPlanePort {
       this.#log.error({ family: 'IPv6', err: errorMessage(err) }, 'cannot set up the IPv6 device; running IPv4 only until weftd is restarted');
       return p4;
     }
+    // A vxlan data plane always prepares a device with a MAC; the type allows other backends' Prepared.
+    if (p6.vtepMac === undefined) throw new Error('the IPv6 vxlan data plane prepared no VTEP MAC');
     this.#dual = true;
     // One MTU for the pod's interface, which carries both families: the smaller device's.
     return { ...p4, mtu: Math.min(p4.mtu, p6.mtu), v6: { publicIp: p6.publicIp as string as never, vtepMac: p6.vtepMac, mtu: p6.mtu, device: p6.device } };

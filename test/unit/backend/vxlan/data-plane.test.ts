@@ -37,7 +37,7 @@ t.test('prepare: picks the default-route interface and creates the device before
   const kernel = new MemoryKernel();
   const plane = new DataPlane({ kernel, log: memoryLogger().log });
   const prepared = await plane.prepare({ config, nodeName: 'host1' });
-  t.same(prepared, { publicIp: '192.0.2.11', vtepMac: vtepMacFor('host1', 1), mtu: 1450, device: 'weft.1', parent: 'eth0' });
+  t.same(prepared, { publicIp: '192.0.2.11', vtepMac: vtepMacFor('host1', 1), advert: { backendType: 'vxlan', vni: 1, vtepMac: vtepMacFor('host1', 1) }, mtu: 1450, device: 'weft.1', parent: 'eth0' });
   t.match(kernel.devices.get('weft.1')?.info, { kind: 'vxlan', vni: 1, port: 8472, local: '192.0.2.11', mac: vtepMacFor('host1', 1), up: false });
   t.same(kernel.calls, ['createDevice weft.1']);
   const again = await plane.prepare({ config, nodeName: 'host1', iface: 'eth0', publicIp: '192.0.2.11' as Ipv4 });

@@ -51,8 +51,8 @@ function peer(n: number, v6 = true, mac6 = `02:00:00:00:06:0${n}`): Peer {
 }
 
 async function setup(config = dualConfig) {
-  const v4 = new Recorder({ publicIp: '192.0.2.1' as Ipv4, vtepMac: '02:00:00:00:04:01' as Mac, mtu: 1450, device: 'weft.1' });
-  const v6 = new Recorder({ publicIp: 'fd00:99::1' as never, vtepMac: '02:00:00:00:06:01' as Mac, mtu: 1430, device: 'weft-v6.1' });
+  const v4 = new Recorder({ publicIp: '192.0.2.1' as Ipv4, vtepMac: '02:00:00:00:04:01' as Mac, advert: { backendType: 'vxlan', vni: 1, vtepMac: '02:00:00:00:04:01' as Mac }, mtu: 1450, device: 'weft.1' });
+  const v6 = new Recorder({ publicIp: 'fd00:99::1' as never, vtepMac: '02:00:00:00:06:01' as Mac, advert: { backendType: 'vxlan', vni: 1, vtepMac: '02:00:00:00:06:01' as Mac }, mtu: 1430, device: 'weft-v6.1' });
   const plane = new DualStackDataPlane({ v4, v6, log });
   const prepared = await plane.prepare({ config, nodeName: 'n1' });
   plane.leased({ subnet: '10.5.1.0/24' as Cidr, ...(config.ipv6 ? { subnetV6: 'fd00:5:0:1::/64' as Cidr6 } : {}) });

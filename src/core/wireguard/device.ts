@@ -1,0 +1,31 @@
+/**
+ * The wireguard backend's kernel objects, as flannel's `flannel-wg` with
+ * weft's name: one device for IPv4 (`weft-wg`), its `<subnet .0>/32` address
+ * and one `scope link` route for the whole network on it, marked with weft's
+ * route protocol. Per-peer routing is WireGuard's own (allowed IPs), so no
+ * per-peer route, neighbour or FDB entry exists.
+ */
+import { type Cidr, type Ipv4, cidrIp } from '../cidr.js';
+import type { WireguardBackend } from './backend-config.js';
+import { wireguardDeviceMtu } from './backend-config.js';
+
+/** The IPv4 device (flannel: `flannel-wg`). */
+export const WIREGUARD_DEVICE = 'weft-wg';
+
+/** What the device should look like on this host. */
+export interface WireguardDeviceSpec {
+  readonly name: string;
+  readonly mtu: number;
+  readonly listenPort: number;
+  /** `<own subnet .0>/32`, as flannel and weft's VXLAN device. */
+  readonly address: Ipv4;
+  /** The one route on the device: the whole overlay network. */
+  readonly route: Cidr;
+}
+
+export function wireguardDeviceSpec(backend: WireguardBackend, network: Cidr, selfSubnet: Cidr, underlayMtu: number): WireguardDeviceSpec {
+  return {
+    name: WIREGUARD_DEVICE, mtu: wireguardDeviceMtu(backend.mtu ?? underlayMtu), listenPort: backend.listenPort,
+    address: cidrIp(selfSubnet), route: network,
+  };
+}
