@@ -3,7 +3,8 @@
  * weft's VXLAN (the real weftd on each host) against the same two host
  * namespaces joined by a VXLAN pair made by hand with the same settings
  * (bench/datapath/hand-path.ts), with checksum offload off (weft's default)
- * and on. Every measurement alternates weft and hand-made runs, so machine
+ * and on; then with DirectRouting (weft's direct route against a plain route
+ * made by hand between the same hosts). Every measurement alternates weft and hand-made runs, so machine
  * noise hits both alike. Runs in the root namespace and builds its own rig
  * (namespaces only; deleted on exit, also on failure). Prints the markdown
  * for docs/benchmarks.md (scripts/bench-datapath.sh puts it there).
@@ -96,6 +97,42 @@ try {
         const order = (round % 2 === 0 ? ['weft', 'hand'] : ['hand', 'weft']) as PathName[];
         for (const path of order) push(rtt, `${offload} ${path} ${dir}`, ...await pingRtts(pods[path][from]!, pods[path][to]!, perBurst, 0.005));
       }
+    }
+  }
+  // DirectRouting: weft with Backend.DirectRouting (both hosts on one segment: a direct route), the hand-made
+  // pods joined by plain routes to the peer's eth0 address instead of their VXLAN pair; offload off.
+  for (const d of daemons.values()) await d.stop('SIGTERM');
+  await rig.exec(rig.switchNetns, 'etcdctl', ['--endpoints', ETCD_ENDPOINT, 'put', `${PREFIX}/config`,
+    JSON.stringify({ Network: '10.5.0.0/16', Backend: { Type: 'vxlan', Port: PORT, ChecksumOffload: 'off', DirectRouting: true } })]);
+  await startDaemons();
+  const weftSubnet = (i: number): string => {
+    const parsed = parseSubnetEnv(readFileSync(subnetFile(i), 'utf8'));
+    if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+    return parsed.env.subnet;
+  };
+  for (const [i, j] of [[1, 2], [2, 1]] as const) {
+    const deadline = Date.now() + 20_000;
+    while (!(await rig.exec(rig.host(i).netns, 'ip', ['route', 'show', weftSubnet(j)])).includes(`via ${rig.host(j).address} dev eth0`)) {
+      if (Date.now() > deadline) throw new Error(`host${i}: no direct route to ${weftSubnet(j)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await rig.exec(rig.host(i).netns, 'ip', ['route', 'replace', `10.99.${j}.0/24`, 'via', rig.host(j).address, 'dev', 'eth0']);
+  }
+  log('DirectRouting: warm-up');
+  for (const path of ['weft', 'hand'] as const) await iperf(rig, pods[path][1]!, pods[path][0]!, 1, 1);
+  for (let run = 1; run <= runs; run++) {
+    for (const streams of STREAMS) {
+      for (const path of (run % 2 === 1 ? ['weft', 'hand'] : ['hand', 'weft']) as PathName[]) {
+        const r = await iperf(rig, pods[path][1]!, pods[path][0]!, streams, seconds);
+        push(throughput, `direct ${streams} ${path}`, r.gbps);
+        log(`DirectRouting run ${run} ${streams} stream(s) ${path}: ${r.gbps.toFixed(2)} Gbit/s, ${r.retransmits} retransmits`);
+      }
+    }
+  }
+  for (let round = 0; round < PING_ROUNDS; round++) {
+    for (const [from, to, dir] of [[0, 1, '1→2'], [1, 0, '2→1']] as const) {
+      const order = (round % 2 === 0 ? ['weft', 'hand'] : ['hand', 'weft']) as PathName[];
+      for (const path of order) push(rtt, `direct ${path} ${dir}`, ...await pingRtts(pods[path][from]!, pods[path][to]!, perBurst, 0.005));
     }
   }
   process.stdout.write(`Two rig hosts (namespaces, a veth pair each to the underlay bridge), pod MTU ${mtu}, UDP port ${PORT}, weftd with --ip-masq=false; `

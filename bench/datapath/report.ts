@@ -1,7 +1,8 @@
 /**
  * The data-path part of docs/benchmarks.md (between the bench-datapath
  * markers): weft's VXLAN against the hand-made pair, per checksum offload
- * setting and stream count, ping RTTs both ways, and offload on vs off.
+ * setting and stream count, ping RTTs both ways, offload on vs off, and
+ * DirectRouting against hand-made plain routes and against VXLAN.
  * Ratios are of medians; the range (min–max over the runs) is shown next to
  * each median, so a ratio inside the noise is visible as such.
  */
@@ -62,6 +63,43 @@ export function renderDatapath(r: DatapathResults): string {
       lines.push(`| ${path === 'weft' ? 'weft' : 'hand-made'} | ${streams} | ${range(off, gbit)} | ${range(on, gbit)} | ${(median(off) / median(on)).toFixed(2)}× |`);
     }
   }
+  lines.push(...renderDirect(r));
   lines.push('');
   return lines.join('\n');
+}
+
+/**
+ * DirectRouting (key prefix `direct`): weft's direct route against a plain
+ * route made by hand on the same hosts, and what turning it on gains over
+ * weft's VXLAN (offload off, the default) on the same rig.
+ */
+function renderDirect(r: DatapathResults): string[] {
+  const tp = (key: string): readonly number[] => r.throughput.get(key) ?? [];
+  if (tp(`direct ${r.streams[0]} weft`).length === 0) return [];
+  const lines: string[] = [];
+  lines.push('', '#### DirectRouting: weft\'s direct route vs a plain route made by hand (iperf3 TCP; Gbit/s median (min–max))', '');
+  lines.push('| streams | weft (DirectRouting) | hand-made route | weft / hand | target ≥ 0.95× |', '|---|---|---|---|---|');
+  for (const streams of r.streams) {
+    const weft = tp(`direct ${streams} weft`);
+    const hand = tp(`direct ${streams} hand`);
+    const ratio = median(weft) / median(hand);
+    lines.push(`| ${streams} | ${range(weft, gbit)} | ${range(hand, gbit)} | ${ratio.toFixed(2)}× | ${verdict(ratio >= THROUGHPUT_FLOOR)} |`);
+  }
+  lines.push('', `#### DirectRouting ping RTT (ms, ${r.pings} pings per direction and path)`, '');
+  lines.push('| direction | weft p50 / p99 | hand-made p50 / p99 | weft / hand p50 | target ≤ 1.05× |', '|---|---|---|---|---|');
+  for (const dir of ['1→2', '2→1']) {
+    const weft = r.rtt.get(`direct weft ${dir}`) ?? [];
+    const hand = r.rtt.get(`direct hand ${dir}`) ?? [];
+    const ratio = percentile(weft, 50) / percentile(hand, 50);
+    lines.push(`| host${dir.replace('→', ' → host')} | ${ms(percentile(weft, 50))} / ${ms(percentile(weft, 99))} | ${ms(percentile(hand, 50))} / ${ms(percentile(hand, 99))} | ${ratio.toFixed(2)}× | ${verdict(ratio <= RTT_TOLERANCE)} |`);
+  }
+  lines.push('', '#### DirectRouting vs VXLAN (weft, checksum offload off: the gain of turning it on)', '');
+  lines.push('| streams | VXLAN | DirectRouting | direct / VXLAN | VXLAN p50 RTT 1→2 | direct p50 RTT 1→2 |', '|---|---|---|---|---|---|');
+  for (const streams of r.streams) {
+    const vxlan = tp(`off ${streams} weft`);
+    const direct = tp(`direct ${streams} weft`);
+    lines.push(`| ${streams} | ${range(vxlan, gbit)} | ${range(direct, gbit)} | ${(median(direct) / median(vxlan)).toFixed(2)}× `
+      + `| ${ms(percentile(r.rtt.get('off weft 1→2') ?? [], 50))} | ${ms(percentile(r.rtt.get('direct weft 1→2') ?? [], 50))} |`);
+  }
+  return lines;
 }
