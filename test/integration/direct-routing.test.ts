@@ -10,6 +10,9 @@
  *   - a hand-deleted direct route is put back;
  *   - an underlay route change (a /32 to host2 via the router) moves host2 to
  *     VXLAN under a running ping, and removing it moves it back: no ping lost;
+ *   - the same for IPv6 (a dual-stack underlay: fd00:99::/64 on the first
+ *     segment, fd00:98::/64 on the second): host2's IPv6 subnet via its
+ *     PublicIPv6 on eth0, host3's over weft-v6.1; pods ping over IPv6;
  *   - DirectRouting off (config + restart): every peer VXLAN again.
  */
 import t from 'tap';
@@ -19,14 +22,15 @@ import { startCapture } from '../helpers/tshark.js';
 import { HEALTHZ_PORT, PREFIX, type WeftCluster, startWeftCluster } from '../helpers/weft-cluster.js';
 import { UNDERLAY_GATEWAY } from '../rig/rig.js';
 
-const DIRECT = { Network: '10.5.0.0/16', Backend: { Type: 'vxlan', DirectRouting: true } };
+const DUAL = { Network: '10.5.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10::/48' };
+const DIRECT = { ...DUAL, Backend: { Type: 'vxlan', DirectRouting: true } };
 
 if (requirePrerequisites(t, ['ip', 'etcd', 'etcdctl', 'ping', 'tshark', 'curl'], true)) {
-  const cluster: WeftCluster = await startWeftCluster({ hosts: 3, config: DIRECT, segments: [1, 1, 2], weftdArgs: ['--resync-interval', '2s'] });
+  const cluster: WeftCluster = await startWeftCluster({ hosts: 3, config: DIRECT, ipv6: true, segments: [1, 1, 2], weftdArgs: ['--resync-interval', '2s'] });
   t.teardown(() => cluster.stop());
   const { rig } = cluster;
   for (const i of [1, 2, 3]) await rig.attachPodsFromSubnetFile(i, cluster.subnetFile(i), 1);
-  const pod = (i: number): { netns: string; address: string } => {
+  const pod = (i: number): { netns: string; address: string; address6?: string | undefined } => {
     const p = rig.host(i).pods[0];
     if (!p) throw new Error(`host${i} has no pod`);
     return p;
@@ -67,6 +71,25 @@ if (requirePrerequisites(t, ['ip', 'etcd', 'etcdctl', 'ping', 'tshark', 'curl'],
     t.same(p1p3Clear, [], 'pod↔pod3 never in clear on host1\'s eth0 (encapsulated)');
   });
 
+  t.test('IPv6: host2\'s IPv6 subnet via its PublicIPv6 on eth0, host3\'s over weft-v6.1; pods ping over IPv6', async (t) => {
+    const routes6 = async (i: number): Promise<string> => cluster.sh(i, 'ip', ['-6', '-N', 'route', 'show', 'proto', '87']);
+    await cluster.waitFor('host1 routes host2 directly over IPv6', async () => / via fd00:99::12 dev eth0 /.test(await routes6(1)));
+    const lines = (await routes6(1)).split('\n').filter((l) => l !== '');
+    t.equal(lines.filter((l) => / dev eth0 /.test(l)).length, 1, `one direct IPv6 route (host2): ${lines.join(' | ')}`);
+    t.equal(lines.filter((l) => / dev weft-v6\.1 /.test(l)).length, 1, 'one IPv6 VXLAN route (host3)');
+    t.notMatch(await cluster.sh(1, 'bridge', ['fdb', 'show', 'dev', 'weft-v6.1']), /dst fd00:99::12/, 'no IPv6 FDB entry for host2');
+    for (const [a, b] of [[1, 2], [2, 1], [1, 3]] as const) {
+      const to = pod(b).address6;
+      if (!to) throw new Error(`pod${b} has no IPv6 address`);
+      t.match(await rig.exec(pod(a).netns, 'ping', ['-6', '-n', '-c', '3', '-i', '0.2', '-W', '2', to]), / 0% packet loss/, `pod${a} → pod${b} over IPv6`);
+    }
+    const metrics = await cluster.sh(1, 'curl', ['-s', `http://127.0.0.1:${HEALTHZ_PORT}/metrics`]);
+    t.match(metrics, /^weft_peers_direct\{family="ipv6"\} 1$/m);
+    const status = await cluster.weftctl(1, 'status', ['--json']);
+    const v6 = (JSON.parse(status.stdout) as { ipv6: { drift: { peers: { path: string; inSync: boolean }[] } } }).ipv6.drift.peers;
+    t.same(v6.map((p) => [p.path, p.inSync]).sort(), [['direct', true], ['vxlan', true]], 'weftctl status: IPv6 paths, in sync');
+  });
+
   t.test('weftctl status shows each peer\'s path; the metric counts direct peers', async (t) => {
     const status = await cluster.weftctl(1, 'status');
     t.equal(status.code, 0, `in sync: ${status.stdout}${status.stderr}`);
@@ -102,7 +125,7 @@ if (requirePrerequisites(t, ['ip', 'etcd', 'etcdctl', 'ping', 'tshark', 'curl'],
   });
 
   t.test('DirectRouting off (config change + restart): every peer VXLAN', async (t) => {
-    await cluster.etcdctl(['put', `${PREFIX}/config`, JSON.stringify({ Network: '10.5.0.0/16', Backend: { Type: 'vxlan' } })]);
+    await cluster.etcdctl(['put', `${PREFIX}/config`, JSON.stringify({ ...DUAL, Backend: { Type: 'vxlan' } })]);
     for (const i of [1, 2]) {
       await cluster.daemons.get(i)?.stop('SIGTERM');
       cluster.restart(i);
@@ -110,6 +133,7 @@ if (requirePrerequisites(t, ['ip', 'etcd', 'etcdctl', 'ping', 'tshark', 'curl'],
     await cluster.waitFor('host1 and host2 over VXLAN', async () =>
       vxlanRoute(2).test(await routeTo(1, cluster.subnet(2))) && vxlanRoute(1).test(await routeTo(2, cluster.subnet(1))), 30_000);
     t.match(await fdbOf(1), /dst 192\.0\.2\.12 /);
+    await cluster.waitFor('no direct IPv6 route left', async () => !/ dev eth0 /.test(await cluster.sh(1, 'ip', ['-6', '-N', 'route', 'show', 'proto', '87'])));
     const capture = await startCapture({ netns: rig.host(1).netns, filter: 'udp port 8472', packets: 6, decodeAs: ['udp.port==8472,vxlan'],
       fields: ['ip.src', 'ip.dst', 'vxlan.vni'] });
     t.match(await ping(1, 2), / 0% packet loss/);

@@ -45,9 +45,17 @@ export const UNDERLAY6_GATEWAY = 'fd00:99::1' as Ipv6;
 /** The second segment's router address (br1 in the switch namespace), in a rig with `segments`. */
 export const SEGMENT2_GATEWAY = '198.51.100.1' as Ipv4;
 
+/** The second segment's IPv6 router address, in a dual-stack rig with `segments`. */
+export const SEGMENT2_GATEWAY6 = 'fd00:98::1' as Ipv6;
+
 /** Host N's address on a segment. */
 function segmentAddress(segment: 1 | 2, index: number): Ipv4 {
   return `${segment === 1 ? '192.0.2' : '198.51.100'}.${10 + index}` as Ipv4;
+}
+
+/** Host N's IPv6 address on a segment (fd00:99::/64 on the first, fd00:98::/64 on the second). */
+function segmentAddress6(segment: 1 | 2, index: number): Ipv6 {
+  return `fd00:${segment === 1 ? 99 : 98}::${10 + index}` as Ipv6;
 }
 
 export interface RigOptions {
@@ -74,8 +82,8 @@ export interface RigHost {
   address: Ipv4;
   /** The L2 segment eth0 is on (1 unless the rig has `segments`). */
   segment: 1 | 2;
-  /** eth0's IPv6 address, fd00:99::<10+N> (fd00:99::11 for host 1), in a rig with `ipv6: true`. */
-  readonly address6: Ipv6 | undefined;
+  /** eth0's IPv6 address, fd00:99::<10+N> (fd00:99::11 for host 1; fd00:98:: on segment 2), in a rig with `ipv6: true`. */
+  address6: Ipv6 | undefined;
   pods: RigPod[];
 }
 
@@ -203,8 +211,11 @@ export class Rig {
     if (twoSegments) {
       await ip(['-n', sw, 'link', 'add', 'br1', 'type', 'bridge']);
       await ip(['-n', sw, 'addr', 'add', `${SEGMENT2_GATEWAY}/24`, 'dev', 'br1']);
+      if (this.ipv6) await ip(['-n', sw, 'addr', 'add', `${SEGMENT2_GATEWAY6}/64`, 'dev', 'br1', 'nodad']);
       await ip(['-n', sw, 'link', 'set', 'br1', 'up']);
-      await inNetns(sw, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']); // the router between the segments (the switch namespace only)
+      // The router between the segments (the switch namespace only, never the root namespace).
+      await inNetns(sw, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+      if (this.ipv6) await inNetns(sw, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
     }
   }
 
@@ -221,6 +232,13 @@ export class Rig {
     await ip(['-n', host.netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
     await ip(['-n', host.netns, 'addr', 'del', `${old}/24`, 'dev', 'eth0']);
     await ip(['-n', host.netns, 'route', 'replace', 'default', 'via', segment === 1 ? UNDERLAY_GATEWAY : SEGMENT2_GATEWAY]);
+    if (host.address6 !== undefined) {
+      const address6 = segmentAddress6(segment, index);
+      await ip(['-n', host.netns, 'addr', 'add', `${address6}/64`, 'dev', 'eth0', 'nodad']);
+      await ip(['-n', host.netns, 'addr', 'del', `${host.address6}/64`, 'dev', 'eth0']);
+      await ip(['-n', host.netns, '-6', 'route', 'replace', 'default', 'via', segment === 1 ? UNDERLAY6_GATEWAY : SEGMENT2_GATEWAY6]);
+      host.address6 = address6;
+    }
     host.address = address;
     host.segment = segment;
     return address;
@@ -229,7 +247,7 @@ export class Rig {
   async #buildHost(index: number, segment: 1 | 2): Promise<void> {
     const netns = `${this.prefix}-h${index}`;
     const address = segmentAddress(segment, index);
-    const address6 = this.ipv6 ? `fd00:99::${10 + index}` as Ipv6 : undefined;
+    const address6 = this.ipv6 ? segmentAddress6(segment, index) : undefined;
     await addNetns(netns);
     await inNetns(netns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
     if (address6) await inNetns(netns, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
@@ -241,7 +259,7 @@ export class Rig {
     await ip(['-n', netns, 'route', 'add', 'default', 'via', segment === 1 ? UNDERLAY_GATEWAY : SEGMENT2_GATEWAY]);
     if (address6) {
       await ip(['-n', netns, 'addr', 'add', `${address6}/64`, 'dev', 'eth0', 'nodad']);
-      await ip(['-n', netns, '-6', 'route', 'add', 'default', 'via', UNDERLAY6_GATEWAY]);
+      await ip(['-n', netns, '-6', 'route', 'add', 'default', 'via', segment === 1 ? UNDERLAY6_GATEWAY : SEGMENT2_GATEWAY6]);
     }
     this.hosts.push({ index, nodeName: `host${index}`, netns, address, segment, address6, pods: [] });
   }

@@ -105,13 +105,14 @@ export function entryReadArgv(family: Family = 4): string[] {
  * The lines of that read: the device's neighbours, then the main-table
  * routes on the device, or with `network` every route inside it on any
  * device (`root`: prefixes at least as long as the network's). With
- * `directDevice` and no `network`, a third line lists weft's marked routes on
- * the external interface (DirectRouting's; the network read has them
- * already).
+ * `directDevice` and no `network`, a third line lists the routes on the
+ * external interface, where weft's marked ones are DirectRouting's (the
+ * network read has them already).
  */
 export function entryReadInput(device: string, network?: string, directDevice?: string): string {
   const route = network === undefined ? `route show dev ${assertToken(device)}` : `route show root ${assertToken(network)}`;
-  const direct = network === undefined && directDevice !== undefined ? `route show dev ${assertToken(directDevice)} proto ${WEFT_ROUTE_PROTOCOL}\n` : '';
+  // Not filtered by `proto`: a listing filtered by a field leaves that field out of its JSON (the mark would not show).
+  const direct = network === undefined && directDevice !== undefined ? `route show dev ${assertToken(directDevice)}\n` : '';
   return `neigh show dev ${assertToken(device)}\n${route}\n${direct}`;
 }
 
@@ -187,6 +188,16 @@ export function batchLine(op: KernelOp, device: string): string {
         : `route del ${assertToken(dst)} via ${assertToken(via)} dev ${dev}${op.entry.legacy ? '' : ` proto ${WEFT_ROUTE_PROTOCOL}`}`;
     }
   }
+}
+
+/** One route operation as a whole `ip` command line (`ip -6` for family 6 comes from the caller's adapter). */
+export function routeArgv(op: KernelOp, device: string): string[] {
+  return batchLine(op, device).split(' ');
+}
+
+/** `ip -6 route del <dst> proto 87`: weft's route to `dst`, whatever its device. */
+export function routeDeleteMarkedArgv(dst: string): string[] {
+  return ['-6', 'route', 'del', assertToken(dst), 'proto', String(WEFT_ROUTE_PROTOCOL)];
 }
 
 /** The stdin of one batch: one line per operation, newline-terminated. */

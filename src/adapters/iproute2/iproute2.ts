@@ -173,6 +173,7 @@ export class IpRoute2 implements Kernel {
     // ip first: its batch (neighbours and routes, the kernel's slow part) is always the longer one.
     const streams = (['ip', 'bridge'] as const).map((tool) => ops.filter((op) => argv.toolFor(op) === tool));
     await Promise.all(streams.map((stream) => (stream.length > 0 ? this.#applyBatch(device, stream, failed) : undefined)));
+    if (this.#family === 6 && failed.some(isIpv6PathMove)) failed = await this.#movePaths6(device, failed);
     if (failed.length > 0) {
       this.#freshBatches(); // a device recreated by someone else shows as failures: the next apply starts clean
       const state = await this.readState(device, undefined, directDeviceOf(ops));
@@ -221,6 +222,30 @@ export class IpRoute2 implements Kernel {
     return { ...errors, finished, trailing: errors.trailing || `${tool} stopped with exit code ${result.exitCode}` };
   }
 
+  /**
+   * IPv6 only: a peer moving from its direct route (DirectRouting) back to
+   * VXLAN cannot be one route replace. The kernel checks an onlink gateway
+   * against the table (ip6_route_check_nh_onlink), and the gateway (the
+   * peer's subnet address) is still routed by the direct route on another
+   * device: "Nexthop has invalid gateway or device mismatch". So that route
+   * is deleted and added instead (a gap of one `ip` call, for this peer, only
+   * in this rare move); IPv4 replaces in place.
+   */
+  async #movePaths6(device: string, failed: readonly OpFailure[]): Promise<OpFailure[]> {
+    const still: OpFailure[] = [];
+    for (const failure of failed) {
+      if (!isIpv6PathMove(failure) || failure.op.kind !== 'route') {
+        still.push(failure);
+        continue;
+      }
+      const { dst } = failure.op.entry;
+      const del = await this.#run('ip', argv.routeDeleteMarkedArgv(dst), { allowFailure: true });
+      const add = await this.#run('ip', argv.routeArgv(failure.op, device), { allowFailure: true });
+      if (add.exitCode !== 0) still.push({ op: failure.op, error: `${add.stderr.trim() || del.stderr.trim()} (after deleting the direct route)` });
+    }
+    return still;
+  }
+
   /** Neighbours and routes from one `ip` process (a JSON array per line; a third for direct routes, see entryReadInput). */
   async #readNeighborsAndRoutes(device: string, network: Cidr | Cidr6 | undefined, directDevice: string | undefined): Promise<[unknown, unknown, unknown]> {
     const args = argv.entryReadArgv(this.#family);
@@ -258,6 +283,11 @@ function decode(stdout: string, command: readonly string[]): unknown {
   } catch (err) {
     throw new KernelCommandError(`${command.join(' ')} printed invalid JSON`, command, '', { cause: err });
   }
+}
+
+/** A route replace onto weft's device refused because the gateway is still routed elsewhere (IPv6 direct → VXLAN). */
+function isIpv6PathMove(f: OpFailure): boolean {
+  return f.op.kind === 'route' && f.op.action !== 'delete' && f.op.entry.dev === undefined && /invalid gateway or device mismatch/.test(f.error);
 }
 
 /** The external interface a batch's direct routes go on (DirectRouting), to read them back after a failure. */
