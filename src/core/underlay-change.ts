@@ -22,6 +22,7 @@
 import type { Ipv4 } from './cidr.js';
 import type { Ipv6 } from './cidr6.js';
 import { type InterfaceAddresses, type InterfaceAddresses6, selectExternalAddress6, selectExternalInterface } from './external-interface.js';
+import { vxlanLocal } from './vxlan-device.js';
 
 /** What the VXLAN device(s) were built on. */
 export interface UnderlayBaseline {
@@ -57,7 +58,8 @@ export type UnderlayDecision =
 export function decideUnderlay(baseline: UnderlayBaseline, reading: UnderlayReading | undefined, pins: UnderlayPins): UnderlayDecision {
   const name = baseline.iface;
   if (reading === undefined) return { kind: 'wait', reason: `the external interface ${name} is gone; waiting for it to come back` };
-  const v4 = selectExternalInterface([reading.v4], undefined, { iface: name, publicIp: pins.publicIp });
+  const ext = selectExternalInterface([reading.v4], undefined, { iface: name });
+  const v4 = ext.ok ? vxlanLocal(ext.ext, pins.publicIp) : ext;
   if (!v4.ok) {
     const has = reading.v4.addresses.map((a) => a.ip).join(', ') || 'no IPv4 address';
     return {
@@ -67,7 +69,7 @@ export function decideUnderlay(baseline: UnderlayBaseline, reading: UnderlayRead
         : `the external interface ${name} has ${has === 'no IPv4 address' ? 'no IPv4 address' : `no usable IPv4 address (${has})`}; waiting for one`,
     };
   }
-  const publicIp = v4.ext.address;
+  const publicIp = v4.local;
   const publicIpv6 = pins.ipv6 ? ipv6Address(baseline, reading.v6, name, pins.publicIpv6) : undefined;
   const index = reading.v4.index;
   const changes: string[] = [];
