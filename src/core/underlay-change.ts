@@ -91,3 +91,18 @@ function ipv6Address(baseline: UnderlayBaseline, v6: InterfaceAddresses6, name: 
   const choice = selectExternalAddress6(v6, name, pinned);
   return choice.ok ? choice.ext.address : baseline.publicIpv6;
 }
+
+/**
+ * What `weftctl status` says about the underlay when the lease's public IP
+ * is not on the interface the device sits on (undefined when it is): weftd
+ * follows a new address within a resync, and with `--public-ip` waits for
+ * the flag's address to come back, so a problem that stays is the thing to
+ * look at. `addresses` undefined: the interface is missing or has no IPv4
+ * address.
+ */
+export function underlayAddressProblem(iface: string, addresses: readonly Ipv4[] | undefined, publicIp: Ipv4): string | undefined {
+  if (addresses === undefined) return `the underlay interface ${iface} is missing or has no IPv4 address: weftd waits for it (the lease is kept)`;
+  if (addresses.includes(publicIp)) return undefined;
+  return `the lease's public IP ${publicIp} is not on ${iface} (it has ${addresses.join(', ')}): weftd follows a new address `
+    + 'on its next check; with --public-ip it waits for that address to come back';
+}
