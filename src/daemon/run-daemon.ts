@@ -165,6 +165,8 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
       const attrs = movedAttrs(guard.attrs, next, config.backend.vni);
       watcher.updateOwn({ nodeName: opts.nodeName, publicIp: next.publicIp }, attrs);
       if (status.lease) status.lease = { ...status.lease, attrs };
+      // A peer holding the address this host left is no longer "this host's own address".
+      if (peers.updateSelf({ publicIp: attrs.publicIp, publicIpv6: attrs.publicIpv6 }).changed) wake.ring();
       void guard.advertise(attrs);
     },
   }, { ...prepared, parent: prepared.parent }) : undefined;
