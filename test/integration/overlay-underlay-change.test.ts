@@ -11,6 +11,9 @@
  *     again with the same name and address: meanwhile weftd keeps running,
  *     its lease stays in etcd and it says it waits; afterwards weft.1 sits on
  *     the new eth0 (new ifindex) and pods reach each other again;
+ *   - with --public-ip, the flag's address removed from the interface is
+ *     waited for (logged, in weftctl status and the metric), never replaced
+ *     by the interface's other address, and followed again when it is back;
  *   - NATed traffic across nodes with the default checksum offload (off) and
  *     --ip-masq: a pod on host1 reaches host3's underlay address (ping and a
  *     TCP connection), and host3 sees host1's address as the source.
@@ -23,8 +26,8 @@ import t from 'tap';
 import { metric } from '../helpers/metrics.js';
 import { requirePrerequisites } from '../helpers/require.js';
 import { HEALTHZ_PORT, PREFIX, startWeftCluster } from '../helpers/weft-cluster.js';
-import { childEnv, msgIs } from '../helpers/weftd-process.js';
-import { UNDERLAY_GATEWAY } from '../rig/rig.js';
+import { childEnv, msgIs, startWeftd } from '../helpers/weftd-process.js';
+import { ETCD_ENDPOINT, UNDERLAY_GATEWAY } from '../rig/rig.js';
 
 const DEVICE = 'weft.1';
 /** host2's address after the readdress (and when its eth0 is made again). */
@@ -181,5 +184,35 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
     t.equal(client.exitCode, 0, `the TCP connection succeeded: ${client.stderr}`);
     t.equal(client.stdout.trim(), rig.host(1).address, 'host3 saw host1\'s address: the pod\'s traffic was masqueraded, and the reply came back through it');
     server.kill('SIGTERM');
+  });
+
+  t.test('--public-ip: the flag\'s address gone from the interface is waited for, never replaced', async (t) => {
+    const hostC = rig.host(3).address;
+    await daemon(3).stop('SIGTERM');
+    const d3 = startWeftd(['--etcd-endpoints', ETCD_ENDPOINT, '--etcd-prefix', PREFIX, '--subnet-file', c.subnetFile(3), '--node-name', 'host3',
+      '--iface', 'eth0', '--healthz-port', String(HEALTHZ_PORT), '--resync-interval', '2s', '--ip-masq', '--public-ip', hostC], { netns: rig.host(3).netns });
+    c.daemons.set(3, d3);
+    await d3.waitForLog((l) => l.msg === 'first reconcile pass done; ready', 20_000, 'host3 ready again');
+    const other = '192.0.2.53';
+    await c.sh(3, 'sysctl', ['-qw', 'net.ipv4.conf.eth0.promote_secondaries=1']);
+    await c.sh(3, 'ip', ['addr', 'add', `${other}/24`, 'dev', 'eth0']);
+    await c.sh(3, 'ip', ['addr', 'del', `${hostC}/24`, 'dev', 'eth0']);
+    await c.sh(3, 'ip', ['route', 'replace', 'default', 'via', UNDERLAY_GATEWAY]);
+    const wait = await d3.waitForLog(msgIs('underlay interface not usable; keeping the lease and every kernel entry, retrying'), 10_000, 'the wait');
+    t.match(String(wait['reason']), `--public-ip ${hostC} is not an address of eth0 any more (it has ${other})`, 'the log says why');
+    await sleep(3000); // a resync and more
+    t.equal((await leaseValue(3))['PublicIP'], hostC, 'the lease keeps the flag\'s address');
+    t.equal((await device(3))?.local, hostC, 'weft.1 keeps it too');
+    t.equal(metric(await metrics(3), 'weft_underlay_waiting'), 1);
+    const status = await c.weftctl(3, 'status');
+    t.equal(status.code, 1, 'weftctl status is not in sync');
+    t.match(status.stdout, `underlay    eth0: ${other}`);
+    t.match(status.stdout, `the lease's public IP ${hostC} is not on eth0 (it has ${other})`);
+
+    await c.sh(3, 'ip', ['addr', 'add', `${hostC}/24`, 'dev', 'eth0']);
+    await c.waitFor('host3 to stop waiting', async () => metric(await metrics(3), 'weft_underlay_waiting') === 0, 15_000);
+    t.equal(metric(await metrics(3), 'weft_underlay_changes_total'), 0, 'nothing to follow: the address never changed');
+    t.equal((await leaseValue(3))['PublicIP'], hostC);
+    t.ok(await attemptsUntilPing(1, pod(3).address, 20) <= 20, 'pod1 → pod3 works');
   });
 }
