@@ -162,7 +162,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
     pins: { publicIp: opts.publicIp, publicIpv6: opts.publicIpv6, ipv6: config.ipv6 !== undefined },
     onMoved: (next) => {
       // Same key, same etcd lease: the new PublicIP is ours before it is written, so our own write is never a takeover or drift.
-      const attrs = movedAttrs(guard.attrs, next, config.backend.vni);
+      const attrs = movedAttrs(guard.attrs, next);
       watcher.updateOwn({ nodeName: opts.nodeName, publicIp: next.publicIp }, attrs);
       if (status.lease) status.lease = { ...status.lease, attrs };
       // A peer holding the address this host left is no longer "this host's own address".
@@ -222,11 +222,15 @@ interface LoopState {
   readonly follower?: UnderlayFollower | undefined;
 }
 
-/** The lease attributes after the underlay moved: the new public addresses (and the IPv6 device's MAC), the rest as they were. */
-function movedAttrs(current: LeaseAttrs, next: Prepared, vni: number): LeaseAttrs {
+/**
+ * The lease attributes after the underlay moved, built as at start from what
+ * prepare() returned: the new public addresses (and the IPv6 device's MAC),
+ * the backend's advert, the rest as they were.
+ */
+function movedAttrs(current: LeaseAttrs, next: Prepared): LeaseAttrs {
   return {
-    ...current, publicIp: next.publicIp,
-    ...(next.v6 ? { publicIpv6: next.v6.publicIp, backendV6: { vni, vtepMac: next.v6.vtepMac } } : {}),
+    ...current, ...next.advert, publicIp: next.publicIp,
+    ...(next.v6 ? { publicIpv6: next.v6.publicIp, backendV6: { vni: next.advert.vni, vtepMac: next.v6.vtepMac } } : {}),
   };
 }
 
