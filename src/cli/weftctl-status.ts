@@ -7,7 +7,7 @@
  * `ip netns exec <host> weftctl status` in a namespace.
  */
 import { hostname } from 'node:os';
-import { type Cidr } from '../core/cidr.js';
+import { type Cidr, type Ipv4 } from '../core/cidr.js';
 import { formatDuration } from '../core/duration.js';
 import { deviceProblems, deviceProblemsV6, findOwnLease, mtuForFile, subnetFileProblem } from '../core/device-check.js';
 import type { ListedLease } from '../core/allocate.js';
@@ -23,6 +23,7 @@ import { encodeSubnetKey } from '../core/lease.js';
 import { type DriftReport, peerDrift, peerDriftV6 } from '../core/peer-drift.js';
 import { configuredPaths } from '../core/direct-routing.js';
 import { deviceName, deviceName6 } from '../core/vxlan-device.js';
+import { underlayAddressProblem } from '../core/underlay-change.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
 import { readSubnetFile } from '../adapters/subnet-file.js';
 import { IpRoute2 } from '../adapters/iproute2/iproute2.js';
@@ -41,6 +42,8 @@ export interface StatusReport {
     subnetV6: Cidr6 | null; publicIpv6: string | null; vtepMacV6: string | null;
   } | null;
   readonly device: (VxlanLinkInfo & { problems: string[] }) | null;
+  /** The interface the device sits on and its IPv4 addresses now (null without a device; `addresses` null when it is missing). */
+  readonly underlay: { iface: string; addresses: string[] | null } | null;
   /** `state` is `ok` or what is wrong with the file. */
   readonly subnetFile: { path: string; state: string };
   readonly drift: DriftReport | null;
@@ -88,6 +91,10 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
   if (!link) problems.push(`device ${name} does not exist`);
   problems.push(...linkProblems.map((p) => `${name}: ${p}`));
 
+  const underlayIface = link?.kind === 'vxlan' && link.parent !== undefined ? await readUnderlay(kernel, link.parent) : null;
+  const underlayProblem = underlayIface && own.lease ? underlayAddressProblem(underlayIface.iface, underlayIface.addresses ?? undefined, own.lease.attrs.publicIp) : undefined;
+  if (underlayProblem !== undefined) problems.push(underlayProblem);
+
   // DirectRouting: weftd's direct routes sit on the device's parent; which peers are direct follows from the underlay's routes.
   // (read as weft's even with DirectRouting off: weftd replaces those a host left with VXLAN routes, they are not foreign)
   const directDevice = link?.parent ?? undefined;
@@ -125,9 +132,19 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
       subnetV6: l.subnetV6 ?? null, publicIpv6: l.attrs.publicIpv6 ?? null, vtepMacV6: l.attrs.backendV6?.vtepMac ?? null,
     } : null,
     device: link ? { ...link, problems: linkProblems } : null,
+    underlay: underlayIface,
     subnetFile: { path: subnetFilePath, state: fileProblem ?? 'ok' },
     drift, refused, pending, ipv6, problems, ok: problems.length === 0,
   };
+}
+
+/** The device's parent interface and its IPv4 addresses (null addresses: missing, or none). */
+async function readUnderlay(kernel: Kernel, iface: string): Promise<{ iface: string; addresses: Ipv4[] | null }> {
+  try {
+    return { iface, addresses: [...(await kernel.externalInterface({ iface })).addresses] };
+  } catch {
+    return { iface, addresses: null };
+  }
 }
 
 /**
@@ -189,6 +206,7 @@ export function renderStatus(r: StatusReport): string {
     `node        ${r.node}`,
     `lease       ${r.lease ? renderLease(r.lease) : 'none'}`,
     `device      ${r.device ? renderDevice(r.device) : 'missing'}`,
+    ...(r.underlay ? [`underlay    ${r.underlay.iface}: ${r.underlay.addresses?.join(', ') ?? 'missing (or no IPv4 address)'}`] : []),
     ...(r.ipv6 ? [`ipv6 device ${r.ipv6.device ? renderDevice(r.ipv6.device) : 'missing'}`] : []),
     `subnet.env  ${r.subnetFile.path}: ${r.subnetFile.state}`,
   ];

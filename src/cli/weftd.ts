@@ -154,7 +154,9 @@ export async function main(args: readonly string[]): Promise<number> {
     // --ip-masq: weft's iptables chains, present or absent (docs/masquerade.md); --dataplane none programs nothing, iptables included.
     const trafficRules = argv.dataplane !== 'none'
       ? new TrafficRules({ iptables: new IptablesCli(), ip6tables: new IptablesCli({ family: 'ipv6' }), log: log.child({ component: 'iptables' }), enabled: options.ipMasq }) : undefined;
-    return await runDaemon({ ...options, instanceId }, { registry, dataPlane, clock: systemClock, random: Math.random, log, status, trafficRules }, controller.signal);
+    // The external interface is followed (new address, interface made again) only where weft made a device on it.
+    const underlay = argv.dataplane !== 'none' ? new (await import('../adapters/iproute2/underlay.js')).IpRoute2Underlay() : undefined;
+    return await runDaemon({ ...options, instanceId }, { registry, dataPlane, clock: systemClock, random: Math.random, log, status, trafficRules, underlay }, controller.signal);
   } catch (err) {
     if (controller.signal.aborted) return 0;
     log.fatal({ err: errorMessage(err), code: err instanceof WeftError ? err.code : undefined }, 'weftd cannot start');

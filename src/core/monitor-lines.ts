@@ -220,3 +220,25 @@ export function parseMonitorStderr(line: string): LostChange | undefined {
     : undefined;
 }
 
+
+/** One line of the underlay monitor (`ip -o monitor label link address`): which interface changed, by name and index. */
+export interface InterfaceEvent {
+  readonly what: 'link' | 'address';
+  readonly deleted: boolean;
+  readonly index: number;
+  readonly device: string;
+}
+
+const INTERFACE_LINE = /^\[(LINK|ADDR)\](Deleted )?(\d+): ([^\s:@]+)/;
+
+/**
+ * `[ADDR]3: eth0    inet 192.0.2.50/24 scope global eth0\ ...` or
+ * `[LINK]Deleted 3: eth0@NONE: <BROADCAST,...> ...`: the interface a line
+ * is about (the follower re-reads the interface; the line's details are not
+ * needed). Undefined for any other line.
+ */
+export function parseInterfaceLine(line: string): InterfaceEvent | undefined {
+  const m = INTERFACE_LINE.exec(line);
+  if (!m?.[3] || !m[4]) return undefined;
+  return { what: m[1] === 'LINK' ? 'link' : 'address', deleted: m[2] !== undefined, index: Number(m[3]), device: m[4] };
+}

@@ -94,7 +94,7 @@ interface Refused {
 
 export class PeerSet {
   readonly #config: NetworkConfig;
-  readonly #self: SelfView;
+  #self: SelfView;
   /** Accepted peers by subnet, with the raw entry that holds each. */
   readonly #peers = new Map<Cidr, { readonly kv: RawLeaseKv; readonly lease: ListedPeer }>();
   /** key → subnet of the accepted peer it holds, so a delete event (which has only the key) finds it. */
@@ -194,6 +194,23 @@ export class PeerSet {
   delete(key: string): PeerSetUpdate {
     const warnings: RefusalWarning[] = [];
     const changed = this.#delete(key, warnings);
+    if (changed) this.#version++;
+    return { changed, warnings };
+  }
+
+  /**
+   * This host's public addresses changed (its underlay moved): the peers and
+   * refused keys are judged again against them, so a host that now holds the
+   * address this one left is accepted, and one claiming the new one refused.
+   */
+  updateSelf(self: Pick<SelfView, 'publicIp' | 'publicIpv6'>): PeerSetUpdate {
+    this.#self = { ...this.#self, ...self };
+    const warnings: RefusalWarning[] = [];
+    let changed = false;
+    const kvs = [...[...this.#peers.values()].map((p) => p.kv), ...[...this.#refused.values()].map((r) => r.kv)];
+    for (const kv of kvs.sort(byAge)) {
+      if (this.#put(kv, warnings)) changed = true;
+    }
     if (changed) this.#version++;
     return { changed, warnings };
   }

@@ -32,7 +32,8 @@ export function healthProblem(status: DaemonStatus, now: number, staleAfterMs: n
   if (status.lastPassAt !== undefined && now - status.lastPassAt > staleAfterMs) {
     return `last reconcile pass was ${Math.round((now - status.lastPassAt) / 1000)}s ago`;
   }
-  if (status.lastPassAt !== undefined && !status.lastPassOk && status.passFailures >= 3) {
+  // Waiting for the underlay interface is a state weftd is meant to be in (restarting would not help), not a failure.
+  if (status.lastPassAt !== undefined && !status.lastPassOk && status.passFailures >= 3 && status.underlay?.waiting === undefined) {
     return `reconcile failing: ${status.lastPassError ?? 'unknown error'}`;
   }
   return undefined;

@@ -73,6 +73,12 @@ export class LeaseWatcher {
     this.#own = { key: encodeSubnetKey(subnet), self, reserved, attrs };
   }
 
+  /** Our own key's true value changed (the underlay moved): our new write is ours, the old value is the drift. */
+  updateOwn(self: Identity, attrs: LeaseAttrs): void {
+    if (!this.#own) return;
+    this.#own = { ...this.#own, self, attrs: this.#own.attrs === undefined ? undefined : attrs };
+  }
+
   get #random(): () => number {
     return this.#deps.random ?? Math.random;
   }

@@ -62,6 +62,19 @@ export function createMetrics(status: DaemonStatus, now: () => number = Date.now
     if (status.lease.reservation || status.leaseTtlSeconds === undefined) return -1;
     return Math.max(0, status.leaseTtlSeconds - (now() - (status.leaseRenewedAt ?? now())) / 1000);
   });
+  counter('weft_underlay_changes_total', 'Underlay changes followed: the external interface got a new address or was made again (new ifindex).',
+    () => status.underlay?.changes ?? 0);
+  gauge('weft_underlay_waiting', '1 while the external interface is gone or has no usable address (passes wait; the lease is kept), else 0.',
+    () => (status.underlay?.waiting === undefined ? 0 : 1));
+  new Gauge({
+    name: 'weft_underlay_info', help: 'The external interface and the addresses this host advertises (1).', labelNames: ['interface', 'public_ip', 'public_ipv6'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const u = status.underlay;
+      if (u) this.set({ interface: u.iface, public_ip: u.publicIp, public_ipv6: u.publicIpv6 ?? '' }, 1);
+    },
+  });
   gauge('weft_ready', '1 after the first full reconcile pass and subnet.env.', () => (status.ready ? 1 : 0));
   new Gauge({ name: 'weft_build_info', help: 'weft version and Node.js version.', labelNames: ['version', 'node'], registers: [registry],
     collect() { this.set({ version: WEFT_VERSION, node: process.version }, 1); } });

@@ -7,6 +7,11 @@
  * CAS re-reads the key and tries again; etcd being unreachable is retried
  * with backoff. If our etcd lease is gone, or another instance holds our node
  * name, the lease is lost instead (we never fight over a key).
+ *
+ * Our true value changes when the underlay moves (underlay-follower.ts):
+ * `advertise` makes the new attributes ours and writes them the same way
+ * (same key, same etcd lease, compare-and-swap), so from then on the old
+ * value is the drift and our own write is never taken for one.
  */
 import type { Logger } from 'pino';
 import { errorMessage } from '../core/errors.js';
@@ -36,10 +41,31 @@ export class OwnLeaseGuard {
   readonly #signal: AbortSignal;
   #running: Promise<void> | undefined;
   #latest: RegistryEntry | undefined;
+  /** Our true value's attributes: the start's, until the underlay moves. */
+  #attrs: LeaseAttrs;
+  /** Set by advertise until the new value is written: the stored one is believed stale. */
+  #advertising = false;
 
   constructor(deps: OwnLeaseGuardDeps, signal: AbortSignal) {
     this.#deps = deps;
     this.#signal = signal;
+    this.#attrs = deps.attrs;
+  }
+
+  get attrs(): LeaseAttrs {
+    return this.#attrs;
+  }
+
+  /**
+   * Our lease's attributes are these from now on (a new PublicIP after an
+   * underlay change): writes them into our key in place, retried until done
+   * (or the lease is lost, or weftd stops). Resolves when written.
+   */
+  async advertise(attrs: LeaseAttrs): Promise<void> {
+    this.#attrs = attrs;
+    this.#advertising = true;
+    this.#running ??= this.#correct().finally(() => { this.#running = undefined; });
+    await this.idle();
   }
 
   /** The watcher saw our key with a value that is not ours (reason says how). */
@@ -56,11 +82,27 @@ export class OwnLeaseGuard {
 
   async #correct(): Promise<void> {
     const { registry, log } = this.#deps;
-    const value = encodeLeaseValue(this.#deps.attrs);
     const backoff = new Backoff(200, 5000, this.#deps.random);
     let entry = this.#latest;
-    while (entry && !this.#signal.aborted) {
+    while (!this.#signal.aborted) {
+      if (!entry) {
+        if (!this.#advertising) return;
+        // advertise(): read the key as it is now (it may already hold the new value).
+        try {
+          entry = await this.#reread();
+        } catch (err) {
+          log.warn({ err: errorMessage(err) }, 'cannot read our lease to update it; etcd unreachable, retrying');
+          await this.#deps.clock.sleep(backoff.next(), this.#signal).catch(() => undefined);
+          continue;
+        }
+        if (!entry) {
+          this.#advertising = false;
+          return;
+        }
+      }
       const seen: RegistryEntry = entry;
+      const value = encodeLeaseValue(this.#attrs);
+      const advertising = this.#advertising;
       const conflict = this.#deps.identityConflict();
       if (conflict) {
         this.#deps.onLost(`our lease ${seen.key} was changed while another weftd instance holds our node name: ${conflict}`);
@@ -69,8 +111,20 @@ export class OwnLeaseGuard {
       try {
         const res = await registry.restore(this.#deps.subnets, value, seen.modRevision, this.#deps.leaseId());
         if (res.ok) {
-          log.warn({ key: seen.key, found: seen.value, modRevision: res.modRevision }, 'wrote our true lease value back');
-          this.#deps.onCorrected?.();
+          if (advertising) {
+            log.info({ key: seen.key, publicIp: this.#attrs.publicIp, publicIpv6: this.#attrs.publicIpv6, modRevision: res.modRevision },
+              'updated our lease in etcd for the new underlay address');
+          } else {
+            log.warn({ key: seen.key, found: seen.value, modRevision: res.modRevision }, 'wrote our true lease value back');
+            this.#deps.onCorrected?.();
+          }
+          this.#latest = undefined;
+          // Attributes changed again while this write was in flight: write the newest.
+          if (value !== encodeLeaseValue(this.#attrs)) {
+            entry = undefined;
+            continue;
+          }
+          this.#advertising = false;
           return;
         }
         if (res.reason === 'lease-gone') {
@@ -92,6 +146,6 @@ export class OwnLeaseGuard {
   async #reread(): Promise<RegistryEntry | undefined> {
     const current = await this.#deps.registry.getLease(this.#deps.subnets);
     if (!current) return undefined;
-    return classifyOwnValue(current.value, this.#deps.attrs).kind === 'drifted' ? current : undefined;
+    return classifyOwnValue(current.value, this.#attrs).kind === 'drifted' ? current : undefined;
   }
 }

@@ -35,6 +35,10 @@ import { type TrafficRulesPort, ensureAhead, trafficScope6 } from './traffic-rul
 import { waitForConfig } from './wait-for-config.js';
 import { Wakeup } from './wakeup.js';
 import { Backoff } from './jitter.js';
+import type { UnderlayPort } from '../adapters/underlay.js';
+import type { LeaseAttrs } from '../core/lease.js';
+import type { Prepared } from '../backend/data-plane-port.js';
+import { UnderlayFollower } from './underlay-follower.js';
 
 export interface DaemonOptions {
   readonly nodeName: string;
@@ -64,6 +68,8 @@ export interface DaemonDeps {
   readonly status?: DaemonStatus;
   /** weft's --ip-masq iptables rules, made present (or absent when --ip-masq is off) on resync passes. */
   readonly trafficRules?: TrafficRulesPort | undefined;
+  /** The external interface, followed while weftd runs (new address, interface made again); without it the underlay is fixed at start. */
+  readonly underlay?: UnderlayPort | undefined;
 }
 
 /** Exit codes: 0 clean stop, 2 lease lost (systemd restarts us). Startup failures throw. */
@@ -150,6 +156,20 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
     onOwnDrift: (entry, reason) => guard.drifted(entry, reason),
   });
   status.watch = watcher.stats;
+  const follower = deps.underlay && prepared.parent !== undefined ? new UnderlayFollower({
+    underlay: deps.underlay, dataPlane: deps.dataPlane, log, status, now: () => deps.clock.now(),
+    prepareInput: { config, nodeName: opts.nodeName, ...(opts.publicIp ? { publicIp: opts.publicIp } : {}), ...(opts.publicIpv6 ? { publicIpv6: opts.publicIpv6 } : {}) },
+    pins: { publicIp: opts.publicIp, publicIpv6: opts.publicIpv6, ipv6: config.ipv6 !== undefined },
+    onMoved: (next) => {
+      // Same key, same etcd lease: the new PublicIP is ours before it is written, so our own write is never a takeover or drift.
+      const attrs = movedAttrs(guard.attrs, next);
+      watcher.updateOwn({ nodeName: opts.nodeName, publicIp: next.publicIp }, attrs);
+      if (status.lease) status.lease = { ...status.lease, attrs };
+      // A peer holding the address this host left is no longer "this host's own address".
+      if (peers.updateSelf({ publicIp: attrs.publicIp, publicIpv6: attrs.publicIpv6 }).changed) wake.ring();
+      void guard.advertise(attrs);
+    },
+  }, { ...prepared, parent: prepared.parent }) : undefined;
   watcher.watchOwn(held, { nodeName: opts.nodeName, publicIp: prepared.publicIp }, held.reservation, held.attrs);
   watcher.startFrom(acquired.listing);
   acquired = undefined; // the listing is the watcher's now: not kept for the daemon's life
@@ -167,9 +187,11 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
       onError: () => { status.etcdErrors++; },
     }, AbortSignal.any([stop, keeperStop.signal])),
   ];
-  await Promise.race([watcher.ready, new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
+  await Promise.race([Promise.all([watcher.ready, follower?.start(() => wake.ring())]),
+    new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
 
-  await reconcileLoop({ opts, deps: { ...deps, trafficRules }, held, peers, wake, status, mtu: prepared.mtu, config }, stop);
+  await reconcileLoop({ opts, deps: { ...deps, trafficRules }, held, peers, wake, status, mtu: prepared.mtu, config, follower }, stop);
+  await follower?.stop();
   await Promise.allSettled([...background, guard.idle()]);
   const lastPresenceLease = await identityKept;
   if (lostReason) {
@@ -197,17 +219,31 @@ interface LoopState {
   /** The pod MTU for subnet.env: the smaller of the two devices' on a dual-stack host. */
   readonly mtu: number;
   readonly config: NetworkConfig;
+  readonly follower?: UnderlayFollower | undefined;
+}
+
+/**
+ * The lease attributes after the underlay moved, built as at start from what
+ * prepare() returned: the new public addresses (and the IPv6 device's MAC),
+ * the backend's advert, the rest as they were.
+ */
+function movedAttrs(current: LeaseAttrs, next: Prepared): LeaseAttrs {
+  return {
+    ...current, ...next.advert, publicIp: next.publicIp,
+    ...(next.v6 ? { publicIpv6: next.v6.publicIp, backendV6: { vni: next.advert.vni, vtepMac: next.v6.vtepMac } } : {}),
+  };
 }
 
 async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
   const throttled = new ThrottledLog(s.deps.log, 60_000, () => s.deps.clock.now());
   const collisions = new RefusalLog(s.deps.log);
   const network = s.config.network;
-  const env = {
-    network, subnet: s.held.subnet, mtu: s.mtu, ipMasq: s.opts.ipMasq,
+  const envFor = (mtu: number, attrs: LeaseAttrs) => ({
+    network, subnet: s.held.subnet, mtu, ipMasq: s.opts.ipMasq,
     // Pods get IPv6 addresses only when this host carries IPv6 (its device is up and its lease says so).
-    ...(s.config.ipv6 && s.held.subnetV6 && s.held.attrs.publicIpv6 ? { ipv6Network: s.config.ipv6.network, ipv6Subnet: s.held.subnetV6 } : {}),
-  };
+    ...(s.config.ipv6 && s.held.subnetV6 && attrs.publicIpv6 ? { ipv6Network: s.config.ipv6.network, ipv6Subnet: s.held.subnetV6 } : {}),
+  });
+  let env = envFor(s.mtu, s.held.attrs);
   let seenVersion = -1;
   // A pass that failed (a device deleted while it read, an operation the kernel refused) is retried
   // soon, 200 ms doubling up to the resync interval, not only at the next event or resync.
@@ -218,8 +254,23 @@ async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {
   s.deps.dataPlane.onDrift?.(() => s.wake.ring());
   while (!stop.aborted) {
     const started = s.deps.clock.now();
-    const resync = schedule.due;
+    let resync = schedule.due;
     try {
+      // The underlay is read on every resync, on its notifications, and while it is not usable.
+      if (s.follower && (resync || s.follower.dirty || s.follower.waiting !== undefined)) {
+        const underlay = await s.follower.check();
+        if (underlay === 'waiting') {
+          s.status.recordUnderlayWait(s.follower.waiting ?? 'underlay not usable', s.deps.clock.now());
+          if (resync) schedule.resynced();
+          await s.wake.wait(Math.min(retry.next(), s.opts.resyncMs), stop);
+          continue;
+        }
+        if (underlay === 'moved') {
+          // A new device: every peer is programmed on it, and subnet.env checked (its MTU may have changed).
+          resync = true;
+          env = envFor(s.follower.prepared.mtu, s.status.lease?.attrs ?? s.held.attrs);
+        }
+      }
       const changed = s.peers.takeChanged();
       s.status.recordLeases(s.peers);
       if (s.peers.version !== seenVersion) {

@@ -8,6 +8,16 @@ import type { HeldLease } from './acquire-lease.js';
 import type { PassResult, TunnelPeer } from '../backend/data-plane-port.js';
 import type { WatchStats } from './lease-watcher.js';
 
+export interface UnderlayStatus {
+  readonly iface: string;
+  readonly publicIp: string;
+  readonly publicIpv6: string | undefined;
+  /** Underlay changes followed since start (new address, interface made again). */
+  readonly changes: number;
+  readonly waiting: string | undefined;
+  readonly lastChangeAt?: number | undefined;
+}
+
 export class DaemonStatus {
   lease: HeldLease | undefined;
   /** This host's node name and weftd instance, once the name is claimed. */
@@ -53,6 +63,12 @@ export class DaemonStatus {
   etcdDownSince: number | undefined;
   etcdError: string | undefined;
   etcdErrors = 0;
+  /**
+   * The underlay as weftd follows it (daemon/underlay-follower.ts): the
+   * external interface, the addresses advertised, how many changes were
+   * followed, and while it is not usable, why (a wait, never a failure).
+   */
+  underlay: UnderlayStatus | undefined;
 
   etcdReachable(): void {
     this.etcdDownSince = undefined;
@@ -103,6 +119,13 @@ export class DaemonStatus {
     this.lastPassAt = now;
     this.lastPassOk = false;
     this.lastPassError = error;
+  }
+
+  /** A pass skipped because the underlay is not usable: the loop is alive and says why (not a failure). */
+  recordUnderlayWait(reason: string, now: number): void {
+    this.lastPassAt = now;
+    this.lastPassOk = false;
+    this.lastPassError = reason;
   }
 
   markReady(): void {

@@ -31,14 +31,18 @@ function startProcess(tool: Tool, args: readonly string[]) {
 
 type MonitorProcess = ReturnType<typeof startProcess>;
 
-/** What one MonitorSource runs and where its changes go. */
-export interface SourceSpec {
+/**
+ * What one MonitorSource runs and where its changes go: `C`, what a line
+ * parses to (kernel entry changes for the data plane's monitor, interface
+ * events for the underlay's), delivered with `lost` changes among them.
+ */
+export interface SourceSpec<C = KernelChange> {
   readonly tool: Tool;
   readonly args: readonly string[];
-  readonly parse: (line: string) => KernelChange | undefined;
+  readonly parse: (line: string) => C | undefined;
   /** False for a change to drop (another device's). */
-  readonly keep: (change: KernelChange) => boolean;
-  readonly deliver: (changes: readonly KernelChange[]) => void;
+  readonly keep: (change: C) => boolean;
+  readonly deliver: (changes: readonly (C | LostChange)[]) => void;
   readonly settings: MonitorSettings;
 }
 
@@ -58,7 +62,7 @@ interface Child {
 const MAX_PARTIAL_LINE = 1 << 16;
 
 /** One monitor command, restarted whenever it exits until stopped. */
-export class MonitorSource {
+export class MonitorSource<C = KernelChange> {
   #child: Child | undefined;
   #timer: NodeJS.Timeout | undefined;
   #delay: number;
@@ -66,9 +70,9 @@ export class MonitorSource {
   /** Why notifications may have been missed before the next child: reported as `lost` once it listens. */
   #pendingLost: string | undefined;
 
-  readonly #spec: SourceSpec;
+  readonly #spec: SourceSpec<C>;
 
-  constructor(spec: SourceSpec) {
+  constructor(spec: SourceSpec<C>) {
     this.#spec = spec;
     this.#delay = spec.settings.firstDelay;
   }
@@ -147,7 +151,7 @@ export class MonitorSource {
 
   #onStdout(child: Child, chunk: string): void {
     const lines = splitLines(child, 'stdoutRest', chunk);
-    const changes: KernelChange[] = [];
+    const changes: C[] = [];
     for (const line of lines) {
       const change = this.#spec.parse(line);
       if (change !== undefined && this.#spec.keep(change)) changes.push(change);

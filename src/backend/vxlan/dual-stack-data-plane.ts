@@ -55,6 +55,7 @@ export class DualStackDataPlane implements DataPlanePort {
     // A vxlan data plane always prepares a device with a MAC; the type allows other backends' Prepared.
     if (p6.vtepMac === undefined) throw new Error('the IPv6 vxlan data plane prepared no VTEP MAC');
     this.#dual = true;
+    this.#v6Down = undefined; // prepared again (the underlay moved) and up now
     // One MTU for the pod's interface, which carries both families: the smaller device's.
     return { ...p4, mtu: Math.min(p4.mtu, p6.mtu), v6: { publicIp: p6.publicIp as string as never, vtepMac: p6.vtepMac, mtu: p6.mtu, device: p6.device } };
   }
