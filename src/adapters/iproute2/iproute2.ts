@@ -160,7 +160,8 @@ export class IpRoute2 implements Kernel {
   /**
    * Applies `ops`: the FDB operations through one `bridge` batch process and
    * the neighbour and route operations through one `ip` batch process, each
-   * in the given order, the two processes side by side. The two tools write
+   * in the given order, the two processes side by side (one after the other
+   * when a route moves paths: see movesTraffic). The two tools write
    * disjoint tables, and the order that matters (a neighbour before the route
    * through it, the route gone before its neighbour) is within `ip`'s batch;
    * across the tools the worst case is a packet dropped in the millisecond an
@@ -170,9 +171,19 @@ export class IpRoute2 implements Kernel {
    */
   async apply(device: string, ops: readonly KernelOp[]): Promise<ApplyReport> {
     let failed: OpFailure[] = [];
-    // ip first: its batch (neighbours and routes, the kernel's slow part) is always the longer one.
-    const streams = (['ip', 'bridge'] as const).map((tool) => ops.filter((op) => argv.toolFor(op) === tool));
-    await Promise.all(streams.map((stream) => (stream.length > 0 ? this.#applyBatch(device, stream, failed) : undefined)));
+    if (movesTraffic(ops)) {
+      // A route that carries traffic changes its path (a DirectRouting move, a peer's new MAC): the FDB entries it
+      // needs go in before it, the ones it stops needing only after it, so no packet meets a route without its FDB entry.
+      const fdb = ops.filter((op) => op.kind === 'fdb');
+      const [before, after] = [fdb.filter((op) => op.action !== 'delete'), fdb.filter((op) => op.action === 'delete')];
+      for (const stream of [before, ops.filter((op) => argv.toolFor(op) === 'ip'), after]) {
+        if (stream.length > 0) await this.#applyBatch(device, stream, failed);
+      }
+    } else {
+      // ip first: its batch (neighbours and routes, the kernel's slow part) is always the longer one.
+      const streams = (['ip', 'bridge'] as const).map((tool) => ops.filter((op) => argv.toolFor(op) === tool));
+      await Promise.all(streams.map((stream) => (stream.length > 0 ? this.#applyBatch(device, stream, failed) : undefined)));
+    }
     if (this.#family === 6 && failed.some(isIpv6PathMove)) failed = await this.#movePaths6(device, failed);
     if (failed.length > 0) {
       this.#freshBatches(); // a device recreated by someone else shows as failures: the next apply starts clean
@@ -283,6 +294,22 @@ function decode(stdout: string, command: readonly string[]): unknown {
   } catch (err) {
     throw new KernelCommandError(`${command.join(' ')} printed invalid JSON`, command, '', { cause: err });
   }
+}
+
+/**
+ * The operations change the path of a route that exists (a `replace`, or a
+ * direct route), with FDB changes beside it: then the two tools run one after
+ * the other (see apply). A new peer's entries (`add`) and a departing peer's
+ * deletes carry no traffic yet or any more, and keep running side by side.
+ */
+function movesTraffic(ops: readonly KernelOp[]): boolean {
+  let route = false;
+  let fdb = false;
+  for (const op of ops) {
+    if (op.kind === 'route' && (op.action === 'replace' || op.entry.dev !== undefined)) route = true;
+    else if (op.kind === 'fdb') fdb = true;
+  }
+  return route && fdb;
 }
 
 /** A route replace onto weft's device refused because the gateway is still routed elsewhere (IPv6 direct → VXLAN). */
