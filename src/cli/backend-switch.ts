@@ -4,8 +4,7 @@
  * starts, so no stale device keeps routes into the overlay.
  * - to wireguard: every VXLAN device of weft's (`weft.<VNI>`, `weft-v6.<VNI>`);
  *   their routes, neighbours and FDB entries go with them;
- * - to vxlan: `weft-wg` (its wireguard-go stopped by the PID weft recorded;
- *   the device, its address and route go with it).
+ * - to vxlan: `weft-wg` (removeWireguardTunnel).
  * Only devices with weft's names are touched, in this network namespace.
  */
 import { readdir } from 'node:fs/promises';
@@ -21,18 +20,40 @@ async function links(): Promise<string[]> {
   return readdir('/sys/class/net').catch(() => []);
 }
 
+export interface WireguardRemoval {
+  /** The wireguard-go that was stopped (by the PID weft recorded), if one ran. */
+  readonly stoppedPid: number | undefined;
+  /** True when `weft-wg` was still there after that and was deleted (a kernel WireGuard device, or a wireguard-go not of ours). */
+  readonly deletedDevice: boolean;
+}
+
+/**
+ * The wireguard backend's tunnel, gone: its wireguard-go stopped by the PID in
+ * `<runDir>/weft-wg.pid` (only when that PID is a live wireguard-go; the device,
+ * its address, route and UAPI socket go with the process), then `weft-wg`
+ * deleted if it is still there. Idempotent. Used by a switch to vxlan and by
+ * `weftctl cleanup`; weftd itself never does this on stop (KillMode=process).
+ */
+export async function removeWireguardTunnel(runDir: string): Promise<WireguardRemoval> {
+  const stoppedPid = await stopWireguardGo(runDir, WIREGUARD_DEVICE);
+  if (!(await links()).includes(WIREGUARD_DEVICE)) return { stoppedPid, deletedDevice: false };
+  await new IpRoute2({ persistentBatches: false }).deleteDevice(WIREGUARD_DEVICE);
+  return { stoppedPid, deletedDevice: true };
+}
+
 export async function removeOtherBackend(type: 'vxlan' | 'wireguard', log: Logger, wireguardRunDir = '/run/weft'): Promise<void> {
-  const present = await links();
-  const kernel = new IpRoute2({ persistentBatches: false });
-  const stale = type === 'wireguard' ? present.filter((n) => VXLAN_DEVICE.test(n)) : present.filter((n) => n === WIREGUARD_DEVICE);
   if (type === 'vxlan') {
-    const pid = await stopWireguardGo(wireguardRunDir, WIREGUARD_DEVICE).catch((err: unknown) => {
-      log.warn({ err: errorMessage(err) }, 'cannot stop the wireguard-go of the wireguard backend');
-      return undefined;
-    });
-    if (pid !== undefined) log.info({ pid }, 'backend is vxlan now: stopped the wireguard backend\'s wireguard-go');
+    try {
+      const removed = await removeWireguardTunnel(wireguardRunDir);
+      if (removed.stoppedPid !== undefined) log.info({ pid: removed.stoppedPid }, 'backend is vxlan now: stopped the wireguard backend\'s wireguard-go');
+      if (removed.deletedDevice) log.info({ device: WIREGUARD_DEVICE, backend: type }, `backend is ${type} now: removed the other backend's device`);
+    } catch (err) {
+      log.warn({ device: WIREGUARD_DEVICE, err: errorMessage(err) }, 'cannot remove the wireguard backend\'s wireguard-go or device');
+    }
+    return;
   }
-  for (const name of stale) {
+  const kernel = new IpRoute2({ persistentBatches: false });
+  for (const name of (await links()).filter((n) => VXLAN_DEVICE.test(n))) {
     try {
       await kernel.deleteDevice(name);
       log.info({ device: name, backend: type }, `backend is ${type} now: removed the other backend's device`);
