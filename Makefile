@@ -36,8 +36,9 @@ test-integration: deps-system build
 	@scripts/run-tests.sh integration
 
 # make demo DUAL_STACK=1: the same overlay with IPv6 too (an IPv6 underlay, EnableIPv6, pods with both addresses).
+# make demo WIREGUARD=1: the same overlay over the wireguard backend (wireguard-go per host on this kernel).
 demo: deps-system build
-	@scripts/demo.sh $(if $(DUAL_STACK),--dual-stack)
+	@scripts/demo.sh $(if $(DUAL_STACK),--dual-stack)$(if $(WIREGUARD),--wireguard)
 
 bench: deps-system build
 	@scripts/bench.sh
