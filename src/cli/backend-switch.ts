@@ -3,7 +3,10 @@
  * weftd restarted): what the old backend left is removed before the new one
  * starts, so no stale device keeps routes into the overlay.
  * - to wireguard: every VXLAN device of weft's (`weft.<VNI>`, `weft-v6.<VNI>`);
- *   their routes, neighbours and FDB entries go with them;
+ *   their routes, neighbours and FDB entries go with them; and every route
+ *   with weft's protocol that is not on `weft-wg`: DirectRouting's routes on
+ *   the external interface do not go with a device, and left in place they
+ *   would carry pod traffic to those peers in clear text, around the tunnel;
  * - to vxlan: `weft-wg` (removeWireguardTunnel).
  * Only devices with weft's names are touched, in this network namespace.
  */
@@ -11,7 +14,9 @@ import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { errorMessage } from '../core/errors.js';
 import { WIREGUARD_DEVICE } from '../core/wireguard/device.js';
+import { WEFT_ROUTE_PROTOCOL } from '../core/kernel-state.js';
 import { IpRoute2 } from '../adapters/iproute2/iproute2.js';
+import { execaRunner } from '../adapters/iproute2/runner.js';
 import { stopWireguardGo } from '../adapters/wireguard/wireguard-go-daemon.js';
 
 const VXLAN_DEVICE = /^weft(?:-v6)?\.\d+$/;
@@ -53,12 +58,33 @@ export async function removeOtherBackend(type: 'vxlan' | 'wireguard', log: Logge
     return;
   }
   const kernel = new IpRoute2({ persistentBatches: false });
+  await removeWeftRoutesOffTunnel(log);
   for (const name of (await links()).filter((n) => VXLAN_DEVICE.test(n))) {
     try {
       await kernel.deleteDevice(name);
       log.info({ device: name, backend: type }, `backend is ${type} now: removed the other backend's device`);
     } catch (err) {
       log.warn({ device: name, err: errorMessage(err) }, 'cannot remove the other backend\'s device');
+    }
+  }
+}
+
+/** Deletes every route with weft's protocol (both families) whose device is not weft-wg. */
+async function removeWeftRoutesOffTunnel(log: Logger): Promise<void> {
+  const run = execaRunner();
+  for (const family of ['-4', '-6'] as const) {
+    const listed = await run('ip', [family, '-j', 'route', 'show', 'proto', String(WEFT_ROUTE_PROTOCOL)], { allowFailure: true });
+    let routes: { dst?: string; dev?: string }[] = [];
+    try {
+      routes = JSON.parse(listed.stdout || '[]') as { dst?: string; dev?: string }[];
+    } catch {
+      log.warn({ family, stdout: listed.stdout.slice(0, 200) }, 'cannot read weft\'s routes');
+    }
+    for (const route of routes) {
+      if (route.dst === undefined || route.dev === undefined || route.dev === WIREGUARD_DEVICE) continue;
+      const deleted = await run('ip', [family, 'route', 'del', route.dst, 'dev', route.dev, 'proto', String(WEFT_ROUTE_PROTOCOL)], { allowFailure: true });
+      if (deleted.exitCode === 0) log.info({ route: route.dst, device: route.dev }, 'backend is wireguard now: removed a route of weft\'s outside the tunnel (DirectRouting)');
+      else log.warn({ route: route.dst, device: route.dev, err: deleted.stderr.trim() }, 'cannot remove a route of weft\'s outside the tunnel');
     }
   }
 }
