@@ -44,7 +44,7 @@ bench: deps-system build
 	@scripts/bench.sh
 	@scripts/bench-datapath.sh
 
-# The data-path section of make bench alone (iperf3/ping pod to pod, weft vs hand-made VXLAN; about 2 minutes).
+# The data-path section of make bench alone (iperf3/ping pod to pod, weft vs hand-made VXLAN, DirectRouting and WireGuard; about 3 minutes).
 bench-datapath: deps-system build
 	@scripts/bench-datapath.sh
 
