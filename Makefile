@@ -36,14 +36,15 @@ test-integration: deps-system build
 	@scripts/run-tests.sh integration
 
 # make demo DUAL_STACK=1: the same overlay with IPv6 too (an IPv6 underlay, EnableIPv6, pods with both addresses).
+# make demo WIREGUARD=1: the same overlay over the wireguard backend (wireguard-go per host on this kernel).
 demo: deps-system build
-	@scripts/demo.sh $(if $(DUAL_STACK),--dual-stack)
+	@scripts/demo.sh $(if $(DUAL_STACK),--dual-stack)$(if $(WIREGUARD),--wireguard)
 
 bench: deps-system build
 	@scripts/bench.sh
 	@scripts/bench-datapath.sh
 
-# The data-path section of make bench alone (iperf3/ping pod to pod, weft vs hand-made VXLAN; about 2 minutes).
+# The data-path section of make bench alone (iperf3/ping pod to pod, weft vs hand-made VXLAN, DirectRouting and WireGuard; about 3 minutes).
 bench-datapath: deps-system build
 	@scripts/bench-datapath.sh
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench-datapath (also the last part of make bench): iperf3 and ping pod
 # to pod across two rig hosts, weft's VXLAN against a hand-made VXLAN pair
-# with the same settings, checksum offload off and on (bench/datapath-bench.ts).
+# with the same settings, checksum offload off and on, DirectRouting, and the wireguard backend against a
+# hand-made wireguard-go tunnel (bench/datapath-bench.ts).
 # Writes the results to docs/benchmarks.md between the bench-datapath markers.
 # Sizes: BENCH_DP_RUNS=3 BENCH_DP_SECONDS=3 BENCH_DP_PINGS=200.
 set -euo pipefail
@@ -13,7 +14,7 @@ trap 'rm -rf "$OUT"' EXIT
 started=$(date +%s)
 started_at=$(date -u '+%Y-%m-%d %H:%M UTC')
 ARGS=(--runs "$RUNS" --seconds "$SECONDS_PER_RUN" --pings "$PINGS")
-echo "== data path (iperf3 and ping pod to pod, weft vs hand-made VXLAN): ${ARGS[*]}"
+echo "== data path (iperf3 and ping pod to pod, weft vs hand-made VXLAN, DirectRouting, WireGuard): ${ARGS[*]}"
 node dist/bench/datapath-bench.js "${ARGS[@]}" | tee "$OUT/datapath.md"
 took=$(( $(date +%s) - started ))
 {

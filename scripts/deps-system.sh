@@ -26,6 +26,9 @@ check wireguard-go wireguard-go
 check wg wireguard-tools
 check systemd-analyze systemd
 check systemd-notify systemd
+# The shipped unit under a real systemd: a container booted with systemd-nspawn from a debootstrap tree (scripts/nspawn-rootfs.sh).
+check systemd-nspawn systemd-container
+check debootstrap debootstrap
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 [ -x /usr/bin/catatonit ] || [ -x /usr/libexec/podman/catatonit ] || need+=(catatonit)
 if [ ${#need[@]} -gt 0 ]; then

@@ -7,7 +7,7 @@
  *   weftctl leases [--json]       every lease with its TTL, or "reservation"
  *   weftctl reserve SUBNET        pin a subnet (no TTL) to a host
  *   weftctl release SUBNET        remove a reservation (or, with --force, any lease)
- *   weftctl cleanup               remove weft's iptables chains from this host (no etcd)
+ *   weftctl cleanup               remove weft's iptables chains and WireGuard tunnel from this host (no etcd)
  *   weftctl status [--json]       this host: lease, device, and per peer whether the kernel entries match
  *   weftctl doctor [--json]       this host: ok / warn / FAIL per check, with the fix
  */
@@ -17,7 +17,7 @@ import { UsageError, WeftError, errorMessage } from '../core/errors.js';
 import { withEtcdFlags, etcdConnection, openRegistry, type EtcdFlagValues } from './etcd-flags.js';
 import { configGet, configSet } from './weftctl-config.js';
 import { leasesCommand, releaseCommand, reserveCommand } from './weftctl-leases.js';
-import { cleanupCommand } from './weftctl-cleanup.js';
+import { DEFAULT_WIREGUARD_RUN_DIR, cleanupCommand } from './weftctl-cleanup.js';
 import { statusCommand } from './weftctl-status.js';
 import { doctorCommand } from './weftctl-doctor.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
@@ -73,7 +73,8 @@ function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & 
       .positional('subnet', { type: 'string', demandOption: true })
       .option('force', { type: 'boolean', default: false, describe: 'also delete a live lease, or a reservation its host holds (that host\'s weftd exits and leases again)' }),
     (argv) => run(releaseCommand, argv as never))
-    .command('cleanup', 'remove weft\'s iptables chains and jumps (--ip-masq) from this host; stop weftd first', (c) => c,
+    .command('cleanup', 'remove weft\'s iptables chains and jumps (--ip-masq) and its WireGuard tunnel (weft-wg, wireguard-go) from this host; stop weftd first', (c) => c
+      .option('wireguard-run-dir', { type: 'string', default: DEFAULT_WIREGUARD_RUN_DIR, describe: 'weftd\'s --wireguard-run-dir: where the PID file of its wireguard-go is' }),
       (argv) => run({ local: cleanupCommand }, argv as never))
     .command('status', 'on a host: its lease, device and per-peer kernel entries; exit 1 on any drift', (c) => c
       .option('node-name', { type: 'string', describe: 'weftd\'s --node-name (default: the hostname)' })

@@ -143,6 +143,6 @@ if (requirePrerequisites(t, ['ip', 'etcd', 'etcdctl', 'iptables', 'ip6tables', '
       + 'ip6tables: removed from table filter: chain WEFT-FWD (2 rules) and 1 jump from FORWARD');
     t.same([await weftLines(2, 'iptables'), await weftLines(2, 'ip6tables')], [[], []]);
     const again = await runWeftctl(['cleanup'], { netns: h(2) });
-    t.same([again.code, again.stdout], [0, 'nothing to remove: no weft iptables chains or jumps on this host']);
+    t.same([again.code, again.stdout], [0, 'nothing to remove: no weft iptables chains or jumps, no weft-wg tunnel on this host']);
   });
 }

@@ -163,7 +163,7 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
     t.notMatch(await iptables(1, ['-t', 'nat', '-S']), /WEFT/);
     t.notMatch(await iptables(1, ['-t', 'filter', '-S']), /WEFT/);
     const again = await runWeftctl(['cleanup'], { netns: h(1) });
-    t.same([again.code, again.stdout], [0, 'nothing to remove: no weft iptables chains or jumps on this host']);
+    t.same([again.code, again.stdout], [0, 'nothing to remove: no weft iptables chains or jumps, no weft-wg tunnel on this host']);
     t.match(await ping(pod(1).netns, OUTSIDE, ['-c', '1', '-W', '1']), /0 received/, 'no masquerade, no forwarding: the outside host is unreachable');
     t.match(await iptables(2, ['-t', 'nat', '-S', 'WEFT-POSTRTG']), /MASQUERADE/, 'host2 keeps its rules');
   });
