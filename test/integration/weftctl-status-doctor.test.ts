@@ -47,7 +47,7 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
       t.match(r.stdout, new RegExp(`^device +${DEVICE} up, vxlan id 1 dstport 8472 local 192\\.0\\.2\\.1${i} dev eth0, mtu 1450, mac `, 'm'));
       t.match(r.stdout, new RegExp(`^subnet\\.env +${c.subnetFile(i)}: ok$`, 'm'));
       for (const j of others(i)) {
-        t.match(r.stdout, new RegExp(`^${c.subnet(j)} +host${j} +192\\.0\\.2\\.1${j} +[0-9a-f:]{17} +ok +ok +ok$`, 'm'), `host${i} → host${j}: ok ok ok`);
+        t.match(r.stdout, new RegExp(`^${c.subnet(j)} +host${j} +192\\.0\\.2\\.1${j} +[0-9a-f:]{17} +vxlan +ok +ok +ok$`, 'm'), `host${i} → host${j}: ok ok ok`);
       }
       t.match(r.stdout, /\nin sync: 2 peers$/);
     }
