@@ -23,7 +23,7 @@ import type { Cidr, Ipv4 } from '../../core/cidr.js';
 import { UsageError, WeftError, errorMessage } from '../../core/errors.js';
 import { type AcceptedPeer, isWireguardPeer } from '../../core/peer-acceptance.js';
 import type { WireguardBackend } from '../../core/wireguard/backend-config.js';
-import { WIREGUARD_DEVICE, type WireguardDeviceSpec, wireguardDeviceSpec } from '../../core/wireguard/device.js';
+import { DEFAULT_RUN_DIR, WIREGUARD_DEVICE, type WireguardDeviceSpec, wireguardDeviceSpec } from '../../core/wireguard/device.js';
 import type { SecretKey, WgPublicKey } from '../../core/wireguard/keys.js';
 import { type WireguardPeerLease, desiredPeers } from '../../core/wireguard/peer-plan.js';
 import type { Kernel } from '../../adapters/kernel.js';
@@ -72,7 +72,7 @@ export class WireguardDataPlane implements DataPlanePort {
     this.#log = options.log.child({ backend: 'wireguard' });
     this.#keyFile = options.keyFile;
     this.#socketDir = options.socketDir;
-    this.#runDir = options.runDir ?? '/run/weft';
+    this.#runDir = options.runDir ?? DEFAULT_RUN_DIR;
     this.#client = new UapiClient({ device: WIREGUARD_DEVICE, ...(options.socketDir ? { socketDir: options.socketDir } : {}) });
   }
 

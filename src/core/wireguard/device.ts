@@ -12,6 +12,16 @@ import { wireguardDeviceMtu } from './backend-config.js';
 /** The IPv4 device (flannel: `flannel-wg`). */
 export const WIREGUARD_DEVICE = 'weft-wg';
 
+/**
+ * Where wireguard-go puts its UAPI sockets (compiled in; `/var/run` is a link
+ * to `/run` on Debian): weftd's `--wireguard-socket-dir` default, and where
+ * `weftctl status|doctor` look for the device unless told otherwise.
+ */
+export const DEFAULT_SOCKET_DIR = '/run/wireguard';
+
+/** Where weftd keeps the PID file and log of the wireguard-go it started (`--wireguard-run-dir`). */
+export const DEFAULT_RUN_DIR = '/run/weft';
+
 /** What the device should look like on this host. */
 export interface WireguardDeviceSpec {
   readonly name: string;
