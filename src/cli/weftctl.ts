@@ -28,7 +28,7 @@ import { ENV_FILE_OPTION, type HostSettings, checkHostBooleans, readHostSettings
 const ETCD_SETTINGS = ['etcd-endpoints', 'etcd-prefix', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'etcd-username', 'etcd-password'] as const;
 const HOST_SETTINGS = ['node-name', 'subnet-file'] as const;
 const HEALTHZ_SETTINGS = ['healthz-ip', 'healthz-port'] as const;
-const BOOLEAN_FLAGS = ['json', 'force', 'effective', 'enable-ipv6'] as const;
+const BOOLEAN_FLAGS = ['json', 'force', 'effective', 'enable-ipv6', 'show-secrets'] as const;
 
 export type { CtlIo } from './ctl-io.js';
 
@@ -53,12 +53,17 @@ function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & 
       .option('ipv6-subnet-len', { type: 'number', describe: 'set: prefix length of each host\'s IPv6 subnet (IPv6SubnetLen; default 64, or prefix + 2)' })
       .option('ipv6-subnet-min', { type: 'string', describe: 'set: first IPv6 subnet handed out (IPv6SubnetMin; default the second subnet)' })
       .option('ipv6-subnet-max', { type: 'string', describe: 'set: last IPv6 subnet handed out (IPv6SubnetMax; default the last subnet)' })
+      .option('backend', { type: 'string', choices: ['vxlan', 'wireguard'], describe: 'set: the backend (Backend.Type; default vxlan)' })
       .option('vni', { type: 'number', describe: 'set: VXLAN id (Backend.VNI; default 1)' })
       .option('port', { type: 'number', describe: 'set: VXLAN UDP port (Backend.Port; default 8472)' })
-      .option('mtu', { type: 'number', describe: 'set: underlay MTU (Backend.MTU; the device gets it − 50; default the external interface\'s, never above it)' })
+      .option('mtu', { type: 'number', describe: 'set: underlay MTU (Backend.MTU; the device gets it − 50 for vxlan, − 80 for wireguard; default the external interface\'s, never above it)' })
       .option('checksum-offload', { type: 'string', describe: 'set: TX checksum offload on the VXLAN device: auto, on or off (Backend.ChecksumOffload; default off)' })
       .option('direct-routing', { type: 'boolean', describe: 'set: a plain route, no VXLAN, to peers on this host\'s own segment (Backend.DirectRouting; default off)' })
-      .option('effective', { type: 'boolean', default: false, describe: 'get: show the config with defaults applied' }),
+      .option('listen-port', { type: 'number', describe: 'set, wireguard: UDP listen port of weft-wg (Backend.ListenPort; default 51820)' })
+      .option('persistent-keepalive', { type: 'number', describe: 'set, wireguard: seconds between keepalives to each peer, 0 off (Backend.PersistentKeepaliveInterval; default 0)' })
+      .option('psk-file', { type: 'string', describe: 'set, wireguard: a file holding the pre-shared key (Backend.PSK, e.g. from `wg genpsk`; never on the command line)' })
+      .option('effective', { type: 'boolean', default: false, describe: 'get: show the config with defaults applied' })
+      .option('show-secrets', { type: 'boolean', default: false, describe: 'get: print Backend.PSK instead of [redacted]' }),
     (argv) => run(argv['action'] === 'get' ? configGet : configSet, argv as never))
     .command('leases', 'list subnet leases and reservations', (c) => c.option('json', { type: 'boolean', default: false, describe: 'print JSON (for scripts)' }),
       (argv) => run(leasesCommand, argv as never))
