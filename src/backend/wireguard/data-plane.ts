@@ -23,9 +23,9 @@ import type { Cidr, Ipv4 } from '../../core/cidr.js';
 import { UsageError, WeftError, errorMessage } from '../../core/errors.js';
 import { type AcceptedPeer, isWireguardPeer } from '../../core/peer-acceptance.js';
 import type { WireguardBackend } from '../../core/wireguard/backend-config.js';
-import { DEFAULT_RUN_DIR, WIREGUARD_DEVICE, type WireguardDeviceSpec, wireguardDeviceSpec } from '../../core/wireguard/device.js';
+import { DEFAULT_RUN_DIR, WIREGUARD_DEVICE, hasNetworkRoute, type WireguardDeviceSpec, wireguardDeviceSpec } from '../../core/wireguard/device.js';
 import type { SecretKey, WgPublicKey } from '../../core/wireguard/keys.js';
-import { type WireguardPeerLease, desiredPeers } from '../../core/wireguard/peer-plan.js';
+import { wantedPeers } from '../../core/wireguard/peer-plan.js';
 import type { Kernel } from '../../adapters/kernel.js';
 import { WireguardLink } from '../../adapters/wireguard/device-link.js';
 import { loadOrCreatePrivateKey } from '../../adapters/wireguard/key-store.js';
@@ -146,10 +146,7 @@ export class WireguardDataPlane implements DataPlanePort {
       this.#log.warn({ err: errorMessage(err), device: WIREGUARD_DEVICE, changes }, 'wireguard device not ready; retrying');
       return { ok: false, applied: changes.length, failed: 1, changes: changes.length + 1, programmed: 0, error: errorMessage(err) };
     }
-    const wanted = desiredPeers(leases.filter(isWireguardPeer).map(peerLease), {
-      ownPort: ready.backend.listenPort, ownPublicKey: ready.publicKey, presharedKey: ready.backend.psk,
-      persistentKeepaliveInterval: ready.backend.persistentKeepaliveInterval,
-    });
+    const wanted = wantedPeers(ready.backend, leases.filter(isWireguardPeer), ready.publicKey);
     for (const r of wanted.refused) this.#log.warn({ lease: r.name, reason: r.reason }, 'wireguard peer not programmed');
     const report = await syncPeers(this.#client, wanted.peers);
     if (changes.length > 0 || report.sent.length > 0) {
@@ -172,7 +169,7 @@ export class WireguardDataPlane implements DataPlanePort {
     const address = await this.#kernel.ensureAddress(spec.name, spec.address, network);
     if (address.added) changes.push(`address ${spec.address}/32`);
     for (const removed of address.removed) changes.push(`removed address ${removed}`);
-    if (!WireguardLink.hasNetworkRoute(await this.#link.routes(spec.name), spec.route)) {
+    if (!hasNetworkRoute(await this.#link.routes(spec.name), spec.route)) {
       await this.#link.replaceRoute(spec.name, spec.route);
       changes.push(`route ${spec.route} dev ${spec.name} proto 87`);
     }
@@ -182,8 +179,4 @@ export class WireguardDataPlane implements DataPlanePort {
   async reconcileChanged(): Promise<PassResult | undefined> {
     return undefined;
   }
-}
-
-function peerLease(peer: AcceptedPeer & { attrs: { wireguard: NonNullable<AcceptedPeer['attrs']['wireguard']> } }): WireguardPeerLease {
-  return { name: peer.attrs.nodeName ?? peer.subnet, publicIp: peer.attrs.publicIp, data: peer.attrs.wireguard, subnets: [peer.subnet] };
 }

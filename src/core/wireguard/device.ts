@@ -6,6 +6,7 @@
  * per-peer route, neighbour or FDB entry exists.
  */
 import { type Cidr, type Ipv4, cidrIp } from '../cidr.js';
+import { WEFT_ROUTE_PROTOCOL } from '../kernel-state.js';
 import type { WireguardBackend } from './backend-config.js';
 import { wireguardDeviceMtu } from './backend-config.js';
 
@@ -38,4 +39,17 @@ export function wireguardDeviceSpec(backend: WireguardBackend, network: Cidr, se
     name: WIREGUARD_DEVICE, mtu: wireguardDeviceMtu(backend.mtu ?? underlayMtu), listenPort: backend.listenPort,
     address: cidrIp(selfSubnet), route: network,
   };
+}
+
+/** A route on the device as `ip -N -j route show dev` lists it (protocol and scope numeric or named). */
+export interface DeviceRoute {
+  readonly dst: string;
+  readonly protocol: string | undefined;
+  readonly scope: string | undefined;
+}
+
+/** The network route as weft wants it is among the device's routes: scope link, weft's protocol. */
+export function hasNetworkRoute(routes: readonly DeviceRoute[], network: Cidr): boolean {
+  // `-N` prints the scope as a number too: link is 253.
+  return routes.some((r) => r.dst === network && r.protocol === String(WEFT_ROUTE_PROTOCOL) && (r.scope === 'link' || r.scope === '253'));
 }
