@@ -12,8 +12,8 @@ import type { Cidr } from '../core/cidr.js';
 import type { ListedLease } from '../core/allocate.js';
 import { errorMessage } from '../core/errors.js';
 import type { WireguardPeer } from '../core/peer-acceptance.js';
-import type { WireguardBackend } from '../core/wireguard/backend-config.js';
-import { DEFAULT_SOCKET_DIR, type DeviceRoute, WIREGUARD_DEVICE, wireguardDeviceSpec } from '../core/wireguard/device.js';
+import { WIREGUARD_OVERHEAD, type WireguardBackend } from '../core/wireguard/backend-config.js';
+import { DEFAULT_SOCKET_DIR, type DeviceRoute, WIREGUARD_DEVICE, type WireguardDeviceSpec, wireguardDeviceSpec } from '../core/wireguard/device.js';
 import type { WgPublicKey } from '../core/wireguard/keys.js';
 import { wantedPeers } from '../core/wireguard/peer-plan.js';
 import { type TunnelReport, type WireguardDeviceFacts, compareTunnels, wireguardDeviceProblems } from '../core/wireguard/tunnel-check.js';
@@ -69,7 +69,17 @@ export interface WireguardInput {
 }
 
 /** Reads the device and compares; every failure to read is a fact in the report, not an exception. */
-export async function collectWireguard(input: WireguardInput): Promise<{ status: WireguardStatus; facts: WireguardDeviceFacts; state: DeviceState | undefined }> {
+export interface WireguardCollected {
+  readonly status: WireguardStatus;
+  readonly facts: WireguardDeviceFacts;
+  readonly state: DeviceState | undefined;
+  /** What the device should be; undefined without this host's lease. */
+  readonly spec: WireguardDeviceSpec | undefined;
+  /** The MTU the device follows and where it came from; undefined when it cannot be told. */
+  readonly underlay: { readonly mtu: number; readonly source: string } | undefined;
+}
+
+export async function collectWireguard(input: WireguardInput): Promise<WireguardCollected> {
   const { backend, network, own, kernel, readers } = input;
   const link = await kernel.readDevice(WIREGUARD_DEVICE);
   let state: DeviceState | undefined;
@@ -82,13 +92,14 @@ export async function collectWireguard(input: WireguardInput): Promise<{ status:
   }
   const routes = link ? await readers.routes(WIREGUARD_DEVICE).catch(() => undefined) : undefined;
   const facts: WireguardDeviceFacts = { link: link ? { up: link.up, mtu: link.mtu, addresses: link.addresses } : undefined, uapi, routes };
-  const underlay = backend.mtu ?? await kernel.externalInterface(own ? { publicIp: own.attrs.publicIp } : {}).then((e) => e.mtu, () => undefined);
+  const underlay = backend.mtu !== undefined ? { mtu: backend.mtu, source: `Backend.MTU ${backend.mtu}` }
+    : await kernel.externalInterface(own ? { publicIp: own.attrs.publicIp } : {}).then((e) => ({ mtu: e.mtu, source: `${e.name} MTU ${e.mtu}` }), () => undefined);
   // Without the underlay's MTU the device's own is taken as right (no MTU problem is made up).
-  const spec = own ? wireguardDeviceSpec(backend, network, own.subnet, underlay ?? (link ? link.mtu + 80 : 1500)) : undefined;
+  const spec = own ? wireguardDeviceSpec(backend, network, own.subnet, underlay?.mtu ?? (link ? link.mtu + WIREGUARD_OVERHEAD : 1500)) : undefined;
   const deviceProblems = wireguardDeviceProblems(facts, spec, backend.listenPort, own?.attrs.wireguard?.publicKey);
   const tunnels = state ? compareTunnels(wantedPeers(backend, input.peers, state.publicKey), input.peers, state.peers, input.nowMs) : null;
   return {
-    facts, state,
+    facts, state, spec, underlay,
     status: {
       deviceName: WIREGUARD_DEVICE, socketDir: readers.socketDir, up: link?.up ?? null, mtu: link?.mtu ?? null, addresses: link?.addresses ?? [],
       listenPort: state?.listenPort ?? null, publicKey: state?.publicKey ?? null,

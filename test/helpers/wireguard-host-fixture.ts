@@ -36,6 +36,8 @@ export function wireguardLease(i: number, key: WgPublicKey = keyOf(i)): Wireguar
 export interface WireguardHostFixture {
   readonly config: NetworkConfig & { backend: WireguardBackend };
   readonly registry: MemoryRegistry;
+  /** A new registry with the same content (doctor closes the one it opened). */
+  openRegistry(): Promise<MemoryRegistry>;
   readonly kernel: MemoryKernel;
   readonly device: MemoryWireguard;
   /** The routes on weft-wg as `ip -j route show dev weft-wg` would list them. */
@@ -49,10 +51,14 @@ export async function wireguardHostFixture(dir: string): Promise<WireguardHostFi
   const parsed = parseNetworkConfig(JSON.parse(WG_CONFIG_TEXT));
   if (!parsed.ok || parsed.config.backend.type !== 'wireguard') throw new Error('fixture config');
   const config = parsed.config as NetworkConfig & { backend: WireguardBackend };
-  const registry = new MemoryRegistry();
-  await registry.putConfig(WG_CONFIG_TEXT);
   const leases = [1, 2, 3].map((i) => wireguardLease(i));
-  for (const l of leases) await registry.claim(l, encodeLeaseValue(l.attrs), 3600);
+  const openRegistry = async (): Promise<MemoryRegistry> => {
+    const r = new MemoryRegistry();
+    await r.putConfig(WG_CONFIG_TEXT);
+    for (const l of leases) await r.claim(l, encodeLeaseValue(l.attrs), 3600);
+    return r;
+  };
+  const registry = await openRegistry();
   const kernel = new MemoryKernel();
   kernel.devices.set('weft-wg', {
     info: { name: 'weft-wg', kind: 'tun', vni: undefined, port: undefined, local: undefined, parent: undefined, learning: false, gbp: false,
@@ -65,7 +71,7 @@ export async function wireguardHostFixture(dir: string): Promise<WireguardHostFi
   const subnetFile = join(dir, 'subnet.env');
   await writeSubnetFile(subnetFile, { network: config.network, subnet: '10.42.1.0/24' as Cidr, mtu: 1420, ipMasq: false });
   const fixture: WireguardHostFixture = {
-    config, registry, kernel, device, subnetFile, leases,
+    config, registry, openRegistry, kernel, device, subnetFile, leases,
     routes: [{ dst: '10.42.0.0/16', protocol: '87', scope: 'link' }],
     readers: { socketDir: '/memory', control: () => device, routes: async () => fixture.routes },
   };
