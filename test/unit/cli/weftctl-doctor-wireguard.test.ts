@@ -10,8 +10,9 @@ import type { HostProbe } from '../../../src/adapters/host-probe.js';
 import { doctorCommand, gatherDoctorFacts } from '../../../src/cli/weftctl-doctor.js';
 import { evaluateDoctor } from '../../../src/core/doctor.js';
 import { HANDSHAKE_FRESH_SECONDS } from '../../../src/core/wireguard/doctor-tunnels.js';
+import { encodeLeaseValue } from '../../../src/core/lease.js';
 import { MemoryEthtool } from '../../fakes/memory-ethtool.js';
-import { type WireguardHostFixture, keyOf, privateKeyOf, wireguardHostFixture } from '../../helpers/wireguard-host-fixture.js';
+import { type WireguardHostFixture, keyOf, privateKeyOf, wireguardHostFixture, wireguardLease } from '../../helpers/wireguard-host-fixture.js';
 
 class FakeHostProbe implements HostProbe {
   readonly pings: string[] = [];
@@ -56,9 +57,10 @@ t.test('a healthy host: device, mtu, route, tunnels and pings ok; no VXLAN rows;
   t.match(byName.get('device'), { detail: `weft-wg up, listen port 51820, public key ${keyOf(1)}` });
   t.match(byName.get('mtu'), { detail: 'weft-wg 1420 = eth0 MTU 1500 − 80' });
   t.match(byName.get('route'), { detail: '10.42.0.0/16 dev weft-wg scope link proto 87' });
+  t.match(byName.get('duplicates'), { verdict: 'ok', detail: 'no two of the 3 leases share a public IP, node name or WireGuard public key' });
   t.match(byName.get('tunnel 10.42.2.0/24'), { detail: 'host2 192.0.2.12:51820: handshake 10s ago, rx 200 B, tx 400 B' });
   t.match(byName.get('ping 10.42.3.0/24'), { detail: '10.42.3.0 answered through weft-wg' });
-  t.same(results.filter((r) => /checksum|peer entries|vxlan|df |vtep|fdb/i.test(r.check)).map((r) => r.check), [], 'no VXLAN-only rows');
+  t.same(results.filter((r) => r.check !== 'subnet.env' && /checksum|peer entries|vxlan|df |vtep|fdb/i.test(`${r.check} ${r.detail}`)).map((r) => r.check), [], 'no VXLAN-only rows or words');
 });
 
 t.test('handshakes: never and too old are warnings whose fix names UDP, both ports and both addresses; fresh is ok', async (t) => {
@@ -106,4 +108,19 @@ t.test('no device and no socket: one device FAIL that says to start weftd; tunne
   t.match(results.find((r) => r.check === 'tunnels'), { verdict: 'warn', detail: /not checked/ });
   t.match(results.find((r) => r.check === 'weftd'), { verdict: 'FAIL' });
   t.same(host.pings, []);
+});
+
+t.test('two leases with one WireGuard public key (a copied key file): the duplicates check FAILs naming the key', async (t) => {
+  const h = await wireguardHostFixture(t.testdir());
+  const copied = wireguardLease(4, keyOf(2));
+  const registry = async () => {
+    const r = await h.openRegistry();
+    await r.claim(copied, encodeLeaseValue(copied.attrs), 3600);
+    return r;
+  };
+  const facts = await gatherDoctorFacts({ nodeName: 'host1', subnetFile: h.subnetFile, healthz: undefined },
+    { openRegistry: registry, kernel: h.kernel, host: new FakeHostProbe(), wireguard: h.readers });
+  const results = evaluateDoctor(facts);
+  t.match(results.find((r) => r.check === 'duplicates'), { verdict: 'FAIL', detail: `WireGuard public key ${keyOf(2)} is in 2 leases: 10.42.2.0/24 (host2), 10.42.4.0/24 (host4)` });
+  t.match(results.find((r) => r.check === 'tunnel host4'), { verdict: 'FAIL', detail: /the lease gives no peer: its PublicKey .* is also the key of host2/ });
 });
