@@ -13,7 +13,7 @@
 import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { errorMessage } from '../core/errors.js';
-import { WIREGUARD_DEVICE } from '../core/wireguard/device.js';
+import { DEFAULT_RUN_DIR, WIREGUARD_DEVICE } from '../core/wireguard/device.js';
 import { WEFT_ROUTE_PROTOCOL } from '../core/kernel-state.js';
 import { IpRoute2 } from '../adapters/iproute2/iproute2.js';
 import { execaRunner } from '../adapters/iproute2/runner.js';
@@ -46,7 +46,7 @@ export async function removeWireguardTunnel(runDir: string): Promise<WireguardRe
   return { stoppedPid, deletedDevice: true };
 }
 
-export async function removeOtherBackend(type: 'vxlan' | 'wireguard', log: Logger, wireguardRunDir = '/run/weft'): Promise<void> {
+export async function removeOtherBackend(type: 'vxlan' | 'wireguard', log: Logger, wireguardRunDir = DEFAULT_RUN_DIR): Promise<void> {
   if (type === 'vxlan') {
     try {
       const removed = await removeWireguardTunnel(wireguardRunDir);

@@ -15,6 +15,7 @@
 import { hostname } from 'node:os';
 import type { LevelWithSilent } from 'pino';
 import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
+import { DEFAULT_RUN_DIR, DEFAULT_SOCKET_DIR } from '../core/wireguard/device.js';
 import { ETCD_FLAGS, type EtcdFlagValues } from './etcd-flags.js';
 import type { FlagEntry, FlagSpec } from './flag-spec.js';
 import { ENV_FILE_OPTION, ENV_PREFIX } from './host-config.js';
@@ -40,8 +41,8 @@ export function daemonFlagTable(): readonly FlagEntry[] {
     ['resync-interval', { type: 'string', default: '10s', describe: 'check the device, its entries and the iptables rules at least this often (entries are re-read every 6th time while kernel notifications work)' }],
     ['dataplane', { choices: ['vxlan', 'none'], default: 'vxlan', describe: 'none: lease and watch only, program no kernel state (the default programs the kernel with the backend the network config names: vxlan or wireguard)' }],
     ['wireguard-key-file', { type: 'string', describe: 'wireguard backend: the private key file, created (mode 0600) on first start and kept (default: $WIREGUARD_KEY_FILE, else /var/lib/weft/wireguard/private.key)' }],
-    ['wireguard-socket-dir', { type: 'string', default: '/run/wireguard', describe: 'wireguard backend: the UAPI socket directory of wireguard-go (another one is bind-mounted over /run/wireguard for wireguard-go)' }],
-    ['wireguard-run-dir', { type: 'string', default: '/run/weft', describe: 'wireguard backend: where the PID file and log of the wireguard-go weftd started are kept (a restarted weftd adopts that process)' }],
+    ['wireguard-socket-dir', { type: 'string', default: DEFAULT_SOCKET_DIR, describe: `wireguard backend: the UAPI socket directory of wireguard-go (another one is bind-mounted over ${DEFAULT_SOCKET_DIR} for wireguard-go)` }],
+    ['wireguard-run-dir', { type: 'string', default: DEFAULT_RUN_DIR, describe: 'wireguard backend: where the PID file and log of the wireguard-go weftd started are kept (a restarted weftd adopts that process)' }],
     ['log-level', { choices: LOG_LEVELS, default: 'info', describe: 'log level' }],
     ['config-file', ENV_FILE_OPTION],
   ];

@@ -11,12 +11,14 @@
  * rules and the tunnel back.
  */
 import type { ChainRemoval } from '../core/masq-rules.js';
+import { DEFAULT_RUN_DIR } from '../core/wireguard/device.js';
 import { type Iptables, IptablesCli } from '../adapters/iptables.js';
 import { removeTrafficRules } from '../daemon/traffic-rules.js';
 import type { CtlIo } from './ctl-io.js';
 import { type WireguardRemoval, removeWireguardTunnel } from './backend-switch.js';
 
-export const DEFAULT_WIREGUARD_RUN_DIR = '/run/weft';
+/** weftd's --wireguard-run-dir default (one place: core/wireguard/device.ts). */
+export const DEFAULT_WIREGUARD_RUN_DIR = DEFAULT_RUN_DIR;
 
 /** What cleanup prints for the wireguard tunnel; nothing when there was none. */
 export function describeWireguardRemoval(r: WireguardRemoval): string[] {

@@ -1,7 +1,13 @@
-/** `weftctl config get|set`: the network config, validated before it is written. */
+/**
+ * `weftctl config get|set`: the network config, validated before it is
+ * written. The wireguard PSK is a secret: `set` reads it from a file
+ * (`--psk-file`; argv is visible to every user in ps), and `get` prints it
+ * as `[redacted]` unless `--show-secrets`.
+ */
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../core/errors.js';
 import { type NetworkConfig, parseNetworkConfig, parseNetworkConfigText, renderNetworkConfig, subnetCapacity } from '../core/network-config.js';
+import { redactPskText } from '../core/wireguard/backend-config.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
 import type { CtlIo } from './ctl-io.js';
 
@@ -11,8 +17,9 @@ export async function configGet(registry: SubnetRegistry, argv: Record<string, u
     io.err(`weftctl: no network config in etcd at ${String(argv['etcd-prefix'])}/config (create it with: weftctl config set --network 10.5.0.0/16)`);
     return 1;
   }
+  const redact = argv['show-secrets'] !== true;
   if (!argv['effective']) {
-    io.out(text);
+    io.out(redact ? redactPskText(text) : text);
     return 0;
   }
   const parsed = parseNetworkConfigText(text);
@@ -20,7 +27,7 @@ export async function configGet(registry: SubnetRegistry, argv: Record<string, u
     io.err(`weftctl: the stored config is invalid:\n  - ${parsed.errors.join('\n  - ')}`);
     return 1;
   }
-  io.out(renderNetworkConfig(parsed.config));
+  io.out(renderNetworkConfig(parsed.config, { redactPsk: redact }));
   return 0;
 }
 
@@ -39,22 +46,42 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The flags of one backend only, and the Backend fields they set. */
+const VXLAN_FLAGS = [['vni', 'VNI'], ['port', 'Port'], ['checksum-offload', 'ChecksumOffload'], ['direct-routing', 'DirectRouting']] as const;
+const WIREGUARD_FLAGS = [['listen-port', 'ListenPort'], ['persistent-keepalive', 'PersistentKeepaliveInterval'], ['psk-file', 'PSK']] as const;
+
 /** Every flag that sets a config field (a file and these together would silently drop the flags). */
-const CONFIG_FLAGS = ['network', 'subnet-len', 'subnet-min', 'subnet-max', 'vni', 'port', 'mtu', 'checksum-offload', 'direct-routing', 'enable-ipv6',
-  'ipv6-network', 'ipv6-subnet-len', 'ipv6-subnet-min', 'ipv6-subnet-max'] as const;
+const CONFIG_FLAGS = ['network', 'subnet-len', 'subnet-min', 'subnet-max', 'backend', 'mtu', ...VXLAN_FLAGS.map(([f]) => f),
+  ...WIREGUARD_FLAGS.map(([f]) => f), 'enable-ipv6', 'ipv6-network', 'ipv6-subnet-len', 'ipv6-subnet-min', 'ipv6-subnet-max'] as const;
 
 /** The IPv6 flags and the config fields they set, as the IPv4 ones (the parser checks them all together). */
 const IPV6_FLAGS = [
   ['ipv6-network', 'IPv6Network'], ['ipv6-subnet-len', 'IPv6SubnetLen'], ['ipv6-subnet-min', 'IPv6SubnetMin'], ['ipv6-subnet-max', 'IPv6SubnetMax'],
 ] as const;
 
-function fromFlags(argv: Record<string, unknown>): Record<string, unknown> {
-  const backend: Record<string, unknown> = { Type: 'vxlan' };
-  if (argv['vni'] !== undefined) backend['VNI'] = argv['vni'];
-  if (argv['port'] !== undefined) backend['Port'] = argv['port'];
+/** The PSK from `--psk-file` (as `wg genpsk` writes it: base64 and a newline); the parser checks it is a key. */
+async function readPskFile(path: string): Promise<string> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (err) {
+    throw new UsageError(`--psk-file ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+async function fromFlags(argv: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const type = argv['backend'] === undefined ? 'vxlan' : String(argv['backend']);
+  const own = type === 'wireguard' ? WIREGUARD_FLAGS : VXLAN_FLAGS;
+  const other = (type === 'wireguard' ? VXLAN_FLAGS : WIREGUARD_FLAGS).filter(([f]) => argv[f] !== undefined);
+  if (other.length > 0) {
+    throw new UsageError(`${other.map(([f]) => `--${f}`).join(', ')} ${other.length === 1 ? 'is' : 'are'} not for the ${type} backend`
+      + `${type === 'vxlan' ? ' (add --backend wireguard)' : ''}`);
+  }
+  const backend: Record<string, unknown> = { Type: type };
+  for (const [flag, field] of own) {
+    if (argv[flag] === undefined) continue;
+    backend[field] = flag === 'psk-file' ? await readPskFile(String(argv[flag])) : argv[flag];
+  }
   if (argv['mtu'] !== undefined) backend['MTU'] = argv['mtu'];
-  if (argv['checksum-offload'] !== undefined) backend['ChecksumOffload'] = argv['checksum-offload'];
-  if (argv['direct-routing'] !== undefined) backend['DirectRouting'] = argv['direct-routing'];
   const config: Record<string, unknown> = { Network: argv['network'], Backend: backend };
   if (argv['subnet-len'] !== undefined) config['SubnetLen'] = argv['subnet-len'];
   if (argv['subnet-min'] !== undefined) config['SubnetMin'] = argv['subnet-min'];
@@ -88,7 +115,7 @@ export async function configSet(registry: SubnetRegistry, argv: Record<string, u
     text = await readInput(file);
     parsed = parseNetworkConfigText(text);
   } else {
-    const raw = fromFlags(argv);
+    const raw = await fromFlags(argv);
     text = JSON.stringify(raw);
     parsed = parseNetworkConfig(raw);
   }

@@ -1,8 +1,9 @@
 /**
  * `weftctl doctor`: gathers facts about this host (etcd, subnet.env, the
  * device, sysctls, MTUs, checksum offload, iptables, a ping and a DF-set
- * probe at the device MTU to each peer through the device)
- * and prints core/doctor.ts's verdicts. Runs on the host, as root; exit 0
+ * probe at the device MTU to each peer through the device; on a wireguard
+ * network `weft-wg` over its UAPI socket, its route and tunnels, and a ping
+ * through it to each peer) and prints core/doctor.ts's verdicts. Runs on the host, as root; exit 0
  * when no check FAILs. It opens etcd itself so that an unreachable etcd is
  * one failed check, not the end of the diagnosis. Read-only.
  */
@@ -16,7 +17,8 @@ import { type CheckResult, type DoctorFacts, type EtcdFacts, type Ipv6Facts, typ
 import { errorMessage } from '../core/errors.js';
 import { type NetworkConfig, parseNetworkConfigText, requireVxlan, directRoutingOn } from '../core/network-config.js';
 import { WIREGUARD_DEVICE } from '../core/wireguard/device.js';
-import { type Peer, isVxlanPeer, peerV6 } from '../core/peer-acceptance.js';
+import { type Peer, type WireguardPeer, isVxlanPeer, isWireguardPeer, peerV6 } from '../core/peer-acceptance.js';
+import type { WireguardDoctorFacts } from '../core/wireguard/doctor-tunnels.js';
 import { programmedSubnetV6 } from '../core/peer-drift.js';
 import { classifyListing } from '../core/peer-set.js';
 import { deviceName, deviceName6 } from '../core/vxlan-device.js';
@@ -34,6 +36,7 @@ import { type EtcdFlagValues, etcdConnection, openRegistry } from './etcd-flags.
 import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
 import type { CtlIo } from './ctl-io.js';
 import { ipv6Kernel } from './ipv6-kernel.js';
+import { type WireguardReaders, collectWireguard, hostWireguardReaders, socketDirOf } from './weftctl-status-wireguard.js';
 
 export interface DoctorOptions {
   readonly nodeName: string;
@@ -54,6 +57,8 @@ export interface DoctorDeps {
   readonly offload?: ChecksumOffloadControl;
   /** This host's weftd instance id (adapters/instance-id.ts). */
   readonly instanceId?: () => Promise<string>;
+  /** Reads `weft-wg` on a wireguard network (its UAPI socket in weftd's --wireguard-socket-dir); default the standard directory. */
+  readonly wireguard?: WireguardReaders;
 }
 
 /** How many pings run at once. */
@@ -151,10 +156,11 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
   const own = etcd.ok ? findOwnLease(etcd.leases, opts.nodeName, subnetFile).lease : undefined;
   const peers = doctorPeers({ etcd, kernelState }, own)?.peers ?? [];
   const vxlan = device?.kind === 'vxlan' && name ? device : undefined;
-  const [[probes, txChecksum], ipv6] = await Promise.all([
+  const [[probes, txChecksum], ipv6, wireguard] = await Promise.all([
     vxlan ? Promise.all([probePeers(host, vxlan.name, vxlan.mtu, peers, paths), deps.offload ? readTxChecksum(deps.offload, vxlan.name) : undefined])
       : [[], undefined] as const,
     etcd.ok ? readIpv6(etcd.config, deps, own, peers.filter(isVxlanPeer)) : undefined,
+    etcd.ok ? readWireguard(etcd.config, deps, own, peers.filter(isWireguardPeer)) : undefined,
   ]);
   return {
     nodeName: opts.nodeName, readiness: ready, etcd, subnetFile: { path: opts.subnetFile, state: subnetFile },
@@ -163,6 +169,27 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
     ...(underlayRoutes ? { underlayRoutes } : {}),
     ...(txChecksum ? { txChecksum } : {}),
     ...(ipv6 ? { ipv6 } : {}),
+    ...(wireguard ? { wireguard } : {}),
+  };
+}
+
+/**
+ * The wireguard side: `weft-wg` as weftctl status reads it (link, UAPI
+ * socket, route, tunnels against the leases), and a ping through it to each
+ * peer's subnet address (which also starts a handshake on an idle tunnel).
+ */
+async function readWireguard(config: NetworkConfig, deps: DoctorDeps, own: ListedLease | undefined, peers: readonly WireguardPeer[]):
+Promise<WireguardDoctorFacts | undefined> {
+  if (config.backend.type !== 'wireguard') return undefined;
+  const collected = await collectWireguard({
+    backend: config.backend, network: config.network, own, peers, kernel: deps.kernel, readers: deps.wireguard ?? hostWireguardReaders(), nowMs: Date.now(),
+  });
+  const tunnels = collected.status.tunnels ?? undefined;
+  const targets = collected.facts.link ? (tunnels?.peers ?? []).flatMap((p) => (p.state === 'ok' && p.subnet !== null ? [p.subnet] : [])) : [];
+  const probes = await probeTargets(deps.host, () => WIREGUARD_DEVICE, targets, cidrIp);
+  return {
+    deviceName: WIREGUARD_DEVICE, device: collected.facts, spec: collected.spec, listenPort: config.backend.listenPort, underlay: collected.underlay,
+    tunnels, probes, ownPublicIp: own?.attrs.publicIp, leaseKey: own?.attrs.wireguard?.publicKey,
   };
 }
 
@@ -247,7 +274,10 @@ function options(argv: Record<string, unknown>): DoctorOptions {
 /** The real adapters; bad etcd flags are a usage error before anything is read. */
 function hostDeps(argv: Record<string, unknown>): DoctorDeps {
   const connection = etcdConnection(argv as Record<string, unknown> & EtcdFlagValues);
-  return { openRegistry: () => openRegistry(connection), kernel: new IpRoute2(), host: new LocalHostProbe(), offload: new Ethtool() };
+  return {
+    openRegistry: () => openRegistry(connection), kernel: new IpRoute2(), host: new LocalHostProbe(), offload: new Ethtool(),
+    wireguard: hostWireguardReaders(socketDirOf(argv)),
+  };
 }
 
 export async function doctorCommand(argv: Record<string, unknown>, io: CtlIo, deps: DoctorDeps = hostDeps(argv)): Promise<number> {

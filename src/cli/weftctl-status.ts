@@ -2,9 +2,10 @@
  * `weftctl status`: this host's lease, its VXLAN device, and per peer whether
  * the route, neighbour and FDB entry match the lease; on a dual-stack
  * network the same for the IPv6 device `weft-v6.<VNI>` and the peers'
- * IPv6 halves, read through the IPv6 kernel adapter. Exit 0 only when
- * everything matches. Runs on the host (it reads the host's kernel), e.g.
- * `ip netns exec <host> weftctl status` in a namespace.
+ * IPv6 halves, read through the IPv6 kernel adapter. On a wireguard
+ * network: `weft-wg` and per peer its tunnel (weftctl-status-wireguard.ts).
+ * Exit 0 only when everything matches. Runs on the host (it reads the
+ * host's kernel), e.g. `ip netns exec <host> weftctl status` in a namespace.
  */
 import { hostname } from 'node:os';
 import { type Cidr, type Ipv4 } from '../core/cidr.js';
@@ -13,12 +14,12 @@ import { deviceProblems, deviceProblemsV6, findOwnLease, mtuForFile, subnetFileP
 import type { ListedLease } from '../core/allocate.js';
 import type { Cidr6 } from '../core/cidr6.js';
 import { UsageError, errorMessage } from '../core/errors.js';
-import { type Peer, isVxlanPeer } from '../core/peer-acceptance.js';
+import { type Peer, isVxlanPeer, isWireguardPeer } from '../core/peer-acceptance.js';
 import { type NetworkConfig, parseNetworkConfigText, requireVxlan, directRoutingOn } from '../core/network-config.js';
 import { WIREGUARD_DEVICE } from '../core/wireguard/device.js';
 import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
 import { classifyListing } from '../core/peer-set.js';
-import { hostPeers, selfView } from '../core/host-peers.js';
+import { type HostPeers, hostPeers, selfView } from '../core/host-peers.js';
 import { encodeSubnetKey } from '../core/lease.js';
 import { type DriftReport, peerDrift, peerDriftV6 } from '../core/peer-drift.js';
 import { configuredPaths } from '../core/direct-routing.js';
@@ -31,6 +32,8 @@ import type { Kernel, VxlanLinkInfo } from '../adapters/kernel.js';
 import { renderTable } from './leases-table.js';
 import type { CtlIo } from './ctl-io.js';
 import { ipv6Kernel } from './ipv6-kernel.js';
+import { type WireguardReaders, type WireguardStatus, collectWireguard, hostWireguardReaders, renderTunnels, renderWireguardDevice, socketDirOf,
+  wireguardProblems } from './weftctl-status-wireguard.js';
 
 
 export interface StatusReport {
@@ -40,6 +43,8 @@ export interface StatusReport {
     subnet: Cidr; publicIp: string; vtepMac: string | null; reservation: boolean; ttlSeconds: number | null;
     /** The lease's IPv6 half (null on an IPv4-only lease). */
     subnetV6: Cidr6 | null; publicIpv6: string | null; vtepMacV6: string | null;
+    /** The WireGuard public key the lease advertises (wireguard networks only). */
+    publicKey?: string;
   } | null;
   readonly device: (VxlanLinkInfo & { problems: string[] }) | null;
   /** The interface the device sits on and its IPv4 addresses now (null without a device; `addresses` null when it is missing). */
@@ -53,6 +58,8 @@ export interface StatusReport {
   readonly pending: readonly { key: string; subnet: Cidr; reason: string }[];
   /** The IPv6 device and its peers on a dual-stack network; null when IPv6 is not enabled. */
   readonly ipv6: Ipv6Status | null;
+  /** On a wireguard network: `weft-wg` and its tunnels (then `device`, `drift` and `ipv6` are null). */
+  readonly wireguard: WireguardStatus | null;
   /** Both families' problems (the IPv6 ones start with `IPv6: `). */
   readonly problems: readonly string[];
   readonly ok: boolean;
@@ -69,7 +76,7 @@ export interface Ipv6Status {
 }
 
 export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, node: string, subnetFilePath: string,
-  kernel6: Kernel | (() => Kernel) = ipv6Kernel): Promise<StatusReport> {
+  kernel6: Kernel | (() => Kernel) = ipv6Kernel, wireguardReaders: () => WireguardReaders = hostWireguardReaders): Promise<StatusReport> {
   const problems: string[] = [];
   const configText = await registry.getConfig();
   const parsed = configText === undefined ? undefined : parseNetworkConfigText(configText);
@@ -84,6 +91,22 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
   if (own.duplicates.length > 0) problems.push(`${own.duplicates.length} leases name node ${node}: ${own.duplicates.map((l) => l.subnet).join(', ')}`);
   const ttl = own.lease && !own.lease.reservation && ownEntry ? await registry.timeToLive(ownEntry.leaseId) : null;
   if (ttl !== null && ttl < 0) problems.push('the lease has expired');
+
+  if (config.backend.type === 'wireguard') {
+    const judged = hostPeers(config, entries, own.lease ? selfView(own.lease) : {});
+    const { status: wg } = await collectWireguard({
+      backend: config.backend, network: config.network, own: own.lease, peers: judged.peers.filter(isWireguardPeer), kernel,
+      readers: wireguardReaders(), nowMs: Date.now(),
+    });
+    problems.push(...wireguardProblems(wg));
+    for (const r of wg.tunnels?.refused ?? []) problems.push(`the lease of ${r.name} gives no peer: ${r.reason}`);
+    const fileProblem = subnetFileProblem(file, config, own.lease, wg.mtu ?? undefined);
+    if (fileProblem !== undefined) problems.push(`subnet.env ${subnetFilePath}: ${fileProblem}`);
+    return {
+      node, lease: own.lease ? leaseView(own.lease, ttl) : null, device: null, underlay: null, subnetFile: { path: subnetFilePath, state: fileProblem ?? 'ok' },
+      drift: null, ...verdictLists(judged), ipv6: null, wireguard: wg, problems, ok: problems.length === 0,
+    };
+  }
 
   const name = config.backend.type === 'vxlan' ? deviceName(config.backend.vni) : WIREGUARD_DEVICE;
   const link = await kernel.readDevice(name);
@@ -108,13 +131,7 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
   const fileProblem = subnetFileProblem(file, config, own.lease, mtuForFile(config, link?.mtu, ipv6?.device?.mtu ?? undefined));
   if (fileProblem !== undefined) problems.push(`subnet.env ${subnetFilePath}: ${fileProblem}`);
 
-  const refused = [
-    ...judged.verdicts.flatMap((v) => (v.state === 'refused' ? [{ key: v.key, subnet: v.lease?.subnet ?? null, code: v.code, reason: v.reason }] : [])),
-    ...[...judged.collisions].map(([subnet, reason]) => ({
-      key: encodeSubnetKey(judged.peers.find((p) => p.subnet === subnet) ?? { subnet }), subnet, code: 'route-collision', reason,
-    })),
-  ].sort((a, b) => a.key.localeCompare(b.key));
-  const pending = judged.verdicts.flatMap((v) => (v.state === 'pending' ? [{ key: v.key, subnet: v.lease.subnet, reason: v.reason ?? '' }] : []));
+  const { refused, pending } = verdictLists(judged);
   if (judged.collisions.size > 0) {
     problems.push(`${judged.collisions.size} peers not programmed: a route weft does not own uses their subnet (${[...judged.collisions.keys()].join(', ')})`);
   }
@@ -124,17 +141,12 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
     problems.push(`${drifted} of ${drift.peers.length} peers drifted${drift.extra.length > 0 ? `, ${drift.extra.length} unwanted entries` : ''}`);
   }
   problems.push(...(ipv6?.problems ?? []).map((p) => `IPv6: ${p}`));
-  const l = own.lease;
   return {
-    node,
-    lease: l ? {
-      subnet: l.subnet, publicIp: l.attrs.publicIp, vtepMac: l.attrs.vtepMac ?? null, reservation: l.reservation, ttlSeconds: ttl,
-      subnetV6: l.subnetV6 ?? null, publicIpv6: l.attrs.publicIpv6 ?? null, vtepMacV6: l.attrs.backendV6?.vtepMac ?? null,
-    } : null,
+    node, lease: own.lease ? leaseView(own.lease, ttl) : null,
     device: link ? { ...link, problems: linkProblems } : null,
     underlay: underlayIface,
     subnetFile: { path: subnetFilePath, state: fileProblem ?? 'ok' },
-    drift, refused, pending, ipv6, problems, ok: problems.length === 0,
+    drift, refused, pending, ipv6, wireguard: null, problems, ok: problems.length === 0,
   };
 }
 
@@ -145,6 +157,26 @@ async function readUnderlay(kernel: Kernel, iface: string): Promise<{ iface: str
   } catch {
     return { iface, addresses: null };
   }
+}
+
+function leaseView(l: ListedLease, ttl: number | null): NonNullable<StatusReport['lease']> {
+  return {
+    subnet: l.subnet, publicIp: l.attrs.publicIp, vtepMac: l.attrs.vtepMac ?? null, reservation: l.reservation, ttlSeconds: ttl,
+    subnetV6: l.subnetV6 ?? null, publicIpv6: l.attrs.publicIpv6 ?? null, vtepMacV6: l.attrs.backendV6?.vtepMac ?? null,
+    ...(l.attrs.wireguard ? { publicKey: l.attrs.wireguard.publicKey } : {}),
+  };
+}
+
+/** Refused lease keys (and route collisions) and reservations still waiting for their host. */
+function verdictLists(judged: HostPeers): Pick<StatusReport, 'refused' | 'pending'> {
+  const refused = [
+    ...judged.verdicts.flatMap((v) => (v.state === 'refused' ? [{ key: v.key, subnet: v.lease?.subnet ?? null, code: v.code, reason: v.reason }] : [])),
+    ...[...judged.collisions].map(([subnet, reason]) => ({
+      key: encodeSubnetKey(judged.peers.find((p) => p.subnet === subnet) ?? { subnet }), subnet, code: 'route-collision', reason,
+    })),
+  ].sort((a, b) => a.key.localeCompare(b.key));
+  const pending = judged.verdicts.flatMap((v) => (v.state === 'pending' ? [{ key: v.key, subnet: v.lease.subnet, reason: v.reason ?? '' }] : []));
+  return { refused, pending };
 }
 
 /**
@@ -184,7 +216,8 @@ async function collectIpv6(kernel: Kernel, config: NetworkConfig, own: ListedLea
 function renderLease(l: NonNullable<StatusReport['lease']>): string {
   const ttl = l.reservation ? 'reservation' : l.ttlSeconds === null || l.ttlSeconds < 0 ? 'EXPIRED' : `TTL ${formatDuration(l.ttlSeconds * 1000)}`;
   const v6 = l.subnetV6 === null ? '' : `; IPv6 ${l.subnetV6}, public IPv6 ${l.publicIpv6 ?? '-'}, VTEP MAC ${l.vtepMacV6 ?? '-'}`;
-  return `${l.subnet}, public IP ${l.publicIp}, VTEP MAC ${l.vtepMac ?? '-'}${v6}, ${ttl}`;
+  const backend = l.publicKey !== undefined ? `public key ${l.publicKey}` : `VTEP MAC ${l.vtepMac ?? '-'}`;
+  return `${l.subnet}, public IP ${l.publicIp}, ${backend}${v6}, ${ttl}`;
 }
 
 function renderPeers(drift: DriftReport, family: '' | 'IPV6 '): string[] {
@@ -205,12 +238,13 @@ export function renderStatus(r: StatusReport): string {
   const lines = [
     `node        ${r.node}`,
     `lease       ${r.lease ? renderLease(r.lease) : 'none'}`,
-    `device      ${r.device ? renderDevice(r.device) : 'missing'}`,
+    `device      ${r.wireguard ? renderWireguardDevice(r.wireguard) : r.device ? renderDevice(r.device) : 'missing'}`,
     ...(r.underlay ? [`underlay    ${r.underlay.iface}: ${r.underlay.addresses?.join(', ') ?? 'missing (or no IPv4 address)'}`] : []),
     ...(r.ipv6 ? [`ipv6 device ${r.ipv6.device ? renderDevice(r.ipv6.device) : 'missing'}`] : []),
     `subnet.env  ${r.subnetFile.path}: ${r.subnetFile.state}`,
   ];
   if (r.drift) lines.push('', ...renderPeers(r.drift, ''));
+  if (r.wireguard?.tunnels) lines.push('', ...renderTunnels(r.wireguard.tunnels));
   if (r.ipv6?.drift) lines.push('', ...renderPeers(r.ipv6.drift, 'IPV6 '));
   if (r.refused.length > 0) {
     lines.push('');
@@ -219,15 +253,16 @@ export function renderStatus(r: StatusReport): string {
   for (const p of r.pending) lines.push(`pending: ${p.key}: ${p.reason}`);
   lines.push('');
   const v6 = r.ipv6?.drift ? `, ${r.ipv6.drift.peers.length} over IPv6` : '';
-  lines.push(r.ok ? `in sync: ${r.drift?.peers.length ?? 0} peers${v6}` : `NOT in sync:\n  - ${r.problems.join('\n  - ')}`);
+  const peers = r.wireguard ? r.wireguard.tunnels?.peers.length ?? 0 : r.drift?.peers.length ?? 0;
+  lines.push(r.ok ? `in sync: ${peers} peers${v6}` : `NOT in sync:\n  - ${r.problems.join('\n  - ')}`);
   return lines.join('\n');
 }
 
 export async function statusCommand(registry: SubnetRegistry, argv: Record<string, unknown>, io: CtlIo, kernel: Kernel = new IpRoute2(),
-  kernel6: Kernel | (() => Kernel) = ipv6Kernel): Promise<number> {
+  kernel6: Kernel | (() => Kernel) = ipv6Kernel, wireguardReaders: () => WireguardReaders = () => hostWireguardReaders(socketDirOf(argv))): Promise<number> {
   const node = typeof argv['node-name'] === 'string' && argv['node-name'] ? argv['node-name'] : hostname();
   const path = typeof argv['subnet-file'] === 'string' && argv['subnet-file'] ? argv['subnet-file'] : DEFAULT_SUBNET_FILE;
-  const report = await collectStatus(registry, kernel, node, path, kernel6);
+  const report = await collectStatus(registry, kernel, node, path, kernel6, wireguardReaders);
   io.out(argv['json'] ? JSON.stringify(report, null, 2) : renderStatus(report));
   return report.ok ? 0 : 1;
 }

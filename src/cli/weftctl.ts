@@ -8,10 +8,11 @@
  *   weftctl reserve SUBNET        pin a subnet (no TTL) to a host
  *   weftctl release SUBNET        remove a reservation (or, with --force, any lease)
  *   weftctl cleanup               remove weft's iptables chains and WireGuard tunnel from this host (no etcd)
- *   weftctl status [--json]       this host: lease, device, and per peer whether the kernel entries match
+ *   weftctl status [--json]       this host: lease, device, and per peer whether the kernel entries (wireguard: the tunnels) match
  *   weftctl doctor [--json]       this host: ok / warn / FAIL per check, with the fix
  */
 import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
+import { DEFAULT_SOCKET_DIR } from '../core/wireguard/device.js';
 import yargs, { type Argv } from 'yargs';
 import { UsageError, WeftError, errorMessage } from '../core/errors.js';
 import { withEtcdFlags, etcdConnection, openRegistry, type EtcdFlagValues } from './etcd-flags.js';
@@ -26,9 +27,9 @@ import { ENV_FILE_OPTION, type HostSettings, checkHostBooleans, readHostSettings
 
 /** weftd's settings that weftctl shares: every command's etcd connection, and the host's identity for status/doctor. */
 const ETCD_SETTINGS = ['etcd-endpoints', 'etcd-prefix', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'etcd-username', 'etcd-password'] as const;
-const HOST_SETTINGS = ['node-name', 'subnet-file'] as const;
+const HOST_SETTINGS = ['node-name', 'subnet-file', 'wireguard-socket-dir'] as const;
 const HEALTHZ_SETTINGS = ['healthz-ip', 'healthz-port'] as const;
-const BOOLEAN_FLAGS = ['json', 'force', 'effective', 'enable-ipv6'] as const;
+const BOOLEAN_FLAGS = ['json', 'force', 'effective', 'enable-ipv6', 'show-secrets'] as const;
 
 export type { CtlIo } from './ctl-io.js';
 
@@ -53,12 +54,17 @@ function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & 
       .option('ipv6-subnet-len', { type: 'number', describe: 'set: prefix length of each host\'s IPv6 subnet (IPv6SubnetLen; default 64, or prefix + 2)' })
       .option('ipv6-subnet-min', { type: 'string', describe: 'set: first IPv6 subnet handed out (IPv6SubnetMin; default the second subnet)' })
       .option('ipv6-subnet-max', { type: 'string', describe: 'set: last IPv6 subnet handed out (IPv6SubnetMax; default the last subnet)' })
+      .option('backend', { type: 'string', choices: ['vxlan', 'wireguard'], describe: 'set: the backend (Backend.Type; default vxlan)' })
       .option('vni', { type: 'number', describe: 'set: VXLAN id (Backend.VNI; default 1)' })
       .option('port', { type: 'number', describe: 'set: VXLAN UDP port (Backend.Port; default 8472)' })
-      .option('mtu', { type: 'number', describe: 'set: underlay MTU (Backend.MTU; the device gets it − 50; default the external interface\'s, never above it)' })
+      .option('mtu', { type: 'number', describe: 'set: underlay MTU (Backend.MTU; the device gets it − 50 for vxlan, − 80 for wireguard; default the external interface\'s, never above it)' })
       .option('checksum-offload', { type: 'string', describe: 'set: TX checksum offload on the VXLAN device: auto, on or off (Backend.ChecksumOffload; default off)' })
       .option('direct-routing', { type: 'boolean', describe: 'set: a plain route, no VXLAN, to peers on this host\'s own segment (Backend.DirectRouting; default off)' })
-      .option('effective', { type: 'boolean', default: false, describe: 'get: show the config with defaults applied' }),
+      .option('listen-port', { type: 'number', describe: 'set, wireguard: UDP listen port of weft-wg (Backend.ListenPort; default 51820)' })
+      .option('persistent-keepalive', { type: 'number', describe: 'set, wireguard: seconds between keepalives to each peer, 0 off (Backend.PersistentKeepaliveInterval; default 0)' })
+      .option('psk-file', { type: 'string', describe: 'set, wireguard: a file holding the pre-shared key (Backend.PSK, e.g. from `wg genpsk`; never on the command line)' })
+      .option('effective', { type: 'boolean', default: false, describe: 'get: show the config with defaults applied' })
+      .option('show-secrets', { type: 'boolean', default: false, describe: 'get: print Backend.PSK instead of [redacted]' }),
     (argv) => run(argv['action'] === 'get' ? configGet : configSet, argv as never))
     .command('leases', 'list subnet leases and reservations', (c) => c.option('json', { type: 'boolean', default: false, describe: 'print JSON (for scripts)' }),
       (argv) => run(leasesCommand, argv as never))
@@ -79,12 +85,14 @@ function build(run: (h: Handler | LocalCommand, argv: Record<string, unknown> & 
     .command('status', 'on a host: its lease, device and per-peer kernel entries; exit 1 on any drift', (c) => c
       .option('node-name', { type: 'string', describe: 'weftd\'s --node-name (default: the hostname)' })
       .option('subnet-file', { type: 'string', default: DEFAULT_SUBNET_FILE, describe: 'weftd\'s --subnet-file' })
+      .option('wireguard-socket-dir', { type: 'string', default: DEFAULT_SOCKET_DIR, describe: 'wireguard backend: weftd\'s --wireguard-socket-dir (where weft-wg\'s UAPI socket is)' })
       .option('json', { type: 'boolean', default: false, describe: 'print JSON (for scripts)' })
       .config(host(HOST_SETTINGS)),
     (argv) => run(statusCommand, argv as never))
     .command('doctor', 'on a host: check what breaks overlays (weftd, etcd, sysctls, MTU, peers over UDP, FORWARD); exit 1 on any FAIL', (c) => c
       .option('node-name', { type: 'string', describe: 'weftd\'s --node-name (default: the hostname)' })
       .option('subnet-file', { type: 'string', default: DEFAULT_SUBNET_FILE, describe: 'weftd\'s --subnet-file' })
+      .option('wireguard-socket-dir', { type: 'string', default: DEFAULT_SOCKET_DIR, describe: 'wireguard backend: weftd\'s --wireguard-socket-dir (where weft-wg\'s UAPI socket is)' })
       .option('healthz-ip', { type: 'string', default: '127.0.0.1', describe: 'weftd\'s --healthz-ip' })
       .option('healthz-port', { type: 'number', default: 0, describe: 'weftd\'s --healthz-port: probe /readyz (0: infer readiness from subnet.env and the device)' })
       .option('instance-id', { type: 'string', hidden: true, describe: 'weftd\'s --instance-id, if it was given one' })

@@ -22,6 +22,7 @@ import { type Sysctls, checkBridgeNetfilter, checkCni0Address, checkForward, che
 import { checkDuplicates } from './lease-duplicates.js';
 import { type TxChecksumFact, checkChecksumOffload } from './checksum-offload.js';
 import { type DfProbe, checkPathMtu } from './path-mtu.js';
+import { type WireguardDoctorFacts, wireguardChecks } from './wireguard/doctor-tunnels.js';
 
 export type { CheckResult, Verdict } from './check-result.js';
 export { summarize } from './check-result.js';
@@ -74,6 +75,8 @@ export interface DoctorFacts {
   readonly txChecksum?: TxChecksumFact | undefined;
   /** The IPv6 side on a dual-stack network (doctor-ipv6.ts); undefined otherwise. */
   readonly ipv6?: Ipv6Facts | undefined;
+  /** On a wireguard network: `weft-wg`, its route and tunnels (wireguard/doctor-tunnels.ts); they replace the VXLAN rows. */
+  readonly wireguard?: WireguardDoctorFacts | undefined;
 }
 
 /** Every check, in the order an operator would look. */
@@ -81,20 +84,21 @@ export function evaluateDoctor(f: DoctorFacts): CheckResult[] {
   const config = f.etcd.ok ? f.etcd.config : undefined;
   const own = f.etcd.ok ? findOwnLease(f.etcd.leases, f.nodeName, f.subnetFile.state).lease : undefined;
   const judged = doctorPeers(f, own); // once, for the leases check and the peer checks
+  const wg = f.wireguard ? wireguardChecks(f.wireguard) : undefined;
   return [
     checkDaemon(f),
     checkEtcd(f),
     checkLease(f, own),
     checkSubnetFile(f, config, own),
-    checkDevice(f, config, own),
+    wg ? wg.device : checkDevice(f, config, own),
     checkIpForward(f.sysctl),
     checkBridgeNetfilter(f.sysctl),
     checkRpFilter(f.sysctl, f.deviceName, f.device),
-    checkMtu(f, config),
+    ...(wg ? [wg.mtu, wg.route] : [checkMtu(f, config)]),
     ...(f.txChecksum === undefined ? [] : [checkChecksumOffload(f.deviceName, config && vxlanBackendOf(config)?.checksumOffload, f.txChecksum)]),
     ...(f.cni0Addresses === undefined ? [] : [checkCni0Address(f.cni0Addresses, f.subnetFile.state)]),
     ...(f.etcd.ok ? [checkDuplicates(f.etcd.leases), checkRefusals(judged)] : []),
-    ...checkPeers(f, config, own, judged),
+    ...(wg ? wg.tunnels : checkPeers(f, config, own, judged)),
     ...f.probes.flatMap((p) => (p.df && f.device ? [checkPathMtu(p.subnet, f.device.name, f.device.mtu, p.df)] : [])),
     checkForward(f.iptables, config?.network),
     ...checkIpv6(f.ipv6, config, own, judged),

@@ -2,7 +2,9 @@
  * /healthz: 200 while the process works, the last reconcile pass is recent
  * and succeeding, etcd answers (or has not been gone for long) and the lease
  * is held; 503 with the reason otherwise. /readyz: the first full pass is done
- * and subnet.env written. /metrics: Prometheus text format. prom-client is
+ * and subnet.env written. /status: the daemon's state as JSON (status-json.ts:
+ * lease, last pass, peers, and a wireguard host's tunnels; never a secret).
+ * /metrics: Prometheus text format. prom-client is
  * loaded at the first /metrics request, not at start (it is computed from
  * DaemonStatus at scrape time, so a registry made late reports the same).
  */
@@ -10,6 +12,7 @@ import { createServer } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DaemonStatus } from './status.js';
+import { statusJson } from './status-json.js';
 
 export interface HealthServerInput {
   readonly ip: string;
@@ -39,7 +42,7 @@ export function healthProblem(status: DaemonStatus, now: number, staleAfterMs: n
   return undefined;
 }
 
-export async function startHealthServer(input: HealthServerInput): Promise<{ close(): Promise<void> }> {
+export async function startHealthServer(input: HealthServerInput): Promise<{ readonly port: number; close(): Promise<void> }> {
   let metrics: Promise<Registry> | undefined;
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -57,6 +60,9 @@ export async function startHealthServer(input: HealthServerInput): Promise<{ clo
       const problem = healthProblem(input.status, Date.now(), input.staleAfterMs ?? 120_000, input.etcdGraceMs);
       res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' });
       res.end(problem ? `unhealthy: ${problem}\n` : 'ok\n');
+    } else if (path === '/status') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`${JSON.stringify(statusJson(input.status, Date.now()), null, 2)}\n`);
     } else if (path === '/readyz') {
       res.writeHead(input.status.ready ? 200 : 503, { 'content-type': 'text/plain' });
       res.end(input.status.ready ? 'ready\n' : 'not ready: first reconcile pass not done\n');
@@ -69,6 +75,8 @@ export async function startHealthServer(input: HealthServerInput): Promise<{ clo
     server.once('error', reject);
     server.listen(input.port, input.ip, () => resolve());
   });
-  input.log.info({ ip: input.ip, port: input.port }, 'health endpoint listening');
-  return { close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : input.port;
+  input.log.info({ ip: input.ip, port }, 'health endpoint listening');
+  return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

@@ -9,14 +9,17 @@ import type { Cidr } from '../../core/cidr.js';
 import { KernelCommandError } from '../../core/errors.js';
 import { WEFT_ROUTE_PROTOCOL } from '../../core/kernel-state.js';
 import type { CommandRunner } from '../iproute2/runner.js';
+import type { DeviceRoute } from '../../core/wireguard/device.js';
 
-export interface DeviceRoute {
-  readonly dst: string;
-  readonly protocol: string | undefined;
-  readonly scope: string | undefined;
+export type { DeviceRoute };
+
+/** Reads the routes on a device (WireguardLink; a fake in unit tests). */
+export interface DeviceRoutes {
+  routes(name: string): Promise<DeviceRoute[]>;
+  replaceRoute(name: string, network: Cidr): Promise<void>;
 }
 
-export class WireguardLink {
+export class WireguardLink implements DeviceRoutes {
   readonly #run: CommandRunner;
 
   constructor(runner: CommandRunner) {
@@ -49,11 +52,5 @@ export class WireguardLink {
   /** `ip route replace <network> dev <name> scope link proto 87`. */
   async replaceRoute(name: string, network: Cidr): Promise<void> {
     await this.#run('ip', ['route', 'replace', network, 'dev', name, 'scope', 'link', 'proto', String(WEFT_ROUTE_PROTOCOL)]);
-  }
-
-  /** The network route as weft wants it is on the device. */
-  static hasNetworkRoute(routes: readonly DeviceRoute[], network: Cidr): boolean {
-    // `-N` prints the scope as a number too: link is 253.
-    return routes.some((r) => r.dst === network && r.protocol === String(WEFT_ROUTE_PROTOCOL) && (r.scope === 'link' || r.scope === '253'));
   }
 }

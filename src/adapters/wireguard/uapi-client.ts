@@ -10,6 +10,7 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { errnoName, WireguardControlError } from '../../core/wireguard/errors.js';
+import { DEFAULT_SOCKET_DIR } from '../../core/wireguard/device.js';
 import { type DeviceState, type SetRequest, parseErrno, parseGetReply, renderSetRequest } from '../../core/wireguard/uapi-codec.js';
 
 /** The control surface of one WireGuard device (the UAPI client, or a fake in tests). */
@@ -24,8 +25,7 @@ export interface WireguardControl {
   set(request: SetRequest): Promise<void>;
 }
 
-/** Where wireguard-go puts its sockets (compiled in; `/var/run` is a link to `/run` on Debian). */
-export const DEFAULT_SOCKET_DIR = '/run/wireguard';
+export { DEFAULT_SOCKET_DIR };
 
 export interface UapiClientOptions {
   readonly device: string;

@@ -29,6 +29,41 @@ export interface WireguardGoDaemonOptions {
   readonly startTimeoutMs?: number;
 }
 
+/** Keeps a device answering on its control socket (wireguard-go here; a fake in unit tests). */
+export interface WireguardDeviceProcess {
+  /** Resolves once a device answers; what it did (started, adopted), or undefined when that device was already known. */
+  ensure(): Promise<string | undefined>;
+}
+
+/**
+ * weftd's wireguard-go: adopted when the PID file names a live one whose
+ * socket answers (logged once per PID), else started detached; a PID of ours
+ * that no longer answers (wedged, its socket removed) is stopped first.
+ */
+export class WireguardGoProcess implements WireguardDeviceProcess {
+  readonly #options: WireguardGoDaemonOptions;
+  readonly #client: UapiClient;
+  #adoptedPid: number | undefined;
+
+  constructor(options: WireguardGoDaemonOptions, client: UapiClient) {
+    this.#options = options;
+    this.#client = client;
+  }
+
+  async ensure(): Promise<string | undefined> {
+    const found = await findWireguardGo(this.#options, this.#client);
+    if (found.kind === 'adopted') {
+      if (this.#adoptedPid === found.pid) return undefined;
+      this.#adoptedPid = found.pid;
+      return `adopted wireguard-go (PID ${found.pid})`;
+    }
+    if (await this.#client.isLive()) return 'adopted a device that answers on its socket without a PID file of ours';
+    if (found.stalePid !== undefined) await stopWireguardGo(this.#options.runDir, this.#options.device);
+    const pid = await startDetachedWireguardGo(this.#options);
+    return `started wireguard-go (PID ${pid})`;
+  }
+}
+
 export type DaemonFound = { readonly kind: 'adopted'; readonly pid: number } | { readonly kind: 'none'; readonly stalePid?: number };
 
 export function pidFilePath(runDir: string, device: string): string {

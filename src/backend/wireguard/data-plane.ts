@@ -23,15 +23,15 @@ import type { Cidr, Ipv4 } from '../../core/cidr.js';
 import { UsageError, WeftError, errorMessage } from '../../core/errors.js';
 import { type AcceptedPeer, isWireguardPeer } from '../../core/peer-acceptance.js';
 import type { WireguardBackend } from '../../core/wireguard/backend-config.js';
-import { WIREGUARD_DEVICE, type WireguardDeviceSpec, wireguardDeviceSpec } from '../../core/wireguard/device.js';
+import { DEFAULT_RUN_DIR, WIREGUARD_DEVICE, hasNetworkRoute, type WireguardDeviceSpec, wireguardDeviceSpec } from '../../core/wireguard/device.js';
 import type { SecretKey, WgPublicKey } from '../../core/wireguard/keys.js';
-import { type WireguardPeerLease, desiredPeers } from '../../core/wireguard/peer-plan.js';
+import { wantedPeers } from '../../core/wireguard/peer-plan.js';
 import type { Kernel } from '../../adapters/kernel.js';
-import { WireguardLink } from '../../adapters/wireguard/device-link.js';
+import { type DeviceRoutes, WireguardLink } from '../../adapters/wireguard/device-link.js';
 import { loadOrCreatePrivateKey } from '../../adapters/wireguard/key-store.js';
 import { ensureDeviceSettings, syncPeers } from '../../adapters/wireguard/peer-sync.js';
-import { UapiClient } from '../../adapters/wireguard/uapi-client.js';
-import { findWireguardGo, startDetachedWireguardGo, stopWireguardGo } from '../../adapters/wireguard/wireguard-go-daemon.js';
+import { UapiClient, type WireguardControl } from '../../adapters/wireguard/uapi-client.js';
+import { type WireguardDeviceProcess, WireguardGoProcess } from '../../adapters/wireguard/wireguard-go-daemon.js';
 import type { CommandRunner } from '../../adapters/iproute2/runner.js';
 import type { DataPlanePort, PassResult, PrepareInput, Prepared, TunnelPeer } from '../data-plane-port.js';
 
@@ -45,6 +45,12 @@ export interface WireguardDataPlaneOptions {
   readonly socketDir?: string | undefined;
   /** Where wireguard-go's PID file and log live (default /run/weft). */
   readonly runDir?: string | undefined;
+  /** The device's control surface (default: its UAPI socket in `socketDir`); a MemoryWireguard in unit tests. */
+  readonly control?: WireguardControl;
+  /** What keeps a device answering (default: weftd's detached wireguard-go); a fake in unit tests. */
+  readonly process?: WireguardDeviceProcess;
+  /** The network route on the device (default: `ip route` through `runner`). */
+  readonly routes?: DeviceRoutes;
 }
 
 interface Ready {
@@ -58,22 +64,22 @@ interface Ready {
 
 export class WireguardDataPlane implements DataPlanePort {
   readonly #kernel: Kernel;
-  readonly #link: WireguardLink;
+  readonly #link: DeviceRoutes;
   readonly #log: Logger;
   readonly #keyFile: string;
-  readonly #socketDir: string | undefined;
-  readonly #runDir: string;
-  readonly #client: UapiClient;
+  readonly #client: WireguardControl;
+  readonly #process: WireguardDeviceProcess;
   #ready: Ready | undefined;
 
   constructor(options: WireguardDataPlaneOptions) {
     this.#kernel = options.kernel;
-    this.#link = new WireguardLink(options.runner);
+    this.#link = options.routes ?? new WireguardLink(options.runner);
     this.#log = options.log.child({ backend: 'wireguard' });
     this.#keyFile = options.keyFile;
-    this.#socketDir = options.socketDir;
-    this.#runDir = options.runDir ?? '/run/weft';
-    this.#client = new UapiClient({ device: WIREGUARD_DEVICE, ...(options.socketDir ? { socketDir: options.socketDir } : {}) });
+    const uapi = new UapiClient({ device: WIREGUARD_DEVICE, ...(options.socketDir ? { socketDir: options.socketDir } : {}) });
+    this.#client = options.control ?? uapi;
+    this.#process = options.process
+      ?? new WireguardGoProcess({ device: WIREGUARD_DEVICE, socketDir: options.socketDir, runDir: options.runDir ?? DEFAULT_RUN_DIR }, uapi);
   }
 
   /**
@@ -102,21 +108,8 @@ export class WireguardDataPlane implements DataPlanePort {
 
   /** wireguard-go answering (adopted or started), key and listen port, MTU, link up. */
   async #ensureDevice(ready: Ready, mtu: number, changes: string[]): Promise<void> {
-    const daemon = { device: WIREGUARD_DEVICE, socketDir: this.#socketDir, runDir: this.#runDir };
-    const found = await findWireguardGo(daemon, this.#client);
-    if (found.kind === 'none') {
-      if (await this.#client.isLive()) {
-        changes.push('adopted a device that answers on its socket without a PID file of ours');
-      } else {
-        // A wireguard-go of ours that no longer answers (wedged, its socket removed): replaced.
-        if (found.stalePid !== undefined) await stopWireguardGo(this.#runDir, WIREGUARD_DEVICE);
-        const pid = await startDetachedWireguardGo(daemon);
-        changes.push(`started wireguard-go (PID ${pid})`);
-      }
-    } else if (changes.length === 0 && this.#adoptedPid !== found.pid) {
-      this.#adoptedPid = found.pid;
-      changes.push(`adopted wireguard-go (PID ${found.pid})`);
-    }
+    const started = await this.#process.ensure();
+    if (started !== undefined) changes.push(started);
     if (await ensureDeviceSettings(this.#client, { privateKey: ready.privateKey, listenPort: ready.backend.listenPort })) changes.push('set key and listen port');
     const link = await this.#kernel.readDevice(WIREGUARD_DEVICE);
     if (!link) throw new WeftError('wireguard-device', `${WIREGUARD_DEVICE} answers on its socket but has no link in this network namespace`, { retryable: true });
@@ -129,8 +122,6 @@ export class WireguardDataPlane implements DataPlanePort {
       changes.push('link up');
     }
   }
-
-  #adoptedPid: number | undefined;
 
   /** The device, its address and route, then the peers, all read back. */
   async reconcile(selfSubnet: Cidr, leases: readonly AcceptedPeer[]): Promise<PassResult> {
@@ -146,10 +137,7 @@ export class WireguardDataPlane implements DataPlanePort {
       this.#log.warn({ err: errorMessage(err), device: WIREGUARD_DEVICE, changes }, 'wireguard device not ready; retrying');
       return { ok: false, applied: changes.length, failed: 1, changes: changes.length + 1, programmed: 0, error: errorMessage(err) };
     }
-    const wanted = desiredPeers(leases.filter(isWireguardPeer).map(peerLease), {
-      ownPort: ready.backend.listenPort, ownPublicKey: ready.publicKey, presharedKey: ready.backend.psk,
-      persistentKeepaliveInterval: ready.backend.persistentKeepaliveInterval,
-    });
+    const wanted = wantedPeers(ready.backend, leases.filter(isWireguardPeer), ready.publicKey);
     for (const r of wanted.refused) this.#log.warn({ lease: r.name, reason: r.reason }, 'wireguard peer not programmed');
     const report = await syncPeers(this.#client, wanted.peers);
     if (changes.length > 0 || report.sent.length > 0) {
@@ -172,7 +160,7 @@ export class WireguardDataPlane implements DataPlanePort {
     const address = await this.#kernel.ensureAddress(spec.name, spec.address, network);
     if (address.added) changes.push(`address ${spec.address}/32`);
     for (const removed of address.removed) changes.push(`removed address ${removed}`);
-    if (!WireguardLink.hasNetworkRoute(await this.#link.routes(spec.name), spec.route)) {
+    if (!hasNetworkRoute(await this.#link.routes(spec.name), spec.route)) {
       await this.#link.replaceRoute(spec.name, spec.route);
       changes.push(`route ${spec.route} dev ${spec.name} proto 87`);
     }
@@ -182,8 +170,4 @@ export class WireguardDataPlane implements DataPlanePort {
   async reconcileChanged(): Promise<PassResult | undefined> {
     return undefined;
   }
-}
-
-function peerLease(peer: AcceptedPeer & { attrs: { wireguard: NonNullable<AcceptedPeer['attrs']['wireguard']> } }): WireguardPeerLease {
-  return { name: peer.attrs.nodeName ?? peer.subnet, publicIp: peer.attrs.publicIp, data: peer.attrs.wireguard, subnets: [peer.subnet] };
 }

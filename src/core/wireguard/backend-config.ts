@@ -108,10 +108,22 @@ export function modeNeedsDualStack(mode: WireguardMode): string | undefined {
 export function renderWireguardBackend(backend: WireguardBackend, options: { redactPsk?: boolean } = {}): Record<string, unknown> {
   const out: Record<string, unknown> = { Type: 'wireguard', ListenPort: backend.listenPort, ListenPortV6: backend.listenPortV6 };
   if (backend.mtu !== undefined) out['MTU'] = backend.mtu;
-  if (backend.psk !== undefined) out['PSK'] = options.redactPsk ? '[redacted]' : backend.psk.base64();
+  if (backend.psk !== undefined) out['PSK'] = options.redactPsk ? REDACTED : backend.psk.base64();
   if (backend.persistentKeepaliveInterval !== 0) out['PersistentKeepaliveInterval'] = backend.persistentKeepaliveInterval;
   out['Mode'] = backend.mode;
   return out;
+}
+
+/** The placeholder `weftctl config get` prints for a PSK without `--show-secrets`. */
+export const REDACTED = '[redacted]';
+
+/**
+ * The stored config text with the value of every `"PSK"` key (any case)
+ * replaced by REDACTED, the rest byte for byte as stored; also works on text
+ * that is not valid JSON (an invalid config is printed too, and may hold one).
+ */
+export function redactPskText(text: string): string {
+  return text.replace(/("psk"\s*:\s*)"(?:[^"\\]|\\.)*"/gi, `$1"${REDACTED}"`);
 }
 
 function portField(fields: Fields, key: string, name: string, errors: string[]): number | undefined {

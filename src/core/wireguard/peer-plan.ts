@@ -17,6 +17,8 @@
 import { type Endpoint, type PeerOp, type PeerState, canonicalAllowedIp, formatEndpoint } from './uapi-codec.js';
 import { type SecretKey, type WgPublicKey } from './keys.js';
 import { type WireguardLeaseData, peerPort } from './lease-data.js';
+import type { WireguardPeer } from '../peer-acceptance.js';
+import type { WireguardBackend } from './backend-config.js';
 
 /** The peer this host wants for one lease. */
 export interface DesiredPeer {
@@ -95,6 +97,18 @@ export function desiredPeers(leases: readonly WireguardPeerLease[], settings: Pe
     byKey.delete(key);
   }
   return { peers: [...byKey.values()].map((e) => e.peer), refused };
+}
+
+/** What an accepted wireguard lease contributes to its peer (named by its node, else its subnet). */
+export function peerLease(peer: WireguardPeer): WireguardPeerLease {
+  return { name: peer.attrs.nodeName ?? peer.subnet, publicIp: peer.attrs.publicIp, data: peer.attrs.wireguard, subnets: [peer.subnet] };
+}
+
+/** The peers this host wants for the accepted wireguard leases: weftd programs them, weftctl compares the device with them. */
+export function wantedPeers(backend: WireguardBackend, peers: readonly WireguardPeer[], ownPublicKey: WgPublicKey | undefined): DesiredPeers {
+  return desiredPeers(peers.map(peerLease), {
+    ownPort: backend.listenPort, ownPublicKey, presharedKey: backend.psk, persistentKeepaliveInterval: backend.persistentKeepaliveInterval,
+  });
 }
 
 /** The peer changes that turn `actual` into `desired`: removals first, then additions and updates, each in key order. */
