@@ -89,8 +89,8 @@ if (requirePrerequisites(t, ['ip', 'bridge', 'etcd', 'etcdctl', 'ping', 'sysctl'
 
     const text = await c.weftctl(1, 'status');
     t.equal(text.code, 1, 'exit 1');
-    t.match(text.stdout, new RegExp(`^${c.subnet(2)} +host2 +192\\.0\\.2\\.12 +[0-9a-f:]{17} +missing +ok +ok$`, 'm'), 'host2: route missing');
-    t.match(text.stdout, new RegExp(`^${c.subnet(3)} +host3 +192\\.0\\.2\\.13 +[0-9a-f:]{17} +ok +wrong: lladdr ${strange} +ok$`, 'm'), 'host3: neighbour wrong');
+    t.match(text.stdout, new RegExp(`^${c.subnet(2)} +host2 +192\\.0\\.2\\.12 +[0-9a-f:]{17} +vxlan +missing +ok +ok$`, 'm'), 'host2: route missing');
+    t.match(text.stdout, new RegExp(`^${c.subnet(3)} +host3 +192\\.0\\.2\\.13 +[0-9a-f:]{17} +vxlan +ok +wrong: lladdr ${strange} +ok$`, 'm'), 'host3: neighbour wrong');
     t.match(text.stdout, /\nNOT in sync:\n {2}- 2 of 2 peers drifted$/);
 
     const { code, report } = await statusJson(1);
