@@ -32,7 +32,7 @@ function scripted(rules: [RegExp, (call: Call) => Partial<CommandResult>][]): { 
 const mac = (n: number): Mac => `0a:00:00:00:00:0${n}` as Mac;
 const neigh = (n: number, action: 'replace' | 'delete' = 'replace'): KernelOp =>
   ({ action, kind: 'neighbor', entry: { ip: `10.5.${n}.0` as Ipv4, mac: mac(n) } });
-const route = (n: number, action: 'replace' | 'delete' = 'replace'): KernelOp =>
+const route = (n: number, action: 'add' | 'replace' | 'delete' = 'replace'): KernelOp =>
   ({ action, kind: 'route', entry: { dst: `10.5.${n}.0/24` as Cidr, via: `10.5.${n}.0` as Ipv4 } });
 const fdb = (n: number, action: 'replace' | 'delete' = 'replace'): KernelOp =>
   ({ action, kind: 'fdb', entry: { mac: mac(n), dst: `192.0.2.1${n}` as Ipv4 } });
@@ -40,14 +40,15 @@ const fdb = (n: number, action: 'replace' | 'delete' = 'replace'): KernelOp =>
 t.test('apply: one bridge and one ip batch process, each in plan order, in the namespace', async (t) => {
   const { runner, calls } = scripted([]);
   const kernel = new IpRoute2({ runner, netns: 'wtx-h1' });
-  const ops = [fdb(2), neigh(2), route(2), route(3, 'delete'), neigh(3, 'delete'), fdb(3, 'delete')];
+  // A peer arrives (its route is an `add`), another goes: nothing carries traffic across a path change.
+  const ops = [fdb(2), neigh(2), route(2, 'add'), route(3, 'delete'), neigh(3, 'delete'), fdb(3, 'delete')];
   t.same(await kernel.apply('weft.1', ops), { applied: 6, failed: [] });
   t.same(calls.map((c) => [c.file, ...c.args].join(' ')), ['ip -n wtx-h1 -force -batch -', 'bridge -n wtx-h1 -force -batch -'],
     'ip first: its batch is the longer one');
   t.same(calls[1]?.input?.split('\n'), [
     'fdb replace 0a:00:00:00:00:02 dev weft.1 dst 192.0.2.12 self permanent', 'fdb del 0a:00:00:00:00:03 dev weft.1 dst 192.0.2.13 self', '']);
   t.same(calls[0]?.input?.split('\n'), [
-    'neigh replace 10.5.2.0 lladdr 0a:00:00:00:00:02 dev weft.1 nud permanent', 'route replace 10.5.2.0/24 via 10.5.2.0 dev weft.1 onlink proto 87',
+    'neigh replace 10.5.2.0 lladdr 0a:00:00:00:00:02 dev weft.1 nud permanent', 'route add 10.5.2.0/24 via 10.5.2.0 dev weft.1 onlink proto 87',
     'route del 10.5.3.0/24 via 10.5.3.0 dev weft.1 proto 87', 'neigh del 10.5.3.0 dev weft.1', '']);
   t.same(await kernel.apply('weft.1', []), { applied: 0, failed: [] });
   t.equal(calls.length, 2, 'no process for an empty plan');
@@ -65,8 +66,22 @@ t.test('apply: the bridge and ip batches run side by side', async (t) => {
     else release?.();
     return { stdout: '', stderr: '', exitCode: 0 };
   };
-  t.same(await new IpRoute2({ runner }).apply('weft.1', [fdb(2), neigh(2), route(2)]), { applied: 3, failed: [] });
+  t.same(await new IpRoute2({ runner }).apply('weft.1', [fdb(2), neigh(2), route(2, 'add')]), { applied: 3, failed: [] });
   t.same(started, ['ip', 'bridge'], 'bridge started while ip was still running');
+});
+
+t.test('apply: a route that changes path runs in phases: its new FDB entries, then ip, then the FDB deletes', async (t) => {
+  const { runner, calls } = scripted([]);
+  // A DirectRouting move to VXLAN (FDB, neighbour, route replace) beside a move to direct (route replace, old FDB deleted).
+  const direct: KernelOp = { action: 'replace', kind: 'route', entry: { dst: '10.5.3.0/24' as Cidr, via: '192.0.2.13' as Ipv4, dev: 'eth0' } };
+  const ops = [fdb(2), neigh(2), route(2), direct, neigh(3, 'delete'), fdb(3, 'delete')];
+  t.same(await new IpRoute2({ runner }).apply('weft.1', ops), { applied: 6, failed: [] });
+  t.same(calls.map((c) => `${c.file}: ${c.input?.trim().split('\n').map((l) => l.split(' ').slice(0, 2).join(' ')).join(', ')}`), [
+    'bridge: fdb replace',
+    'ip: neigh replace, route replace, route replace, neigh del',
+    'bridge: fdb del',
+  ], 'one after the other: no packet meets a moved route without its FDB entry');
+  t.match(calls[1]?.input ?? '', /route replace 10\.5\.3\.0\/24 via 192\.0\.2\.13 dev eth0 proto 87\n/, 'the direct route: on eth0, not onlink');
 });
 
 t.test('apply: failed lines are reported per operation and do not stop the others', async (t) => {
