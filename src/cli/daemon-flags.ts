@@ -16,6 +16,7 @@ import { hostname } from 'node:os';
 import type { LevelWithSilent } from 'pino';
 import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
 import { DEFAULT_RUN_DIR, DEFAULT_SOCKET_DIR } from '../core/wireguard/device.js';
+import { WIREGUARD_IMPLEMENTATIONS, type WireguardImplementationFlag } from '../core/wireguard/implementation.js';
 import { ETCD_FLAGS, type EtcdFlagValues } from './etcd-flags.js';
 import type { FlagEntry, FlagSpec } from './flag-spec.js';
 import { ENV_FILE_OPTION, ENV_PREFIX } from './host-config.js';
@@ -43,6 +44,7 @@ export function daemonFlagTable(): readonly FlagEntry[] {
     ['wireguard-key-file', { type: 'string', describe: 'wireguard backend: the private key file, created (mode 0600) on first start and kept (default: $WIREGUARD_KEY_FILE, else /var/lib/weft/wireguard/private.key)' }],
     ['wireguard-socket-dir', { type: 'string', default: DEFAULT_SOCKET_DIR, describe: `wireguard backend: the UAPI socket directory of wireguard-go (another one is bind-mounted over ${DEFAULT_SOCKET_DIR} for wireguard-go)` }],
     ['wireguard-run-dir', { type: 'string', default: DEFAULT_RUN_DIR, describe: 'wireguard backend: where the PID file and log of the wireguard-go weftd started are kept (a restarted weftd adopts that process)' }],
+    ['wireguard-implementation', { choices: WIREGUARD_IMPLEMENTATIONS, default: 'auto', describe: 'wireguard backend: kernel WireGuard (ip link type wireguard, controlled with wg) or userspace (wireguard-go); auto: an existing weft-wg keeps its kind, else kernel when the kernel has WireGuard; kernel fails when it has not' }],
     ['log-level', { choices: LOG_LEVELS, default: 'info', describe: 'log level' }],
     ['config-file', ENV_FILE_OPTION],
   ];
@@ -67,6 +69,7 @@ export interface DaemonArgv extends EtcdFlagValues {
   readonly 'wireguard-key-file'?: string | undefined;
   readonly 'wireguard-socket-dir': string;
   readonly 'wireguard-run-dir': string;
+  readonly 'wireguard-implementation': WireguardImplementationFlag;
   readonly 'log-level': LevelWithSilent;
   readonly 'config-file': string;
 }

@@ -12,6 +12,8 @@ import type { Cidr } from '../core/cidr.js';
 import type { LeaseSubnets } from '../core/lease.js';
 import { type AcceptedPeer, isVxlanPeer, isWireguardPeer } from '../core/peer-acceptance.js';
 import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from '../backend/data-plane-port.js';
+import { DEFAULT_RUN_DIR, WIREGUARD_DEVICE } from '../core/wireguard/device.js';
+import type { WireguardImplementationFlag } from '../core/wireguard/implementation.js';
 import { removeOtherBackend } from './backend-switch.js';
 
 export interface KernelDataPlaneOptions {
@@ -19,6 +21,8 @@ export interface KernelDataPlaneOptions {
   readonly wireguardKeyFile: string;
   readonly wireguardSocketDir?: string | undefined;
   readonly wireguardRunDir?: string | undefined;
+  /** `--wireguard-implementation`: auto (default), kernel or userspace (wireguard-go). */
+  readonly wireguardImplementation?: WireguardImplementationFlag | undefined;
 }
 
 export async function createKernelDataPlane(log: Logger, options: KernelDataPlaneOptions): Promise<DataPlanePort> {
@@ -44,14 +48,26 @@ async function vxlanDataPlane(log: Logger): Promise<DataPlanePort> {
 }
 
 async function wireguardDataPlane(log: Logger, options: KernelDataPlaneOptions): Promise<DataPlanePort> {
-  const [{ WireguardDataPlane }, { IpRoute2 }, { execaRunner }] = await Promise.all([
+  const [{ WireguardDataPlane }, { IpRoute2 }, { execaRunner }, { selectWireguardImplementation }, { KernelWireguardDevice }, { WgCliControl }] = await Promise.all([
     import('../backend/wireguard/data-plane.js'),
     import('../adapters/iproute2/iproute2.js'),
     import('../adapters/iproute2/runner.js'),
+    import('../adapters/wireguard/implementation-select.js'),
+    import('../adapters/wireguard/kernel-device.js'),
+    import('../adapters/wireguard/wg-cli-control.js'),
   ]);
+  const runner = execaRunner();
+  const runDir = options.wireguardRunDir ?? DEFAULT_RUN_DIR;
+  // Kernel WireGuard when the kernel has it (or weft-wg already is one), else wireguard-go: core/wireguard/implementation.ts.
+  const choice = await selectWireguardImplementation({ flag: options.wireguardImplementation ?? 'auto', device: WIREGUARD_DEVICE, runner, runDir });
+  log.info({ device: WIREGUARD_DEVICE, implementation: choice.kind, reason: choice.reason, existingKind: choice.existingKind },
+    `wireguard implementation: ${choice.kind === 'kernel' ? 'kernel' : 'wireguard-go'}`);
+  const kernelParts = choice.kind === 'kernel'
+    ? { control: new WgCliControl({ device: WIREGUARD_DEVICE, runner, secretDir: runDir }), process: new KernelWireguardDevice({ device: WIREGUARD_DEVICE, runner }) }
+    : {};
   return new WireguardDataPlane({
-    kernel: new IpRoute2(), runner: execaRunner(), log, keyFile: options.wireguardKeyFile,
-    socketDir: options.wireguardSocketDir, runDir: options.wireguardRunDir,
+    kernel: new IpRoute2(), runner, log, keyFile: options.wireguardKeyFile,
+    socketDir: options.wireguardSocketDir, runDir: options.wireguardRunDir, ...kernelParts,
   });
 }
 

@@ -150,6 +150,7 @@ export async function main(args: readonly string[]): Promise<number> {
     dataPlane = argv.dataplane === 'none' ? new LeaseOnlyDataPlane() : await createKernelDataPlane(log, {
       wireguardKeyFile: keyFilePath(process.env, argv['wireguard-key-file']),
       wireguardSocketDir: argv['wireguard-socket-dir'], wireguardRunDir: argv['wireguard-run-dir'],
+      wireguardImplementation: argv['wireguard-implementation'],
     });
     // --ip-masq: weft's iptables chains, present or absent (docs/masquerade.md); --dataplane none programs nothing, iptables included.
     const trafficRules = argv.dataplane !== 'none'
