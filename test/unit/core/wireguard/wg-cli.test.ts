@@ -26,7 +26,7 @@ const CONFIGURED = [
   `${P3}\t(none)\t(none)\t(none)\t0\t0\t0\toff`,
   '',
 ].join('\n');
-/** A peer after a handshake and traffic (same format; numbers as wg prints them). */
+/** A peer after a handshake and traffic: written by hand in that format (real handshakes and bytes are read in test/integration/wireguard-wg-cli.test.ts). */
 const TRAFFIC = `${PRIVATE}\t/RnGJrgR6J+m5dynuAsCEjZW/7T8zIr8FdZO6RaKaXQ=\t51820\toff\n${P1}\t(none)\t198.51.100.2:51820\t10.50.2.0/24\t1795834201\t1180\t1268\toff\n`;
 
 function secret(base64: string): SecretKey {
