@@ -8,6 +8,7 @@
  * DEFAULT_SOCKET_DIR). The private key is never read into the report: the
  * UAPI reader reduces it to the public key.
  */
+import { existsSync } from 'node:fs';
 import type { Cidr } from '../core/cidr.js';
 import type { ListedLease } from '../core/allocate.js';
 import { errorMessage } from '../core/errors.js';
@@ -22,19 +23,31 @@ import { formatDuration } from '../core/duration.js';
 import type { Kernel } from '../adapters/kernel.js';
 import { execaRunner } from '../adapters/iproute2/runner.js';
 import { WireguardLink } from '../adapters/wireguard/device-link.js';
-import { UapiClient, type WireguardControl } from '../adapters/wireguard/uapi-client.js';
+import { UapiClient, type WireguardControl, uapiSocketPath } from '../adapters/wireguard/uapi-client.js';
+import { WgCliControl } from '../adapters/wireguard/wg-cli-control.js';
+import { readLinkKind } from '../adapters/wireguard/kernel-device.js';
+import { implementationOfKind, implementationWord } from '../core/wireguard/implementation.js';
 import { renderTable } from './leases-table.js';
 
-/** How weftctl reads the wireguard device: the UAPI socket and `ip route` (fakes in unit tests). */
+/** How weftctl reads the wireguard device: the UAPI socket or `wg`, and `ip route` (fakes in unit tests). */
 export interface WireguardReaders {
   readonly socketDir: string;
   control(device: string): WireguardControl;
   routes(device: string): Promise<readonly DeviceRoute[]>;
+  /** Which WireGuard the device is, by its link kind (undefined: no device, or not told). */
+  implementation?(device: string): Promise<'kernel' | 'userspace' | undefined>;
 }
 
 export function hostWireguardReaders(socketDir: string = DEFAULT_SOCKET_DIR): WireguardReaders {
-  const link = new WireguardLink(execaRunner({ timeoutMs: 10_000 }));
-  return { socketDir, control: (device) => new UapiClient({ device, socketDir }), routes: (device) => link.routes(device) };
+  const runner = execaRunner({ timeoutMs: 10_000 });
+  const link = new WireguardLink(runner);
+  return {
+    socketDir,
+    // wireguard-go answers on its socket; a kernel device has none and is read with `wg show dump`.
+    control: (device) => (existsSync(uapiSocketPath(socketDir, device)) ? new UapiClient({ device, socketDir }) : new WgCliControl({ device, runner })),
+    routes: (device) => link.routes(device),
+    implementation: async (device) => implementationOfKind(await readLinkKind(runner, device)),
+  };
 }
 
 /** The socket directory from weftctl's flags (weftd's `--wireguard-socket-dir`). */
@@ -47,6 +60,8 @@ export interface WireguardStatus {
   readonly deviceName: string;
   readonly socketDir: string;
   readonly up: boolean | null;
+  /** `kernel` or `wireguard-go`, by the device's link kind; null when not known. */
+  readonly implementation: string | null;
   readonly mtu: number | null;
   readonly addresses: readonly string[];
   readonly listenPort: number | null;
@@ -82,6 +97,7 @@ export interface WireguardCollected {
 export async function collectWireguard(input: WireguardInput): Promise<WireguardCollected> {
   const { backend, network, own, kernel, readers } = input;
   const link = await kernel.readDevice(WIREGUARD_DEVICE);
+  const kind = link ? await readers.implementation?.(WIREGUARD_DEVICE).catch(() => undefined) : undefined;
   let state: DeviceState | undefined;
   let uapi: WireguardDeviceFacts['uapi'];
   try {
@@ -101,7 +117,8 @@ export async function collectWireguard(input: WireguardInput): Promise<Wireguard
   return {
     facts, state, spec, underlay,
     status: {
-      deviceName: WIREGUARD_DEVICE, socketDir: readers.socketDir, up: link?.up ?? null, mtu: link?.mtu ?? null, addresses: link?.addresses ?? [],
+      deviceName: WIREGUARD_DEVICE, socketDir: readers.socketDir, up: link?.up ?? null,
+      implementation: kind === undefined ? null : implementationWord(kind), mtu: link?.mtu ?? null, addresses: link?.addresses ?? [],
       listenPort: state?.listenPort ?? null, publicKey: state?.publicKey ?? null,
       route: { network, present: spec && routes ? !deviceProblems.some((p) => p.startsWith(`route ${spec.route}`)) : null },
       deviceProblems, tunnels,
@@ -125,7 +142,7 @@ export function wireguardProblems(s: WireguardStatus): string[] {
 export function renderWireguardDevice(s: WireguardStatus): string {
   if (s.up === null && s.listenPort === null) return `${s.deviceName} missing${s.deviceProblems.length > 0 ? ` — ${s.deviceProblems.join('; ')}` : ''}`;
   const parts = [
-    `${s.deviceName} ${s.up === null ? 'no link' : s.up ? 'up' : 'DOWN'}`,
+    `${s.deviceName} ${s.up === null ? 'no link' : s.up ? 'up' : 'DOWN'}${s.implementation === null ? '' : ` (${s.implementation})`}`,
     `listen port ${s.listenPort ?? '-'}`, `mtu ${s.mtu ?? '-'}`, `public key ${s.publicKey ?? '-'}`,
     `address ${s.addresses.join(',') || '-'}`, `route ${s.route.network} ${s.route.present === null ? 'not read' : s.route.present ? 'ok' : 'MISSING'}`,
   ];

@@ -82,7 +82,7 @@ if (missing.length > 0) {
     const socket = ['--wireguard-socket-dir', d(1).sockets];
     const status = await c.weftctl(1, 'status', socket);
     t.equal(status.code, 0, `status exits 0:\n${status.stdout}${status.stderr}`);
-    t.match(status.stdout, /^device {6}weft-wg up, listen port 51820, mtu 1420, public key \S{44}, address 10\.42\.\d+\.0\/32, route 10\.42\.0\.0\/16 ok$/m);
+    t.match(status.stdout, /^device {6}weft-wg up \(wireguard-go\), listen port 51820, mtu 1420, public key \S{44}, address 10\.42\.\d+\.0\/32, route 10\.42\.0\.0\/16 ok$/m);
     const row = new RegExp(`^${c.subnet(2).replace(/\./g, '\\.')} +host2 +\\S{44} +192\\.0\\.2\\.12:51820 +${c.subnet(2).replace(/\./g, '\\.')} +(\\S+) ago +\\d+ +\\d+ +ok$`, 'm');
     t.match(status.stdout, row, 'host2\'s tunnel row, with a handshake');
     const json = await c.weftctl(1, 'status', [...socket, '--json']);

@@ -103,3 +103,15 @@ t.test('a vxlan lease on a wireguard network is listed as refused, not made a tu
   t.match(r.refused, [{ key: '10.42.9.0-24', subnet: '10.42.9.0/24' }]);
   t.equal(r.wireguard?.tunnels?.peers.length, 2);
 });
+
+t.test('the implementation, one word on the device line, when the readers can tell it', async (t) => {
+  const h = await wireguardHostFixture(t.testdir({}));
+  for (const [kind, word] of [['kernel', 'kernel'], ['userspace', 'wireguard-go']] as const) {
+    const readers = { ...h.readers, implementation: async () => kind };
+    const r = await collectStatus(h.registry, h.kernel, 'host1', h.subnetFile, h.kernel, () => readers);
+    t.equal(r.wireguard?.implementation, word);
+    t.match(renderStatus(r), new RegExp(`^device {6}weft-wg up \\(${word}\\), listen port 51820, `, 'm'));
+  }
+  const unknown = await collectStatus(h.registry, h.kernel, 'host1', h.subnetFile, h.kernel, () => h.readers);
+  t.equal(unknown.wireguard?.implementation, null, 'readers that cannot tell: no word');
+});
