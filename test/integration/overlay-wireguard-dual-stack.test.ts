@@ -9,6 +9,8 @@
  * families and the MTU, the lease with BackendV6Data; every pair pings over
  * IPv4 and IPv6 across; the IPv6 underlay carries UDP to 51821 and no ICMPv6
  * between overlay addresses in clear; weftctl status shows both devices.
+ * Then the network switches to Mode "ipv6" (config change + restart): weft-wg-v6
+ * is removed, weft-wg alone carries both families to [PublicIPv6]:51820.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +19,7 @@ import { UapiClient } from '../../src/adapters/wireguard/uapi-client.js';
 import { missingPrerequisites } from '../helpers/require.js';
 import { PREFIX, type WeftCluster, startWeftCluster } from '../helpers/weft-cluster.js';
 import { startCapture } from '../helpers/tshark.js';
+import { msgIs } from '../helpers/weftd-process.js';
 
 const NETWORK = '10.43.0.0/16';
 const NETWORK6 = 'fd00:43::/48';
@@ -48,8 +51,8 @@ if (missing.length > 0) {
   const overlayIp6 = (i: number) => (env(i)['FLANNEL_IPV6_SUBNET'] ?? '').replace(/::1\/64$/, '::');
   const ping = (from: number, to: number) =>
     c.sh(from, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '-I', overlayIp(from), overlayIp(to)]);
-  const ping6 = (from: number, to: number) =>
-    c.sh(from, 'ping', ['-6', '-c', '3', '-i', '0.2', '-W', '2', '-I', overlayIp6(from), overlayIp6(to)]);
+  const ping6 = (from: number, to: number, count = 3) =>
+    c.sh(from, 'ping', ['-6', '-c', String(count), '-i', '0.2', '-W', '2', '-I', overlayIp6(from), overlayIp6(to)]);
   const converged = async () => {
     for (const i of [1, 2, 3]) {
       for (const dev of ['weft-wg', 'weft-wg-v6']) {
@@ -98,11 +101,12 @@ if (missing.length > 0) {
   });
 
   t.test('the IPv6 underlay carries WireGuard UDP to 51821, and no ICMPv6 between overlay addresses in clear', async (t) => {
-    const capture = await startCapture({ netns: c.rig.host(1).netns, filter: 'ip6', packets: 6,
+    // 8 pings: 16 tunnel packets on host1's underlay, besides keepalives and the underlay's own neighbour discovery.
+    const capture = await startCapture({ netns: c.rig.host(1).netns, filter: 'ip6', packets: 12,
       fields: ['ipv6.src', 'ipv6.dst', 'ipv6.nxt', 'udp.srcport', 'udp.dstport', 'icmpv6.type'] });
-    await ping6(1, 2);
+    await ping6(1, 2, 8);
     const lines = await capture.done();
-    t.ok(lines.length >= 6, `${lines.length} packets`);
+    t.ok(lines.length >= 12, `${lines.length} packets`);
     let udp = 0;
     for (const line of lines) {
       const [src = '', dst = '', next, sport, dport, icmp = ''] = line.split('\t');
@@ -115,7 +119,7 @@ if (missing.length > 0) {
         t.match(icmp, /^13[3-7]$/, `only the underlay's own neighbour discovery is ICMPv6 in clear: ${line}`);
       }
     }
-    t.ok(udp >= 4, `${udp} WireGuard packets over IPv6`);
+    t.ok(udp >= 8, `${udp} WireGuard packets over IPv6`);
   });
 
   t.test('weftctl status shows weft-wg-v6 and its peers', async (t) => {
@@ -125,5 +129,44 @@ if (missing.length > 0) {
     t.match(status.wireguard?.v6, { deviceName: 'weft-wg-v6', listenPort: 51821, tunnels: { inSync: true } });
     t.equal(status.wireguard?.v6?.tunnels?.peers?.length, 2, 'two IPv6 peers');
     t.equal(status.ok, true, `no problems: ${r.stdout.slice(0, 2000)}`);
+  });
+
+  t.test('Mode "ipv6" (config change + restart): weft-wg-v6 removed, weft-wg carries both families over the IPv6 underlay', async (t) => {
+    await c.etcdctl(['put', `${PREFIX}/config`, JSON.stringify({ ...config, Backend: { ...config.Backend, Mode: 'ipv6' } })]);
+    for (const i of [1, 2, 3]) {
+      await c.daemons.get(i)?.stop('SIGTERM');
+      await c.restart(i).waitForLog(msgIs('first reconcile pass done; ready'), 30_000, `host${i} ready in Mode ipv6`);
+    }
+    const overIpv6 = async () => {
+      for (const i of [1, 2, 3]) {
+        const state = await client(i, 'weft-wg').get().catch(() => undefined);
+        if (state === undefined || state.peers.length !== 2 || !state.peers.every((p) => p.endpoint?.startsWith('[fd00:99::') && p.allowedIps.length === 2)) return false;
+      }
+      return true;
+    };
+    await c.waitFor('every weft-wg has both peers at their IPv6 endpoints with both subnets', overIpv6, 30_000);
+    const keys = await Promise.all([1, 2, 3].map(async (i) => (await client(i, 'weft-wg').get()).publicKey));
+    for (const i of [1, 2, 3]) {
+      t.notMatch(await c.sh(i, 'ip', ['-o', 'link', 'show']), /weft-wg-v6/, `host${i}: weft-wg-v6 removed`);
+      const state = await client(i, 'weft-wg').get();
+      for (const peer of state.peers) {
+        const j = keys.indexOf(peer.publicKey) + 1;
+        t.equal(peer.endpoint, `[fd00:99::${10 + j}]:51820`, `host${i} → host${j}: [PublicIPv6]:ListenPort`);
+        t.same([...peer.allowedIps].sort(), [`${overlayIp6(j)}/64`, c.subnet(j)].sort(), 'both subnets on one peer');
+      }
+      t.match(await c.sh(i, 'ip', ['-o', '-6', 'addr', 'show', 'dev', 'weft-wg']), `${overlayIp6(i)}/128`);
+      t.match(await c.sh(i, 'ip', ['-6', '-N', 'route', 'show', 'dev', 'weft-wg']), /proto 87/, 'the IPv6 network route on weft-wg');
+    }
+    const leases = await c.etcdctl(['get', '--prefix', `${PREFIX}/subnets/`, '--print-value-only']);
+    for (const key of keys) t.ok(leases.includes(`"BackendV6Data":{"PublicKey":"${key}","Port":51820}`), 'BackendV6Data advertises the one device\'s port');
+    const capture = await startCapture({ netns: c.rig.host(1).netns, filter: 'ip6 and udp', packets: 6,
+      fields: ['ipv6.src', 'ipv6.dst', 'udp.srcport', 'udp.dstport'] });
+    for (const [a, b] of [[1, 2], [2, 3], [3, 1]] as const) {
+      t.match(await ping(a, b), / 0% packet loss/, `IPv4 host${a} → host${b}`);
+      t.match(await ping6(a, b), / 0% packet loss/, `IPv6 host${a} → host${b}`);
+    }
+    const lines = await capture.done();
+    t.ok(lines.length >= 6 && lines.every((l) => /^fd00:99::1[1-3]\tfd00:99::1[1-3]\t/.test(l) && l.split('\t').includes('51820')),
+      `the tunnels run over the IPv6 underlay to 51820: ${lines.join(' | ')}`);
   });
 }

@@ -140,6 +140,7 @@ export class WireguardDataPlane implements DataPlanePort {
       await this.#ensureDevice(this.#ready, tunnel, changes);
       this.#log.info({ device: tunnel.name, parent: ext.name, publicIp, listenPort: tunnel.listenPort, mtu: tunnel.mtu, changes }, 'wireguard device ready');
     }
+    if (!tunnels.some((t) => t.name === WIREGUARD_DEVICE_V6)) await this.#retire(WIREGUARD_DEVICE_V6);
     const ports = advertisedPorts(backend);
     const main = tunnels[0] as TunnelSpec;
     const v6Device = tunnels.find((t) => t.overlays.some((o) => o.family === 6));
@@ -151,6 +152,22 @@ export class WireguardDataPlane implements DataPlanePort {
       },
       ...(publicIpv6 !== undefined && v6Device !== undefined ? { v6: { publicIp: publicIpv6, mtu: v6Device.mtu, device: v6Device.name } } : {}),
     };
+  }
+
+  /**
+   * A device this host no longer runs (`weft-wg-v6` after a switch to a
+   * single-device mode or to an IPv4 network): its wireguard-go stopped by the
+   * recorded PID, then the link deleted if it is still there, so no stale
+   * device keeps a route into the overlay.
+   */
+  async #retire(name: string): Promise<void> {
+    if (!(await this.#kernel.readDevice(name))) return;
+    const pid = await this.#device(name).process.stop?.();
+    // wireguard-go takes its link with it as it exits: a delete that races it is fine when the link is gone.
+    if (await this.#kernel.readDevice(name)) {
+      await this.#kernel.deleteDevice(name).catch(async (err: unknown) => { if (await this.#kernel.readDevice(name)) throw err; });
+    }
+    this.#log.info({ device: name, ...(pid !== undefined ? { pid } : {}) }, 'removed a wireguard device this Mode does not use');
   }
 
   /** The host's IPv6 underlay address; undefined (IPv4 only, the reason kept) when it has none. A bad `--public-ipv6` is bad input. */
@@ -209,7 +226,10 @@ export class WireguardDataPlane implements DataPlanePort {
     const tunnels = this.#tunnels(ready, selfSubnet, ipv6 ? this.#self6 : undefined);
     const wanted = wantedTunnelPeers(ready.backend, leases.filter(isWireguardPeer),
       { publicKey: ready.publicKey, publicIp: ready.publicIp, publicIpv6: ready.publicIpv6, ipv6 });
-    const results = await Promise.all(tunnels.map((tunnel) => this.#pass(ready, tunnel, wanted.get(tunnel.name) ?? { peers: [], refused: [] })));
+    const results = await Promise.all(tunnels.map((tunnel) => {
+      const pass = this.#pass(ready, tunnel, wanted.get(tunnel.name) ?? { peers: [], refused: [] });
+      return tunnel.name === WIREGUARD_DEVICE ? pass : this.#guard(tunnel.name, pass);
+    }));
     const [r4, r6] = results;
     const main = r4 as PassResult;
     if (r6 === undefined) return this.#v6Down === undefined ? main : { ...main, ipv6: { ok: false, applied: 0, failed: 0, changes: 0, programmed: 0, error: this.#v6Down } };
@@ -220,6 +240,16 @@ export class WireguardDataPlane implements DataPlanePort {
       tunnels: [...(main.tunnels ?? []), ...(r6.tunnels ?? [])],
       ipv6: r6,
     };
+  }
+
+  /** weft-wg-v6's pass with an unexpected throw turned into a failed result: weft-wg keeps its own (as DualStackDataPlane). */
+  async #guard(device: string, pass: Promise<PassResult>): Promise<PassResult> {
+    try {
+      return await pass;
+    } catch (err) {
+      this.#log.warn({ device, err: errorMessage(err) }, 'wireguard device pass failed; the other device goes on, retrying');
+      return { ok: false, applied: 0, failed: 1, changes: 0, programmed: 0, error: errorMessage(err) };
+    }
   }
 
   /** One device's pass. */
