@@ -122,13 +122,17 @@ if (missing.length > 0) {
     t.ok(udp >= 8, `${udp} WireGuard packets over IPv6`);
   });
 
-  t.test('weftctl status shows weft-wg-v6 and its peers', async (t) => {
+  t.test('weftctl status and doctor show weft-wg-v6 and its peers', async (t) => {
     const r = await c.weftctl(1, 'status', ['--wireguard-socket-dir', d(1).sockets, '--json']);
     t.equal(r.code, 0, r.stderr);
     const status = JSON.parse(r.stdout) as { ok?: boolean; wireguard?: { v6?: { deviceName?: string; listenPort?: number; tunnels?: { inSync?: boolean; peers?: unknown[] } } } };
     t.match(status.wireguard?.v6, { deviceName: 'weft-wg-v6', listenPort: 51821, tunnels: { inSync: true } });
     t.equal(status.wireguard?.v6?.tunnels?.peers?.length, 2, 'two IPv6 peers');
     t.equal(status.ok, true, `no problems: ${r.stdout.slice(0, 2000)}`);
+    const doctor = await c.weftctl(1, 'doctor', ['--wireguard-socket-dir', d(1).sockets, '--json']);
+    const results = (JSON.parse(doctor.stdout) as { results: { check: string; verdict: string; detail: string }[] }).results;
+    t.match(results.find((r) => r.check === 'device weft-wg-v6'), { verdict: 'ok', detail: /weft-wg-v6 up, listen port 51821, the same key as weft-wg/ }, 'doctor checks weft-wg-v6');
+    t.equal(results.filter((r) => r.check.startsWith('tunnel ') && r.check.endsWith('(IPv6)') && r.verdict === 'ok').length, 2, 'and its two tunnels');
   });
 
   t.test('Mode "ipv6" (config change + restart): weft-wg-v6 removed, weft-wg carries both families over the IPv6 underlay', async (t) => {
