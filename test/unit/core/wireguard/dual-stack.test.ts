@@ -2,7 +2,8 @@
  * The wireguard backend on a dual-stack network, in the core: every Mode in
  * the config, flanneld's dual lease values (BackendData + BackendV6Data)
  * read and written back, the IPv6 half of a wireguard lease judged by the one
- * acceptance rule per Mode, the devices per Mode, and the peers each device
+ * acceptance rule per Mode (and PeerSet's older-key rule for its IPv6
+ * subnet), the devices per Mode, and the peers each device
  * wants (flannel's handleSubnetEvents table and its auto-mode endpoint rule).
  */
 import t from 'tap';
@@ -10,7 +11,8 @@ import type { Cidr, Ipv4 } from '../../../../src/core/cidr.js';
 import type { Cidr6, Ipv6 } from '../../../../src/core/cidr6.js';
 import { type Lease, decodeLeaseValue, decodeSubnetKey, encodeLeaseValue } from '../../../../src/core/lease.js';
 import { type NetworkConfig, parseNetworkConfig } from '../../../../src/core/network-config.js';
-import { type WireguardPeer, judgeLease } from '../../../../src/core/peer-acceptance.js';
+import { type WireguardPeer, judgeLease, peerSubnetV6 } from '../../../../src/core/peer-acceptance.js';
+import { PeerSet, type RawLeaseKv } from '../../../../src/core/peer-set.js';
 import { advertisedPorts, wireguardTunnels } from '../../../../src/core/wireguard/device.js';
 import type { WgPublicKey } from '../../../../src/core/wireguard/keys.js';
 import { autoEndpoint, wantedTunnelPeers } from '../../../../src/core/wireguard/peer-plan.js';
@@ -142,4 +144,21 @@ t.test('auto: flannel\'s selectPublicEndpoint', async (t) => {
   t.equal(autoEndpoint(peer('172.16.0.2', 'fd00::2'), own('2001:db8::1')), '172.16.0.2', 'peer IPv6 is ULA: IPv4');
   t.equal(autoEndpoint(peer('192.168.0.2', '2001:db8::2'), own('fc00::1')), '192.168.0.2', 'our IPv6 is ULA: IPv4');
   t.equal(autoEndpoint(peer('192.168.0.2', '2001:db8::2'), own(undefined)), '192.168.0.2', 'no IPv6 of ours: IPv4');
+});
+
+t.test('PeerSet: a wireguard IPv6 subnet used twice stays with the older key, and is handed on when it goes', async (t) => {
+  const entry = (key: string, n: number, rev: number): RawLeaseKv => ({
+    key, reservation: false, createRevision: String(rev),
+    value: FLANNELD_DUAL.replace('192.0.2.12', `192.0.2.${10 + n}`).replace('fd00:99::12', `fd00:99::${10 + n}`),
+  });
+  const older = entry('10.10.2.0-24&fd00:10:0:2::-64', 2, 10);
+  const newer = entry('10.10.3.0-24&fd00:10:0:2::-64', 3, 20);
+  for (const order of [[older, newer], [newer, older]]) {
+    const set = new PeerSet(network('separate'), self);
+    for (const e of order) set.put(e);
+    t.equal(peerSubnetV6(set.get('10.10.2.0/24' as Cidr) as WireguardPeer), 'fd00:10:0:2::/64', 'older keeps it');
+    t.match(set.get('10.10.3.0/24' as Cidr), { attrs: { wireguardV6: undefined }, ipv6Refusal: /IPv6 subnet fd00:10:0:2::\/64 is already used by the older key/ });
+    set.delete(older.key);
+    t.equal(peerSubnetV6(set.get('10.10.3.0/24' as Cidr) as WireguardPeer), 'fd00:10:0:2::/64', 'handed on');
+  }
 });
