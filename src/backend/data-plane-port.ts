@@ -24,9 +24,9 @@ export interface PrepareInput {
 /**
  * The backend's part of this host's lease value: `BackendType` and what goes
  * into `BackendData` (vxlan: VNI and VTEP MAC; wireguard: public key and
- * port). weftd writes `PublicIP`, `NodeName` and the IPv6 fields around it.
+ * port, and `BackendV6Data` when the host runs IPv6). weftd writes `PublicIP`, `NodeName` and the IPv6 fields around it.
  */
-export type BackendAdvert = Pick<LeaseAttrs, 'backendType' | 'vni' | 'vtepMac' | 'wireguard'>;
+export type BackendAdvert = Pick<LeaseAttrs, 'backendType' | 'vni' | 'vtepMac' | 'wireguard' | 'wireguardV6'>;
 
 export interface Prepared {
   readonly publicIp: Ipv4;
@@ -39,19 +39,22 @@ export interface Prepared {
   readonly device: string;
   /** The external interface the device sits on (the IPv6 device goes on the same one). */
   readonly parent?: string;
-  /** The IPv6 VXLAN device (`weft-v6.<VNI>`), on a dual-stack network. */
+  /** The IPv6 side, on a dual-stack network: vxlan's `weft-v6.<VNI>`, wireguard's `weft-wg-v6` (or `weft-wg` carrying both). */
   readonly v6?: PreparedV6 | undefined;
 }
 
 export interface PreparedV6 {
   readonly publicIp: Ipv6;
-  readonly vtepMac: Mac;
+  /** The IPv6 VXLAN device's MAC (vxlan only). */
+  readonly vtepMac?: Mac | undefined;
   readonly mtu: number;
   readonly device: string;
 }
 
 /** One tunnel peer as the device reports it (wireguard backend): public data only, never a key that is secret. */
 export interface TunnelPeer {
+  /** The device it is a peer of (`weft-wg`, `weft-wg-v6`); absent means `weft-wg`. */
+  readonly device?: string;
   readonly publicKey: string;
   readonly endpoint: string | undefined;
   readonly allowedIps: readonly string[];

@@ -7,13 +7,13 @@
  *   with weft's protocol that is not on `weft-wg`: DirectRouting's routes on
  *   the external interface do not go with a device, and left in place they
  *   would carry pod traffic to those peers in clear text, around the tunnel;
- * - to vxlan: `weft-wg` (removeWireguardTunnel).
+ * - to vxlan: `weft-wg` and `weft-wg-v6` (removeWireguardTunnel).
  * Only devices with weft's names are touched, in this network namespace.
  */
 import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { errorMessage } from '../core/errors.js';
-import { DEFAULT_RUN_DIR, WIREGUARD_DEVICE } from '../core/wireguard/device.js';
+import { DEFAULT_RUN_DIR, WIREGUARD_DEVICE, WIREGUARD_DEVICE_V6 } from '../core/wireguard/device.js';
 import { WEFT_ROUTE_PROTOCOL } from '../core/kernel-state.js';
 import { IpRoute2 } from '../adapters/iproute2/iproute2.js';
 import { execaRunner } from '../adapters/iproute2/runner.js';
@@ -40,6 +40,9 @@ export interface WireguardRemoval {
  * `weftctl cleanup`; weftd itself never does this on stop (KillMode=process).
  */
 export async function removeWireguardTunnel(runDir: string): Promise<WireguardRemoval> {
+  // weft-wg-v6 (Mode "separate" on a dual-stack network) first, the same way; weft-wg's result is what is reported.
+  await stopWireguardGo(runDir, WIREGUARD_DEVICE_V6);
+  if ((await links()).includes(WIREGUARD_DEVICE_V6)) await new IpRoute2({ persistentBatches: false }).deleteDevice(WIREGUARD_DEVICE_V6);
   const stoppedPid = await stopWireguardGo(runDir, WIREGUARD_DEVICE);
   if (!(await links()).includes(WIREGUARD_DEVICE)) return { stoppedPid, deletedDevice: false };
   await new IpRoute2({ persistentBatches: false }).deleteDevice(WIREGUARD_DEVICE);
@@ -69,7 +72,7 @@ export async function removeOtherBackend(type: 'vxlan' | 'wireguard', log: Logge
   }
 }
 
-/** Deletes every route with weft's protocol (both families) whose device is not weft-wg. */
+/** Deletes every route with weft's protocol (both families) whose device is not weft-wg or weft-wg-v6. */
 async function removeWeftRoutesOffTunnel(log: Logger): Promise<void> {
   const run = execaRunner();
   for (const family of ['-4', '-6'] as const) {
@@ -81,7 +84,7 @@ async function removeWeftRoutesOffTunnel(log: Logger): Promise<void> {
       log.warn({ family, stdout: listed.stdout.slice(0, 200) }, 'cannot read weft\'s routes');
     }
     for (const route of routes) {
-      if (route.dst === undefined || route.dev === undefined || route.dev === WIREGUARD_DEVICE) continue;
+      if (route.dst === undefined || route.dev === undefined || route.dev === WIREGUARD_DEVICE || route.dev === WIREGUARD_DEVICE_V6) continue;
       const deleted = await run('ip', [family, 'route', 'del', route.dst, 'dev', route.dev, 'proto', String(WEFT_ROUTE_PROTOCOL)], { allowFailure: true });
       if (deleted.exitCode === 0) log.info({ route: route.dst, device: route.dev }, 'backend is wireguard now: removed a route of weft\'s outside the tunnel (DirectRouting)');
       else log.warn({ route: route.dst, device: route.dev, err: deleted.stderr.trim() }, 'cannot remove a route of weft\'s outside the tunnel');

@@ -12,7 +12,7 @@ import type { Cidr } from '../core/cidr.js';
 import type { LeaseSubnets } from '../core/lease.js';
 import { type AcceptedPeer, isVxlanPeer, isWireguardPeer } from '../core/peer-acceptance.js';
 import type { DataPlanePort, PassResult, PrepareInput, Prepared, ReconcileOptions } from '../backend/data-plane-port.js';
-import { DEFAULT_RUN_DIR, WIREGUARD_DEVICE } from '../core/wireguard/device.js';
+import { DEFAULT_RUN_DIR, WIREGUARD_DEVICE, WIREGUARD_DEVICE_V6 } from '../core/wireguard/device.js';
 import type { WireguardImplementationFlag } from '../core/wireguard/implementation.js';
 import { removeOtherBackend } from './backend-switch.js';
 
@@ -63,10 +63,14 @@ async function wireguardDataPlane(log: Logger, options: KernelDataPlaneOptions):
   log.info({ device: WIREGUARD_DEVICE, implementation: choice.kind, reason: choice.reason, existingKind: choice.existingKind },
     `wireguard implementation: ${choice.kind === 'kernel' ? 'kernel' : 'wireguard-go'}`);
   const kernelParts = choice.kind === 'kernel'
-    ? { control: new WgCliControl({ device: WIREGUARD_DEVICE, runner, secretDir: runDir }), process: new KernelWireguardDevice({ device: WIREGUARD_DEVICE, runner }) }
+    ? {
+      control: new WgCliControl({ device: WIREGUARD_DEVICE, runner, secretDir: runDir }), process: new KernelWireguardDevice({ device: WIREGUARD_DEVICE, runner }),
+      // weft-wg-v6 (Mode separate on a dual-stack network) is the same kind of device as weft-wg.
+      controlV6: new WgCliControl({ device: WIREGUARD_DEVICE_V6, runner, secretDir: runDir }), processV6: new KernelWireguardDevice({ device: WIREGUARD_DEVICE_V6, runner }),
+    }
     : {};
   return new WireguardDataPlane({
-    kernel: new IpRoute2(), runner, log, keyFile: options.wireguardKeyFile,
+    kernel: new IpRoute2(), kernel6: new IpRoute2({ family: 6 }), runner, log, keyFile: options.wireguardKeyFile,
     socketDir: options.wireguardSocketDir, runDir: options.wireguardRunDir, ...kernelParts,
   });
 }

@@ -187,9 +187,11 @@ Promise<WireguardDoctorFacts | undefined> {
   const tunnels = collected.status.tunnels ?? undefined;
   const targets = collected.facts.link ? (tunnels?.peers ?? []).flatMap((p) => (p.state === 'ok' && p.subnet !== null ? [p.subnet] : [])) : [];
   const probes = await probeTargets(deps.host, () => WIREGUARD_DEVICE, targets, cidrIp);
+  const v6 = collected.status.v6;
   return {
     deviceName: WIREGUARD_DEVICE, device: collected.facts, spec: collected.spec, listenPort: config.backend.listenPort, underlay: collected.underlay,
     tunnels, probes, ownPublicIp: own?.attrs.publicIp, leaseKey: own?.attrs.wireguard?.publicKey,
+    ...(v6 ? { v6: { ...v6, wantPort: config.backend.listenPortV6 } } : {}),
   };
 }
 
@@ -200,7 +202,8 @@ Promise<WireguardDoctorFacts | undefined> {
  * fact (`error`), never the end of the IPv4 diagnosis.
  */
 async function readIpv6(config: NetworkConfig, deps: DoctorDeps, own: ListedLease | undefined, peers: readonly Peer[]): Promise<Ipv6Facts | undefined> {
-  if (config.ipv6 === undefined) return undefined;
+  // A wireguard network's IPv6 side is its tunnels' (readWireguard): no weft-v6.<VNI> to read.
+  if (config.ipv6 === undefined || config.backend.type !== 'vxlan') return undefined;
   const kernel = deps.kernel6 ?? ipv6Kernel();
   const deviceName = deviceName6(requireVxlan(config).vni);
   const forwarding = await deps.host.readSysctl('net/ipv6/conf/all/forwarding');

@@ -6,7 +6,8 @@
  * tunnel-check.ts). The device is read over its UAPI socket in the
  * directory weftd uses (`--wireguard-socket-dir`, default
  * DEFAULT_SOCKET_DIR). The private key is never read into the report: the
- * UAPI reader reduces it to the public key.
+ * UAPI reader reduces it to the public key. On a dual-stack network in
+ * Mode "separate", `weft-wg-v6` and its tunnels too (`v6`).
  */
 import { existsSync } from 'node:fs';
 import type { Cidr } from '../core/cidr.js';
@@ -14,9 +15,9 @@ import type { ListedLease } from '../core/allocate.js';
 import { errorMessage } from '../core/errors.js';
 import type { WireguardPeer } from '../core/peer-acceptance.js';
 import { WIREGUARD_OVERHEAD, type WireguardBackend } from '../core/wireguard/backend-config.js';
-import { DEFAULT_SOCKET_DIR, type DeviceRoute, WIREGUARD_DEVICE, type WireguardDeviceSpec, wireguardDeviceSpec } from '../core/wireguard/device.js';
+import { DEFAULT_SOCKET_DIR, type DeviceRoute, WIREGUARD_DEVICE, WIREGUARD_DEVICE_V6, type WireguardDeviceSpec, wireguardDeviceSpec } from '../core/wireguard/device.js';
 import type { WgPublicKey } from '../core/wireguard/keys.js';
-import { wantedPeers } from '../core/wireguard/peer-plan.js';
+import { type DesiredPeers, wantedTunnelPeers } from '../core/wireguard/peer-plan.js';
 import { type TunnelReport, type WireguardDeviceFacts, compareTunnels, wireguardDeviceProblems } from '../core/wireguard/tunnel-check.js';
 import type { DeviceState } from '../core/wireguard/uapi-codec.js';
 import { formatDuration } from '../core/duration.js';
@@ -71,6 +72,19 @@ export interface WireguardStatus {
   readonly deviceProblems: readonly string[];
   /** null when the device cannot be read over its socket. */
   readonly tunnels: TunnelReport | null;
+  /** `weft-wg-v6` (Mode "separate" on a dual-stack host); absent otherwise. */
+  readonly v6?: WireguardStatusV6;
+}
+
+/** The IPv6 device of Mode "separate": its link, port and key, and its tunnels against the leases' IPv6 halves. */
+export interface WireguardStatusV6 {
+  readonly deviceName: string;
+  readonly up: boolean | null;
+  readonly mtu: number | null;
+  readonly listenPort: number | null;
+  readonly publicKey: WgPublicKey | null;
+  readonly error?: string;
+  readonly tunnels: TunnelReport | null;
 }
 
 export interface WireguardInput {
@@ -113,7 +127,10 @@ export async function collectWireguard(input: WireguardInput): Promise<Wireguard
   // Without the underlay's MTU the device's own is taken as right (no MTU problem is made up).
   const spec = own ? wireguardDeviceSpec(backend, network, own.subnet, underlay?.mtu ?? (link ? link.mtu + WIREGUARD_OVERHEAD : 1500)) : undefined;
   const deviceProblems = wireguardDeviceProblems(facts, spec, backend.listenPort, own?.attrs.wireguard?.publicKey);
-  const tunnels = state ? compareTunnels(wantedPeers(backend, input.peers, state.publicKey), input.peers, state.peers, input.nowMs) : null;
+  const ipv6 = own?.subnetV6 !== undefined && own.attrs.wireguardV6 !== undefined;
+  const wanted = wantedTunnelPeers(backend, input.peers, { publicKey: state?.publicKey ?? own?.attrs.wireguard?.publicKey, publicIp: own?.attrs.publicIp, publicIpv6: own?.attrs.publicIpv6, ipv6 });
+  const tunnels = state ? compareTunnels(wanted.get(WIREGUARD_DEVICE) ?? NONE, input.peers, state.peers, input.nowMs) : null;
+  const v6 = wanted.has(WIREGUARD_DEVICE_V6) ? await collectV6(input, wanted.get(WIREGUARD_DEVICE_V6) ?? NONE) : undefined;
   return {
     facts, state, spec, underlay,
     status: {
@@ -121,15 +138,37 @@ export async function collectWireguard(input: WireguardInput): Promise<Wireguard
       implementation: kind === undefined ? null : implementationWord(kind), mtu: link?.mtu ?? null, addresses: link?.addresses ?? [],
       listenPort: state?.listenPort ?? null, publicKey: state?.publicKey ?? null,
       route: { network, present: spec && routes ? !deviceProblems.some((p) => p.startsWith(`route ${spec.route}`)) : null },
-      deviceProblems, tunnels,
+      deviceProblems, tunnels, ...(v6 ? { v6 } : {}),
     },
   };
+}
+
+const NONE: DesiredPeers = { peers: [], refused: [] };
+
+async function collectV6(input: WireguardInput, wanted: DesiredPeers): Promise<WireguardStatusV6> {
+  const link = await input.kernel.readDevice(WIREGUARD_DEVICE_V6).catch(() => undefined);
+  const base = { deviceName: WIREGUARD_DEVICE_V6, up: link?.up ?? null, mtu: link?.mtu ?? null };
+  try {
+    const state = await input.readers.control(WIREGUARD_DEVICE_V6).get();
+    return { ...base, listenPort: state.listenPort ?? null, publicKey: state.publicKey ?? null,
+      tunnels: compareTunnels(wanted, input.peers.map(asV6Lease), state.peers, input.nowMs) };
+  } catch (err) {
+    return { ...base, listenPort: null, publicKey: null, error: errorMessage(err), tunnels: null };
+  }
+}
+
+/** A peer as its IPv6 half is keyed on weft-wg-v6 (by its BackendV6Data key). */
+function asV6Lease(peer: WireguardPeer): WireguardPeer {
+  return peer.attrs.wireguardV6 === undefined ? peer : { ...peer, attrs: { ...peer.attrs, wireguard: peer.attrs.wireguardV6 } };
 }
 
 /** The problems of the wireguard part, for the report's list. */
 export function wireguardProblems(s: WireguardStatus): string[] {
   const problems = s.deviceProblems.map((p) => `${s.deviceName}: ${p}`);
   const t = s.tunnels;
+  const v6 = s.v6;
+  if (v6?.error !== undefined) problems.push(`${v6.deviceName}: cannot be read: ${v6.error}`);
+  if (v6?.tunnels && !v6.tunnels.inSync) problems.push(`${v6.deviceName}: peers not as the leases' IPv6 halves say`);
   if (t && !t.inSync) {
     const wrong = t.peers.filter((p) => p.state !== 'ok');
     const unwanted = wrong.filter((p) => p.state === 'unwanted').length;

@@ -245,6 +245,11 @@ export function renderStatus(r: StatusReport): string {
   ];
   if (r.drift) lines.push('', ...renderPeers(r.drift, ''));
   if (r.wireguard?.tunnels) lines.push('', ...renderTunnels(r.wireguard.tunnels));
+  const wg6 = r.wireguard?.v6;
+  if (wg6) {
+    lines.push('', `${wg6.deviceName} ${wg6.up === null ? 'no link' : wg6.up ? 'up' : 'DOWN'}, listen port ${wg6.listenPort ?? '-'}, mtu ${wg6.mtu ?? '-'}${wg6.error ? ` — ${wg6.error}` : ''}`);
+    if (wg6.tunnels) lines.push(...renderTunnels(wg6.tunnels));
+  }
   if (r.ipv6?.drift) lines.push('', ...renderPeers(r.ipv6.drift, 'IPV6 '));
   if (r.refused.length > 0) {
     lines.push('');

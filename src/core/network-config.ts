@@ -14,7 +14,7 @@ import {
   type Cidr6, type Ipv6, blockSize6, cidr6Ip, cidr6Prefix, containsIp6, ipv6FromBigInt, ipv6ToBigInt, parseCidr6, parseIpv6,
 } from './cidr6.js';
 import { type Fields, boolField, intField, isObject, lowerKeys } from './config-fields.js';
-import { type WireguardBackend, isWireguardBackend, modeNeedsDualStack, parseWireguardBackend, renderWireguardBackend } from './wireguard/backend-config.js';
+import { type WireguardBackend, isWireguardBackend, parseWireguardBackend, wireguardDualStackProblem, renderWireguardBackend } from './wireguard/backend-config.js';
 
 export type { WireguardBackend } from './wireguard/backend-config.js';
 
@@ -148,9 +148,9 @@ export function parseNetworkConfig(raw: unknown): ConfigParse {
     const ignored = IPV6_FIELDS.filter((name) => { const v = fields.get(name.toLowerCase()); return v !== undefined && v !== '' && v !== 0; });
     if (ignored.length > 0) warnings.push(`${ignored.join(', ')} ${ignored.length === 1 ? 'is' : 'are'} ignored: EnableIPv6 is not true`);
   }
-  if (enableIpv6 && backend?.type === 'wireguard') {
-    errors.push('EnableIPv6 with Backend.Type "wireguard" is not supported yet: weft\'s wireguard backend carries IPv4 only '
-      + '(no weft-wg-v6 device); use the vxlan backend for a dual-stack network, or turn EnableIPv6 off');
+  if (backend?.type === 'wireguard') {
+    const problem = wireguardDualStackProblem(backend, enableIpv6);
+    if (problem !== undefined) errors.push(problem);
   }
   if (enableIpv6 && backend?.type === 'vxlan' && backend.vni > MAX_VNI_IPV6) {
     // weft-v6.<VNI> must fit the kernel's 15-character interface names (flannel-v6.<VNI> fails from VNI 100000 at link creation).
@@ -303,11 +303,6 @@ function parseBackend(value: unknown, errors: string[], warnings: string[]): Bac
   if (isWireguardBackend(value)) {
     const before = errors.length;
     const backend = parseWireguardBackend(value, errors, warnings);
-    const fields = isObject(value) ? lowerKeys(value) : new Map<string, unknown>();
-    // Validated even when refused, so every problem is reported at once.
-    const mode = fields.get('mode');
-    const note = backend ? modeNeedsDualStack(backend.mode) : typeof mode === 'string' && (mode === 'auto' || mode === 'ipv6') ? modeNeedsDualStack(mode) : undefined;
-    if (note !== undefined) errors.push(`${note}; use "separate" or "ipv4"`);
     return errors.length > before ? undefined : backend;
   }
   const defaults: VxlanBackend = { type: 'vxlan', vni: DEFAULT_VNI, port: DEFAULT_PORT, mtu: undefined, gbp: false, directRouting: false,

@@ -16,7 +16,7 @@
  *   other types too); for vxlan: our VNI and a unicast VTEP MAC that is
  *   not this host's and that no older key uses (PeerSet); for wireguard: a
  *   `BackendData` whose public key is not this host's (the lease codec
- *   already checked it is a key);
+ *   already checked it is a key) and, in Mode "ipv6", a usable `PublicIPv6`;
  * - (data plane only) no route that weft does not own has its subnet as
  *   destination on this host (`routeCollisions`).
  * A reservation made ahead of its host (no backend data yet) is pending, not
@@ -44,7 +44,7 @@ export interface Peer extends Lease {
   readonly ipv6Refusal?: string | undefined;
 }
 
-/** An accepted peer of a wireguard network: its public key and port (`BackendData`). IPv4 only. */
+/** An accepted peer of a wireguard network: its public key and port (`BackendData`; `BackendV6Data` for its IPv6 half). */
 export interface WireguardPeer extends Lease {
   readonly attrs: LeaseAttrs & { readonly wireguard: WireguardLeaseData };
   readonly ipv6Refusal?: string | undefined;
@@ -74,6 +74,12 @@ export function peerV6(peer: AcceptedPeer): PeerV6 | undefined {
   const { subnetV6, attrs } = peer;
   if (subnetV6 === undefined || attrs.publicIpv6 === undefined || attrs.backendV6 === undefined) return undefined;
   return { subnet: subnetV6, publicIp: attrs.publicIpv6, vtepMac: attrs.backendV6.vtepMac };
+}
+
+/** The IPv6 subnet of an accepted peer's IPv6 half, of either backend (judgeLease strips a refused half). */
+export function peerSubnetV6(peer: AcceptedPeer): Cidr6 | undefined {
+  if (isWireguardPeer(peer)) return peer.attrs.wireguardV6 === undefined ? undefined : peer.subnetV6;
+  return peerV6(peer)?.subnet;
 }
 
 /** Why a lease is not programmed; the metric `weft_leases_refused` is labelled with it. */
@@ -118,7 +124,7 @@ export function judgeLease(lease: Lease & { readonly reservation?: boolean }, co
     return { kind: 'refused', code: 'backend-type', reason: `backend type ${JSON.stringify(attrs.backendType)}; this network uses ${config.backend.type}` };
   }
   const backend = vxlanBackendOf(config);
-  if (backend === undefined) return judgeWireguard(lease, self);
+  if (backend === undefined) return judgeWireguard(lease, config, self);
   if (attrs.vni !== backend.vni) {
     return { kind: 'refused', code: 'vni', reason: `VNI ${attrs.vni === undefined ? '(none)' : attrs.vni}; this network uses VNI ${backend.vni}` };
   }
@@ -134,18 +140,73 @@ export function judgeLease(lease: Lease & { readonly reservation?: boolean }, co
   return { kind: 'peer', peer: problem === undefined ? lease as Peer : withoutIpv6(lease as Peer, problem) };
 }
 
-/** A wireguard lease (its type already checked): a peer when its BackendData has a key that is not ours; IPv4 only. */
-function judgeWireguard(lease: Lease, self: SelfView): Verdict {
+/**
+ * A wireguard lease (its type already checked): a peer when its BackendData
+ * has a key that is not ours. Its IPv6 half (IPv6 subnet, `BackendV6Data`,
+ * and `PublicIPv6` where the mode sends tunnels over the IPv6 underlay) is
+ * judged on its own, as for vxlan; in Mode "ipv6" every tunnel of the peer
+ * goes to its `PublicIPv6`, so a peer without a usable one is refused whole.
+ */
+function judgeWireguard(lease: Lease, config: NetworkConfig, self: SelfView): Verdict {
   const data = lease.attrs.wireguard;
+  const backend = config.backend;
   // decodeLeaseValue checked the key; a lease with only BackendV6Data (an IPv6-only flannel host) has nothing for IPv4.
-  if (data === undefined) return { kind: 'refused', code: 'invalid-value', reason: 'wireguard lease has no BackendData (its host has no IPv4 tunnel)' };
+  if (data === undefined || backend.type !== 'wireguard') {
+    return { kind: 'refused', code: 'invalid-value', reason: 'wireguard lease has no BackendData (its host has no IPv4 tunnel)' };
+  }
   if (self.wireguardKey !== undefined && data.publicKey === self.wireguardKey) {
     return { kind: 'refused', code: 'wireguard-key', reason: `PublicKey ${data.publicKey} is this host's own (a copied key file?)` };
   }
   const peer = lease as WireguardPeer;
+  if (backend.mode === 'ipv6') {
+    const endpoint = ipv6EndpointProblem(lease, config, self);
+    if (endpoint !== undefined) return { kind: 'refused', code: 'public-ip', reason: `Mode "ipv6" reaches peers over IPv6 only: ${endpoint}` };
+  }
   if (lease.subnetV6 === undefined && lease.attrs.publicIpv6 === undefined && lease.attrs.wireguardV6 === undefined) return { kind: 'peer', peer };
-  const { publicIpv6: _ip, wireguardV6: _data, ...attrs } = peer.attrs;
-  return { kind: 'peer', peer: { subnet: peer.subnet, attrs, ipv6Refusal: 'weft\'s wireguard backend carries IPv4 only' } };
+  const problem = wireguardIpv6Problem(lease, config, self);
+  return { kind: 'peer', peer: problem === undefined ? peer : withoutIpv6(peer, problem) };
+}
+
+/** Why the IPv6 half of a wireguard lease cannot be programmed in this network's Mode; undefined when it can. */
+function wireguardIpv6Problem(lease: Lease, config: NetworkConfig, self: SelfView): string | undefined {
+  const v6 = config.ipv6;
+  const { subnetV6, attrs } = lease;
+  if (v6 === undefined || config.backend.type !== 'wireguard') return 'IPv6 is not enabled in this network (EnableIPv6)';
+  const mode = config.backend.mode;
+  const subnet = ipv6SubnetProblem(subnetV6, v6, self);
+  if (subnet !== undefined) return subnet;
+  // Mode "ipv4" never sends to PublicIPv6; "auto" uses it when it is usable and judges it, "separate" and "ipv6" need it.
+  if (mode === 'separate' || mode === 'ipv6' || (mode === 'auto' && attrs.publicIpv6 !== undefined)) {
+    const endpoint = ipv6EndpointProblem(lease, config, self);
+    if (endpoint !== undefined) return endpoint;
+  }
+  const data = attrs.wireguardV6;
+  if (data === undefined) return 'no BackendV6Data (its host has no IPv6 WireGuard tunnel)';
+  if (self.wireguardKey !== undefined && data.publicKey === self.wireguardKey) return `BackendV6Data.PublicKey ${data.publicKey} is this host's own`;
+  if (mode !== 'separate' && attrs.wireguard !== undefined && data.publicKey !== attrs.wireguard.publicKey) {
+    return `BackendV6Data.PublicKey differs from BackendData.PublicKey; Mode "${mode}" carries both families on one device, to one key`;
+  }
+  return undefined;
+}
+
+/** The IPv6 subnet of a lease's key against the IPv6 network; undefined when it is usable. */
+function ipv6SubnetProblem(subnetV6: Cidr6 | undefined, v6: NonNullable<NetworkConfig['ipv6']>, self: SelfView): string | undefined {
+  if (subnetV6 === undefined) return 'the key names no IPv6 subnet';
+  if (!containsCidr6(v6.network, subnetV6)) return `IPv6 subnet ${subnetV6} is outside the IPv6 network ${v6.network}`;
+  if (cidr6Prefix(subnetV6) !== v6.subnetLen) return `IPv6 subnet ${subnetV6} is a /${cidr6Prefix(subnetV6)}; this network leases /${v6.subnetLen}`;
+  if (self.subnetV6 !== undefined && subnetV6 === self.subnetV6) return `IPv6 subnet ${subnetV6} is this host's own`;
+  return undefined;
+}
+
+/** `PublicIPv6` as an underlay destination: present, global unicast, outside the overlay, not ours; undefined when usable. */
+function ipv6EndpointProblem(lease: Lease, config: NetworkConfig, self: SelfView): string | undefined {
+  const ip = lease.attrs.publicIpv6;
+  if (ip === undefined) return 'no PublicIPv6 (its host has no IPv6 underlay address)';
+  const unicast = ipv6UnicastProblem(ip);
+  if (unicast !== undefined) return `PublicIPv6 ${unicast}`;
+  if (config.ipv6 !== undefined && containsIp6(config.ipv6.network, ip)) return `PublicIPv6 ${ip} is inside the IPv6 overlay network ${config.ipv6.network}`;
+  if (self.publicIpv6 !== undefined && ip === self.publicIpv6) return `PublicIPv6 ${ip} is this host's own address`;
+  return undefined;
 }
 
 /** The peer programmed for IPv4 only, with the reason its IPv6 half is not. */
@@ -159,15 +220,8 @@ function ipv6Problem(lease: Lease, config: NetworkConfig, self: SelfView): strin
   const v6 = config.ipv6;
   const { subnetV6, attrs } = lease;
   if (v6 === undefined) return 'IPv6 is not enabled in this network (EnableIPv6)';
-  if (subnetV6 === undefined) return 'the key names no IPv6 subnet';
-  if (!containsCidr6(v6.network, subnetV6)) return `IPv6 subnet ${subnetV6} is outside the IPv6 network ${v6.network}`;
-  if (cidr6Prefix(subnetV6) !== v6.subnetLen) return `IPv6 subnet ${subnetV6} is a /${cidr6Prefix(subnetV6)}; this network leases /${v6.subnetLen}`;
-  if (self.subnetV6 !== undefined && subnetV6 === self.subnetV6) return `IPv6 subnet ${subnetV6} is this host's own`;
-  if (attrs.publicIpv6 === undefined) return 'no PublicIPv6 (its host has no IPv6 underlay address)';
-  const ip = ipv6UnicastProblem(attrs.publicIpv6);
-  if (ip !== undefined) return `PublicIPv6 ${ip}`;
-  if (containsIp6(v6.network, attrs.publicIpv6)) return `PublicIPv6 ${attrs.publicIpv6} is inside the IPv6 overlay network ${v6.network}`;
-  if (self.publicIpv6 !== undefined && attrs.publicIpv6 === self.publicIpv6) return `PublicIPv6 ${attrs.publicIpv6} is this host's own address`;
+  const problem = ipv6SubnetProblem(subnetV6, v6, self) ?? ipv6EndpointProblem(lease, config, self);
+  if (problem !== undefined) return problem;
   const data: VxlanData | undefined = attrs.backendV6;
   if (data === undefined) return 'no BackendV6Data (its host has no IPv6 VXLAN device)';
   const vni = vxlanBackendOf(config)?.vni;

@@ -15,7 +15,7 @@ import type { ListedLease } from './allocate.js';
 import { type LeaseSubnets, decodeLeaseValue, decodeSubnetKey, leaseSubnets, sameAttrs } from './lease.js';
 import type { Mac } from './mac.js';
 import type { NetworkConfig } from './network-config.js';
-import { type AcceptedPeer, type RefusalCode, type SelfView, judgeLease, peerV6, withoutIpv6 } from './peer-acceptance.js';
+import { type AcceptedPeer, type RefusalCode, type SelfView, judgeLease, peerSubnetV6, peerV6, withoutIpv6 } from './peer-acceptance.js';
 
 /** One key/value from the registry; `key` is the last path element, e.g. `10.5.3.0-24`. */
 export interface RawLeaseKv {
@@ -304,10 +304,11 @@ export class PeerSet {
     this.#changed.add(lease.subnet);
     this.#byKey.set(kv.key, lease.subnet);
     if (lease.attrs.vtepMac !== undefined) this.#macs.set(lease.attrs.vtepMac, kv.key);
-    const half = peerV6(lease);
-    if (half) {
-      this.#v6Subnets.set(half.subnet, kv.key);
-      this.#v6Macs.set(half.vtepMac, kv.key);
+    const subnetV6 = peerSubnetV6(lease);
+    if (subnetV6 !== undefined) {
+      this.#v6Subnets.set(subnetV6, kv.key);
+      const half = peerV6(lease);
+      if (half) this.#v6Macs.set(half.vtepMac, kv.key);
       for (const displaced of v6.displaced) this.#requeueV6(displaced, warnings);
     }
     if (oldMac !== undefined && oldMac !== lease.attrs.vtepMac && this.#macs.get(oldMac) === kv.key) {
@@ -358,11 +359,13 @@ export class PeerSet {
    * then an IPv4-only peer with the reason; a newer holder is displaced.
    */
   #v6Duplicate(kv: RawLeaseKv, lease: ListedPeer): { reason?: string; displaced: string[] } {
-    const half = peerV6(lease);
+    const subnetV6 = peerSubnetV6(lease);
     const displaced: string[] = [];
-    if (!half) return { displaced };
-    for (const [holderKey, what] of [[this.#v6Subnets.get(half.subnet), `IPv6 subnet ${half.subnet}`],
-      [this.#v6Macs.get(half.vtepMac), `IPv6 VTEP MAC ${half.vtepMac}`]] as const) {
+    if (subnetV6 === undefined) return { displaced };
+    const half = peerV6(lease);
+    const holders: [string | undefined, string][] = [[this.#v6Subnets.get(subnetV6), `IPv6 subnet ${subnetV6}`]];
+    if (half) holders.push([this.#v6Macs.get(half.vtepMac), `IPv6 VTEP MAC ${half.vtepMac}`]);
+    for (const [holderKey, what] of holders) {
       if (holderKey === undefined || holderKey === kv.key) continue;
       const holder = this.#peers.get(this.#byKey.get(holderKey) as Cidr);
       if (!holder) continue;
@@ -375,8 +378,9 @@ export class PeerSet {
   /** Drops a peer's IPv6 half from the indexes; true when it held any. */
   #forgetV6(key: string, lease: AcceptedPeer): boolean {
     const half = peerV6(lease);
+    const subnetV6 = peerSubnetV6(lease);
     let held = false;
-    if (half && this.#v6Subnets.get(half.subnet) === key) { this.#v6Subnets.delete(half.subnet); held = true; }
+    if (subnetV6 !== undefined && this.#v6Subnets.get(subnetV6) === key) { this.#v6Subnets.delete(subnetV6); held = true; }
     if (half && this.#v6Macs.get(half.vtepMac) === key) { this.#v6Macs.delete(half.vtepMac); held = true; }
     return held;
   }

@@ -99,7 +99,7 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps, signal: A
   status.identity = { nodeName: opts.nodeName, instanceId: opts.instanceId };
   const attrs = {
     publicIp: prepared.publicIp, ...prepared.advert, nodeName: opts.nodeName,
-    ...(prepared.v6 ? { publicIpv6: prepared.v6.publicIp, backendV6: { vni: prepared.advert.vni, vtepMac: prepared.v6.vtepMac } } : {}),
+    ...v6Attrs(prepared),
   };
   const beforeTake = async (subnets: LeaseSubnets): Promise<void> => {
     if (previous === undefined || (subnets.subnet === previous.subnet && subnets.subnetV6 === previous.subnetV6)) return;
@@ -230,8 +230,19 @@ interface LoopState {
 function movedAttrs(current: LeaseAttrs, next: Prepared): LeaseAttrs {
   return {
     ...current, ...next.advert, publicIp: next.publicIp,
-    ...(next.v6 ? { publicIpv6: next.v6.publicIp, backendV6: { vni: next.advert.vni, vtepMac: next.v6.vtepMac } } : {}),
+    ...v6Attrs(next),
   };
+}
+
+/**
+ * The IPv6 fields of this host's lease value: `PublicIPv6` and the IPv6
+ * device's `BackendV6Data` (vxlan: VNI and its MAC; wireguard: in the
+ * backend's advert), only when the IPv6 side is up.
+ */
+function v6Attrs(prepared: Prepared): Pick<LeaseAttrs, 'publicIpv6' | 'backendV6'> {
+  if (!prepared.v6) return {};
+  const mac = prepared.v6.vtepMac;
+  return { publicIpv6: prepared.v6.publicIp, ...(mac !== undefined ? { backendV6: { vni: prepared.advert.vni, vtepMac: mac } } : {}) };
 }
 
 async function reconcileLoop(s: LoopState, stop: AbortSignal): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Cidr } from '../../core/cidr.js';
+import type { Cidr6 } from '../../core/cidr6.js';
 import { KernelCommandError } from '../../core/errors.js';
 import { WEFT_ROUTE_PROTOCOL } from '../../core/kernel-state.js';
 import type { CommandRunner } from '../iproute2/runner.js';
@@ -15,8 +16,10 @@ export type { DeviceRoute };
 
 /** Reads the routes on a device (WireguardLink; a fake in unit tests). */
 export interface DeviceRoutes {
-  routes(name: string): Promise<DeviceRoute[]>;
-  replaceRoute(name: string, network: Cidr): Promise<void>;
+  /** The device's routes of one family (default IPv4). */
+  routes(name: string, family?: 4 | 6): Promise<DeviceRoute[]>;
+  /** The network route, IPv4 or IPv6 by the network's family. */
+  replaceRoute(name: string, network: Cidr | Cidr6): Promise<void>;
 }
 
 export class WireguardLink implements DeviceRoutes {
@@ -32,9 +35,9 @@ export class WireguardLink implements DeviceRoutes {
     return text === undefined ? undefined : Number(text.trim());
   }
 
-  /** The routes on the device (main table), protocols numeric. */
-  async routes(name: string): Promise<DeviceRoute[]> {
-    const args = ['-N', '-j', 'route', 'show', 'dev', name];
+  /** The routes of one family on the device (main table), protocols numeric. */
+  async routes(name: string, family: 4 | 6 = 4): Promise<DeviceRoute[]> {
+    const args = [family === 6 ? '-6' : '-4', '-N', '-j', 'route', 'show', 'dev', name];
     const result = await this.#run('ip', args);
     let parsed: unknown;
     try {
@@ -49,8 +52,11 @@ export class WireguardLink implements DeviceRoutes {
     }));
   }
 
-  /** `ip route replace <network> dev <name> scope link proto 87`. */
-  async replaceRoute(name: string, network: Cidr): Promise<void> {
-    await this.#run('ip', ['route', 'replace', network, 'dev', name, 'scope', 'link', 'proto', String(WEFT_ROUTE_PROTOCOL)]);
+  /** `ip route replace <network> dev <name> scope link proto 87`; IPv6: `ip -6 route replace <network> dev <name> proto 87` (no scopes in IPv6). */
+  async replaceRoute(name: string, network: Cidr | Cidr6): Promise<void> {
+    const proto = ['proto', String(WEFT_ROUTE_PROTOCOL)];
+    await this.#run('ip', network.includes(':')
+      ? ['-6', 'route', 'replace', network, 'dev', name, ...proto]
+      : ['route', 'replace', network, 'dev', name, 'scope', 'link', ...proto]);
   }
 }

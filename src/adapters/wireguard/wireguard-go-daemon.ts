@@ -33,6 +33,8 @@ export interface WireguardGoDaemonOptions {
 export interface WireguardDeviceProcess {
   /** Resolves once a device answers; what it did (started, adopted), or undefined when that device was already known. */
   ensure(): Promise<string | undefined>;
+  /** Stops the device's process when it is ours (a device this host no longer runs); its PID, or undefined when none ran. */
+  stop?(): Promise<number | undefined>;
 }
 
 /**
@@ -48,6 +50,11 @@ export class WireguardGoProcess implements WireguardDeviceProcess {
   constructor(options: WireguardGoDaemonOptions, client: UapiClient) {
     this.#options = options;
     this.#client = client;
+  }
+
+  async stop(): Promise<number | undefined> {
+    this.#adoptedPid = undefined;
+    return stopWireguardGo(this.#options.runDir, this.#options.device);
   }
 
   async ensure(): Promise<string | undefined> {

@@ -10,8 +10,9 @@
  *   their own port: a tunnel that never comes up).
  * - `Mode` is case-sensitive as in flannel (a "Separate" that weft accepted and
  *   flanneld refused would split a mixed cluster).
- * - The IPv6 modes parse, but `modeNeedsDualStack` says they need the
- *   dual-stack wiring, for the caller to refuse or warn.
+ * - The modes and the network's EnableIPv6 are checked together
+ *   (`wireguardDualStackProblem`): flanneld accepts two combinations that
+ *   cannot work and fails at runtime; weft says so when the config is set.
  */
 import { SecretKey } from './keys.js';
 import { type Fields, intField, isObject, lowerKeys } from '../config-fields.js';
@@ -91,13 +92,24 @@ export function parseWireguardBackend(value: unknown, errors: string[], warnings
 }
 
 /**
- * The note for a mode that needs the dual-stack wiring (an IPv6 underlay or
- * IPv6 peers), or undefined for a mode the IPv4 path serves (`separate`,
- * `ipv4`). The caller decides whether it is an error or a warning.
+ * What flannel's modes cannot do on this network, or undefined. Every mode
+ * runs on a dual-stack network (next-anchors §1.6); two combinations cannot
+ * work, and flannel finds that out only at runtime:
+ * - `ipv6` without EnableIPv6: every tunnel goes over the IPv6 underlay, and a
+ *   host advertises its IPv6 address (`PublicIPv6`) only on a dual-stack
+ *   network, so no peer would have an endpoint;
+ * - `separate` with EnableIPv6 and `ListenPortV6` equal to `ListenPort`: the
+ *   two devices would bind the same UDP port (flanneld's second device fails).
  */
-export function modeNeedsDualStack(mode: WireguardMode): string | undefined {
-  if (mode === 'ipv6') return 'Backend.Mode "ipv6" (peers over the IPv6 underlay) needs dual-stack wiring that weft\'s wireguard backend does not have yet';
-  if (mode === 'auto') return 'Backend.Mode "auto" (IPv4 or IPv6 underlay chosen per peer) needs dual-stack wiring that weft\'s wireguard backend does not have yet';
+export function wireguardDualStackProblem(backend: WireguardBackend, enableIpv6: boolean): string | undefined {
+  if (backend.mode === 'ipv6' && !enableIpv6) {
+    return 'Backend.Mode "ipv6" sends every tunnel over the IPv6 underlay, which hosts advertise (PublicIPv6) only on a dual-stack network: '
+      + 'set EnableIPv6 and IPv6Network, or use Mode "separate", "auto" or "ipv4"';
+  }
+  if (backend.mode === 'separate' && enableIpv6 && backend.listenPort === backend.listenPortV6) {
+    return `Backend.ListenPortV6 ${backend.listenPortV6} is also ListenPort: in Mode "separate" a dual-stack host runs two devices `
+      + '(weft-wg and weft-wg-v6) that cannot share a UDP port; choose another ListenPortV6 (default 51821)';
+  }
   return undefined;
 }
 

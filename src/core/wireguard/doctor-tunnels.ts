@@ -35,6 +35,19 @@ export interface WireguardDoctorFacts {
   readonly probes: readonly { readonly subnet: Cidr; readonly replied: boolean; readonly output: string }[];
   readonly ownPublicIp: string | undefined;
   readonly leaseKey: WgPublicKey | undefined;
+  /** `weft-wg-v6` (Mode "separate" on a dual-stack host): as read, and the port it should listen on. */
+  readonly v6?: WireguardV6DoctorFacts | undefined;
+}
+
+export interface WireguardV6DoctorFacts {
+  readonly deviceName: string;
+  readonly up: boolean | null;
+  readonly listenPort: number | null;
+  readonly publicKey: WgPublicKey | null;
+  readonly wantPort: number;
+  /** Why its socket could not be read. */
+  readonly error?: string | undefined;
+  readonly tunnels: TunnelReport | null;
 }
 
 const REPAIR = 'weftd repairs the device on its next pass (--resync-interval); if this persists, read weftd\'s log (journalctl -u weftd)';
@@ -44,7 +57,7 @@ export interface WireguardChecks {
   readonly device: CheckResult;
   readonly mtu: CheckResult;
   readonly route: CheckResult;
-  /** Per peer: its tunnel, then a ping through it. */
+  /** Per peer: its tunnel, then a ping through it; then `weft-wg-v6` and its tunnels on a dual-stack host in Mode "separate". */
   readonly tunnels: readonly CheckResult[];
 }
 
@@ -52,7 +65,29 @@ export function wireguardChecks(f: WireguardDoctorFacts): WireguardChecks {
   const problems = wireguardDeviceProblems(f.device, f.spec, f.listenPort, f.leaseKey);
   const routeProblems = problems.filter((p) => p.startsWith('route ') || p.startsWith('its routes'));
   const deviceProblems = problems.filter((p) => !routeProblems.includes(p) && !p.startsWith('MTU '));
-  return { device: checkDevice(f, deviceProblems), mtu: checkMtu(f), route: checkRoute(f, routeProblems), tunnels: checkTunnels(f) };
+  const v6 = f.v6 ? checkV6(f, f.v6) : [];
+  return { device: checkDevice(f, deviceProblems), mtu: checkMtu(f), route: checkRoute(f, routeProblems), tunnels: [...checkTunnels(f), ...v6] };
+}
+
+/** `weft-wg-v6`: answering, up, on ListenPortV6 with the host's key; then its tunnels as weft-wg's (handshake age), without a ping row. */
+function checkV6(f: WireguardDoctorFacts, v6: WireguardV6DoctorFacts): CheckResult[] {
+  const name = `device ${v6.deviceName}`;
+  if (v6.error !== undefined || v6.tunnels === null) {
+    return [fail(name, `${v6.deviceName} does not answer on its UAPI socket (${v6.error ?? 'not read'})`, REPAIR)];
+  }
+  const problems = [
+    ...(v6.up === true ? [] : [v6.up === null ? 'no link in this network namespace' : 'link is down']),
+    ...(v6.listenPort === v6.wantPort ? [] : [`listens on ${String(v6.listenPort)}, not ListenPortV6 ${v6.wantPort}`]),
+    ...(f.leaseKey === undefined || v6.publicKey === f.leaseKey ? [] : [`its public key ${String(v6.publicKey)} is not the lease's ${f.leaseKey}`]),
+  ];
+  const device = problems.length > 0 ? fail(name, `${v6.deviceName}: ${problems.join('; ')}`, REPAIR)
+    : ok(name, `${v6.deviceName} up, listen port ${v6.wantPort}, the same key as weft-wg`);
+  const tunnels = v6.tunnels;
+  const as6: WireguardDoctorFacts = { ...f, deviceName: v6.deviceName, listenPort: v6.wantPort };
+  return [device, ...tunnels.peers.map((row) => {
+    const r = tunnelRow(as6, row);
+    return { ...r, check: `${r.check} (IPv6)` };
+  })];
 }
 
 function checkDevice(f: WireguardDoctorFacts, problems: readonly string[]): CheckResult {

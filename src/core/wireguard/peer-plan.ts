@@ -18,7 +18,10 @@ import { type Endpoint, type PeerOp, type PeerState, canonicalAllowedIp, formatE
 import { type SecretKey, type WgPublicKey } from './keys.js';
 import { type WireguardLeaseData, peerPort } from './lease-data.js';
 import type { WireguardPeer } from '../peer-acceptance.js';
+import { type Ipv4, ipv4ToInt } from '../cidr.js';
+import type { Ipv6 } from '../cidr6.js';
 import type { WireguardBackend } from './backend-config.js';
+import { WIREGUARD_DEVICE, WIREGUARD_DEVICE_V6 } from './device.js';
 
 /** The peer this host wants for one lease. */
 export interface DesiredPeer {
@@ -109,6 +112,84 @@ export function wantedPeers(backend: WireguardBackend, peers: readonly Wireguard
   return desiredPeers(peers.map(peerLease), {
     ownPort: backend.listenPort, ownPublicKey, presharedKey: backend.psk, persistentKeepaliveInterval: backend.persistentKeepaliveInterval,
   });
+}
+
+/** This host's own side, for choosing peers' endpoints. */
+export interface OwnTunnelSide {
+  readonly publicKey: WgPublicKey | undefined;
+  readonly publicIp?: Ipv4 | undefined;
+  /** This host's IPv6 underlay address (its lease's PublicIPv6), when it has one. */
+  readonly publicIpv6?: Ipv6 | undefined;
+  /** True when this host runs IPv6 (the IPv6 device or the IPv6 overlay on weft-wg). */
+  readonly ipv6: boolean;
+}
+
+/**
+ * The peers of every device of this host (flannel's handleSubnetEvents, per
+ * Mode, next-anchors §1.6), by device name:
+ * - `separate`: `weft-wg` gets `PublicIP:Port` and the IPv4 subnet;
+ *   `weft-wg-v6` gets `[PublicIPv6]:Port` (BackendV6Data, else our
+ *   ListenPortV6) and the IPv6 subnet, for peers with an accepted IPv6 half;
+ * - `ipv4`, `ipv6`, `auto`: `weft-wg` alone, one peer with both subnets,
+ *   endpoint `PublicIP`, `[PublicIPv6]` or the one `autoEndpoint` picks, port
+ *   BackendData.Port (else our ListenPort: the one device listens there).
+ */
+export function wantedTunnelPeers(backend: WireguardBackend, peers: readonly WireguardPeer[], own: OwnTunnelSide): Map<string, DesiredPeers> {
+  const settings = { ownPublicKey: own.publicKey, presharedKey: backend.psk, persistentKeepaliveInterval: backend.persistentKeepaliveInterval };
+  const out = new Map<string, DesiredPeers>();
+  if (backend.mode === 'separate') {
+    out.set(WIREGUARD_DEVICE, desiredPeers(peers.map(peerLease), { ...settings, ownPort: backend.listenPort }));
+    if (own.ipv6) {
+      const halves = peers.flatMap((p): WireguardPeerLease[] => {
+        const data = p.attrs.wireguardV6;
+        if (data === undefined || p.subnetV6 === undefined || p.attrs.publicIpv6 === undefined) return [];
+        return [{ name: p.attrs.nodeName ?? p.subnet, publicIp: p.attrs.publicIpv6, data, subnets: [p.subnetV6] }];
+      });
+      out.set(WIREGUARD_DEVICE_V6, desiredPeers(halves, { ...settings, ownPort: backend.listenPortV6 }));
+    }
+    return out;
+  }
+  const refused: { name: string; reason: string }[] = [];
+  const leases = peers.flatMap((p): WireguardPeerLease[] => {
+    const name = p.attrs.nodeName ?? p.subnet;
+    const address = backend.mode === 'ipv4' ? p.attrs.publicIp : backend.mode === 'ipv6' ? p.attrs.publicIpv6 : autoEndpoint(p, own);
+    if (address === undefined) {
+      refused.push({ name, reason: 'Mode "ipv6" reaches peers over IPv6 only, and its IPv6 half is not usable (weftctl leases says why)' });
+      return [];
+    }
+    const v6 = own.ipv6 && p.attrs.wireguardV6 !== undefined && p.subnetV6 !== undefined ? [p.subnetV6] : [];
+    return [{ name, publicIp: address, data: p.attrs.wireguard, subnets: [p.subnet, ...v6] }];
+  });
+  const planned = desiredPeers(leases, { ...settings, ownPort: backend.listenPort });
+  out.set(WIREGUARD_DEVICE, { peers: planned.peers, refused: [...refused, ...planned.refused] });
+  return out;
+}
+
+/**
+ * Mode "auto": flannel's selectPublicEndpoint. IPv4 when the peer has no
+ * IPv6 address; IPv4 when its IPv4 address is not private (RFC 1918) and we
+ * have one; IPv6 when its and our IPv6 addresses are not private (ULA,
+ * fc00::/7); else IPv4.
+ */
+export function autoEndpoint(peer: WireguardPeer, own: OwnTunnelSide): string {
+  const v4 = peer.attrs.publicIp;
+  const v6 = peer.attrs.publicIpv6;
+  if (v6 === undefined) return v4;
+  if (!isPrivate4(v4) && own.publicIp !== undefined) return v4;
+  if (!isPrivate6(v6) && own.publicIpv6 !== undefined && !isPrivate6(own.publicIpv6)) return v6;
+  return v4;
+}
+
+/** Go's net.IP.IsPrivate for IPv4: 10/8, 172.16/12, 192.168/16. */
+function isPrivate4(ip: Ipv4): boolean {
+  const n = ipv4ToInt(ip);
+  return n >>> 24 === 10 || n >>> 20 === 0xac1 || n >>> 16 === 0xc0a8;
+}
+
+/** Go's net.IP.IsPrivate for IPv6: fc00::/7 (canonical text, so the first group is written unless it is 0). */
+function isPrivate6(ip: Ipv6): boolean {
+  const first = ip.startsWith(':') ? 0 : parseInt(ip.split(':')[0] ?? '0', 16);
+  return (first & 0xfe00) === 0xfc00;
 }
 
 /** The peer changes that turn `actual` into `desired`: removals first, then additions and updates, each in key order. */

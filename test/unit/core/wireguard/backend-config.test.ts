@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  isWireguardBackend, modeNeedsDualStack, parseWireguardBackend, renderWireguardBackend, wireguardDeviceMtu,
+  isWireguardBackend, parseWireguardBackend, wireguardDualStackProblem, renderWireguardBackend, wireguardDeviceMtu,
 } from '../../../../src/core/wireguard/backend-config.js';
 import { PSK } from './vectors.js';
 
@@ -54,15 +54,25 @@ t.test('the PSK never appears in an error', async (t) => {
   t.same(parse({ Type: 'wireguard', PSK: '' }).errors, [], 'empty = none, as flannel');
 });
 
-t.test('modes: case-sensitive as flannel, the IPv6 ones flagged for dual-stack', async (t) => {
+t.test('modes: case-sensitive as flannel; the two combinations with EnableIPv6 that cannot work', async (t) => {
   t.match(parse({ Type: 'wireguard', Mode: 'Separate' }).errors, [/modes are lower case: "separate"/]);
   t.match(parse({ Type: 'wireguard', Mode: '' }).errors, [/Backend.Mode "" is not a valid mode/], 'flannel: no valid Mode configured');
-  for (const mode of ['separate', 'ipv4'] as const) t.equal(modeNeedsDualStack(mode), undefined);
-  for (const mode of ['auto', 'ipv6'] as const) {
-    const { backend, errors } = parse({ Type: 'wireguard', Mode: mode });
-    t.same(errors, [], `${mode} parses`);
-    t.match(modeNeedsDualStack(backend?.mode ?? 'separate'), /needs dual-stack wiring/);
+  const backendOf = (value: unknown) => {
+    const { backend, errors } = parse(value);
+    if (backend === undefined) throw new Error(errors.join('; '));
+    return backend;
+  };
+  for (const mode of ['separate', 'auto', 'ipv4', 'ipv6'] as const) {
+    t.equal(wireguardDualStackProblem(backendOf({ Type: 'wireguard', Mode: mode }), true), undefined, `${mode} on a dual-stack network`);
   }
+  for (const mode of ['separate', 'auto', 'ipv4'] as const) {
+    t.equal(wireguardDualStackProblem(backendOf({ Type: 'wireguard', Mode: mode }), false), undefined, `${mode} on an IPv4 network`);
+  }
+  t.match(wireguardDualStackProblem(backendOf({ Type: 'wireguard', Mode: 'ipv6' }), false), /Mode "ipv6" sends every tunnel over the IPv6 underlay.*set EnableIPv6/);
+  const samePort = backendOf({ Type: 'wireguard', ListenPort: 51820, ListenPortV6: 51820 });
+  t.match(wireguardDualStackProblem(samePort, true), /ListenPortV6 51820 is also ListenPort.*weft-wg and weft-wg-v6/);
+  t.equal(wireguardDualStackProblem(samePort, false), undefined, 'one device without IPv6');
+  t.equal(wireguardDualStackProblem({ ...samePort, mode: 'auto' }, true), undefined, 'one device in the single-device modes');
 });
 
 t.test('keepalive: a whole number of seconds 0..65535', async (t) => {

@@ -29,18 +29,21 @@ t.test('Backend.Type wireguard: flannel\'s defaults and its sample dist/wireguar
   t.match(ok(parseNetworkConfig({ Network: '10.10.0.0/16', Backend: { type: 'WireGuard', mode: 'ipv4' } })).backend, { type: 'wireguard', mode: 'ipv4' }, 'any key and type case');
 });
 
-t.test('every problem at once; the IPv6 modes and a dual-stack wireguard network are refused as not built yet', async (t) => {
+t.test('every problem at once; a dual-stack wireguard network accepted, the combinations that cannot work refused', async (t) => {
   const r = parseNetworkConfig({ Network: '10.10.0.0/16', SubnetLen: 40, Backend: { Type: 'wireguard', ListenPort: 70000, PSK: 'nope', PersistentKeepaliveInterval: '25s', MTU: 100 } });
   t.notOk(r.ok);
   const errors = r.ok ? [] : r.errors;
   t.match(errors, [/SubnetLen 40/, /Backend.ListenPort/, /Backend.MTU 100 is too small/, /Backend.PSK/, /PersistentKeepaliveInterval must be a number of seconds/]);
   t.notMatch(errors.join('\n'), /nope/, 'the PSK value is never echoed');
-  for (const mode of ['auto', 'ipv6']) {
-    const m = parseNetworkConfig({ Network: '10.10.0.0/16', Backend: { Type: 'wireguard', Mode: mode } });
-    t.match(m.ok ? [] : m.errors, [new RegExp(`Mode "${mode}".*does not have yet; use "separate" or "ipv4"`)], mode);
+  for (const mode of ['separate', 'auto', 'ipv4', 'ipv6']) {
+    const m = parseNetworkConfig({ Network: '10.10.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10::/48', Backend: { Type: 'wireguard', Mode: mode } });
+    t.match(m, { ok: true, config: { backend: { mode }, ipv6: { network: 'fd00:10::/48' } } }, `Mode ${mode} on a dual-stack network`);
   }
-  const dual = parseNetworkConfig({ Network: '10.10.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10::/48', Backend: { Type: 'wireguard' } });
-  t.match(dual.ok ? [] : dual.errors, [/EnableIPv6 with Backend.Type "wireguard" is not supported yet/]);
+  t.ok(parseNetworkConfig({ Network: '10.10.0.0/16', Backend: { Type: 'wireguard', Mode: 'auto' } }).ok, 'auto without IPv6: IPv4 endpoints, as flannel');
+  const v6only = parseNetworkConfig({ Network: '10.10.0.0/16', Backend: { Type: 'wireguard', Mode: 'ipv6' } });
+  t.match(v6only.ok ? [] : v6only.errors, [/Mode "ipv6" sends every tunnel over the IPv6 underlay/]);
+  const ports = parseNetworkConfig({ Network: '10.10.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10::/48', Backend: { Type: 'wireguard', ListenPortV6: 51820 } });
+  t.match(ports.ok ? [] : ports.errors, [/ListenPortV6 51820 is also ListenPort/]);
   const bad = parseNetworkConfig({ Network: '10.10.0.0/16', Backend: { Type: 'udp' } });
   t.match(bad.ok ? [] : bad.errors, [/Backend.Type "udp" is not supported: weft supports "vxlan" and "wireguard"/]);
 });
@@ -99,5 +102,6 @@ t.test('acceptance: the one rule, for a wireguard network', async (t) => {
   const dual = decodeLeaseValue(FLANNELD_DUAL);
   if (!dual.ok) throw new Error('vector');
   t.match(judgeLease({ subnet: '10.10.2.0/24' as Cidr, attrs: dual.attrs }, wg, self),
-    { kind: 'peer', peer: { attrs: { publicIpv6: undefined, wireguardV6: undefined }, ipv6Refusal: /IPv4 only/ } }, 'a dual-stack flanneld peer: IPv4 only');
+    { kind: 'peer', peer: { attrs: { publicIpv6: undefined, wireguardV6: undefined }, ipv6Refusal: /IPv6 is not enabled in this network/ } },
+    'a dual-stack flanneld peer on an IPv4 network: IPv4 only');
 });
