@@ -279,12 +279,12 @@ function guardProcess(rig: Rig): () => void {
     rig.downSync();
     process.kill(process.pid, signal); // handlers are gone now: the default action ends the process
   };
+  // SIGHUP (a closed terminal) and SIGALRM (a timeout wrapper) end the process too: without a handler they skip 'exit'.
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGALRM'];
   process.once('exit', onExit);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  for (const s of signals) process.once(s, onSignal);
   return () => {
     process.off('exit', onExit);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const s of signals) process.off(s, onSignal);
   };
 }

@@ -67,6 +67,7 @@ export class WireguardGoProcess implements WireguardDeviceProcess {
     if (await this.#client.isLive()) return 'adopted a device that answers on its socket without a PID file of ours';
     if (found.stalePid !== undefined) await stopWireguardGo(this.#options.runDir, this.#options.device);
     const pid = await startDetachedWireguardGo(this.#options);
+    this.#adoptedPid = pid; // ours from the start: the next pass does not report it as adopted
     return `started wireguard-go (PID ${pid})`;
   }
 }
