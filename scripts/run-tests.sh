@@ -23,6 +23,8 @@ pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary")
 fail=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary")
 pass=${pass:-0}; fail=${fail:-0}
 if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
+# What failed, named, right above the totals (the end of a CI log is often all one sees of it).
+node scripts/tap-failures.mjs "$log" 12 || true
 rm -f "$log"
 echo "${pass} passed, ${fail} failed"
 [ "$rc" -eq 0 ] && [ "$fail" -eq 0 ]
