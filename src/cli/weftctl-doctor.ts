@@ -10,7 +10,7 @@
 import { hostname } from 'node:os';
 import type { ListedLease } from '../core/allocate.js';
 import { cidrIp } from '../core/cidr.js';
-import { type DirectPaths, configuredPaths } from '../core/direct-routing.js';
+import type { DirectPaths } from '../core/direct-routing.js';
 import { cidr6Ip } from '../core/cidr6.js';
 import { findOwnLease } from '../core/device-check.js';
 import { type CheckResult, type DoctorFacts, type EtcdFacts, type Ipv6Facts, type PeerProbe, type ReadyProbe, doctorPeers, evaluateDoctor, summarize } from '../core/doctor.js';
@@ -36,6 +36,7 @@ import { type EtcdFlagValues, etcdConnection, openRegistry } from './etcd-flags.
 import { DEFAULT_SUBNET_FILE } from '../core/subnet-env.js';
 import type { CtlIo } from './ctl-io.js';
 import { ipv6Kernel } from './ipv6-kernel.js';
+import { NO_VXLAN_VIEW, readVxlanView } from './vxlan-view.js';
 import { type WireguardReaders, collectWireguard, hostWireguardReaders, socketDirOf } from './weftctl-status-wireguard.js';
 
 export interface DoctorOptions {
@@ -138,17 +139,11 @@ export async function gatherDoctorFacts(opts: DoctorOptions, deps: DoctorDeps): 
   ]);
   const name = etcd.ok ? (etcd.config.backend.type === 'vxlan' ? deviceName(etcd.config.backend.vni) : WIREGUARD_DEVICE) : weftLinks.length === 1 ? weftLinks[0] : undefined;
   const device = name ? await kernel.readDevice(name) : undefined;
-  // DirectRouting: weftd's direct routes sit on the device's parent, and the underlay's routes say which peers use them.
-  // (weft's routes there are read as weft's even with DirectRouting off: weftd takes over those a host left)
-  const directRouting = etcd.ok && directRoutingOn(etcd.config);
-  const directDevice = device?.parent ?? undefined;
-  const [parent, cni0, kernelState, underlayRoutes] = await Promise.all([
+  const [parent, cni0, { state: kernelState, paths, underlayRoutes }] = await Promise.all([
     device?.parent ? kernel.readDevice(device.parent) : undefined,
     kernel.readDevice('cni0'),
-    device?.kind === 'vxlan' && name ? kernel.readState(name, etcd.ok ? etcd.config.network : undefined, directDevice) : undefined,
-    directRouting && directDevice ? kernel.readUnderlayRoutes() : undefined,
+    name ? readVxlanView(kernel, name, device, etcd.ok ? etcd.config.network : undefined, etcd.ok && directRoutingOn(etcd.config), 4) : NO_VXLAN_VIEW,
   ]);
-  const paths = configuredPaths(directRouting, directDevice, underlayRoutes, 4);
   const [ipForward, bridgeNfCallIptables, rpFilterAll, rpFilterDevice] = await Promise.all([
     host.readSysctl('net/ipv4/ip_forward'), host.readSysctl('net/bridge/bridge-nf-call-iptables'),
     host.readSysctl('net/ipv4/conf/all/rp_filter'), name ? host.readSysctl(`net/ipv4/conf/${name}/rp_filter`) : undefined,
@@ -210,13 +205,10 @@ async function readIpv6(config: NetworkConfig, deps: DoctorDeps, own: ListedLeas
   try {
     const device = await kernel.readDevice(deviceName);
     const vxlan = device?.kind === 'vxlan';
-    const directDevice = device?.parent ?? undefined;
-    const [parent, kernelState, underlayRoutes] = await Promise.all([
+    const [parent, { state: kernelState, paths, underlayRoutes }] = await Promise.all([
       device?.parent ? kernel.readDevice(device.parent) : undefined,
-      vxlan ? kernel.readState(deviceName, config.ipv6.network, directDevice) : undefined,
-      directRoutingOn(config) && directDevice ? kernel.readUnderlayRoutes() : undefined,
+      readVxlanView(kernel, deviceName, device, config.ipv6.network, directRoutingOn(config), 6),
     ]);
-    const paths = configuredPaths(directRoutingOn(config), directDevice, underlayRoutes, 6);
     const targets = peers.flatMap((p) => {
       const subnet = programmedSubnetV6(p);
       return subnet === undefined || subnet === own?.subnetV6 ? [] : [subnet];
@@ -227,7 +219,7 @@ async function readIpv6(config: NetworkConfig, deps: DoctorDeps, own: ListedLeas
       return half && paths?.direct(half.publicIp) ? [half.subnet] : [];
     }));
     const probes = vxlan && own?.subnetV6
-      ? await probeTargets(deps.host, (subnet) => (directV6.has(subnet) && directDevice ? directDevice : deviceName), targets, cidr6Ip) : [];
+      ? await probeTargets(deps.host, (subnet) => (directV6.has(subnet) && paths ? paths.device : deviceName), targets, cidr6Ip) : [];
     return { deviceName, device, parentMtu: parent?.mtu, forwarding, kernelState, probes, ...(underlayRoutes ? { underlayRoutes } : {}) };
   } catch (err) {
     return { deviceName, device: undefined, parentMtu: undefined, forwarding, kernelState: undefined, probes: [], error: errorMessage(err) };

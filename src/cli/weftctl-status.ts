@@ -22,7 +22,6 @@ import { classifyListing } from '../core/peer-set.js';
 import { type HostPeers, hostPeers, selfView } from '../core/host-peers.js';
 import { encodeSubnetKey } from '../core/lease.js';
 import { type DriftReport, peerDrift, peerDriftV6 } from '../core/peer-drift.js';
-import { configuredPaths } from '../core/direct-routing.js';
 import { deviceName, deviceName6 } from '../core/vxlan-device.js';
 import { underlayAddressProblem } from '../core/underlay-change.js';
 import type { SubnetRegistry } from '../adapters/registry.js';
@@ -32,6 +31,7 @@ import type { Kernel, VxlanLinkInfo } from '../adapters/kernel.js';
 import { renderTable } from './leases-table.js';
 import type { CtlIo } from './ctl-io.js';
 import { ipv6Kernel } from './ipv6-kernel.js';
+import { readVxlanView } from './vxlan-view.js';
 import { type WireguardReaders, type WireguardStatus, collectWireguard, hostWireguardReaders, renderTunnels, renderWireguardDevice, socketDirOf,
   wireguardProblems } from './weftctl-status-wireguard.js';
 
@@ -118,13 +118,7 @@ export async function collectStatus(registry: SubnetRegistry, kernel: Kernel, no
   const underlayProblem = underlayIface && own.lease ? underlayAddressProblem(underlayIface.iface, underlayIface.addresses ?? undefined, own.lease.attrs.publicIp) : undefined;
   if (underlayProblem !== undefined) problems.push(underlayProblem);
 
-  // DirectRouting: weftd's direct routes sit on the device's parent; which peers are direct follows from the underlay's routes.
-  // (read as weft's even with DirectRouting off: weftd replaces those a host left with VXLAN routes, they are not foreign)
-  const directDevice = link?.parent ?? undefined;
-  const [state, underlay] = link?.kind === 'vxlan'
-    ? await Promise.all([kernel.readState(name, config.network, directDevice), directRoutingOn(config) ? kernel.readUnderlayRoutes() : undefined])
-    : [undefined, undefined];
-  const paths = configuredPaths(directRoutingOn(config), directDevice, underlay, 4);
+  const { state, paths } = await readVxlanView(kernel, name, link, config.network, directRoutingOn(config), 4);
   const judged = hostPeers(config, entries, own.lease ? selfView(own.lease) : {}, state?.foreign ?? []);
   const ipv6 = config.ipv6 === undefined ? null : await collectIpv6(typeof kernel6 === 'function' ? kernel6() : kernel6, config, own.lease, judged.peers.filter(isVxlanPeer), typeof kernel6 === 'function');
 
@@ -194,11 +188,7 @@ async function collectIpv6(kernel: Kernel, config: NetworkConfig, own: ListedLea
     const linkProblems = link ? deviceProblemsV6(link, config, own) : [];
     if (!link) problems.push(`device ${deviceName} does not exist`);
     problems.push(...linkProblems.map((p) => `${deviceName}: ${p}`));
-    const directDevice = link?.parent ?? undefined;
-    const [state, underlay] = link?.kind === 'vxlan'
-      ? await Promise.all([kernel.readState(deviceName, undefined, directDevice), directRoutingOn(config) ? kernel.readUnderlayRoutes() : undefined])
-      : [undefined, undefined];
-    const paths = configuredPaths(directRoutingOn(config), directDevice, underlay, 6);
+    const { state, paths } = await readVxlanView(kernel, deviceName, link, undefined, directRoutingOn(config), 6);
     const drift = own?.subnetV6 && state ? peerDriftV6(own.subnetV6, peers, state, paths) : null;
     if (drift && !drift.inSync) {
       const drifted = drift.peers.filter((p) => !p.inSync).length;

@@ -17,6 +17,19 @@ export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+export type JsonObjectParse = { ok: true; value: Record<string, unknown> } | { ok: false; reason: string };
+
+/** A value stored by someone else (a lease, a presence key): JSON, and an object, or the reason it is not. */
+export function parseJsonObject(text: string): JsonObjectParse {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'value is not JSON' };
+  }
+  return isObject(raw) ? { ok: true, value: raw } : { ok: false, reason: 'value is not a JSON object' };
+}
+
 /** A whole number in [min, max]; undefined when absent (or null) or wrong (then an error names it). */
 export function intField(fields: Fields, key: string, name: string, min: number, max: number, errors: string[]): number | undefined {
   const v = fields.get(key);

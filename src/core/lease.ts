@@ -7,6 +7,7 @@
  */
 import { type Cidr, type Ipv4, cidrIp, cidrPrefix, isIpv4, parseCidr } from './cidr.js';
 import { type Cidr6, type Ipv6, cidr6Ip, cidr6Prefix, parseCidr6, parseIpv6 } from './cidr6.js';
+import { isObject, parseJsonObject } from './config-fields.js';
 import { type Mac, parseMac } from './mac.js';
 import { type WireguardLeaseData, WIREGUARD_BACKEND_TYPE, decodeWireguardLease } from './wireguard/lease-data.js';
 
@@ -103,14 +104,9 @@ function wireguardJson(data: WireguardLeaseData): Record<string, unknown> {
 
 /** Decodes a lease value written by weft or flanneld; explains what is wrong otherwise. */
 export function decodeLeaseValue(text: string): ValueParse {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return { ok: false, reason: 'value is not JSON' };
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'value is not a JSON object' };
-  const v = raw as Record<string, unknown>;
+  const parsed = parseJsonObject(text);
+  if (!parsed.ok) return parsed;
+  const v = parsed.value;
   const publicIp = v['PublicIP'];
   if (typeof publicIp !== 'string' || !isIpv4(publicIp) || publicIp === '0.0.0.0') {
     return { ok: false, reason: `PublicIP ${JSON.stringify(publicIp)} is not a valid IPv4 address` };
@@ -167,8 +163,8 @@ export function decodeLeaseValue(text: string): ValueParse {
 }
 
 function vxlanData(raw: unknown, field: string): { ok: true; data: VxlanData } | { ok: false; reason: string } {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: `${field} is not a JSON object` };
-  const d = raw as Record<string, unknown>;
+  if (!isObject(raw)) return { ok: false, reason: `${field} is not a JSON object` };
+  const d = raw;
   const mac = typeof d['VtepMAC'] === 'string' ? parseMac(d['VtepMAC']) : undefined;
   if (!mac) return { ok: false, reason: `${field}.VtepMAC ${JSON.stringify(d['VtepMAC'])} is not a unicast MAC address` };
   return { ok: true, data: { vni: typeof d['VNI'] === 'number' ? d['VNI'] : undefined, vtepMac: mac } };

@@ -7,6 +7,7 @@
  * identity and own-lease integrity").
  */
 import { type Ipv4, isIpv4 } from './cidr.js';
+import { parseJsonObject } from './config-fields.js';
 
 export interface NodePresence {
   /** Hash of the boot id and the network namespace: same for a restart on one host, different for a clone. */
@@ -30,14 +31,9 @@ export function encodePresence(p: NodePresence): string {
 export type PresenceParse = { ok: true; presence: NodePresence } | { ok: false; reason: string };
 
 export function decodePresence(text: string): PresenceParse {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return { ok: false, reason: 'value is not JSON' };
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'value is not a JSON object' };
-  const v = raw as Record<string, unknown>;
+  const parsed = parseJsonObject(text);
+  if (!parsed.ok) return parsed;
+  const v = parsed.value;
   const instanceId = v['InstanceID'];
   const publicIp = v['PublicIP'];
   const startedAt = v['StartedAt'];

@@ -11,6 +11,23 @@ import { msgIs, runWeftctl, startWeftd, type WeftdProcess } from './weftd-proces
 export const PREFIX = '/weft/network';
 export const HEALTHZ_PORT = 9180;
 
+/**
+ * Where host i's weftd keeps its WireGuard key, UAPI sockets and wireguard-go
+ * PID file in a test: a folder a host under the rig's state directory
+ * (wireguard-go's socket directory is shared by every network namespace,
+ * next-anchors.md §3.4).
+ */
+export function wireguardDirs(stateDir: string, i: number): { key: string; sockets: string; run: string } {
+  const base = join(stateDir, `host${i}-wg`);
+  return { key: join(base, 'key', 'private.key'), sockets: join(base, 'sock'), run: join(base, 'run') };
+}
+
+/** weftd's flags for wireguardDirs (a startWeftCluster `hostArgs`). */
+export function wireguardArgs(i: number, stateDir: string): string[] {
+  const d = wireguardDirs(stateDir, i);
+  return ['--wireguard-key-file', d.key, '--wireguard-socket-dir', d.sockets, '--wireguard-run-dir', d.run];
+}
+
 export interface WeftCluster {
   readonly rig: Rig;
   readonly daemons: Map<number, WeftdProcess>;

@@ -13,31 +13,22 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { UapiClient } from '../../src/adapters/wireguard/uapi-client.js';
 import { missingPrerequisites } from '../helpers/require.js';
-import { HEALTHZ_PORT, PREFIX, type WeftCluster, startWeftCluster } from '../helpers/weft-cluster.js';
+import { HEALTHZ_PORT, PREFIX, type WeftCluster, startWeftCluster, wireguardArgs, wireguardDirs } from '../helpers/weft-cluster.js';
 import { msgIs } from '../helpers/weftd-process.js';
 
 const NETWORK = '10.42.0.0/16';
 const VXLAN = { Network: NETWORK, Backend: { Type: 'vxlan' } };
 const WIREGUARD = { Network: NETWORK, Backend: { Type: 'wireguard', ListenPort: 51820, PersistentKeepaliveInterval: 5 } };
-const dirs = (stateDir: string, i: number) => ({
-  key: join(stateDir, `host${i}-wg`, 'key', 'private.key'),
-  sockets: join(stateDir, `host${i}-wg`, 'sock'),
-  run: join(stateDir, `host${i}-wg`, 'run'),
-});
-
 const missing = missingPrerequisites(['ip', 'bridge', 'wireguard-go', 'unshare', 'ping', 'curl', 'etcd', 'etcdctl'], true);
 if (missing.length > 0) {
   t.fail(`missing prerequisites: ${missing.join(', ')} (integration tests do not skip)`);
 } else {
   const c: WeftCluster = await startWeftCluster({
     hosts: 2, config: VXLAN, weftdArgs: ['--resync-interval', '1s'],
-    hostArgs: (i, stateDir) => {
-      const d = dirs(stateDir, i);
-      return ['--wireguard-key-file', d.key, '--wireguard-socket-dir', d.sockets, '--wireguard-run-dir', d.run];
-    },
+    hostArgs: wireguardArgs,
   });
   t.teardown(() => c.stop());
-  const d = (i: number) => dirs(c.rig.stateDir, i);
+  const d = (i: number) => wireguardDirs(c.rig.stateDir, i);
   const other = (i: number) => (i === 1 ? 2 : 1);
   const overlayIp = (i: number) => c.subnet(i).replace(/\/\d+$/, '');
   const ping = (from: number, to: number) => c.sh(from, 'ping', ['-n', '-c', '3', '-i', '0.2', '-W', '2', '-I', overlayIp(from), overlayIp(to)]);

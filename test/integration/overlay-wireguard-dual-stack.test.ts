@@ -17,32 +17,23 @@ import { join } from 'node:path';
 import t from 'tap';
 import { UapiClient } from '../../src/adapters/wireguard/uapi-client.js';
 import { missingPrerequisites } from '../helpers/require.js';
-import { PREFIX, type WeftCluster, startWeftCluster } from '../helpers/weft-cluster.js';
+import { PREFIX, type WeftCluster, startWeftCluster, wireguardArgs, wireguardDirs } from '../helpers/weft-cluster.js';
 import { startCapture } from '../helpers/tshark.js';
 import { msgIs } from '../helpers/weftd-process.js';
 
 const NETWORK = '10.43.0.0/16';
 const NETWORK6 = 'fd00:43::/48';
 const config = { Network: NETWORK, EnableIPv6: true, IPv6Network: NETWORK6, Backend: { Type: 'wireguard', PersistentKeepaliveInterval: 5 } };
-const dirs = (stateDir: string, i: number) => ({
-  key: join(stateDir, `host${i}-wg`, 'key', 'private.key'),
-  sockets: join(stateDir, `host${i}-wg`, 'sock'),
-  run: join(stateDir, `host${i}-wg`, 'run'),
-});
-
 const missing = missingPrerequisites(['ip', 'wireguard-go', 'unshare', 'ping', 'tshark', 'etcd', 'etcdctl'], true);
 if (missing.length > 0) {
   t.fail(`missing prerequisites: ${missing.join(', ')} (integration tests do not skip)`);
 } else {
   const c: WeftCluster = await startWeftCluster({
     hosts: 3, config, ipv6: true, weftdArgs: ['--resync-interval', '1s'],
-    hostArgs: (i, stateDir) => {
-      const d = dirs(stateDir, i);
-      return ['--wireguard-key-file', d.key, '--wireguard-socket-dir', d.sockets, '--wireguard-run-dir', d.run];
-    },
+    hostArgs: wireguardArgs,
   });
   t.teardown(() => c.stop());
-  const d = (i: number) => dirs(c.rig.stateDir, i);
+  const d = (i: number) => wireguardDirs(c.rig.stateDir, i);
   const client = (i: number, device: string) => new UapiClient({ device, socketDir: d(i).sockets });
   const env = (i: number): Record<string, string> => Object.fromEntries(readFileSync(c.subnetFile(i), 'utf8').trim().split('\n')
     .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));

@@ -16,7 +16,7 @@ import { publicKeyOf } from '../../src/core/wireguard/keys.js';
 import { generatePrivateKey } from '../../src/adapters/wireguard/key-store.js';
 import { UapiClient } from '../../src/adapters/wireguard/uapi-client.js';
 import { missingPrerequisites } from '../helpers/require.js';
-import { PREFIX, type WeftCluster, startWeftCluster } from '../helpers/weft-cluster.js';
+import { PREFIX, type WeftCluster, startWeftCluster, wireguardArgs, wireguardDirs } from '../helpers/weft-cluster.js';
 import { startCapture } from '../helpers/tshark.js';
 import { msgIs } from '../helpers/weftd-process.js';
 
@@ -24,25 +24,16 @@ const DEV = 'weft-wg';
 const PORT = 51820;
 const NETWORK = '10.42.0.0/16';
 const config = { Network: NETWORK, Backend: { Type: 'wireguard', ListenPort: PORT, PersistentKeepaliveInterval: 5 } };
-const dirs = (stateDir: string, i: number) => ({
-  key: join(stateDir, `host${i}-wg`, 'key', 'private.key'),
-  sockets: join(stateDir, `host${i}-wg`, 'sock'),
-  run: join(stateDir, `host${i}-wg`, 'run'),
-});
-
 const missing = missingPrerequisites(['ip', 'wireguard-go', 'unshare', 'ping', 'tshark', 'etcd', 'etcdctl'], true);
 if (missing.length > 0) {
   t.fail(`missing prerequisites: ${missing.join(', ')} (integration tests do not skip)`);
 } else {
   const c: WeftCluster = await startWeftCluster({
     hosts: 3, config, weftdArgs: ['--resync-interval', '1s'],
-    hostArgs: (i, stateDir) => {
-      const d = dirs(stateDir, i);
-      return ['--wireguard-key-file', d.key, '--wireguard-socket-dir', d.sockets, '--wireguard-run-dir', d.run];
-    },
+    hostArgs: wireguardArgs,
   });
   t.teardown(() => c.stop());
-  const d = (i: number) => dirs(c.rig.stateDir, i);
+  const d = (i: number) => wireguardDirs(c.rig.stateDir, i);
   const client = (i: number) => new UapiClient({ device: DEV, socketDir: d(i).sockets });
   const overlayIp = (i: number) => c.subnet(i).replace(/\/\d+$/, '');
   const ping = (from: number, to: number, count = 3) =>

@@ -11,29 +11,22 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { missingPrerequisites } from '../helpers/require.js';
-import { PREFIX, type WeftCluster, startWeftCluster } from '../helpers/weft-cluster.js';
+import { PREFIX, type WeftCluster, startWeftCluster, wireguardArgs, wireguardDirs } from '../helpers/weft-cluster.js';
 import { msgIs, startWeftd } from '../helpers/weftd-process.js';
 import { ETCD_ENDPOINT } from '../rig/rig.js';
 
 const DEV = 'weft-wg';
 const config = { Network: '10.43.0.0/16', Backend: { Type: 'wireguard', ListenPort: 51820 } };
-const dirs = (stateDir: string) => ({
-  key: join(stateDir, 'host1-wg', 'key', 'private.key'), sockets: join(stateDir, 'host1-wg', 'sock'), run: join(stateDir, 'host1-wg', 'run'),
-});
-
 const missing = missingPrerequisites(['ip', 'wireguard-go', 'wg', 'unshare', 'etcd', 'etcdctl'], true);
 if (missing.length > 0) {
   t.fail(`missing prerequisites: ${missing.join(', ')} (integration tests do not skip)`);
 } else {
   const c: WeftCluster = await startWeftCluster({
     hosts: 1, config, weftdArgs: ['--resync-interval', '1s'],
-    hostArgs: (_i, stateDir) => {
-      const d = dirs(stateDir);
-      return ['--wireguard-key-file', d.key, '--wireguard-socket-dir', d.sockets, '--wireguard-run-dir', d.run];
-    },
+    hostArgs: wireguardArgs,
   });
   t.teardown(() => c.stop());
-  const d = dirs(c.rig.stateDir);
+  const d = wireguardDirs(c.rig.stateDir, 1);
   const ifindex = async () => Number((await c.sh(1, 'cat', [`/sys/class/net/${DEV}/ifindex`])).trim());
   const pid = () => Number(readFileSync(join(d.run, `${DEV}.pid`), 'utf8').trim());
 

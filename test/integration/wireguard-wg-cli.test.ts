@@ -38,7 +38,7 @@ const PORT = 51820;
 const psk = ((): SecretKey => { const p = SecretKey.parseBase64('zJqgFI4B+U/yMJszoka/W9cBOsTb6Hf+2FiRmjBnFks='); if (!p.ok) throw new Error('psk'); return p.key; })();
 
 /** Fixed text; $1 = the host's socket directory, then the command. */
-const WITH_SOCKET_DIR = 'mount --bind "$1" /run/wireguard && shift && exec "$@"';
+const WITH_SOCKET_DIR = 'mkdir -p /run/wireguard && mount --bind "$1" /run/wireguard && shift && exec "$@"';
 
 interface Host {
   readonly name: 'a' | 'b';

@@ -11,6 +11,7 @@
  * unknown fields are ignored. `Port` was added in flannel v0.26.6; a lease
  * without it (or with 0) means "the same port as yours" (`peerPort`).
  */
+import { isObject, lowerKeys } from '../config-fields.js';
 import { type WgPublicKey, parsePublicKey } from './keys.js';
 
 export const WIREGUARD_BACKEND_TYPE = 'wireguard';
@@ -36,8 +37,8 @@ export function encodeWireguardData(data: { readonly publicKey: WgPublicKey; rea
 
 /** Decodes one `BackendData`/`BackendV6Data` object; `field` names it in the reason. */
 export function decodeWireguardData(raw: unknown, field: string): DataDecode<WireguardLeaseData> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: `${field} is not a JSON object` };
-  const fields = new Map(Object.entries(raw as Record<string, unknown>).map(([k, v]) => [k.toLowerCase(), v]));
+  if (!isObject(raw)) return { ok: false, reason: `${field} is not a JSON object` };
+  const fields = lowerKeys(raw);
   const key = fields.get('publickey');
   if (typeof key !== 'string') return { ok: false, reason: `${field}.PublicKey is missing or not a string` };
   const parsed = parsePublicKey(key);
