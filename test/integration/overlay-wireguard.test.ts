@@ -23,7 +23,8 @@ import { msgIs } from '../helpers/weftd-process.js';
 const DEV = 'weft-wg';
 const PORT = 51820;
 const NETWORK = '10.42.0.0/16';
-const config = { Network: NETWORK, Backend: { Type: 'wireguard', ListenPort: PORT, PersistentKeepaliveInterval: 5 } };
+// SubnetMax: no host's own lease lands on 10.42.250.0/24, the flanneld peer a subtest writes.
+const config = { Network: NETWORK, SubnetMax: '10.42.199.0', Backend: { Type: 'wireguard', ListenPort: PORT, PersistentKeepaliveInterval: 5 } };
 const missing = missingPrerequisites(['ip', 'wireguard-go', 'unshare', 'ping', 'tshark', 'etcd', 'etcdctl'], true);
 if (missing.length > 0) {
   t.fail(`missing prerequisites: ${missing.join(', ')} (integration tests do not skip)`);

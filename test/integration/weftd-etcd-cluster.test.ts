@@ -14,7 +14,8 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
   t.teardown(async () => { await etcd?.stop(); });
 
   t.test('leader killed', async (t) => {
-    await etcd.etcdctl(['put', '/weft/network/config', '{"Network":"10.51.0.0/16"}']);
+    // SubnetMin: weftd's own lease never lands on 10.51.9.0/24, the peer the test writes below.
+    await etcd.etcdctl(['put', '/weft/network/config', '{"Network":"10.51.0.0/16","SubnetMin":"10.51.10.0"}']);
     const a = startWeftd(['--dataplane', 'none', '--etcd-endpoints', etcd.endpoints.join(','), '--node-name', 'h1',
       '--public-ip', '198.51.100.1', '--subnet-file', `/tmp/weft-cluster-${process.pid}.env`, '--subnet-lease-ttl', '12s']);
     t.teardown(() => a.stop('SIGKILL'));

@@ -15,7 +15,9 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
   t.teardown(async () => { await etcd?.stop(); });
 
   t.test('etcd down for 30 s', async (t) => {
-    await etcd.etcdctl(['put', '/weft/network/config', '{"Network":"10.50.0.0/16"}']);
+    // SubnetMax: weftd's own lease never lands on 10.50.200.0/24 or 10.50.201.0/24, the peers the test writes (a random
+    // allocation once took 10.50.201.0/24, and the test's put then took weftd's lease over).
+    await etcd.etcdctl(['put', '/weft/network/config', '{"Network":"10.50.0.0/16","SubnetMax":"10.50.199.0"}']);
     await etcd.etcdctl(['put', '/weft/network/subnets/10.50.200.0-24', peerValue('198.51.100.200', '02:00:00:00:02:00', 'peer1')]);
     const a = startWeftd(['--dataplane', 'none', '--etcd-endpoints', etcd.endpoints.join(','), '--node-name', 'h1',
       '--public-ip', '198.51.100.1', '--subnet-file', `/tmp/weft-outage-${process.pid}.env`, '--resync-interval', '1s']);

@@ -26,7 +26,8 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
 
   t.test('garbage keys and values in the subnets prefix', async (t) => {
     const p = '/garbage/network';
-    await etcd.etcdctl(['put', `${p}/config`, '{"Network":"10.60.0.0/16"}']);
+    // SubnetMin: weftd's own lease never lands on 10.60.1–7.0/24, the keys the test writes while it runs.
+    await etcd.etcdctl(['put', `${p}/config`, '{"Network":"10.60.0.0/16","SubnetMin":"10.60.10.0"}']);
     await etcd.etcdctl(['put', `${p}/subnets/10.60.1.0-24`, peerValue('198.51.100.11', '02:00:00:00:00:11', 'good1')]);
     await etcd.etcdctl(['put', `${p}/subnets/10.60.2.0-24`, peerValue('198.51.100.12', '02:00:00:00:00:12')]);
     const garbage: [string, string, RegExp][] = [
@@ -63,7 +64,8 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
 
   t.test('compaction while weftd watches', async (t) => {
     const p = '/compact/network';
-    await etcd.etcdctl(['put', `${p}/config`, '{"Network":"10.61.0.0/16"}']);
+    // SubnetMin: weftd's own lease never lands on 10.61.2.0/24, the peer the test writes while it runs.
+    await etcd.etcdctl(['put', `${p}/config`, '{"Network":"10.61.0.0/16","SubnetMin":"10.61.10.0"}']);
     await etcd.etcdctl(['put', `${p}/subnets/10.61.1.0-24`, peerValue('198.51.100.11', '02:00:00:00:00:11', 'p1')]);
     const a = startWeftd(['--dataplane', 'none', '--etcd-endpoints', etcd.endpoints.join(','), '--etcd-prefix', p,
       '--node-name', 'h1', '--public-ip', '198.51.100.1', '--subnet-file', `/tmp/weft-compact-${process.pid}.env`]);

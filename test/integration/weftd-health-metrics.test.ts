@@ -23,7 +23,8 @@ if (requirePrerequisites(t, ['etcd', 'etcdctl'])) {
 
   t.test('health, readiness and metrics', async (t) => {
     const port = await freePort();
-    await etcd.etcdctl(['put', '/weft/network/config', '{"Network":"10.80.0.0/16"}']);
+    // SubnetMin: weftd's own lease never lands on 10.80.9.0/24, the peer the test writes below.
+    await etcd.etcdctl(['put', '/weft/network/config', '{"Network":"10.80.0.0/16","SubnetMin":"10.80.10.0"}']);
     const a = startWeftd(['--dataplane', 'none', '--etcd-endpoints', etcd.endpoints.join(','), '--node-name', 'h1',
       '--public-ip', '198.51.100.1', '--subnet-file', `/tmp/weft-metrics-${process.pid}.env`, '--resync-interval', '500ms',
       '--healthz-port', String(port), '--healthz-etcd-grace', '3s']);
