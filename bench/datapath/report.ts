@@ -122,7 +122,9 @@ function renderWireguard(r: DatapathResults): string[] {
   lines.push('wireguard-go here is a functional stand-in, not a fast WireGuard: this kernel has no WireGuard module, and Debian\'s wireguard-go '
     + '(0.0.20220316) predates its vectorized I/O and GSO/GRO, so it moves about 0.4 Gbit/s on this machine whoever configures it '
     + '(shared/reference next-anchors §3.5). The weft / hand ratio is the number that speaks for weft; a kernel WireGuard would be '
-    + 'several times faster for both.', '');
+    + 'several times faster for both. Both tunnels\' wireguard-go run detached in sessions of their own, as weftd starts its one: '
+    + 'with the kernel\'s scheduler autogroups a wireguard-go left in the bench\'s session got a larger CPU share and ~25 % more '
+    + 'throughput (bench/datapath/hand-wireguard.ts).', '');
   lines.push('| streams | weft (weft-wg) | hand-made wireguard-go | weft / hand | target ≥ 0.95× |', '|---|---|---|---|---|');
   for (const streams of r.streams) {
     const weft = tp(`wg ${streams} weft`);

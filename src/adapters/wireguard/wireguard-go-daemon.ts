@@ -27,6 +27,8 @@ export interface WireguardGoDaemonOptions {
   readonly runDir: string;
   readonly binary?: string;
   readonly startTimeoutMs?: number;
+  /** Start it in this network namespace (`ip netns exec`); weftd leaves it unset (it runs in its own namespace). */
+  readonly netns?: string;
 }
 
 /** Keeps a device answering on its control socket (wireguard-go here; a fake in unit tests). */
@@ -117,7 +119,8 @@ function signal(pid: number, name: NodeJS.Signals): void {
 /** Starts a detached wireguard-go, records its PID, resolves once its socket answers. */
 export async function startDetachedWireguardGo(options: WireguardGoDaemonOptions): Promise<number> {
   const socketDir = options.socketDir ?? DEFAULT_SOCKET_DIR;
-  const command = wireguardGoCommand({ device: options.device, socketDir, ...(options.binary ? { binary: options.binary } : {}) });
+  const command = wireguardGoCommand({ device: options.device, socketDir, ...(options.binary ? { binary: options.binary } : {}),
+    ...(options.netns ? { netns: options.netns } : {}) });
   await mkdir(options.runDir, { recursive: true, mode: 0o755 });
   if (socketDir !== DEFAULT_SOCKET_DIR) await mkdir(socketDir, { recursive: true, mode: 0o755 });
   const logPath = join(options.runDir, `${options.device}.log`);
