@@ -5,38 +5,28 @@
  * UAPI client and peer plan. Pings across the tunnel, reads handshakes and
  * bytes back, follows a key change, and repairs a half-applied set by read-back.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { SecretKey, type WgPublicKey, publicKeyOf } from '../../src/core/wireguard/keys.js';
 import { type PeerSettings, type WireguardPeerLease, desiredPeers, planPeers } from '../../src/core/wireguard/peer-plan.js';
 import { renderSetRequest } from '../../src/core/wireguard/uapi-codec.js';
 import { WireguardControlError } from '../../src/core/wireguard/errors.js';
-import { generatePrivateKey, loadOrCreatePrivateKey } from '../../src/adapters/wireguard/key-store.js';
+import { generatePrivateKey } from '../../src/adapters/wireguard/key-store.js';
 import { UapiClient } from '../../src/adapters/wireguard/uapi-client.js';
 import { ensureDeviceSettings, syncPeers } from '../../src/adapters/wireguard/peer-sync.js';
-import { type WireguardGoProcess, detectWireguard, startWireguardGo } from '../../src/adapters/wireguard/wireguard-go.js';
+import { detectWireguard, startWireguardGo } from '../../src/adapters/wireguard/wireguard-go.js';
 import { execaRunner } from '../../src/adapters/iproute2/runner.js';
 import { requirePrerequisites } from '../helpers/require.js';
-import { addNetns, inNetns, ip, uniquePrefix } from '../rig/netns.js';
-import { teardownPrefixSync } from '../rig/teardown.js';
+import { type WireguardTestHost, twoWireguardHosts } from '../helpers/wireguard-hosts.js';
+import { inNetns, ip, uniquePrefix } from '../rig/netns.js';
 
 const prefix = uniquePrefix('wg');
 const DEV = 'weft-wg';
 const PORT = 51820;
 const psk = ((): SecretKey => { const p = SecretKey.parseBase64('zJqgFI4B+U/yMJszoka/W9cBOsTb6Hf+2FiRmjBnFks='); if (!p.ok) throw new Error('psk'); return p.key; })();
 
-interface Host {
-  readonly name: 'a' | 'b';
-  readonly ns: string;
-  readonly underlay: string;
-  readonly subnet: string;
-  readonly socketDir: string;
+interface Host extends WireguardTestHost {
   readonly client: UapiClient;
-  privateKey: SecretKey;
-  publicKey: WgPublicKey;
-  proc?: WireguardGoProcess;
 }
 
 function leaseOf(host: Host): WireguardPeerLease {
@@ -52,31 +42,10 @@ async function ping(from: Host, to: Host): Promise<string> {
 }
 
 if (requirePrerequisites(t, ['ip', 'wireguard-go', 'unshare', 'ping'], true)) {
-  const work = mkdtempSync(join(tmpdir(), 'weft-wg-'));
-  const hosts: Host[] = [];
-  const cleanup = (): void => {
-    teardownPrefixSync(prefix, hosts.flatMap((h) => (h.proc?.running ? [h.proc.pid] : [])));
-    rmSync(work, { recursive: true, force: true });
-  };
-  t.teardown(cleanup);
-  process.once('exit', cleanup);
-
-  for (const [name, octet] of [['a', 1], ['b', 2]] as const) {
-    const keyFile = await loadOrCreatePrivateKey(join(work, name, 'key', 'private.key'));
-    const socketDir = join(work, name, 'run');
-    hosts.push({
-      name, ns: `${prefix}-${name}`, underlay: `198.51.100.${octet}`, subnet: `10.50.${octet}.0/24`, socketDir,
-      client: new UapiClient({ device: DEV, socketDir }), privateKey: keyFile.privateKey, publicKey: keyFile.publicKey,
-    });
-  }
+  // The same objects the helper tears down by, each given its UAPI client.
+  const hosts: Host[] = (await twoWireguardHosts(t, { prefix, subnetBase: '10.50' })).hosts
+    .map((h) => Object.assign(h, { client: new UapiClient({ device: DEV, socketDir: h.socketDir }) }));
   const [a, b] = hosts as [Host, Host];
-  await addNetns(a.ns);
-  await addNetns(b.ns);
-  await ip(['-n', a.ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b.ns]);
-  for (const host of hosts) {
-    await ip(['-n', host.ns, 'addr', 'add', `${host.underlay}/24`, 'dev', 'eth0']);
-    await ip(['-n', host.ns, 'link', 'set', 'eth0', 'up']);
-  }
 
   t.test('implementation detection answers for this kernel', async (t) => {
     const found = await detectWireguard(execaRunner());

@@ -13,24 +13,22 @@
  * Also: the implementation choice on this machine (auto picks wireguard-go,
  * an existing tun is adopted, a forced kernel fails clearly).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { SecretKey, type WgPublicKey } from '../../src/core/wireguard/keys.js';
 import { type PeerSettings, type WireguardPeerLease, desiredPeers } from '../../src/core/wireguard/peer-plan.js';
 import { UsageError } from '../../src/core/errors.js';
-import { generatePrivateKey, loadOrCreatePrivateKey } from '../../src/adapters/wireguard/key-store.js';
+import { generatePrivateKey } from '../../src/adapters/wireguard/key-store.js';
 import { UapiClient } from '../../src/adapters/wireguard/uapi-client.js';
 import { WgCliControl } from '../../src/adapters/wireguard/wg-cli-control.js';
 import { ensureDeviceSettings, syncPeers } from '../../src/adapters/wireguard/peer-sync.js';
 import { readLinkKind } from '../../src/adapters/wireguard/kernel-device.js';
 import { selectWireguardImplementation } from '../../src/adapters/wireguard/implementation-select.js';
-import { type WireguardGoProcess, startWireguardGo } from '../../src/adapters/wireguard/wireguard-go.js';
+import { startWireguardGo } from '../../src/adapters/wireguard/wireguard-go.js';
 import { type CommandRunner, execaRunner } from '../../src/adapters/iproute2/runner.js';
 import { requirePrerequisites } from '../helpers/require.js';
-import { addNetns, inNetns, ip, uniquePrefix } from '../rig/netns.js';
-import { teardownPrefixSync } from '../rig/teardown.js';
+import { type WireguardTestHost, twoWireguardHosts } from '../helpers/wireguard-hosts.js';
+import { inNetns, ip, uniquePrefix } from '../rig/netns.js';
 
 const prefix = uniquePrefix('wgc');
 const DEV = 'weft-wg';
@@ -40,40 +38,11 @@ const psk = ((): SecretKey => { const p = SecretKey.parseBase64('zJqgFI4B+U/yMJs
 /** Fixed text; $1 = the host's socket directory, then the command. */
 const WITH_SOCKET_DIR = 'mkdir -p /run/wireguard && mount --bind "$1" /run/wireguard && shift && exec "$@"';
 
-interface Host {
-  readonly name: 'a' | 'b';
-  readonly ns: string;
-  readonly underlay: string;
-  readonly subnet: string;
-  readonly socketDir: string;
-  privateKey: SecretKey;
-  publicKey: WgPublicKey;
-  proc?: WireguardGoProcess;
-}
+type Host = WireguardTestHost;
 
 if (requirePrerequisites(t, ['ip', 'wireguard-go', 'wg', 'unshare', 'ping'], true)) {
-  const work = mkdtempSync(join(tmpdir(), 'weft-wgc-'));
-  const hosts: Host[] = [];
-  const cleanup = (): void => {
-    teardownPrefixSync(prefix, hosts.flatMap((h) => (h.proc?.running ? [h.proc.pid] : [])));
-    rmSync(work, { recursive: true, force: true });
-  };
-  t.teardown(cleanup);
-  process.once('exit', cleanup);
-
-  for (const [name, octet] of [['a', 1], ['b', 2]] as const) {
-    const key = await loadOrCreatePrivateKey(join(work, name, 'key', 'private.key'));
-    hosts.push({ name, ns: `${prefix}-${name}`, underlay: `198.51.100.${octet}`, subnet: `10.60.${octet}.0/24`,
-      socketDir: join(work, name, 'run'), privateKey: key.privateKey, publicKey: key.publicKey });
-  }
-  const [a, b] = hosts as [Host, Host];
-  await addNetns(a.ns);
-  await addNetns(b.ns);
-  await ip(['-n', a.ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b.ns]);
-  for (const host of hosts) {
-    await ip(['-n', host.ns, 'addr', 'add', `${host.underlay}/24`, 'dev', 'eth0']);
-    await ip(['-n', host.ns, 'link', 'set', 'eth0', 'up']);
-  }
+  const { work, hosts } = await twoWireguardHosts(t, { prefix, subnetBase: '10.60' });
+  const [a, b] = hosts;
 
   const base = execaRunner({ timeoutMs: 10_000 });
   /** Every command host a's control runs, as run (argv checked for secrets). */
